@@ -1,0 +1,196 @@
+"""Images <-> 8×8 block-DCT channel tensors, channel selections and the keyed channel shuffle.
+
+Layout: an image plane of H×W pixels becomes 64 channels of (H/8)×(W/8); channel ``p*64 + u*8 + v`` holds
+DCT coefficient (u, v) of every 8×8 block of plane ``p`` (``u`` = vertical frequency, the row index inside the
+block, exactly as ``cv2.dct`` returns a block). The DCT is JPEG's: orthonormal DCT-II after a level shift of 128,
+colour images in YCbCr (BT.601 full range). All functions are batched tensor code with no loop over blocks.
+"""
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+from typing import Sequence, Union
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+BLOCK = 8
+COEFFS_PER_BLOCK = BLOCK * BLOCK
+LEVEL_SHIFT = 128.0
+DEFAULT_N_HIGH = 36
+
+ChannelSelection = Union[str, Sequence[int]]
+SELECTIONS = ("all", "no-dc", "high")
+
+# JPEG (JFIF) full-range BT.601 conversion; rows give Y, Cb, Cr from R, G, B.
+_RGB_TO_YCBCR = torch.tensor(
+    [[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]], dtype=torch.float64
+)
+_YCBCR_OFFSET = torch.tensor([0.0, 128.0, 128.0], dtype=torch.float64)
+
+
+def rgb_to_ycbcr(x: torch.Tensor) -> torch.Tensor:
+    """(N, 3, H, W) RGB in 0..255 -> (N, 3, H, W) YCbCr in 0..255 (JPEG's conversion)."""
+    m = _RGB_TO_YCBCR.to(x.dtype)
+    return torch.einsum("ij,njhw->nihw", m, x) + _YCBCR_OFFSET.to(x.dtype).view(1, 3, 1, 1)
+
+
+def ycbcr_to_rgb(x: torch.Tensor) -> torch.Tensor:
+    """(N, 3, H, W) YCbCr in 0..255 -> (N, 3, H, W) RGB in 0..255; the exact inverse of :func:`rgb_to_ycbcr`."""
+    m = torch.linalg.inv(_RGB_TO_YCBCR).to(x.dtype)
+    return torch.einsum("ij,njhw->nihw", m, x - _YCBCR_OFFSET.to(x.dtype).view(1, 3, 1, 1))
+
+
+@lru_cache(maxsize=None)
+def dct_matrix() -> torch.Tensor:
+    """The orthonormal 8×8 DCT-II matrix ``C`` (float64), so that a block's coefficients are ``C @ X @ C.T``."""
+    k = torch.arange(BLOCK, dtype=torch.float64)
+    c = torch.cos((2 * k[None, :] + 1) * k[:, None] * math.pi / (2 * BLOCK))
+    c[0] *= math.sqrt(1 / BLOCK)
+    c[1:] *= math.sqrt(2 / BLOCK)
+    return c
+
+
+@lru_cache(maxsize=None)
+def _basis(dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    # Conv kernel (64, 1, 8, 8): kernel u*8+v is the outer product C[u] ⊗ C[v], so a stride-8 convolution is the
+    # block DCT and the transposed convolution (orthonormal basis) is its exact inverse.
+    c = dct_matrix()
+    return torch.einsum("ua,vb->uvab", c, c).reshape(COEFFS_PER_BLOCK, 1, BLOCK, BLOCK).to(dtype=dtype, device=device)
+
+
+def _check_blockable(h: int, w: int) -> None:
+    if h % BLOCK or w % BLOCK or h == 0 or w == 0:
+        raise ValueError(f"image size {h}×{w} is not a positive multiple of {BLOCK}; resize the images first")
+
+
+def block_dct(x: torch.Tensor) -> torch.Tensor:
+    """(N, P, H, W) -> (N, P*64, H/8, W/8): orthonormal DCT of every 8×8 block, coefficient (u, v) of plane p in
+    channel p*64 + u*8 + v. No level shift here (see :class:`FrequencyTransform`)."""
+    n, p, h, w = x.shape
+    _check_blockable(h, w)
+    coeffs = F.conv2d(x.reshape(n * p, 1, h, w), _basis(x.dtype, x.device), stride=BLOCK)
+    return coeffs.reshape(n, p * COEFFS_PER_BLOCK, h // BLOCK, w // BLOCK)
+
+
+def block_idct(coeffs: torch.Tensor) -> torch.Tensor:
+    """(N, P*64, h, w) -> (N, P, 8h, 8w): the exact inverse of :func:`block_dct`."""
+    n, c, h, w = coeffs.shape
+    if c % COEFFS_PER_BLOCK:
+        raise ValueError(f"{c} channels is not a multiple of {COEFFS_PER_BLOCK} (64 per image plane)")
+    p = c // COEFFS_PER_BLOCK
+    pixels = F.conv_transpose2d(coeffs.reshape(n * p, COEFFS_PER_BLOCK, h, w), _basis(coeffs.dtype, coeffs.device),
+                                stride=BLOCK)
+    return pixels.reshape(n, p, h * BLOCK, w * BLOCK)
+
+
+@lru_cache(maxsize=None)
+def zigzag_order() -> tuple[int, ...]:
+    """The 64 in-plane channel indices (u*8+v) in JPEG zigzag order, lowest frequency (DC) first."""
+    order = []
+    for s in range(2 * BLOCK - 1):
+        rows = range(max(0, s - BLOCK + 1), min(s, BLOCK - 1) + 1)
+        # JPEG's zigzag walks down-left on odd diagonals and up-right on even ones.
+        for u in (rows if s % 2 else reversed(rows)):
+            order.append(u * BLOCK + (s - u))
+    return tuple(order)
+
+
+def select_channels(selection: ChannelSelection, planes: int, n_high: int = DEFAULT_N_HIGH) -> torch.Tensor:
+    """Indices (int64, ascending) of the kept channels among ``planes*64``.
+
+    :param selection: ``"all"``; ``"no-dc"`` (drop the DC channel of every plane, as DCTDP); ``"high"`` (keep the
+        ``n_high`` highest-frequency channels of every plane in zigzag order, PPFR-FD-like); or explicit indices.
+    :param planes: image planes (1 gray, 3 YCbCr).
+    :param n_high: channels kept per plane by ``"high"`` (1..64).
+    """
+    total = planes * COEFFS_PER_BLOCK
+    if isinstance(selection, str):
+        if selection == "all":
+            per_plane = list(range(COEFFS_PER_BLOCK))
+        elif selection == "no-dc":
+            per_plane = list(range(1, COEFFS_PER_BLOCK))
+        elif selection == "high":
+            if not 1 <= n_high <= COEFFS_PER_BLOCK:
+                raise ValueError(f"n_high={n_high} must be between 1 and {COEFFS_PER_BLOCK}")
+            per_plane = sorted(zigzag_order()[COEFFS_PER_BLOCK - n_high:])
+        else:
+            raise ValueError(f"unknown channel selection {selection!r}; choose one of {', '.join(SELECTIONS)} "
+                             f"or give a list of channel indices")
+        return torch.tensor([p * COEFFS_PER_BLOCK + c for p in range(planes) for c in per_plane], dtype=torch.long)
+    indices = [int(i) for i in selection]
+    if not indices:
+        raise ValueError("the channel index list is empty; keep at least one channel")
+    if len(set(indices)) != len(indices) or min(indices) < 0 or max(indices) >= total:
+        raise ValueError(f"channel indices must be distinct and in 0..{total - 1} for {planes} plane(s)")
+    return torch.tensor(sorted(indices), dtype=torch.long)
+
+
+def key_permutation(n: int, key: int) -> torch.Tensor:
+    """The secret channel permutation (int64, length n) that the integer ``key`` determines."""
+    return torch.from_numpy(np.random.default_rng(key).permutation(n)).long()
+
+
+class FrequencyTransform:
+    """Configure once, call on batches: images (0..255) -> masked, optionally shuffled frequency channels.
+
+    Steps: optional ×``upsample`` nearest-neighbour upsampling (TFace's DCTDP front end uses ×8, bilinear; nearest
+    keeps :meth:`inverse` exact), RGB -> YCbCr, level shift by 128, block DCT, keep ``selection``, then permute the
+    kept channels with the secret ``key`` (if any).
+
+    :param image_channels: 1 (gray) or 3 (RGB).
+    :param selection: see :func:`select_channels`.
+    :param n_high: channels per plane kept by ``"high"``.
+    :param key: integer key of the channel shuffle; ``None`` keeps the natural order.
+    :param upsample: integer factor applied before the DCT.
+    """
+
+    def __init__(self, image_channels: int, selection: ChannelSelection = "all", n_high: int = DEFAULT_N_HIGH,
+                 key: int | None = None, upsample: int = 1) -> None:
+        if image_channels not in (1, 3):
+            raise ValueError(f"images must have 1 (gray) or 3 (RGB) channels, not {image_channels}")
+        if int(upsample) != upsample or upsample < 1:
+            raise ValueError(f"upsample must be a positive integer, not {upsample}")
+        self.image_channels = image_channels
+        self.upsample = int(upsample)
+        self.key = key
+        selected = select_channels(selection, image_channels, n_high)
+        self.kept = selected if key is None else selected[key_permutation(len(selected), key)]
+
+    @property
+    def out_channels(self) -> int:
+        """Number of channels the transform outputs."""
+        return len(self.kept)
+
+    def output_size(self, image_size: int) -> int:
+        """Spatial side of the output for square images of ``image_size`` pixels."""
+        return image_size * self.upsample // BLOCK
+
+    def __call__(self, images: torch.Tensor) -> torch.Tensor:
+        """(N, C, H, W) 0..255 -> (N, out_channels, H*s/8, W*s/8), float32 (float64 if given float64)."""
+        if images.dim() != 4 or images.shape[1] != self.image_channels:
+            raise ValueError(f"expected images of shape (N, {self.image_channels}, H, W), got {tuple(images.shape)}")
+        x = images if images.dtype == torch.float64 else images.float()
+        if self.upsample > 1:
+            x = F.interpolate(x, scale_factor=self.upsample, mode="nearest")
+        if self.image_channels == 3:
+            x = rgb_to_ycbcr(x)
+        coeffs = block_dct(x - LEVEL_SHIFT)
+        return coeffs[:, self.kept.to(coeffs.device)]
+
+    def inverse(self, coeffs: torch.Tensor) -> torch.Tensor:
+        """(N, out_channels, h, w) -> (N, C, 8h/s, 8w/s) images 0..255 (not clipped), in the dtype of ``coeffs``;
+        dropped channels count as 0, and upsampled images are area-downsampled back to their original size.
+        Computed in float64 (it is off the training path) so float32 round trips stay within 1e-4."""
+        n, c, h, w = coeffs.shape
+        if c != self.out_channels:
+            raise ValueError(f"expected {self.out_channels} frequency channels, got {c}")
+        full = coeffs.new_zeros(n, self.image_channels * COEFFS_PER_BLOCK, h, w, dtype=torch.float64)
+        full[:, self.kept.to(coeffs.device)] = coeffs.double()
+        x = block_idct(full) + LEVEL_SHIFT
+        if self.image_channels == 3:
+            x = ycbcr_to_rgb(x)
+        if self.upsample > 1:
+            x = F.avg_pool2d(x, self.upsample)
+        return x.to(coeffs.dtype)

@@ -1,0 +1,170 @@
+"""The MixUp half of the hybrid mask: a :class:`Recipe` and the operator that applies it to a frequency batch.
+
+Every output row mixes its own tensor with ``k - 1`` partners (other rows of the batch, or rows of a public
+pool in InstaHide's cross-dataset mode) with weights that sum to 1; its soft label mixes the partners'
+identities with the same weights. Pool tensors carry no private label, so in pool mode the soft label is the
+row's own identity alone (InstaHide labels only the private images).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+WEIGHT_SCHEMES = ("dirichlet", "instahide", "uniform")
+INSTAHIDE_MAX_WEIGHT = 0.65
+_MAX_REJECTION_ROUNDS = 10_000
+
+
+class RecipeError(ValueError):
+    """A recipe that cannot be applied (bad k, unknown scheme, batch too small...)."""
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How one batch is mixed.
+
+    :param k: images per mixed output (1 = no mixing, the no-defence baseline).
+    :param weights: ``"dirichlet"`` (Dirichlet(alpha) weights), ``"instahide"`` (|N(0,1)| normalised, the
+        largest at most 0.65) or ``"uniform"`` (1/k each).
+    :param alpha: Dirichlet concentration (> 0); small values give one dominant image, large ones even mixes.
+    :param sign_flip: multiply every coefficient of a mixed output by an independent random sign (InstaHide).
+    :param drop: fraction (0 <= drop < 1) of each output's channels zeroed at random, on top of the fixed
+        channel selection.
+    """
+
+    k: int = 1
+    weights: str = "dirichlet"
+    alpha: float = 1.0
+    sign_flip: bool = False
+    drop: float = 0.0
+
+    def __post_init__(self) -> None:
+        if isinstance(self.k, bool) or int(self.k) != self.k or self.k < 1:
+            raise RecipeError(f"k must be a positive integer (images mixed per output), not {self.k!r}")
+        if self.weights not in WEIGHT_SCHEMES:
+            raise RecipeError(f"unknown weight scheme {self.weights!r}; choose one of {', '.join(WEIGHT_SCHEMES)}")
+        if not self.alpha > 0:
+            raise RecipeError(f"alpha must be > 0, not {self.alpha!r}")
+        if not 0.0 <= self.drop < 1.0:
+            raise RecipeError(f"drop must be in [0, 1), not {self.drop!r}")
+
+
+@dataclass
+class MixedBatch:
+    """The result of mixing a batch of N rows over K identities.
+
+    :param x: (N, C, h, w) mixed frequency tensors.
+    :param soft_labels: (N, K) float32, rows sum to 1.
+    :param partners: (N, k) int64; column 0 is the row itself, ``j >= 0`` is batch row j, ``-1 - j`` is pool row j.
+    :param weights: (N, k) float32 mixing weights in the column order of ``partners``; rows sum to 1.
+    """
+
+    x: torch.Tensor
+    soft_labels: torch.Tensor
+    partners: torch.Tensor
+    weights: torch.Tensor
+
+
+def draw_weights(recipe: Recipe, n: int, rng: np.random.Generator) -> np.ndarray:
+    """(n, k) float64 mixing weights of the recipe's scheme; every row sums to 1."""
+    k = recipe.k
+    if k == 1:
+        return np.ones((n, 1))
+    if recipe.weights == "uniform":
+        return np.full((n, k), 1.0 / k)
+    if recipe.weights == "dirichlet":
+        return rng.dirichlet(np.full(k, recipe.alpha), size=n)
+    weights = np.empty((n, k))
+    todo = np.arange(n)
+    for _ in range(_MAX_REJECTION_ROUNDS):
+        draw = np.abs(rng.standard_normal((len(todo), k)))
+        draw /= draw.sum(axis=1, keepdims=True)
+        ok = draw.max(axis=1) <= INSTAHIDE_MAX_WEIGHT
+        weights[todo[ok]] = draw[ok]
+        todo = todo[~ok]
+        if not len(todo):
+            return weights
+    # k >= 2 accepts a large share of draws, so this only guards against an endless loop.
+    raise RecipeError("could not draw InstaHide weights with max <= 0.65")
+
+
+def _draw_partners(n: int, k: int, pool_size: int, rng: np.random.Generator) -> np.ndarray:
+    # Distinct partners per row, vectorised: rank random keys and keep the k-1 smallest.
+    if pool_size:
+        if k - 1 > pool_size:
+            raise RecipeError(f"k={k} needs a public pool of at least {k - 1} images, the pool has {pool_size}")
+        picks = np.argsort(rng.random((n, pool_size)), axis=1)[:, : k - 1]
+        others = -1 - picks
+    else:
+        if k > n:
+            raise RecipeError(f"k={k} needs a batch of at least {k} images, the batch has {n}")
+        keys = rng.random((n, n))
+        np.fill_diagonal(keys, np.inf)
+        others = np.argsort(keys, axis=1)[:, : k - 1]
+    return np.concatenate([np.arange(n)[:, None], others], axis=1)
+
+
+class FrequencyMixUp:
+    """Frequency MixUp: configure once (classes, optional public pool), call on a batch with a recipe.
+
+    :param num_classes: number of identities K of the soft labels.
+    :param pool: optional (M, C, h, w) public frequency tensors; when given, partners come from it.
+    """
+
+    def __init__(self, num_classes: int, pool: torch.Tensor | None = None) -> None:
+        if num_classes < 1:
+            raise RecipeError(f"num_classes must be >= 1, not {num_classes}")
+        self.num_classes = num_classes
+        self.pool = pool
+
+    def __call__(self, recipe: Recipe, x: torch.Tensor, labels: torch.Tensor,
+                 rng: np.random.Generator) -> MixedBatch:
+        """Mix ``x`` (N, C, h, w) with identity ``labels`` (N,) as ``recipe`` says, drawing from ``rng``."""
+        n = x.shape[0]
+        if labels.shape != (n,):
+            raise RecipeError(f"labels must have shape ({n},), got {tuple(labels.shape)}")
+        pool_size = 0 if self.pool is None or recipe.k == 1 else len(self.pool)
+        partners = _draw_partners(n, recipe.k, pool_size, rng)
+        weights = draw_weights(recipe, n, rng)
+        w = torch.from_numpy(weights).to(dtype=x.dtype, device=x.device)
+        p = torch.from_numpy(partners).to(x.device)
+
+        if recipe.k == 1:
+            mixed = x.clone()
+        else:
+            source = x if not pool_size else torch.cat([x, self.pool.to(device=x.device, dtype=x.dtype)])
+            rows = torch.where(p >= 0, p, n - 1 - p)  # pool row j sits at n + j of source
+            mixed = torch.einsum("nk,nkchw->nchw", w, source[rows])
+
+        mixed = self._perturb(recipe, mixed, rng)
+        soft = self._soft_labels(labels.to(x.device), p, w, pool_size > 0)
+        return MixedBatch(x=mixed, soft_labels=soft, partners=p, weights=w.float())
+
+    def _soft_labels(self, labels: torch.Tensor, partners: torch.Tensor, weights: torch.Tensor,
+                     pooled: bool) -> torch.Tensor:
+        n = len(labels)
+        soft = torch.zeros(n, self.num_classes, dtype=torch.float32, device=labels.device)
+        if pooled:
+            soft[torch.arange(n, device=labels.device), labels] = 1.0
+            return soft
+        soft.scatter_add_(1, labels[partners], weights.float())
+        return soft
+
+    @staticmethod
+    def _perturb(recipe: Recipe, mixed: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
+        if not recipe.sign_flip and recipe.drop == 0:
+            return mixed
+        # Element-wise draws are many; a torch generator seeded from rng keeps them fast and still reproducible.
+        gen = torch.Generator().manual_seed(int(rng.integers(2**63)))
+        n, c = mixed.shape[:2]
+        if recipe.sign_flip:
+            signs = torch.randint(0, 2, mixed.shape, generator=gen).to(mixed) * 2 - 1
+            mixed = mixed * signs
+        n_drop = int(round(recipe.drop * c))
+        if n_drop:
+            dropped = torch.rand(n, c, generator=gen).argsort(dim=1)[:, :n_drop]
+            keep = torch.ones(n, c, dtype=mixed.dtype).scatter_(1, dropped, 0.0).to(mixed.device)
+            mixed = mixed * keep[:, :, None, None]
+        return mixed
