@@ -1,0 +1,19 @@
+"""The defense and the environment: block-DCT channel masking, frequency MixUp, and ``FreqMixUpEnv``.
+
+Importing this package registers ``FreqMixUp-v0`` (the paper's action: ``Discrete(5)`` -> k in {2..6}) and
+``FreqMixUpRecipe-v0`` (MultiDiscrete recipe) with Gymnasium, idempotently, so that
+``gymnasium.make("mixup_env:FreqMixUp-v0")`` works in any process, SB3's ``SubprocVecEnv`` workers included.
+"""
+import gymnasium
+
+ENV_IDS = {"FreqMixUp-v0": "k", "FreqMixUpRecipe-v0": "recipe"}
+
+
+def register_envs() -> None:
+    """Register both env ids with Gymnasium unless they already are (safe to call any number of times)."""
+    for env_id, action in ENV_IDS.items():
+        if env_id not in gymnasium.registry:
+            gymnasium.register(id=env_id, entry_point="mixup_env.env:FreqMixUpEnv", kwargs={"action": action})
+
+
+register_envs()

@@ -1,0 +1,180 @@
+"""``FreqMixUpEnv``: the per-batch MixUp recipe as the action, one recognizer step inside ``step()``.
+
+One long adversarial game: the agent picks a recipe for the batch the observation describes, the recognizer
+takes one optimizer step on the mixed, masked batch, and the reward is that batch's recognition loss (the
+paper's privacy reward, which the agent maximises while the recognizer minimises it). An optional, named
+utility term subtracts ``utility_weight × max(0, accuracy_floor − probe_accuracy)`` so that an agent cannot buy
+loss with unusable recognizers (the paper's own extra terms are unpublished; this one is ours).
+"""
+from __future__ import annotations
+
+from collections import deque
+from typing import Any, Sequence
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+from mixup_env.frequency import DEFAULT_N_HIGH, ChannelSelection, FrequencyTransform
+from mixup_env.masking import FrequencyMixUp, Recipe
+from mixup_env.spaces import PAPER_K_CHOICES, ActionCodec, ObservationLayout
+from recognizer.data import FaceDataset, load_dataset, split_per_identity
+from recognizer.trainer import Recognizer
+
+_LOSS_WINDOW = 20
+INFO_KEYS = ("k", "weights", "loss", "reward", "utility_penalty", "lr", "step", "epoch", "accuracy", "evaluated",
+             "error")
+
+
+class FreqMixUpEnv(gym.Env):
+    """Gymnasium env whose action is the MixUp recipe of the next training batch of a face recognizer.
+
+    :param data: a :class:`FaceDataset` of training faces, or a spec for ``recognizer.data.load_dataset``
+        (``"synthetic"``, a folder path, ``"olivetti"``, ``"lfw"``), which is split per identity and trained on
+        its train part (the test part is kept as ``test_data``).
+    :param action: ``"k"`` (Discrete over ``k_choices``, the paper's) or ``"recipe"`` (MultiDiscrete).
+    :param k_choices: the k values actions choose among.
+    :param default_recipe: non-k recipe fields for ``action="k"`` (weights, alpha, sign flip, drop).
+    :param image_size: square side (pixels, multiple of 8) when ``data`` is a spec.
+    :param channels, n_high, key, upsample: the frequency transform (see ``FrequencyTransform``).
+    :param backbone, head, embedding_dim, lr, device: the recognizer (see ``recognizer.trainer.Recognizer``).
+    :param batch_size: images per step (the last incomplete batch of an epoch is dropped).
+    :param steps_per_episode: recognizer steps per episode; default one epoch.
+    :param total_steps: planned recognizer steps of the whole run (cosine lr schedule); None = constant lr.
+    :param probe_every: clean-probe accuracy every this many steps (0 = only at episode ends).
+    :param probe_size: training images in the fixed clean probe (unmixed, masked).
+    :param utility_weight, accuracy_floor: the optional utility term (off at weight 0).
+    :param data_seed: seed of the train/test split when ``data`` is a spec.
+    """
+
+    metadata = {"render_modes": []}
+
+    def __init__(self, data: FaceDataset | str = "synthetic", action: str = "k",
+                 k_choices: Sequence[int] = PAPER_K_CHOICES, default_recipe: Recipe = Recipe(k=2),
+                 image_size: int = 112, channels: ChannelSelection = "all", n_high: int = DEFAULT_N_HIGH,
+                 key: int | None = None, upsample: int = 1, backbone: str = "small", head: str = "arcface",
+                 embedding_dim: int = 128, lr: float = 0.1, batch_size: int = 32, device: str = "cpu",
+                 steps_per_episode: int | None = None, total_steps: int | None = None, probe_every: int = 0,
+                 probe_size: int = 128, utility_weight: float = 0.0, accuracy_floor: float = 0.9,
+                 data_seed: int = 0) -> None:
+        super().__init__()
+        if isinstance(data, FaceDataset):
+            self.train_data, self.test_data = data, None
+        else:
+            full = load_dataset(data, image_size=image_size, seed=data_seed)
+            self.train_data, self.test_data = split_per_identity(full, seed=data_seed)
+        if not 1 <= batch_size <= len(self.train_data):
+            raise ValueError(f"batch_size={batch_size} must be between 1 and the {len(self.train_data)} training images")
+        self.codec = ActionCodec(action, k_choices, default_recipe)
+        if max(self.codec.k_choices) > batch_size:
+            raise ValueError(f"k up to {max(self.codec.k_choices)} needs batch_size >= {max(self.codec.k_choices)}")
+        self.transform = FrequencyTransform(self.train_data.image_channels, channels, n_high, key, upsample)
+        self.mixup = FrequencyMixUp(self.train_data.num_identities)
+        self.layout = ObservationLayout(num_k=len(self.codec.k_choices), num_channels=self.transform.out_channels)
+        self.action_space = self.codec.space
+        self.observation_space = self.layout.space()
+
+        self.batch_size = batch_size
+        self.steps_per_epoch = len(self.train_data) // batch_size
+        self.steps_per_episode = steps_per_episode or self.steps_per_epoch
+        if self.steps_per_episode < 1:
+            raise ValueError(f"steps_per_episode must be >= 1, not {steps_per_episode}")
+        self.recognizer_options = dict(backbone=backbone, head=head, embedding_dim=embedding_dim, lr=lr,
+                                       device=device, total_steps=total_steps)
+        self.probe_every, self.probe_size = probe_every, probe_size
+        self.utility_weight, self.accuracy_floor = utility_weight, accuracy_floor
+        self.recognizer: Recognizer | None = None
+
+    # -- Gymnasium API ------------------------------------------------------------------------------------------
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None
+              ) -> tuple[np.ndarray, dict[str, Any]]:
+        """Start an episode. The recognizer persists across episodes unless ``options={"reset_recognizer": True}``
+        or this is the first reset; ``seed`` reseeds every generator the env owns (data order, mix partners and
+        weights, recognizer init) from ``self.np_random``."""
+        super().reset(seed=seed)
+        options = options or {}
+        if seed is not None or self.recognizer is None:
+            seeds = self.np_random.integers(2**31, size=3)
+            self._data_rng = np.random.default_rng(int(seeds[0]))
+            self._mix_rng = np.random.default_rng(int(seeds[1]))
+            self._recognizer_seed = int(seeds[2])
+            self._order, self._cursor, self.epoch = np.empty(0, dtype=np.int64), 0, 0
+        if self.recognizer is None or seed is not None or options.get("reset_recognizer", False):
+            self.recognizer = Recognizer(self.transform.out_channels, self.train_data.num_identities,
+                                         seed=self._recognizer_seed, **self.recognizer_options)
+            self._losses: deque[float] = deque(maxlen=_LOSS_WINDOW)
+            self._recent_k: deque[int] = deque(maxlen=_LOSS_WINDOW)
+            self._probe_accuracy = 0.0
+            self._probe = self._probe_batch()
+        self._episode_step = 0
+        self._next_batch()
+        return self._observation(), {}
+
+    def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+        """Mix the described batch with the recipe ``action`` encodes, train one step, reward = its loss."""
+        if self.recognizer is None:
+            raise gym.error.ResetNeeded("call reset() before step()")
+        recipe = self.codec.decode(action)
+        mixed = self.mixup(recipe, self._x, self._y, self._mix_rng)
+        loss = self.recognizer.train_step(mixed.x, mixed.soft_labels)
+        self._episode_step += 1
+        self._recent_k.append(recipe.k)
+
+        error = "" if np.isfinite(loss) else f"non-finite recognition loss ({loss}) at step {self.recognizer.step}"
+        terminated = bool(error)
+        truncated = not terminated and self._episode_step >= self.steps_per_episode
+        evaluated = not terminated and (truncated or (self.probe_every > 0
+                                                      and self.recognizer.step % self.probe_every == 0))
+        if evaluated:
+            self._probe_accuracy = self._clean_probe_accuracy()
+        if not terminated:
+            self._losses.append(loss)
+        penalty = self.utility_weight * max(0.0, self.accuracy_floor - self._probe_accuracy)
+        reward = 0.0 if terminated else loss - penalty
+        info = {"k": recipe.k, "weights": mixed.weights.cpu().numpy(), "loss": loss, "reward": reward,
+                "utility_penalty": penalty, "lr": self.recognizer.lr, "step": self.recognizer.step,
+                "epoch": self.epoch, "accuracy": self._probe_accuracy, "evaluated": evaluated, "error": error}
+        if not terminated:
+            self._next_batch()
+        return self._observation(), float(reward), terminated, truncated, info
+
+    # -- internals ----------------------------------------------------------------------------------------------
+    def _next_batch(self) -> None:
+        if self._cursor + self.batch_size > len(self._order):
+            if len(self._order):
+                self.epoch += 1
+            self._order, self._cursor = self._data_rng.permutation(len(self.train_data)), 0
+        idx = torch.from_numpy(self._order[self._cursor:self._cursor + self.batch_size])
+        self._cursor += self.batch_size
+        self._x = self.transform(self.train_data.images[idx])
+        self._y = self.train_data.labels[idx]
+
+    def _probe_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
+        # A fixed, evenly spread subset of the training faces, unmixed but masked like the training data.
+        n = len(self.train_data)
+        idx = torch.linspace(0, n - 1, min(self.probe_size, n)).round().long()
+        return self.transform(self.train_data.images[idx]), self.train_data.labels[idx]
+
+    def _clean_probe_accuracy(self) -> float:
+        x, y = self._probe
+        return float((self.recognizer.predict(x) == y).float().mean())
+
+    def _observation(self) -> np.ndarray:
+        losses = np.array(self._losses) if self._losses else np.zeros(1)
+        k_hist = np.zeros(len(self.codec.k_choices))
+        for k in self._recent_k:
+            if k in self.codec.k_choices:
+                k_hist[self.codec.k_choices.index(k)] += 1
+        k_hist /= max(1, len(self._recent_k))
+        state = {
+            "episode_progress": self._episode_step / self.steps_per_episode,
+            "log_global_step": np.log1p(self.recognizer.step) / 10,
+            "log_last_loss": np.log1p(max(0.0, losses[-1])),
+            "log_loss_mean": np.log1p(max(0.0, losses.mean())),
+            "log_loss_std": np.log1p(losses.std()),
+            "lr_ratio": self.recognizer.lr / self.recognizer_options["lr"],
+            "probe_accuracy": self._probe_accuracy,
+        }
+        energy = self._x.pow(2).mean(dim=(0, 2, 3)).cpu().numpy()
+        distinct = len(torch.unique(self._y)) / len(self._y)
+        return self.layout.build(state, k_hist, energy, distinct)
