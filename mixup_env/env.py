@@ -138,6 +138,52 @@ class FreqMixUpEnv(gym.Env):
             self._next_batch()
         return self._observation(), float(reward), terminated, truncated, info
 
+    # -- resume -------------------------------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        """Everything the game needs to continue bit-identically: the recognizer (with its optimizer), every
+        generator the env owns, the data order and cursor, and the observation windows. Plain types and tensors
+        only, so ``torch.load(..., weights_only=True)`` reads it back."""
+        if self.recognizer is None:
+            raise gym.error.ResetNeeded("call reset() before state_dict()")
+        return {"recognizer": self.recognizer.state_dict(), "np_random": self.np_random.bit_generator.state,
+                "data_rng": self._data_rng.bit_generator.state, "mix_rng": self._mix_rng.bit_generator.state,
+                "recognizer_seed": self._recognizer_seed, "order": torch.from_numpy(self._order.copy()),
+                "cursor": self._cursor, "epoch": self.epoch, "episode_step": self._episode_step,
+                "losses": list(self._losses), "recent_k": list(self._recent_k),
+                "probe_accuracy": self._probe_accuracy}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Continue from :meth:`state_dict`; ValueError if it came from an env of another configuration."""
+        try:
+            self.np_random  # noqa: B018 -- creates the generator whose state is restored next
+            self.np_random.bit_generator.state = state["np_random"]
+            self._data_rng = np.random.default_rng()
+            self._data_rng.bit_generator.state = state["data_rng"]
+            self._mix_rng = np.random.default_rng()
+            self._mix_rng.bit_generator.state = state["mix_rng"]
+            self._recognizer_seed = int(state["recognizer_seed"])
+            order = state["order"].numpy()
+            if sorted(order.tolist()) != list(range(len(self.train_data))):
+                raise ValueError("its data order does not match this training set")
+            self._order, self._cursor, self.epoch = order, int(state["cursor"]), int(state["epoch"])
+            self._episode_step = int(state["episode_step"])
+            self._losses = deque(state["losses"], maxlen=_LOSS_WINDOW)
+            self._recent_k = deque(state["recent_k"], maxlen=_LOSS_WINDOW)
+            self._probe_accuracy = float(state["probe_accuracy"])
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise ValueError(f"not a FreqMixUpEnv state ({exc})") from None
+        self.recognizer = Recognizer(self.transform.out_channels, self.train_data.num_identities,
+                                     seed=self._recognizer_seed, **self.recognizer_options)
+        self.recognizer.load_state_dict(state["recognizer"])
+        self._probe = self._probe_batch()
+        idx = torch.from_numpy(self._order[self._cursor - self.batch_size:self._cursor])
+        self._x = self.transform(self.train_data.images[idx])
+        self._y = self.train_data.labels[idx]
+
+    def current_observation(self) -> np.ndarray:
+        """The observation of the batch the next step will mix (what the last reset/step returned)."""
+        return self._observation()
+
     # -- internals ----------------------------------------------------------------------------------------------
     def _next_batch(self) -> None:
         if self._cursor + self.batch_size > len(self._order):
