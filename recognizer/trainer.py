@@ -1,0 +1,237 @@
+"""``Recognizer``: one object that owns backbone, head and optimizer and trains on soft labels.
+
+The env (and later a DDP wrapper) drives it one ``train_step`` at a time, so the step is kept as lean as
+a hand-written loop: forward, backward, one finiteness check, optimizer step.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from recognizer.backbones import build_backbone
+from recognizer.heads import build_head
+
+__all__ = ["CheckpointError", "Recognizer"]
+
+_FORMAT = "freqmix.recognizer/1"
+# Config keys a state must share with the Recognizer that loads it (the seed only drew the initial
+# weights, which the state replaces).
+_MATCH_KEYS = ("in_channels", "num_classes", "backbone", "head", "embedding_dim", "lr", "momentum",
+               "weight_decay", "total_steps")
+
+
+class CheckpointError(ValueError):
+    """A checkpoint is unreadable, not a Recognizer checkpoint, or from another configuration."""
+
+
+def _available_device(device: str | torch.device) -> torch.device:
+    """``torch.device(device)``, or a ValueError saying why it cannot be used here (unknown name, no such backend)."""
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ValueError(f"unknown device {device!r}; use cpu, cuda or cuda:N (any torch device type)") from None
+    backend = getattr(torch, dev.type, None)
+    if dev.type != "cpu" and not (hasattr(backend, "is_available") and backend.is_available()):
+        raise ValueError(f"device {device!r} is not available on this machine (torch {torch.__version__}); "
+                         "use cpu")
+    return dev
+
+
+class Recognizer:
+    """Face recognizer on frequency tensors, trained with SGD on soft (MixUp) labels.
+
+    :param in_channels: channels ``C`` of the inputs ``(N, C, h, w)``.
+    :param num_classes: identities ``K`` of the soft labels ``(N, K)``.
+    :param backbone: name in ``recognizer.backbones.BACKBONES``.
+    :param head: name in ``recognizer.heads.HEADS``.
+    :param embedding_dim: embedding size ``D``.
+    :param lr: base learning rate of SGD.
+    :param momentum: SGD momentum.
+    :param weight_decay: L2 penalty on every trainable parameter (backbone and head).
+    :param device: where the modules live and train (``"cpu"``, ``"cuda"``, ...).
+    :param seed: initial weights are drawn from this seed on the CPU, inside ``torch.random.fork_rng`` so
+        the global torch RNG is left as it was, and are identical whatever the device.
+    :param total_steps: when given, the learning rate follows a half cosine from ``lr`` at step 0 to 0 at
+        ``total_steps`` (and stays 0 after); the rate is a function of ``step``, so there is no scheduler
+        object to save.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        num_classes: int,
+        backbone: str = "small",
+        head: str = "arcface",
+        embedding_dim: int = 128,
+        lr: float = 0.1,
+        momentum: float = 0.9,
+        weight_decay: float = 5e-4,
+        device: str | torch.device = "cpu",
+        seed: int = 0,
+        total_steps: int | None = None,
+    ) -> None:
+        if not (0 < lr < math.inf and 0 <= momentum < math.inf and 0 <= weight_decay < math.inf):
+            raise ValueError(f"need a finite lr > 0, momentum >= 0, weight_decay >= 0; got {lr}, {momentum}, "
+                             f"{weight_decay}")
+        if total_steps is not None and total_steps < 1:
+            raise ValueError(f"total_steps must be >= 1 or None, got {total_steps}")
+        self.config: dict[str, Any] = {
+            "in_channels": int(in_channels), "num_classes": int(num_classes), "backbone": backbone,
+            "head": head, "embedding_dim": int(embedding_dim), "lr": float(lr), "momentum": float(momentum),
+            "weight_decay": float(weight_decay), "seed": int(seed),
+            "total_steps": None if total_steps is None else int(total_steps),
+        }
+        self.device = _available_device(device)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            self.backbone = build_backbone(backbone, in_channels, embedding_dim)
+            self.head = build_head(head, embedding_dim, num_classes)
+        self.backbone.to(self.device)
+        self.head.to(self.device)
+        params = [p for m in (self.backbone, self.head) for p in m.parameters() if p.requires_grad]
+        self.optimizer = torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
+        self.step = 0
+        # BN running statistics are buffers the optimizer never sees; a NaN batch would poison them for
+        # good, so train_step restores them from this copy when the loss is not finite.
+        self._buffers = [b for m in (self.backbone, self.head) for b in m.buffers()]
+        self._buffer_backup = [b.detach().clone() for b in self._buffers]
+        self._set_lr()
+
+    # -- training -------------------------------------------------------------------------------------
+    @property
+    def lr(self) -> float:
+        """Learning rate the next ``train_step`` uses."""
+        return self.optimizer.param_groups[0]["lr"]
+
+    def _set_lr(self) -> None:
+        total = self.config["total_steps"]
+        if total is None:
+            return
+        lr = 0.5 * self.config["lr"] * (1.0 + math.cos(math.pi * min(self.step, total) / total))
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+
+    def _train_mode(self, training: bool) -> None:
+        if self.backbone.training != training:
+            self.backbone.train(training)
+            self.head.train(training)
+
+    def train_step(self, x: torch.Tensor, soft_labels: torch.Tensor) -> float:
+        """One SGD step on ``x (N, C, h, w)`` with ``soft_labels (N, K)``; returns the batch loss.
+
+        A non-finite loss is returned without stepping: parameters, optimizer state, BN statistics and
+        ``step`` stay as they were, and the caller decides what to do.
+        """
+        x = x.to(self.device, non_blocking=True)
+        soft_labels = soft_labels.to(self.device, non_blocking=True)
+        self._train_mode(True)
+        torch._foreach_copy_(self._buffer_backup, self._buffers)
+        loss = self.head(self.backbone(x), soft_labels)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()  # queued before the .item() sync so a GPU keeps working
+        value = loss.item()
+        if not math.isfinite(value):
+            torch._foreach_copy_(self._buffers, self._buffer_backup)
+            return value
+        self.optimizer.step()
+        self.step += 1
+        self._set_lr()
+        return value
+
+    @torch.no_grad()
+    def loss(self, x: torch.Tensor, soft_labels: torch.Tensor) -> float:
+        """Loss on a batch in eval mode (running BN statistics), without gradients or state changes."""
+        self._train_mode(False)
+        x, soft_labels = x.to(self.device), soft_labels.to(self.device)
+        return self.head(self.backbone(x), soft_labels).item()
+
+    # -- inference ------------------------------------------------------------------------------------
+    @torch.no_grad()
+    def embed(self, x: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
+        """``(N, C, h, w) -> (N, D)`` L2-normalised embeddings on the CPU, in eval mode."""
+        self._train_mode(False)
+        out = [self.backbone(x[i:i + batch_size].to(self.device)).cpu() for i in range(0, len(x), batch_size)]
+        if not out:
+            return torch.empty(0, self.config["embedding_dim"])
+        return F.normalize(torch.cat(out), dim=1)
+
+    @torch.no_grad()
+    def predict(self, x: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
+        """``(N, C, h, w) -> (N,)`` int64 class index: argmax of the head's margin-free logits (CPU)."""
+        self._train_mode(False)
+        out = [self.head.logits(self.backbone(x[i:i + batch_size].to(self.device))).argmax(1).cpu()
+               for i in range(0, len(x), batch_size)]
+        return torch.cat(out) if out else torch.empty(0, dtype=torch.int64)
+
+    # -- state ----------------------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to resume: config, module weights, optimizer state and step."""
+        return {
+            "format": _FORMAT,
+            "config": dict(self.config),
+            "backbone": self.backbone.state_dict(),
+            "head": self.head.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "step": self.step,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore a ``state_dict()``; raises ``CheckpointError`` for a state of another configuration."""
+        if not isinstance(state, dict) or state.get("format") != _FORMAT:
+            raise CheckpointError("not a freqmix Recognizer checkpoint (missing or unknown 'format' entry)")
+        config = state.get("config", {})
+        diff = [f"{k}={config.get(k)!r} (expected {self.config[k]!r})" for k in _MATCH_KEYS if config.get(k) != self.config[k]]
+        if diff:
+            raise CheckpointError("checkpoint is from another configuration: " + ", ".join(diff))
+        try:
+            self.backbone.load_state_dict(state["backbone"])
+            self.head.load_state_dict(state["head"])
+            self.optimizer.load_state_dict(state["optimizer"])
+            self.step = int(state["step"])
+        except (KeyError, RuntimeError, ValueError, TypeError) as exc:
+            raise CheckpointError(f"checkpoint does not fit this Recognizer: {str(exc).splitlines()[0]}") from exc
+        self._set_lr()
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write ``state_dict()`` to ``path`` atomically (temp file in the same folder, then ``os.replace``)."""
+        path = Path(path)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                torch.save(self.state_dict(), f)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str], device: str | torch.device = "cpu") -> Recognizer:
+        """Rebuild a Recognizer from ``save(path)`` output on ``device``.
+
+        Raises ``CheckpointError`` (a ``ValueError``) for a missing, truncated, corrupt or foreign file.
+        """
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        except FileNotFoundError as exc:
+            raise CheckpointError(f"no checkpoint at {path}") from exc
+        except Exception as exc:  # torch raises RuntimeError, UnpicklingError, EOFError, ... for bad bytes
+            raise CheckpointError(f"cannot read checkpoint {path} (truncated or not a torch file): "
+                                  f"{type(exc).__name__}") from exc
+        if not isinstance(state, dict) or state.get("format") != _FORMAT or not isinstance(state.get("config"), dict):
+            raise CheckpointError(f"{path} is not a freqmix Recognizer checkpoint")
+        try:
+            rec = cls(**state["config"], device=device)
+        except (TypeError, ValueError) as exc:
+            raise CheckpointError(f"{path} holds an invalid configuration: {str(exc).splitlines()[0]}") from exc
+        rec.load_state_dict(state)
+        return rec
