@@ -12,7 +12,7 @@ channel, then the share of distinct identities). :class:`ObservationLayout` says
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Sequence
 
 import numpy as np
@@ -56,7 +56,10 @@ class ActionCodec:
         if kind not in ACTION_KINDS:
             raise ActionError(f"unknown action kind {kind!r}; choose one of {', '.join(ACTION_KINDS)}")
         k_choices = tuple(int(k) for k in k_choices)
-        if not k_choices or list(k_choices) != sorted(set(k_choices)) or k_choices[0] < 1:
+        if k_choices and k_choices[0] < 1:
+            raise ActionError(f"k={k_choices[0]} is not a number of images to mix; k must be an integer >= 1 "
+                              "(1 = no mixing)")
+        if not k_choices or list(k_choices) != sorted(set(k_choices)):
             raise ActionError(f"k_choices must be distinct ascending integers >= 1, not {k_choices}")
         self.kind, self.k_choices, self.default = kind, k_choices, default
         if kind == "k":
@@ -78,11 +81,12 @@ class ActionCodec:
         if not self.space.contains(a.astype(self.space.dtype)):
             raise ActionError(f"action {action!r} is outside the action space {self.space}")
         if self.kind == "k":
-            return Recipe(k=self.k_choices[int(a)], weights=self.default.weights, alpha=self.default.alpha,
-                          sign_flip=self.default.sign_flip, drop=self.default.drop)
+            return replace(self.default, k=self.k_choices[int(a)])
         k_i, w_i, flip, drop_i = (int(v) for v in a)
         scheme, alpha = WEIGHT_OPTIONS[w_i]
-        return Recipe(k=self.k_choices[k_i], weights=scheme, alpha=alpha, sign_flip=bool(flip), drop=DROP_LEVELS[drop_i])
+        # Fields the action does not encode (e.g. DCTDP noise) come from the default recipe.
+        return replace(self.default, k=self.k_choices[k_i], weights=scheme, alpha=alpha, sign_flip=bool(flip),
+                       drop=DROP_LEVELS[drop_i])
 
     def encode(self, recipe: Recipe) -> Any:
         """The action for ``recipe`` (k must be in ``k_choices``; for ``"recipe"`` its other fields must be
