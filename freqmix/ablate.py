@@ -1,0 +1,183 @@
+"""``freqmix ablate``: every agent × seed on the same data, budget and seeds, summarised side by side.
+
+Files written to ``out``: ``AGENT/seedS/`` (each run's ``freqmix train`` folder), ``runs.csv`` (one row per run),
+``ablation.csv`` and ``ablation.md`` (one row per agent, mean and standard deviation over seeds) and
+``ablation.png`` (reward and k over training, one line per agent, averaged over seeds).
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+import numpy as np
+
+from agents.registry import resolve_hyperparams
+from freqmix.cli import add_train_options, config_from_args
+from freqmix.train import TrainConfig, env_action, run_training
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402  (after choosing the file-only backend)
+
+DEFAULT_AGENTS = "reinforce,ppo,a2c,dqn,fixed,random"
+LATE_WINDOW = 50  # steps behind "late k": what the agent chose at the end, once it has learned
+# (runs.csv column, ablation.md header, digits)
+SUMMARY_COLUMNS = (
+    ("identification_accuracy", "identification accuracy", 3),
+    ("verification_accuracy", "verification accuracy", 3),
+    ("mean_k", "mean k", 2),
+    ("late_k", f"k, last {LATE_WINDOW} steps", 2),
+    ("mean_reward", "mean reward", 3),
+    ("wall_seconds", "wall time (s)", 1),
+)
+
+
+@dataclass(frozen=True)
+class AgentChoice:
+    """One entry of ``--agents``: a registered agent, and for ``fixed:K`` its k.
+
+    :param label: the name in the tables (``"fixed:4"``).
+    :param agent: the registered agent name.
+    :param k: k of a fixed agent (None: the ``--k`` default).
+    """
+
+    label: str
+    agent: str
+    k: int | None = None
+
+
+def parse_agents(text: str) -> list[AgentChoice]:
+    """``"reinforce,fixed:4,random"`` -> agent choices; ValueError on an empty list or a bad ``fixed:K``."""
+    choices = []
+    for item in (part.strip() for part in text.split(",")):
+        if not item:
+            continue
+        name, sep, k = item.partition(":")
+        if sep and (name != "fixed" or not k.isdigit()):
+            raise ValueError(f"bad agent {item!r} in --agents; only fixed takes a k, as fixed:K (e.g. fixed:4)")
+        choices.append(AgentChoice(item, name, int(k) if sep else None))
+    if not choices:
+        raise ValueError("--agents is empty; give a comma-separated list, e.g. reinforce,ppo,fixed,random")
+    return choices
+
+
+def _read_steps(path: Path) -> dict[str, np.ndarray]:
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    return {key: np.array([float(row[key]) for row in rows]) for key in ("step", "k", "reward")}
+
+
+def run_ablation(base: TrainConfig, choices: list[AgentChoice], seeds: list[int], out: Path,
+                 progress: bool = True) -> list[dict[str, Any]]:
+    """Train every agent with every seed (same data and budget) into ``out/AGENT/seedS``; one row per run.
+
+    :param base: the shared configuration (its agent, k and seed are replaced per run).
+    :param choices: the agents to compare.
+    :param seeds: the seeds every agent runs with.
+    """
+    env_action(base.env)
+    for choice in choices:  # unknown names fail before hours of training, not after
+        resolve_hyperparams(choice.agent, base.env)
+    runs = []
+    for choice in choices:
+        for seed in seeds:
+            config = replace(base, agent=choice.agent, k=base.k if choice.k is None else choice.k, seed=seed,
+                             hyperparams={})
+            folder = out / choice.label.replace(":", "_k") / f"seed{seed}"
+            metrics = run_training(config, folder, progress=progress)
+            steps = _read_steps(folder / "steps.csv")
+            runs.append({"agent": choice.label, "seed": seed,
+                         **{key: metrics[key] for key in ("identification_accuracy", "verification_accuracy",
+                                                          "mean_k", "wall_seconds")},
+                         "late_k": float(steps["k"][-LATE_WINDOW:].mean()),
+                         "mean_reward": float(steps["reward"].mean()), "folder": str(folder)})
+            print(f"{choice.label:>10} seed {seed}: identification {metrics['identification_accuracy']:.3f}  "
+                  f"mean k {metrics['mean_k']:.2f}  late k {runs[-1]['late_k']:.2f}  "
+                  f"mean reward {runs[-1]['mean_reward']:.3f}  {metrics['wall_seconds']:.0f} s", flush=True)
+    return runs
+
+
+def summarize(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per agent (in first-seen order): ``<column>_mean`` and ``<column>_std`` (ddof=1; 0 for one seed)."""
+    rows = []
+    for agent in dict.fromkeys(run["agent"] for run in runs):
+        mine = [run for run in runs if run["agent"] == agent]
+        row: dict[str, Any] = {"agent": agent, "seeds": len(mine)}
+        for key, _, _ in SUMMARY_COLUMNS:
+            values = np.array([run[key] for run in mine], dtype=np.float64)
+            row[f"{key}_mean"] = float(values.mean())
+            row[f"{key}_std"] = float(values.std(ddof=1)) if len(values) > 1 else 0.0
+        rows.append(row)
+    return rows
+
+
+def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def write_markdown(path: Path, summary: list[dict[str, Any]], base: TrainConfig, steps: int) -> None:
+    """The per-agent table as Markdown, with the shared settings above it."""
+    header = ["agent"] + [title for _, title, _ in SUMMARY_COLUMNS]
+    lines = [f"Ablation on `{base.data}`, env {base.env}, {steps} recognizer steps per run, "
+             f"seeds {summary[0]['seeds']} per agent; mean ± std over seeds.", "",
+             "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for row in summary:
+        cells = [row["agent"]] + [f"{row[f'{key}_mean']:.{digits}f} ± {row[f'{key}_std']:.{digits}f}"
+                                  for key, _, digits in SUMMARY_COLUMNS]
+        lines.append("| " + " | ".join(cells) + " |")
+    path.write_text("\n".join(lines) + "\n")
+
+
+def plot(path: Path, runs: list[dict[str, Any]]) -> None:
+    """Reward and k over training, one line per agent: a moving average per run, then the mean over seeds."""
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4), layout="constrained")
+    for agent in dict.fromkeys(run["agent"] for run in runs):
+        curves = [_read_steps(Path(run["folder"]) / "steps.csv") for run in runs if run["agent"] == agent]
+        length = min(len(c["step"]) for c in curves)
+        window = max(1, length // 20)
+        kernel = np.ones(window) / window
+        for ax, key in zip(axes, ("reward", "k")):
+            smooth = np.mean([np.convolve(c[key][:length], kernel, mode="valid") for c in curves], axis=0)
+            ax.plot(curves[0]["step"][window - 1:length], smooth, label=agent)
+    for ax, title in zip(axes, ("reward (recognition loss of the mixed batch)", "k (images mixed)")):
+        ax.set_xlabel("recognizer step")
+        ax.set_title(title)
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="outside right upper")  # clear of the curves
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    """Register ``freqmix ablate`` on the ``freqmix`` subparsers."""
+    p = sub.add_parser("ablate", help="compare agents × seeds with the same data, budget and seeds")
+    add_train_options(p)
+    p.add_argument("--agents", default=DEFAULT_AGENTS,
+                   help=f"comma-separated agents; fixed:K is the fixed agent with k=K (default {DEFAULT_AGENTS})")
+    p.add_argument("--seeds", type=int, default=3, help="seeds per agent: --seed, --seed+1, ...")
+    p.add_argument("--k", type=int, default=TrainConfig.k, help="k of a plain 'fixed' agent")
+    p.add_argument("--env", default=TrainConfig.env, help="FreqMixUp-v0 | FreqMixUpRecipe-v0")
+    p.add_argument("--out", default="runs/ablate", help="output folder")
+    p.set_defaults(func=_cmd_ablate)
+
+
+def _cmd_ablate(args: argparse.Namespace) -> None:
+    if args.seeds < 1:
+        raise ValueError(f"--seeds must be >= 1, not {args.seeds}")
+    base = config_from_args(args)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    runs = run_ablation(base, parse_agents(args.agents), [base.seed + i for i in range(args.seeds)], out,
+                        progress=not args.no_progress)
+    summary = summarize(runs)
+    _write_csv(out / "runs.csv", runs)
+    _write_csv(out / "ablation.csv", summary)
+    steps = int(_read_steps(Path(runs[0]["folder"]) / "steps.csv")["step"].size)
+    write_markdown(out / "ablation.md", summary, base, steps)
+    plot(out / "ablation.png", runs)
+    print((out / "ablation.md").read_text(), end="")
