@@ -178,7 +178,7 @@ def _to_chw(images: list[np.ndarray], color: str, where: str) -> np.ndarray:
         if color == "rgb" and n_gray:
             warnings.warn(
                 f"converted {n_gray} single-channel image(s) in {where} to RGB because the others are in color; "
-                "pass color='gray' to load everything as gray",
+                "to train on gray instead, convert the color images (or load with color='gray')",
                 stacklevel=3,
             )
     if color == "gray":
@@ -238,7 +238,8 @@ def load_identity_folders(
             folders.append((folder.name, files))
     if not folders:
         raise DataError(
-            f"data path '{root}' contains no identity folders with images (expected ROOT/<identity>/<image>.jpg)"
+            f"data path '{root}' contains no identity folders with images (expected ROOT/<identity>/<image>.jpg; "
+            f"image files end in {', '.join(sorted(IMAGE_EXTENSIONS))})"
         )
 
     unreadable: list[str] = []

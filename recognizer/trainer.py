@@ -45,6 +45,12 @@ def _available_device(device: str | torch.device) -> torch.device:
     return dev
 
 
+def _checked_config(state: object) -> dict[str, Any]:
+    if not isinstance(state, dict) or state.get("format") != _FORMAT or not isinstance(state.get("config"), dict):
+        raise CheckpointError("not a freqmix Recognizer checkpoint (missing or unknown 'format' or 'config')")
+    return state["config"]
+
+
 class Recognizer:
     """Face recognizer on frequency tensors, trained with SGD on soft (MixUp) labels.
 
@@ -185,10 +191,9 @@ class Recognizer:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore a ``state_dict()``; raises ``CheckpointError`` for a state of another configuration."""
-        if not isinstance(state, dict) or state.get("format") != _FORMAT:
-            raise CheckpointError("not a freqmix Recognizer checkpoint (missing or unknown 'format' entry)")
-        config = state.get("config", {})
-        diff = [f"{k}={config.get(k)!r} (expected {self.config[k]!r})" for k in _MATCH_KEYS if config.get(k) != self.config[k]]
+        config = _checked_config(state)
+        diff = [f"{k}={config.get(k)!r} (expected {self.config[k]!r})"
+                for k in _MATCH_KEYS if config.get(k) != self.config[k]]
         if diff:
             raise CheckpointError("checkpoint is from another configuration: " + ", ".join(diff))
         try:
@@ -227,10 +232,10 @@ class Recognizer:
         except Exception as exc:  # torch raises RuntimeError, UnpicklingError, EOFError, ... for bad bytes
             raise CheckpointError(f"cannot read checkpoint {path} (truncated or not a torch file): "
                                   f"{type(exc).__name__}") from exc
-        if not isinstance(state, dict) or state.get("format") != _FORMAT or not isinstance(state.get("config"), dict):
-            raise CheckpointError(f"{path} is not a freqmix Recognizer checkpoint")
+        config = _checked_config(state)
+        device = _available_device(device)  # a bad device is the caller's error, not the file's
         try:
-            rec = cls(**state["config"], device=device)
+            rec = cls(**config, device=device)
         except (TypeError, ValueError) as exc:
             raise CheckpointError(f"{path} holds an invalid configuration: {str(exc).splitlines()[0]}") from exc
         rec.load_state_dict(state)
