@@ -1,0 +1,49 @@
+"""Compute budgets of a privacy evaluation: how long each defense's recognizer trains and how hard each attack
+works. ``smoke`` checks that everything runs (whole ORL compare in minutes), ``default`` gives the numbers worth
+reading on a 2-core CPU, ``full`` is for a machine with time to spare."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class AttackBudget:
+    """One budget.
+
+    :param name: the budget's name.
+    :param recognizer_epochs: epochs each defense's recognizer trains (``freqmix compare``).
+    :param evaluator_steps: SGD steps of the independent evaluation recognizer.
+    :param cgan_steps: generator/discriminator updates of each reconstruction CGAN.
+    :param cgan_batch: faces per CGAN update.
+    :param cgan_width: channels of the U-Net's first level and of the PatchGAN.
+    :param prior_steps: updates of the generator prior (model inversion (b)).
+    :param inversion_steps: Adam steps of each model inversion.
+    :param inversions_per_identity: inverted images per private identity (different random starts).
+    """
+
+    name: str
+    recognizer_epochs: float
+    evaluator_steps: int
+    cgan_steps: int
+    cgan_batch: int
+    cgan_width: int
+    prior_steps: int
+    inversion_steps: int
+    inversions_per_identity: int
+
+
+BUDGETS: dict[str, AttackBudget] = {
+    "smoke": AttackBudget("smoke", recognizer_epochs=10, evaluator_steps=100, cgan_steps=40, cgan_batch=16,
+                          cgan_width=16, prior_steps=60, inversion_steps=40, inversions_per_identity=1),
+    "default": AttackBudget("default", recognizer_epochs=40, evaluator_steps=300, cgan_steps=400, cgan_batch=16,
+                            cgan_width=32, prior_steps=600, inversion_steps=300, inversions_per_identity=2),
+    "full": AttackBudget("full", recognizer_epochs=80, evaluator_steps=1000, cgan_steps=3000, cgan_batch=32,
+                         cgan_width=64, prior_steps=4000, inversion_steps=500, inversions_per_identity=5),
+}
+
+
+def get_budget(name: str) -> AttackBudget:
+    """The budget called ``name``; ValueError listing the choices if unknown."""
+    if name not in BUDGETS:
+        raise ValueError(f"unknown budget {name!r}; choose one of {', '.join(BUDGETS)}")
+    return BUDGETS[name]

@@ -1,0 +1,130 @@
+"""What a party believes the defense does: the masking transform and the recipe distribution, and how the attacker
+rebuilds protected tensors from face images with that belief.
+
+The defender's own pipeline is one :class:`Protection` (the truth, which also regenerates the private protected
+training tensors the attacker observes); a white-box attacker holds the same one; a black-box attacker holds a
+guess (:func:`black_box_guess`). ``docs/threat_model.md`` says who knows what.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+import torch
+
+from mixup_env.frequency import COEFFS_PER_BLOCK, FrequencyTransform
+from mixup_env.masking import FrequencyMixUp, MixedBatch, Recipe
+from mixup_env.spaces import PAPER_K_CHOICES
+
+# The black-box attacker's guess of the noise budget when it knows that the method adds Laplace noise.
+GUESSED_EPSILON = 1.0
+
+
+@dataclass(frozen=True)
+class Protection:
+    """A masking transform plus a distribution over recipes: how protected tensors are made.
+
+    :param transform: block DCT, channel selection and keyed shuffle (``upsample`` must be 1).
+    :param k_probs: probability of each k (images per mix), e.g. ``{1: 1.0}`` or a run's k histogram.
+    :param recipe: the other recipe fields (weights, alpha, sign flip, drop, laplace_epsilon); its k is ignored.
+    :param batch_size: rows mixed together (partners come from the same batch, as in the env).
+    """
+
+    transform: FrequencyTransform
+    k_probs: dict[int, float]
+    recipe: Recipe = Recipe()
+    batch_size: int = 32
+
+    def __post_init__(self) -> None:
+        if self.transform.upsample != 1:
+            raise ValueError(f"attacks support upsample=1 only, the run used upsample={self.transform.upsample}")
+        if not self.k_probs or min(self.k_probs) < 1 or not np.isclose(sum(self.k_probs.values()), 1.0):
+            raise ValueError(f"k_probs must map k >= 1 to probabilities summing to 1, got {self.k_probs}")
+        if max(self.k_probs) > self.batch_size:
+            raise ValueError(f"k up to {max(self.k_probs)} needs batch_size >= {max(self.k_probs)}")
+
+    @property
+    def planes(self) -> int:
+        """Image planes P (1 gray, 3 colour)."""
+        return self.transform.image_channels
+
+    @property
+    def mixes(self) -> bool:
+        """Whether any recipe mixes more than one image."""
+        return max(self.k_probs) > 1
+
+    def scatter(self, coeffs: torch.Tensor) -> torch.Tensor:
+        """(N, C, h, w) protected tensors -> (N, P*64, h, w): each channel put back where this party believes it
+        came from (inverse shuffle, dropped channels 0)."""
+        n, _, h, w = coeffs.shape
+        full = coeffs.new_zeros(n, self.planes * COEFFS_PER_BLOCK, h, w)
+        full[:, self.transform.kept.to(coeffs.device)] = coeffs
+        return full
+
+    def protect(self, images: torch.Tensor, labels: torch.Tensor, rng: np.random.Generator) -> MixedBatch:
+        """Protect one batch (N, P, H, W) 0..255 with one recipe whose k is drawn from ``k_probs`` (and capped at
+        N, so that a dataset smaller than k still mixes all it has)."""
+        ks = sorted(self.k_probs)
+        k = int(rng.choice(ks, p=[self.k_probs[k] for k in ks]))
+        num_classes = int(labels.max()) + 1
+        return FrequencyMixUp(num_classes)(replace(self.recipe, k=min(k, len(images))),
+                                           self.transform(images.float()), labels, rng)
+
+    def protect_all(self, images: torch.Tensor, labels: torch.Tensor, rng: np.random.Generator
+                    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Protect every image once, in shuffled batches of ``batch_size`` (a short last batch joins the one
+        before, so that every batch can hold the largest k).
+
+        :return: ``(tensors (N, C, h, w), components (N, kmax) int64, weights (N, kmax) float32)``: row i mixes
+            image i (column 0) with partners; ``components`` index ``images``, padded with -1 (weight 0).
+        """
+        n = len(images)
+        order = rng.permutation(n)
+        starts = list(range(0, n, self.batch_size))
+        if len(starts) > 1 and n - starts[-1] < max(self.k_probs):
+            starts.pop()
+        bounds = starts[1:] + [n]
+        kmax = max(self.k_probs)
+        tensors = torch.empty(n, self.transform.out_channels, images.shape[2] // 8, images.shape[3] // 8)
+        components = torch.full((n, kmax), -1, dtype=torch.long)
+        weights = torch.zeros(n, kmax)
+        for start, stop in zip(starts, bounds):
+            idx = torch.from_numpy(order[start:stop])
+            batch = self.protect(images[idx], labels[idx], rng)
+            k = batch.partners.shape[1]
+            tensors[idx] = batch.x
+            components[idx, :k] = idx[batch.partners]
+            weights[idx, :k] = batch.weights
+        return tensors, components, weights
+
+
+def white_box(truth: Protection) -> Protection:
+    """The white-box attacker knows the pipeline and its secrets: it holds the truth itself."""
+    return truth
+
+
+def black_box_guess(truth: Protection, seed: int) -> Protection:
+    """The black-box attacker's belief: it sees the tensor shape and knows the method (whether channels are selected
+    and shuffled, whether images are mixed, signs flipped, noise added), but guesses every secret.
+
+    - channel set: known only when all ``P*64`` channels are kept; otherwise a random subset of the visible size;
+    - key: a random key different from the true one when the method shuffles;
+    - k distribution: uniform over the paper's k choices {2..6} when the method mixes, else k = 1;
+    - Dirichlet concentration 1; noise budget :data:`GUESSED_EPSILON` when the method adds noise.
+    """
+    rng = np.random.default_rng(seed)
+    t = truth.transform
+    total = truth.planes * COEFFS_PER_BLOCK
+    if t.out_channels == total:
+        selection = "all"
+    else:
+        selection = sorted(rng.choice(total, size=t.out_channels, replace=False).tolist())
+    key = None
+    if t.key is not None:
+        key = int(rng.integers(2**31))
+        key = key + 1 if key == t.key else key
+    guessed = FrequencyTransform(truth.planes, selection=selection, key=key)
+    k_probs = ({k: 1 / len(PAPER_K_CHOICES) for k in PAPER_K_CHOICES} if truth.mixes else {1: 1.0})
+    recipe = replace(truth.recipe, alpha=1.0,
+                     laplace_epsilon=None if truth.recipe.laplace_epsilon is None else GUESSED_EPSILON)
+    return Protection(guessed, k_probs, recipe, truth.batch_size)

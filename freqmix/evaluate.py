@@ -1,0 +1,162 @@
+"""``freqmix evaluate --run DIR``: every attack on one trained run -> ``DIR/privacy.json`` and ``DIR/privacy.png``.
+
+The run must come from ``freqmix train --private-fraction F`` (the attacker owns the other identities). The run's
+``config.json`` says how its tensors were protected, ``metrics.json`` which k its agent chose (the recipe
+distribution a white-box attacker knows), ``recognizer.pt`` is the model under attack.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import torch
+from matplotlib.figure import Figure
+
+from attacks.budget import BUDGETS, AttackBudget, get_budget
+from attacks.metrics import score_cls
+from attacks.privacy import AttackerKit, attack_recognizer, prepare_kit
+from attacks.protection import Protection
+from freqmix.train import TrainConfig
+from mixup_env.frequency import FrequencyTransform
+from mixup_env.masking import Recipe
+from recognizer.data import FaceDataset, load_dataset, split_identities, split_per_identity
+from recognizer.trainer import Recognizer
+
+SAMPLE_ROWS = (("target", "private training face"), ("white_box", "white-box CGAN"), ("black_box", "black-box CGAN"),
+               ("identity", "private identity"), ("tv_prior", "inversion, TV prior"),
+               ("generator_prior", "inversion, generator prior"))
+
+
+@dataclass
+class AttackData:
+    """The faces of a privacy evaluation: the defender's private train/test faces, the attacker's own faces."""
+
+    private_train: FaceDataset
+    private_test: FaceDataset
+    auxiliary: FaceDataset
+
+
+def load_attack_data(config: TrainConfig) -> AttackData:
+    """The same private split as ``freqmix.train.load_task`` and the attacker's disjoint identities."""
+    if config.private_fraction is None:
+        raise ValueError("the run trained on every identity of its data (no private_fraction), so no attacker owns "
+                         "other faces; retrain it with --private-fraction 0.5")
+    full = load_dataset(config.data, image_size=config.image_size, seed=config.seed,
+                        drop_small=config.drop_small_identities)
+    private, auxiliary = split_identities(full, config.private_fraction, seed=config.seed)
+    train, test = split_per_identity(private, config.train_per_identity, seed=config.seed)
+    return AttackData(train, test, auxiliary)
+
+
+def read_run(run: Path) -> tuple[TrainConfig, dict[str, Any], Recognizer]:
+    """(config, metrics, recognizer) of a finished ``freqmix train`` run; ValueError if anything is missing."""
+    if not run.is_dir():
+        raise ValueError(f"run folder '{run}' does not exist; pass the --out folder of a freqmix train run")
+    for name in ("config.json", "metrics.json", "recognizer.pt"):
+        if not (run / name).is_file():
+            raise ValueError(f"run folder '{run}' has no {name}; did its freqmix train finish?")
+    saved = json.loads((run / "config.json").read_text())
+    config = TrainConfig(**{f.name: saved[f.name] for f in fields(TrainConfig) if f.name in saved})
+    metrics = json.loads((run / "metrics.json").read_text())
+    return config, metrics, Recognizer.load(run / "recognizer.pt")
+
+
+def protection_of(config: TrainConfig, metrics: dict[str, Any], image_channels: int) -> Protection:
+    """The run's real pipeline: its transform, and its recipe distribution (the k its agent chose, by frequency)."""
+    counts = {int(k): n for k, n in metrics["k_histogram"].items()}
+    total = sum(counts.values())
+    transform = FrequencyTransform(image_channels, config.channels, config.n_high, config.key, config.upsample)
+    recipe = Recipe(weights=config.weights, alpha=config.alpha, sign_flip=config.sign_flip, drop=config.drop,
+                    laplace_epsilon=config.laplace_epsilon)
+    return Protection(transform, {k: n / total for k, n in counts.items()}, recipe, config.batch_size)
+
+
+def evaluate_run(run: Path, budget: AttackBudget, seed: int | None = None, kit: AttackerKit | None = None,
+                 reference_accuracy: float | None = None, progress: bool = True) -> dict[str, Any]:
+    """Attack the run in ``run``, write ``privacy.json`` and ``privacy.png`` there, and return the results.
+
+    :param seed: seed of the attacks (default: the run's own seed).
+    :param kit: evaluator and generator prior to reuse (``freqmix compare`` shares one across defenses).
+    :param reference_accuracy: identification accuracy of the no-defense run, for ``score_cls``.
+    """
+    started = time.perf_counter()
+    config, metrics, recognizer = read_run(run)
+    seed = config.seed if seed is None else seed
+    data = load_attack_data(config) if kit is None else None
+    private = kit.private if kit is not None else data.private_train
+    truth = protection_of(config, metrics, private.image_channels)
+    # Checked before any attack trains, so a wrong folder fails in seconds.
+    expected = (truth.transform.out_channels, private.num_identities)
+    found = (recognizer.config["in_channels"], recognizer.config["num_classes"])
+    if found != expected:
+        raise ValueError(f"{run / 'recognizer.pt'} takes {found[0]} channels and {found[1]} identities but the run's "
+                         f"config makes {expected[0]} and {expected[1]}; the checkpoint does not match config.json")
+    if kit is None:
+        kit = prepare_kit(data.private_train, data.private_test, data.auxiliary, budget, seed, progress)
+    results, samples = attack_recognizer(recognizer, truth, kit, budget, seed, progress)
+    results["utility"] = {key: metrics[key] for key in ("identification_accuracy", "verification_accuracy")}
+    if reference_accuracy is not None:
+        results["scores"]["score_cls"] = score_cls(metrics["identification_accuracy"], reference_accuracy)
+    results["protection"] = {"channels": config.channels, "n_high": config.n_high, "keyed": config.key is not None,
+                             "k_probs": {str(k): p for k, p in sorted(truth.k_probs.items())},
+                             "weights": config.weights, "alpha": config.alpha, "sign_flip": config.sign_flip,
+                             "laplace_epsilon": config.laplace_epsilon}
+    results["budget"] = budget.name
+    results["seed"] = seed
+    results["wall_seconds"] = time.perf_counter() - started
+    (run / "privacy.json").write_text(json.dumps(results, indent=2))
+    save_samples(samples, run / "privacy.png", title=str(run.name))
+    return results
+
+
+def save_samples(samples: dict[str, torch.Tensor], path: Path, title: str) -> None:
+    """One row per attack output (see ``SAMPLE_ROWS``), one column per sample."""
+    cols = max(len(v) for v in samples.values())
+    fig = Figure(figsize=(1.2 * cols, 1.35 * len(SAMPLE_ROWS)))
+    axes = fig.subplots(len(SAMPLE_ROWS), cols, squeeze=False)
+    for r, (name, label) in enumerate(SAMPLE_ROWS):
+        for c in range(cols):
+            ax = axes[r, c]
+            ax.axis("off")
+            if c < len(samples[name]):
+                image = samples[name][c].clamp(0, 255).byte().permute(1, 2, 0).numpy()
+                ax.imshow(image.squeeze(-1) if image.shape[-1] == 1 else image, cmap="gray", vmin=0, vmax=255)
+        axes[r, 0].set_title(label, fontsize=7, loc="left")
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    """``freqmix evaluate``."""
+    p = sub.add_parser("evaluate", help="all attacks on one trained run -> DIR/privacy.json")
+    p.add_argument("--run", required=True, help="output folder of freqmix train --private-fraction F")
+    p.add_argument("--budget", default="default", choices=list(BUDGETS), help="attack compute budget")
+    p.add_argument("--seed", type=int, default=None, help="seed of the attacks (default: the run's seed)")
+    p.add_argument("--reference-accuracy", type=float, default=None,
+                   help="identification accuracy without defense, to report score_cls")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (1 is fastest on a busy machine)")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    p.set_defaults(func=_cmd_evaluate)
+
+
+def set_threads(threads: int | None) -> None:
+    """Apply ``--threads`` (None keeps torch's default)."""
+    if threads is not None:
+        if threads < 1:
+            raise ValueError(f"--threads must be >= 1, not {threads}")
+        torch.set_num_threads(threads)
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> None:
+    set_threads(args.threads)
+    results = evaluate_run(Path(args.run), get_budget(args.budget), args.seed,
+                           reference_accuracy=args.reference_accuracy, progress=not args.no_progress)
+    s, sc = results["summary"], results["scores"]
+    print(f"SSIM {s['ssim']:.3f}  PSNR {s['psnr']:.2f} dB  recon id {s['recon_id_accuracy']:.3f}  "
+          f"MIA top-1 {s['mia_top1']:.3f} top-5 {s['mia_top5']:.3f}  score_pp {sc['score_pp']:.3f}  "
+          f"{results['wall_seconds']:.1f} s  -> {Path(args.run) / 'privacy.json'}")
