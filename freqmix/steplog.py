@@ -9,17 +9,25 @@ import gymnasium as gym
 import numpy as np
 
 STEP_COLUMNS = ("step", "epoch", "k", "reward", "loss", "utility_penalty", "lr", "max_weight", "accuracy")
+_INTEGER_COLUMNS = ("step", "epoch", "k")
 
 
 class StepLog(gym.Wrapper):
-    """Appends ``STEP_COLUMNS`` of every step's info to ``path`` and keeps the rows in memory (``rows``)."""
+    """Appends ``STEP_COLUMNS`` of every step's info to ``path`` and keeps the rows in memory (``rows``).
 
-    def __init__(self, env: gym.Env, path: Path) -> None:
+    :param keep_rows: when resuming, the number of rows of an existing ``path`` to keep (the steps a checkpoint
+        covers; rows logged after it are dropped because those steps will be taken again); None starts afresh.
+    """
+
+    def __init__(self, env: gym.Env, path: Path, keep_rows: int | None = None) -> None:
         super().__init__(env)
         self.rows: list[dict[str, float]] = []
+        if keep_rows is not None:
+            self.rows = _read_rows(path, keep_rows)
         self._file = open(path, "w", newline="")
         self._writer = csv.DictWriter(self._file, fieldnames=STEP_COLUMNS)
         self._writer.writeheader()
+        self._writer.writerows(self.rows)
 
     def step(self, action: Any) -> tuple[Any, float, bool, bool, dict[str, Any]]:
         obs, reward, terminated, truncated, info = self.env.step(action)
@@ -30,6 +38,22 @@ class StepLog(gym.Wrapper):
         self._writer.writerow(row)
         return obs, reward, terminated, truncated, info
 
+    def flush(self) -> None:
+        """Push the rows written so far to disk (called with every checkpoint)."""
+        self._file.flush()
+
     def close(self) -> None:
         self._file.close()
         super().close()
+
+
+def _read_rows(path: Path, count: int) -> list[dict[str, float]]:
+    # csv writes floats with repr(), so float() gives back the exact values the metrics are computed from.
+    if not path.is_file():
+        raise ValueError(f"cannot resume: {path} is missing")
+    with open(path, newline="") as f:
+        rows = [{key: int(value) if key in _INTEGER_COLUMNS else float(value) for key, value in row.items()}
+                for row in csv.DictReader(f)]
+    if len(rows) < count:
+        raise ValueError(f"cannot resume: {path} has {len(rows)} rows but the checkpoint covers {count} steps")
+    return rows[:count]

@@ -1,31 +1,49 @@
 """One training run: data -> env -> agent drives the recognizer -> evaluation -> files in the output folder.
 
 Files written to ``out``: ``config.json`` (the resolved configuration, written first), ``steps.csv`` (one row per
-recognizer step), ``recognizer.pt`` (the recognizer checkpoint), ``metrics.json`` (written last).
+recognizer step), ``recognizer.pt`` (the recognizer checkpoint), ``agent.zip`` (learning agents: the SB3 model,
+``agents.registry.load_agent`` reloads it), ``agent_logs/`` (learning agents: SB3's logger, ``progress.csv`` and
+TensorBoard events when tensorboard is installed), ``metrics.json`` (written last).
 """
 from __future__ import annotations
 
+import importlib.util
 import json
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 import torch
+from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.logger import configure
+from stable_baselines3.common.monitor import Monitor
 from tqdm import tqdm
 
-from agents.registry import agent_spec, build_agent
+from agents.continuous import BoxRelaxation
+from agents.policies import action_probabilities
+from agents.registry import agent_spec, build_agent, resolve_hyperparams
+from freqmix.checkpoint import (
+    CHECKPOINT_NAME, agent_state, can_checkpoint, load_agent_state, load_checkpoint, restore_rng, rng_snapshot,
+    save_checkpoint,
+)
 from freqmix.steplog import StepLog
+from mixup_env import ENV_IDS
 from mixup_env.env import FreqMixUpEnv
 from mixup_env.frequency import FrequencyTransform
 from mixup_env.masking import Recipe
-from mixup_env.spaces import PAPER_K_CHOICES
-from recognizer.data import FaceDataset, PairSet, load_dataset, load_lfw_pairs, make_pairs, split_per_identity
+from mixup_env.spaces import DROP_LEVELS, PAPER_K_CHOICES, WEIGHT_OPTIONS
+from recognizer.data import (
+    FaceDataset, PairSet, load_dataset, load_lfw_pairs, make_pairs, split_identities, split_per_identity,
+)
 from recognizer.evaluate import identification_accuracy, verification
 from recognizer.trainer import Recognizer
 
 FINAL_LOSS_WINDOW = 10
+ACTION_WINDOW = 50  # last actions behind the empirical action distribution of agents without a categorical policy
 VERIFICATION_PAIRS = 600
 
 
@@ -46,6 +64,7 @@ class TrainConfig:
     alpha: float = 1.0
     sign_flip: bool = False
     drop: float = 0.0
+    laplace_epsilon: float | None = None
     backbone: str = "small"
     head: str = "arcface"
     embedding_dim: int = 128
@@ -53,13 +72,15 @@ class TrainConfig:
     batch_size: int = 32
     device: str = "cpu"
     steps: int | None = None
-    epochs: float = 40
+    epochs: float = 100
     probe_every: int = 0
     utility_weight: float = 0.0
     accuracy_floor: float = 0.9
+    augment_shift: float = 0.07
     train_per_identity: int | None = None
     drop_small_identities: bool = False
     pairs: str | None = None
+    private_fraction: float | None = None
     seed: int = 0
     hyperparams: dict[str, Any] = field(default_factory=dict)
 
@@ -80,9 +101,12 @@ class Task:
 
 
 def load_task(config: TrainConfig) -> Task:
-    """Load ``config.data``, split it per identity, and find or build verification pairs."""
+    """Load ``config.data`` (only its private identities when ``private_fraction`` is set, so that attacks have
+    disjoint auxiliary identities), split it per identity, and find or build verification pairs."""
     full = load_dataset(config.data, image_size=config.image_size, seed=config.seed,
                         drop_small=config.drop_small_identities)
+    if config.private_fraction is not None:
+        full = split_identities(full, config.private_fraction, seed=config.seed)[0]
     train, test = split_per_identity(full, config.train_per_identity, seed=config.seed)
     pairs_file = Path(config.pairs) if config.pairs else None
     if pairs_file is None and Path(config.data).is_dir() and (Path(config.data) / "pairs.txt").is_file():
@@ -101,18 +125,25 @@ def load_task(config: TrainConfig) -> Task:
                 f"{num_pairs} pairs generated from the held-out images")
 
 
-def make_env(config: TrainConfig, train: FaceDataset, total_steps: int) -> FreqMixUpEnv:
-    """The env for ``config`` on the training faces ``train``."""
-    recipe = Recipe(k=2, weights=config.weights, alpha=config.alpha, sign_flip=config.sign_flip, drop=config.drop)
-    action = {"FreqMixUp-v0": "k", "FreqMixUpRecipe-v0": "recipe"}.get(config.env)
-    if action is None:
-        raise ValueError(f"unknown env {config.env!r}; choose FreqMixUp-v0 or FreqMixUpRecipe-v0")
-    return FreqMixUpEnv(train, action=action, k_choices=config.k_choices(), default_recipe=recipe,
+def env_action(env_id: str) -> str:
+    """The action kind (``"k"`` or ``"recipe"``) of a registered FreqMixUp env id; ValueError if unknown."""
+    if env_id not in ENV_IDS:
+        raise ValueError(f"unknown env {env_id!r}; choose {' or '.join(ENV_IDS)}")
+    return ENV_IDS[env_id]
+
+
+def make_env(config: TrainConfig, train: FaceDataset, total_steps: int) -> gym.Env:
+    """The env for ``config`` on the training faces ``train``, relaxed to a Box (``BoxRelaxation``) when the agent
+    acts in one (SAC, TD3)."""
+    recipe = Recipe(k=2, weights=config.weights, alpha=config.alpha, sign_flip=config.sign_flip, drop=config.drop,
+                    laplace_epsilon=config.laplace_epsilon)
+    env = FreqMixUpEnv(train, action=env_action(config.env), k_choices=config.k_choices(), default_recipe=recipe,
                         channels=config.channels, n_high=config.n_high, key=config.key, upsample=config.upsample,
                         backbone=config.backbone, head=config.head, embedding_dim=config.embedding_dim,
                         lr=config.lr, batch_size=config.batch_size, device=config.device, total_steps=total_steps,
                         probe_every=config.probe_every, utility_weight=config.utility_weight,
-                        accuracy_floor=config.accuracy_floor)
+                        accuracy_floor=config.accuracy_floor, augment_shift=config.augment_shift)
+    return BoxRelaxation(env) if agent_spec(config.agent).box_actions else env
 
 
 def total_steps(config: TrainConfig, train_size: int) -> int:
@@ -140,41 +171,207 @@ def measure_utility(recognizer: Recognizer, transform: FrequencyTransform, task:
     return metrics
 
 
-def run_training(config: TrainConfig, out: Path, progress: bool = True) -> dict[str, Any]:
-    """Train as ``config`` says, write the run's files to ``out`` and return the metrics."""
-    agent_spec(config.agent)  # unknown agent names fail before any data is read
+def run_training(config: TrainConfig, out: Path, progress: bool = True, save_every: int | None = None,
+                 stop_at: int | None = None, resume: bool = False) -> dict[str, Any] | None:
+    """Train as ``config`` says, write the run's files to ``out`` and return the metrics.
+
+    :param save_every: write ``out/checkpoint.pt`` every this many recognizer steps (on-policy agents: at the
+        first rollout boundary after each multiple).
+    :param stop_at: write a checkpoint at this step and stop there (to split a run across jobs); returns None.
+    :param resume: continue the run in ``out`` from its checkpoint; ``config`` is then that run's config, except
+        ``config.steps`` which may extend the budget (the cosine lr schedule is then stretched to the new total).
+    """
+    checkpoint = load_checkpoint(out / CHECKPOINT_NAME) if resume else None
+    # Unknown agent or env names and unknown hyperparameters fail before any data is read.
+    env_action(config.env)
+    resolve_hyperparams(config.agent, config.env, config.hyperparams)
+    for name, value in (("--save-every", save_every), ("--stop-at", stop_at)):
+        if value is not None and value < 1:
+            raise ValueError(f"{name} must be >= 1, not {value}")
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     task = load_task(config)
     steps = total_steps(config, len(task.train))
+    done = int(checkpoint["steps_done"]) if checkpoint else 0
+    if checkpoint and steps <= done:
+        raise ValueError(f"the checkpoint already covers {done} steps; pass --steps larger than that to extend")
     (out / "config.json").write_text(json.dumps({**asdict(config), "resolved_steps": steps}, indent=2))
 
-    env = StepLog(make_env(config, task.train, steps), out / "steps.csv")
-    agent = build_agent(config.agent, env, seed=config.seed, k=config.k, hyperparams=config.hyperparams)
+    env = StepLog(make_env(config, task.train, steps), out / "steps.csv", keep_rows=done if checkpoint else None)
+    agent = build_agent(config.agent, env, seed=config.seed, k=config.k, hyperparams=config.hyperparams,
+                        env_id=config.env)
+    if (save_every or stop_at or checkpoint) and not can_checkpoint(agent):
+        agent_state(agent)  # raises the one-line explanation
+    if isinstance(agent, BaseAlgorithm):
+        formats = ["csv", "tensorboard"] if importlib.util.find_spec("tensorboard") else ["csv"]
+        # A resumed run logs into its own folder so that the first part's progress.csv is kept.
+        logs = out / "agent_logs" / (f"resumed_at_{done}" if checkpoint else "")
+        agent.set_logger(configure(str(logs), formats))
     torch.manual_seed(config.seed)  # the agent's own torch draws (SB3 policies) follow the run's seed too
+    if checkpoint:
+        _restore(checkpoint, env, agent, steps)
+    saver = Checkpointer(out / CHECKPOINT_NAME, config, env, agent, save_every, stop_at,
+                         float(checkpoint["wall_seconds"]) if checkpoint else 0.0, started)
     try:
-        drive(env, agent, steps, config.seed, progress)
+        final_obs = drive(env, agent, steps, config.seed, progress, start=done, saver=saver)
     finally:
         env.close()
+    if final_obs is None:
+        return None
     base = env.unwrapped
     base.recognizer.save(out / "recognizer.pt")
+    if isinstance(agent, BaseAlgorithm):
+        agent.save(out / "agent.zip")
 
     losses = [row["loss"] for row in env.rows]
     ks = [int(row["k"]) for row in env.rows]
     metrics = measure_utility(base.recognizer, base.transform, task)
     metrics.update(final_loss=float(np.mean(losses[-FINAL_LOSS_WINDOW:])), mean_k=float(np.mean(ks)),
-                   k_histogram={str(k): ks.count(k) for k in sorted(set(ks))}, steps=len(env.rows),
-                   wall_seconds=time.perf_counter() - started)
+                   k_histogram={str(k): ks.count(k) for k in sorted(set(ks))},
+                   action_distribution=action_distribution(agent, base.codec, final_obs, ks), steps=len(env.rows),
+                   wall_seconds=saver.elapsed())
     metrics["images_per_second"] = len(env.rows) * config.batch_size / metrics["wall_seconds"]
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
     return metrics
 
 
-def drive(env: StepLog, agent: Any, steps: int, seed: int, progress: bool) -> None:
-    """Let ``agent`` choose the recipe of each of ``steps`` recognizer steps (learning agents learn meanwhile)."""
-    bar = tqdm(total=steps, desc="recognizer steps", unit="step", disable=not progress, leave=False)
-    obs, _ = env.reset(seed=seed)
-    for _ in range(steps):
+def resume_config(out: Path, steps: int | None = None) -> TrainConfig:
+    """The config of the run in ``out`` (from its checkpoint), with ``steps`` replacing its budget if given."""
+    saved = json.loads(load_checkpoint(out / CHECKPOINT_NAME)["config"])
+    config = TrainConfig(**saved)
+    if steps is not None:
+        config.steps = steps
+    return config
+
+
+def _restore(checkpoint: dict[str, Any], env: StepLog, agent: Any, steps: int) -> None:
+    env_state = checkpoint["env"]
+    # Extending the budget stretches the cosine schedule: the recognizer is rebuilt for the new total.
+    env_state["recognizer"]["config"]["total_steps"] = steps
+    env.unwrapped.load_state_dict(env_state)
+    load_agent_state(agent, checkpoint["agent"])
+    if isinstance(agent, BaseAlgorithm):
+        # SB3's Monitor refuses a step before a reset; the resumed episode is already under way.
+        for wrapped in agent.get_env().envs:
+            if isinstance(wrapped, Monitor):
+                wrapped.needs_reset = False
+    restore_rng(checkpoint["rng"])
+
+
+class Checkpointer:
+    """Writes the run's checkpoint when due and says when to stop (``stop_at``)."""
+
+    def __init__(self, path: Path, config: TrainConfig, env: StepLog, agent: Any, save_every: int | None,
+                 stop_at: int | None, wall_before: float, started: float) -> None:
+        self.path, self.config, self.env, self.agent = path, config, env, agent
+        self.save_every, self.stop_at = save_every, stop_at
+        self.wall_before, self.started = wall_before, started
+        self.last_saved: int | None = None
+
+    def elapsed(self) -> float:
+        """Wall seconds of the whole run, earlier parts of a resumed run included."""
+        return self.wall_before + time.perf_counter() - self.started
+
+    def due(self, done: int) -> bool:
+        """Whether a checkpoint is due after ``done`` steps (at or past the next multiple, or the stop)."""
+        if self.stop_at is not None and done >= self.stop_at:
+            return True
+        if not self.save_every:
+            return False
+        previous = self.last_saved or 0
+        return done // self.save_every > previous // self.save_every
+
+    def save(self, done: int) -> None:
+        """Write the checkpoint covering ``done`` steps."""
+        self.env.flush()
+        save_checkpoint(self.path, {"config": json.dumps(asdict(self.config)), "steps_done": done,
+                                    "wall_seconds": self.elapsed(), "env": self.env.unwrapped.state_dict(),
+                                    "agent": agent_state(self.agent), "rng": rng_snapshot()})
+        self.last_saved = done
+
+    def should_stop(self, done: int) -> bool:
+        """Whether the run stops after ``done`` steps."""
+        return self.stop_at is not None and done >= self.stop_at
+
+
+def action_distribution(agent: Any, codec: Any, observation: np.ndarray, ks: list[int]) -> dict[str, Any]:
+    """The agent's action distribution for metrics.json: a categorical policy's probabilities at the final
+    observation (REINFORCE, PPO, A2C; DQN's epsilon-greedy ones), else the share of each k among the last
+    ``ACTION_WINDOW`` steps (fixed, random, SAC/TD3 whose Box policy has no probability per choice).
+
+    :param codec: the env's ``ActionCodec`` (names the choices).
+    :param observation: the observation after the last step.
+    :param ks: the k of every step, in order.
+    """
+    probs = action_probabilities(agent, observation) if isinstance(agent, BaseAlgorithm) else None
+    if probs is None:
+        window = ks[-ACTION_WINDOW:]
+        return {"source": f"empirical share of the last {len(window)} steps",
+                "k": {str(k): window.count(k) / len(window) for k in codec.k_choices}}
+    labels = {"k": [str(k) for k in codec.k_choices]}
+    if codec.kind == "recipe":
+        labels.update(weights=[f"{scheme}:{alpha:g}" for scheme, alpha in WEIGHT_OPTIONS], sign_flip=["off", "on"],
+                      drop=[f"{level:g}" for level in DROP_LEVELS])
+    return {"source": "policy probabilities at the final observation",
+            **{dim: dict(zip(names, map(float, p))) for (dim, names), p in zip(labels.items(), probs)}}
+
+
+class _StopRun(Exception):
+    """Raised inside SB3's learn() when the run stops at a checkpoint (``stop_at``)."""
+
+
+class _DriveCallback(BaseCallback):
+    """Per env step of a learning agent: the progress bar, the error check, k and loss into SB3's logger, and a
+    stop at exactly ``steps`` recognizer steps (on-policy algorithms would otherwise finish their rollout).
+    Between rollouts (the rollout buffer empty, the update done) it writes checkpoints when due."""
+
+    def __init__(self, bar: tqdm, steps: int, start: int, saver: Checkpointer | None) -> None:
+        super().__init__()
+        self.bar, self.steps, self.start, self.saver = bar, steps, start, saver
+        self.last_obs: np.ndarray | None = None
+
+    def _on_rollout_start(self) -> None:
+        done = self.model.num_timesteps
+        if self.saver is not None and done > self.start and self.saver.due(done):
+            self.saver.save(done)
+            if self.saver.should_stop(done):
+                raise _StopRun
+
+    def _on_step(self) -> bool:
+        info = self.locals["infos"][0]
+        self.last_obs = self.locals["new_obs"][0]
+        self.bar.update(1)
+        self.bar.set_postfix(k=info["k"], loss=f"{info['loss']:.3f}")
+        if info["error"]:
+            raise ValueError(f"training stopped: {info['error']}; try a lower --lr")
+        self.logger.record_mean("freqmix/k", info["k"])
+        self.logger.record_mean("freqmix/loss", info["loss"])
+        return self.num_timesteps < self.steps
+
+
+def drive(env: StepLog, agent: Any, steps: int, seed: int, progress: bool, start: int = 0,
+          saver: Checkpointer | None = None) -> np.ndarray | None:
+    """Let ``agent`` choose the recipe of recognizer steps ``start + 1 .. steps``; learning agents (SB3) learn
+    meanwhile through ``learn()`` (seeded at construction: its first reset uses the run's seed, like the loop
+    here). A resumed run (``start > 0``) continues from the env's restored state without a reset.
+
+    :return: the observation after the last step, or None when ``saver`` stopped the run at a checkpoint.
+    """
+    bar = tqdm(total=steps, initial=start, desc="recognizer steps", unit="step", disable=not progress, leave=False)
+    if isinstance(agent, BaseAlgorithm):
+        callback = _DriveCallback(bar, steps, start, saver)
+        # log_interval 1: a log row per update (on-policy) or per episode (off-policy); SB3's defaults (A2C: every
+        # 100 updates) would leave a run of a few hundred steps without a row.
+        try:
+            agent.learn(total_timesteps=steps - start, callback=callback, log_interval=1,
+                        reset_num_timesteps=start == 0)
+        except _StopRun:
+            return None
+        finally:
+            bar.close()
+        return callback.last_obs
+    obs = env.unwrapped.current_observation() if start else env.reset(seed=seed)[0]
+    for done in range(start + 1, steps + 1):
         action, _ = agent.predict(obs, deterministic=False)
         obs, _, terminated, truncated, info = env.step(action)
         bar.update(1)
@@ -183,4 +380,10 @@ def drive(env: StepLog, agent: Any, steps: int, seed: int, progress: bool) -> No
             raise ValueError(f"training stopped: {info['error']}; try a lower --lr")
         if truncated:
             obs, _ = env.reset()
+        if saver is not None and saver.due(done):
+            saver.save(done)
+            if saver.should_stop(done):
+                bar.close()
+                return None
     bar.close()
+    return obs

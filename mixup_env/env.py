@@ -18,6 +18,7 @@ import torch
 from mixup_env.frequency import DEFAULT_N_HIGH, ChannelSelection, FrequencyTransform
 from mixup_env.masking import FrequencyMixUp, Recipe
 from mixup_env.spaces import PAPER_K_CHOICES, ActionCodec, ObservationLayout
+from recognizer.augment import random_shift
 from recognizer.data import FaceDataset, load_dataset, split_per_identity
 from recognizer.trainer import Recognizer
 
@@ -44,6 +45,9 @@ class FreqMixUpEnv(gym.Env):
     :param probe_every: clean-probe accuracy every this many steps (0 = only at episode ends).
     :param probe_size: training images in the fixed clean probe (unmixed, masked).
     :param utility_weight, accuracy_floor: the optional utility term (off at weight 0).
+    :param augment_shift: training images are translated by up to this fraction of their side (borders
+        replicated; 0.07 is 8 pixels at 112) before the frequency transform, drawn from the data-order
+        generator; 0 turns it off.
     :param data_seed: seed of the train/test split when ``data`` is a spec.
     """
 
@@ -56,7 +60,7 @@ class FreqMixUpEnv(gym.Env):
                  embedding_dim: int = 128, lr: float = 0.1, batch_size: int = 32, device: str = "cpu",
                  steps_per_episode: int | None = None, total_steps: int | None = None, probe_every: int = 0,
                  probe_size: int = 128, utility_weight: float = 0.0, accuracy_floor: float = 0.9,
-                 data_seed: int = 0) -> None:
+                 augment_shift: float = 0.07, data_seed: int = 0) -> None:
         super().__init__()
         if isinstance(data, FaceDataset):
             self.train_data, self.test_data = data, None
@@ -79,9 +83,15 @@ class FreqMixUpEnv(gym.Env):
         self.steps_per_episode = steps_per_episode or self.steps_per_epoch
         if self.steps_per_episode < 1:
             raise ValueError(f"steps_per_episode must be >= 1, not {steps_per_episode}")
+        if probe_every < 0 or not 0 <= utility_weight < np.inf or not 0 <= accuracy_floor <= 1:
+            raise ValueError(f"need probe_every >= 0, a finite utility_weight >= 0 and 0 <= accuracy_floor <= 1; got "
+                             f"{probe_every}, {utility_weight}, {accuracy_floor}")
         self.recognizer_options = dict(backbone=backbone, head=head, embedding_dim=embedding_dim, lr=lr,
                                        device=device, total_steps=total_steps)
         self.probe_every, self.probe_size = probe_every, probe_size
+        if not 0 <= augment_shift < 0.5:
+            raise ValueError(f"augment_shift must be a fraction of the image side in [0, 0.5), not {augment_shift}")
+        self.augment_shift = int(round(augment_shift * self.train_data.images.shape[-1]))
         self.utility_weight, self.accuracy_floor = utility_weight, accuracy_floor
         self.recognizer: Recognizer | None = None
 
@@ -150,7 +160,7 @@ class FreqMixUpEnv(gym.Env):
                 "recognizer_seed": self._recognizer_seed, "order": torch.from_numpy(self._order.copy()),
                 "cursor": self._cursor, "epoch": self.epoch, "episode_step": self._episode_step,
                 "losses": list(self._losses), "recent_k": list(self._recent_k),
-                "probe_accuracy": self._probe_accuracy}
+                "probe_accuracy": self._probe_accuracy, "batch": self._x.clone(), "batch_labels": self._y.clone()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Continue from :meth:`state_dict`; ValueError if it came from an env of another configuration."""
@@ -170,15 +180,15 @@ class FreqMixUpEnv(gym.Env):
             self._losses = deque(state["losses"], maxlen=_LOSS_WINDOW)
             self._recent_k = deque(state["recent_k"], maxlen=_LOSS_WINDOW)
             self._probe_accuracy = float(state["probe_accuracy"])
+            batch, batch_labels = state["batch"], state["batch_labels"]
         except (KeyError, TypeError, AttributeError) as exc:
             raise ValueError(f"not a FreqMixUpEnv state ({exc})") from None
         self.recognizer = Recognizer(self.transform.out_channels, self.train_data.num_identities,
                                      seed=self._recognizer_seed, **self.recognizer_options)
         self.recognizer.load_state_dict(state["recognizer"])
         self._probe = self._probe_batch()
-        idx = torch.from_numpy(self._order[self._cursor - self.batch_size:self._cursor])
-        self._x = self.transform(self.train_data.images[idx])
-        self._y = self.train_data.labels[idx]
+        # The described batch is stored as drawn (its augmentation came from generators already advanced).
+        self._x, self._y = batch, batch_labels
 
     def current_observation(self) -> np.ndarray:
         """The observation of the batch the next step will mix (what the last reset/step returned)."""
@@ -192,7 +202,7 @@ class FreqMixUpEnv(gym.Env):
             self._order, self._cursor = self._data_rng.permutation(len(self.train_data)), 0
         idx = torch.from_numpy(self._order[self._cursor:self._cursor + self.batch_size])
         self._cursor += self.batch_size
-        self._x = self.transform(self.train_data.images[idx])
+        self._x = self.transform(random_shift(self.train_data.images[idx], self.augment_shift, self._data_rng))
         self._y = self.train_data.labels[idx]
 
     def _probe_batch(self) -> tuple[torch.Tensor, torch.Tensor]:

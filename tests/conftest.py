@@ -8,6 +8,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+import torch
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # Each xdist worker gets one core: two torch threads per worker on two cores made recognizer steps up to
+    # ~8x slower (oversubscription). Child processes (CLI subprocess tests) inherit the setting.
+    os.environ["OMP_NUM_THREADS"] = "1"
+    torch.set_num_threads(1)
 
 
 def shared_data_path(name: str) -> Path:

@@ -1,0 +1,109 @@
+"""Run checkpoints: one file, written atomically, holding everything a run needs to continue bit-identically.
+
+``checkpoint.pt`` holds the env's state (recognizer, optimizer, generators, data order), the agent's state, the
+global torch generator (SB3 samples actions from it), the steps done and the run's config. It contains only
+plain types and tensors, so it is read with ``torch.load(weights_only=True)``: nothing is unpickled. Agents:
+``fixed`` (no state), ``random`` (its generator) and on-policy SB3 algorithms (REINFORCE, PPO, A2C: policy and
+optimizer state dicts, counters, the last observation; saved between rollouts, when the rollout buffer is empty).
+Off-policy agents (DQN, SAC, TD3) would also need their replay buffer and are not checkpointed.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
+
+from agents.baselines import FixedK, RandomK
+
+CHECKPOINT_NAME = "checkpoint.pt"
+FORMAT = "freqmix-run-checkpoint-1"
+# Counters and running statistics of on-policy algorithms that the policy's state dict does not hold.
+_ALGORITHM_SCALARS = ("num_timesteps", "_n_updates", "_episode_num", "running_return")
+
+
+def can_checkpoint(agent: Any) -> bool:
+    """Whether :func:`agent_state` can capture ``agent`` exactly."""
+    return isinstance(agent, (FixedK, RandomK, OnPolicyAlgorithm))
+
+
+def agent_state(agent: Any) -> dict[str, Any]:
+    """The agent's state as plain types and tensors; ValueError for agents that cannot be checkpointed."""
+    if isinstance(agent, FixedK):
+        return {}
+    if isinstance(agent, RandomK):
+        return {"rng": agent.rng.bit_generator.state}
+    if isinstance(agent, OnPolicyAlgorithm):
+        return {"policy": agent.policy.state_dict(), "optimizer": agent.policy.optimizer.state_dict(),
+                "scalars": {name: getattr(agent, name) for name in _ALGORITHM_SCALARS if hasattr(agent, name)},
+                "last_obs": torch.as_tensor(agent._last_obs), "last_episode_starts": torch.as_tensor(
+                    agent._last_episode_starts)}
+    raise ValueError(f"{type(agent).__name__} agents cannot be checkpointed (their replay buffer is not saved); "
+                     "use fixed, random, reinforce, ppo or a2c with --save-every/--stop-at/--resume")
+
+
+def load_agent_state(agent: Any, state: dict[str, Any]) -> None:
+    """Restore :func:`agent_state` into a freshly built agent of the same kind and configuration."""
+    try:
+        if isinstance(agent, RandomK):
+            agent.rng.bit_generator.state = state["rng"]
+        elif isinstance(agent, BaseAlgorithm):
+            agent.policy.load_state_dict(state["policy"])
+            agent.policy.optimizer.load_state_dict(state["optimizer"])
+            for name, value in state["scalars"].items():
+                setattr(agent, name, value)
+            agent._last_obs = state["last_obs"].numpy()
+            agent._last_episode_starts = state["last_episode_starts"].numpy()
+    except (KeyError, RuntimeError, ValueError, TypeError) as exc:
+        raise ValueError(f"the checkpoint's agent state does not fit this agent: {str(exc).splitlines()[0]}") from None
+
+
+def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
+    """Write ``state`` to ``path`` atomically: a temporary file in the same folder, then ``os.replace``, so a
+    process killed mid-save leaves the previous checkpoint intact."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save({"format": FORMAT, **state}, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def load_checkpoint(path: Path) -> dict[str, Any]:
+    """Read a checkpoint (``weights_only=True``); ValueError if it is missing, truncated or not ours."""
+    if not path.is_file():
+        raise ValueError(f"no checkpoint at {path}; train with --save-every N or --stop-at STEP to write one")
+    try:
+        state = torch.load(path, weights_only=True)
+    except Exception as exc:  # torch raises many types for truncated or foreign files
+        raise ValueError(f"checkpoint {path} is unreadable (truncated or not a freqmix checkpoint): "
+                         f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        raise ValueError(f"{path} is not a freqmix run checkpoint")
+    return state
+
+
+def rng_snapshot() -> dict[str, Any]:
+    """The global generators a run draws from outside the env: torch's (SB3 samples actions from it) and
+    numpy's legacy one (SB3's rollout buffer shuffles minibatches with it), as tensors and plain numbers."""
+    name, keys, pos, has_gauss, cached = np.random.get_state()
+    return {"torch": torch.get_rng_state(),
+            "numpy": {"name": name, "keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
+                      "has_gauss": int(has_gauss), "cached_gaussian": float(cached)}}
+
+
+def restore_rng(snapshot: dict[str, Any]) -> None:
+    """Restore :func:`rng_snapshot`."""
+    torch.set_rng_state(snapshot["torch"])
+    legacy = snapshot["numpy"]
+    np.random.set_state((legacy["name"], legacy["keys"].numpy().astype(np.uint32), legacy["pos"],
+                         legacy["has_gauss"], legacy["cached_gaussian"]))

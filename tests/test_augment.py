@@ -1,0 +1,30 @@
+"""Random shift augmentation: exact pixels against a hand-built translation, and reproducibility."""
+import numpy as np
+import torch
+
+from recognizer.augment import random_shift
+
+
+def test_shift_moves_pixels_and_replicates_borders():
+    x = torch.arange(36, dtype=torch.uint8).reshape(1, 1, 6, 6)
+    offsets = np.random.default_rng(0).integers(0, 5, size=(1, 2))[0]  # what random_shift will draw
+    dy, dx = int(offsets[0]) - 2, int(offsets[1]) - 2
+    out = random_shift(x, 2, np.random.default_rng(0))
+    expected = torch.empty(6, 6)
+    for r in range(6):
+        for c in range(6):
+            expected[r, c] = x[0, 0, min(max(r + dy, 0), 5), min(max(c + dx, 0), 5)]
+    assert out.dtype == torch.float32 and torch.equal(out[0, 0], expected)
+
+
+def test_each_image_gets_its_own_offset_and_channels_move_together():
+    x = torch.rand(16, 3, 16, 16) * 255
+    out = random_shift(x, 3, np.random.default_rng(1))
+    diffs = {(out[i] - x[i]).abs().sum().item() for i in range(16)}
+    assert len(diffs) > 1
+    assert torch.equal(random_shift(x, 3, np.random.default_rng(1)), out)
+
+
+def test_zero_shift_is_identity():
+    x = torch.randint(0, 256, (2, 1, 8, 8), dtype=torch.uint8)
+    assert torch.equal(random_shift(x, 0, np.random.default_rng(0)), x.float())
