@@ -64,7 +64,8 @@ def _best_threshold(scores: np.ndarray, same: np.ndarray) -> float:
     values = np.unique(scores)
     candidates = np.concatenate([[values[0] - 1.0], (values[:-1] + values[1:]) / 2, [values[-1] + 1.0]])
     pos, neg = np.sort(scores[same]), np.sort(scores[~same])
-    correct = (len(pos) - np.searchsorted(pos, candidates, side="right")) + np.searchsorted(neg, candidates, side="right")
+    accepted_pos = len(pos) - np.searchsorted(pos, candidates, side="right")
+    correct = accepted_pos + np.searchsorted(neg, candidates, side="right")
     return float(candidates[np.argmax(correct)])
 
 

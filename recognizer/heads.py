@@ -33,7 +33,9 @@ __all__ = ["HEADS", "ArcFaceHead", "CosFaceHead", "SoftmaxHead", "build_head", "
 def soft_cross_entropy(logits: torch.Tensor, soft_labels: torch.Tensor) -> torch.Tensor:
     """``-sum_c y_c log softmax(z)_c`` averaged over the batch; ``(N, K), (N, K) -> ()``."""
     if soft_labels.shape != logits.shape:
-        raise ValueError(f"soft_labels must have shape {tuple(logits.shape)} (N, num_classes), got {tuple(soft_labels.shape)}")
+        raise ValueError(
+            f"soft_labels must have shape {tuple(logits.shape)} (N, num_classes), got {tuple(soft_labels.shape)}"
+        )
     return -(soft_labels * F.log_softmax(logits, dim=1)).sum(dim=1).mean()
 
 
@@ -80,7 +82,9 @@ class _CosineHead(nn.Module):
         """``(N, D), (N, K) -> ()``: margin on every class with positive weight, then soft cross entropy."""
         cos = self.cosine(embeddings)
         if soft_labels.shape != cos.shape:
-            raise ValueError(f"soft_labels must have shape {tuple(cos.shape)} (N, num_classes), got {tuple(soft_labels.shape)}")
+            raise ValueError(
+                f"soft_labels must have shape {tuple(cos.shape)} (N, num_classes), got {tuple(soft_labels.shape)}"
+            )
         logits = self.s * torch.where(soft_labels > 0, self.margin(cos), cos)
         return soft_cross_entropy(logits, soft_labels)
 

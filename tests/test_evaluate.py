@@ -23,8 +23,8 @@ def test_identification_uses_class_centroids_not_nearest_neighbours() -> None:
     probes = _at(80, 10, 120, 50)
     assert identification_accuracy(gallery, labels, probes, np.array([2, 7, 2, 7])) == 1.0
     assert identification_accuracy(gallery, labels, probes, np.array([7, 7, 2, 2])) == 0.5
-    as_tensors = identification_accuracy(torch.tensor(gallery), torch.tensor(labels), torch.tensor(probes), torch.tensor([7, 7, 2, 2]))
-    assert as_tensors == 0.5
+    as_tensors = [torch.tensor(v) for v in (gallery, labels, probes, [7, 7, 2, 2])]
+    assert identification_accuracy(*as_tensors) == 0.5
 
 
 def test_identification_rejects_probe_identities_missing_from_the_gallery() -> None:
