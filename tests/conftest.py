@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 import torch
 
-if os.environ.get("PYTEST_XDIST_WORKER"):
-    # Each xdist worker gets one core: two torch threads per worker on two cores made recognizer steps up to
-    # ~8x slower (oversubscription). Child processes (CLI subprocess tests) inherit the setting.
-    os.environ["OMP_NUM_THREADS"] = "1"
-    torch.set_num_threads(1)
+# One torch thread everywhere: the tests' tensors are tiny (thread hand-offs cost more than they save), the suite
+# runs two xdist workers on two cores (two threads each made recognizer steps up to ~8x slower), and results are
+# bit-identical only at a fixed thread count. Child processes (CLI subprocess tests) inherit it.
+os.environ["OMP_NUM_THREADS"] = "1"
+torch.set_num_threads(1)
 
 
 def shared_data_path(name: str) -> Path:

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from gymnasium import spaces
 from stable_baselines3.common.utils import LinearSchedule
 
@@ -25,13 +24,6 @@ OFF_POLICY_HP = {"learning_starts": 4, "batch_size": 4}
 TINY_HP = {"reinforce": {}, "ppo": {"n_steps": 4, "batch_size": 4}, "a2c": {}, "dqn": OFF_POLICY_HP,
            "sac": OFF_POLICY_HP, "td3": OFF_POLICY_HP}
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.mark.parametrize("name", list(TINY_HP))

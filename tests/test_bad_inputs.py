@@ -28,14 +28,6 @@ FAST = ["--image-size", "16", "--steps", "2", "--batch-size", "6", "--no-progres
 SENTINELS = {"notes.txt": "written before the run", "metrics.json": '{"from": "an earlier run"}'}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # Tiny tensors gain nothing from threads, and on a busy machine their synchronisation costs seconds per run.
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
 
 @pytest.fixture(autouse=True)
 def no_debug(monkeypatch):

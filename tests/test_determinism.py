@@ -7,7 +7,6 @@ import json
 from pathlib import Path
 
 import pytest
-import torch
 
 from agents.registry import AGENTS
 from freqmix.cli import main
@@ -17,14 +16,6 @@ from freqmix.cli import main
 RUN = ["--image-size", "16", "--steps", "12", "--no-progress"]
 TIMINGS = ("wall_seconds", "images_per_second")
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # Results do not depend on the thread count, but a busy machine makes many threads slow for tiny tensors.
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 def _updates_early(name: str) -> list[str]:

@@ -19,13 +19,6 @@ TINY_HP = {"reinforce": {"n_steps": 4}, "ppo": {"n_steps": 4, "batch_size": 4, "
            "a2c": {"n_steps": 4}, "dqn": {"learning_starts": 4, "batch_size": 4}}
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 @pytest.fixture(scope="module")
 def faces():

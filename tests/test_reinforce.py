@@ -2,7 +2,6 @@
 import gymnasium as gym
 import numpy as np
 import pytest
-import torch
 from gymnasium import spaces
 from stable_baselines3 import PPO
 from stable_baselines3.common.callbacks import BaseCallback
@@ -31,14 +30,6 @@ class Bandit(gym.Env):
         reward = float(np.sum(np.asarray(action) == self.best)) + self.noise * self.np_random.standard_normal()
         return OBS, reward, True, False, {}
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    # Tiny networks: thread hand-offs cost more than they save, and the suite shares 2 cores.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def _share_of_best(model, best) -> float:
