@@ -185,6 +185,8 @@ def run_training(config: TrainConfig, out: Path, progress: bool = True, save_eve
     # Unknown agent or env names and unknown hyperparameters fail before any data is read.
     env_action(config.env)
     resolve_hyperparams(config.agent, config.env, config.hyperparams)
+    if config.seed < 0:
+        raise ValueError(f"--seed must be a non-negative integer, not {config.seed}")
     for name, value in (("--save-every", save_every), ("--stop-at", stop_at)):
         if value is not None and value < 1:
             raise ValueError(f"{name} must be >= 1, not {value}")

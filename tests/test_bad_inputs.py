@@ -177,6 +177,7 @@ def test_gray_and_color_mix_is_promoted_to_rgb_with_one_warning(out, image_folde
 @pytest.mark.parametrize("option, value, fragment", [
     ("--agent", "genius", "unknown agent 'genius'"),
     ("--channels", "mid", "invalid choice: 'mid'"),
+    ("--seed", "-1", "--seed must be a non-negative integer"),
 ])
 def test_unknown_train_names(option, value, fragment, out, capsys):
     assert_user_error(*freqmix(["train", option, value, "--out", str(out), *FAST], capsys), fragment)
