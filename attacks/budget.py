@@ -33,11 +33,11 @@ class AttackBudget:
 
 
 BUDGETS: dict[str, AttackBudget] = {
-    "smoke": AttackBudget("smoke", recognizer_epochs=10, evaluator_steps=100, cgan_steps=40, cgan_batch=16,
+    "smoke": AttackBudget("smoke", recognizer_epochs=20, evaluator_steps=100, cgan_steps=40, cgan_batch=16,
                           cgan_width=16, prior_steps=60, inversion_steps=40, inversions_per_identity=1),
-    "default": AttackBudget("default", recognizer_epochs=40, evaluator_steps=300, cgan_steps=400, cgan_batch=16,
+    "default": AttackBudget("default", recognizer_epochs=100, evaluator_steps=300, cgan_steps=400, cgan_batch=16,
                             cgan_width=32, prior_steps=600, inversion_steps=300, inversions_per_identity=2),
-    "full": AttackBudget("full", recognizer_epochs=80, evaluator_steps=1000, cgan_steps=3000, cgan_batch=32,
+    "full": AttackBudget("full", recognizer_epochs=200, evaluator_steps=1000, cgan_steps=3000, cgan_batch=32,
                          cgan_width=64, prior_steps=4000, inversion_steps=500, inversions_per_identity=5),
 }
 
