@@ -9,8 +9,6 @@ Off-policy agents (DQN, SAC, TD3) would also need their replay buffer and are no
 """
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +18,7 @@ from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 
 from agents.baselines import FixedK, RandomK
+from recognizer.atomic import save_atomically
 
 CHECKPOINT_NAME = "checkpoint.pt"
 FORMAT = "freqmix-run-checkpoint-1"
@@ -27,24 +26,24 @@ FORMAT = "freqmix-run-checkpoint-1"
 _ALGORITHM_SCALARS = ("num_timesteps", "_n_updates", "_episode_num", "running_return")
 
 
-def can_checkpoint(agent: Any) -> bool:
-    """Whether :func:`agent_state` can capture ``agent`` exactly."""
-    return isinstance(agent, (FixedK, RandomK, OnPolicyAlgorithm))
+def require_checkpointable(agent: Any) -> None:
+    """ValueError, in one line, unless :func:`agent_state` can capture ``agent`` exactly."""
+    if not isinstance(agent, (FixedK, RandomK, OnPolicyAlgorithm)):
+        raise ValueError(f"{type(agent).__name__} agents cannot be checkpointed (their replay buffer is not saved); "
+                         "use fixed, random, reinforce, ppo or a2c with --save-every/--stop-at/--resume")
 
 
 def agent_state(agent: Any) -> dict[str, Any]:
     """The agent's state as plain types and tensors; ValueError for agents that cannot be checkpointed."""
+    require_checkpointable(agent)
     if isinstance(agent, FixedK):
         return {}
     if isinstance(agent, RandomK):
         return {"rng": agent.rng.bit_generator.state}
-    if isinstance(agent, OnPolicyAlgorithm):
-        return {"policy": agent.policy.state_dict(), "optimizer": agent.policy.optimizer.state_dict(),
-                "scalars": {name: getattr(agent, name) for name in _ALGORITHM_SCALARS if hasattr(agent, name)},
-                "last_obs": torch.as_tensor(agent._last_obs), "last_episode_starts": torch.as_tensor(
-                    agent._last_episode_starts)}
-    raise ValueError(f"{type(agent).__name__} agents cannot be checkpointed (their replay buffer is not saved); "
-                     "use fixed, random, reinforce, ppo or a2c with --save-every/--stop-at/--resume")
+    return {"policy": agent.policy.state_dict(), "optimizer": agent.policy.optimizer.state_dict(),
+            "scalars": {name: getattr(agent, name) for name in _ALGORITHM_SCALARS if hasattr(agent, name)},
+            "last_obs": torch.as_tensor(agent._last_obs),
+            "last_episode_starts": torch.as_tensor(agent._last_episode_starts)}  # an OnPolicyAlgorithm
 
 
 def load_agent_state(agent: Any, state: dict[str, Any]) -> None:
@@ -66,16 +65,7 @@ def load_agent_state(agent: Any, state: dict[str, Any]) -> None:
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
     """Write ``state`` to ``path`` atomically: a temporary file in the same folder, then ``os.replace``, so a
     process killed mid-save leaves the previous checkpoint intact."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save({"format": FORMAT, **state}, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    save_atomically({"format": FORMAT, **state}, path)
 
 
 def load_checkpoint(path: Path) -> dict[str, Any]:

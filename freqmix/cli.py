@@ -13,7 +13,7 @@ from typing import NoReturn, Sequence
 
 from agents.hyperparams import parse_overrides
 from agents.registry import AGENTS
-from freqmix.train import TrainConfig, resume_config, run_training
+from freqmix.train import TrainConfig, load_resume, run_training
 from mixup_env import ENV_IDS
 from mixup_env.frequency import SELECTIONS
 from mixup_env.masking import WEIGHT_SCHEMES
@@ -89,14 +89,15 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_train(args: argparse.Namespace) -> None:
+    checkpoint = None
     if args.resume:
         out = Path(args.resume)
-        config = resume_config(out, args.steps)
+        config, checkpoint = load_resume(out, args.steps)
     else:
         out = Path(args.out)
         config = config_from_args(args, hyperparams=parse_overrides(args.hp))
     metrics = run_training(config, out, progress=not args.no_progress, save_every=args.save_every,
-                           stop_at=args.stop_at, resume=bool(args.resume))
+                           stop_at=args.stop_at, checkpoint=checkpoint)
     if metrics is None:
         print(f"stopped at step {args.stop_at} with a checkpoint; continue with: freqmix train --resume {out}")
         return

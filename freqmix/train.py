@@ -27,8 +27,8 @@ from agents.continuous import BoxRelaxation
 from agents.policies import action_probabilities
 from agents.registry import agent_spec, build_agent, resolve_hyperparams
 from freqmix.checkpoint import (
-    CHECKPOINT_NAME, agent_state, can_checkpoint, load_agent_state, load_checkpoint, restore_rng, rng_snapshot,
-    save_checkpoint,
+    CHECKPOINT_NAME, agent_state, load_agent_state, load_checkpoint, require_checkpointable, restore_rng,
+    rng_snapshot, save_checkpoint,
 )
 from freqmix.steplog import StepLog
 from mixup_env import ENV_IDS
@@ -172,16 +172,16 @@ def measure_utility(recognizer: Recognizer, transform: FrequencyTransform, task:
 
 
 def run_training(config: TrainConfig, out: Path, progress: bool = True, save_every: int | None = None,
-                 stop_at: int | None = None, resume: bool = False) -> dict[str, Any] | None:
+                 stop_at: int | None = None, checkpoint: dict[str, Any] | None = None) -> dict[str, Any] | None:
     """Train as ``config`` says, write the run's files to ``out`` and return the metrics.
 
     :param save_every: write ``out/checkpoint.pt`` every this many recognizer steps (on-policy agents: at the
         first rollout boundary after each multiple).
     :param stop_at: write a checkpoint at this step and stop there (to split a run across jobs); returns None.
-    :param resume: continue the run in ``out`` from its checkpoint; ``config`` is then that run's config, except
-        ``config.steps`` which may extend the budget (the cosine lr schedule is then stretched to the new total).
+    :param checkpoint: continue the run in ``out`` from this checkpoint (see :func:`load_resume`); ``config`` is
+        then that run's config, except ``config.steps`` which may extend the budget (the cosine lr schedule is then
+        stretched to the new total).
     """
-    checkpoint = load_checkpoint(out / CHECKPOINT_NAME) if resume else None
     # Unknown agent or env names and unknown hyperparameters fail before any data is read.
     env_action(config.env)
     resolve_hyperparams(config.agent, config.env, config.hyperparams)
@@ -202,8 +202,8 @@ def run_training(config: TrainConfig, out: Path, progress: bool = True, save_eve
     env = StepLog(make_env(config, task.train, steps), out / "steps.csv", keep_rows=done if checkpoint else None)
     agent = build_agent(config.agent, env, seed=config.seed, k=config.k, hyperparams=config.hyperparams,
                         env_id=config.env)
-    if (save_every or stop_at or checkpoint) and not can_checkpoint(agent):
-        agent_state(agent)  # raises the one-line explanation
+    if save_every or stop_at or checkpoint:
+        require_checkpointable(agent)
     if isinstance(agent, BaseAlgorithm):
         formats = ["csv", "tensorboard"] if importlib.util.find_spec("tensorboard") else ["csv"]
         # A resumed run logs into its own folder so that the first part's progress.csv is kept.
@@ -237,13 +237,13 @@ def run_training(config: TrainConfig, out: Path, progress: bool = True, save_eve
     return metrics
 
 
-def resume_config(out: Path, steps: int | None = None) -> TrainConfig:
-    """The config of the run in ``out`` (from its checkpoint), with ``steps`` replacing its budget if given."""
-    saved = json.loads(load_checkpoint(out / CHECKPOINT_NAME)["config"])
-    config = TrainConfig(**saved)
+def load_resume(out: Path, steps: int | None = None) -> tuple[TrainConfig, dict[str, Any]]:
+    """The checkpoint of the run in ``out`` and that run's config, with ``steps`` replacing its budget if given."""
+    checkpoint = load_checkpoint(out / CHECKPOINT_NAME)
+    config = TrainConfig(**json.loads(checkpoint["config"]))
     if steps is not None:
         config.steps = steps
-    return config
+    return config, checkpoint
 
 
 def _restore(checkpoint: dict[str, Any], env: StepLog, agent: Any, steps: int) -> None:
@@ -318,6 +318,14 @@ def action_distribution(agent: Any, codec: Any, observation: np.ndarray, ks: lis
             **{dim: dict(zip(names, map(float, p))) for (dim, names), p in zip(labels.items(), probs)}}
 
 
+def _report_step(bar: tqdm, info: dict[str, Any]) -> None:
+    """Advance the progress bar by one recognizer step; a non-finite loss ends the run with a one-line error."""
+    bar.update(1)
+    bar.set_postfix(k=info["k"], loss=f"{info['loss']:.3f}")
+    if info["error"]:
+        raise ValueError(f"training stopped: {info['error']}; try a lower --lr")
+
+
 class _StopRun(Exception):
     """Raised inside SB3's learn() when the run stops at a checkpoint (``stop_at``)."""
 
@@ -342,10 +350,7 @@ class _DriveCallback(BaseCallback):
     def _on_step(self) -> bool:
         info = self.locals["infos"][0]
         self.last_obs = self.locals["new_obs"][0]
-        self.bar.update(1)
-        self.bar.set_postfix(k=info["k"], loss=f"{info['loss']:.3f}")
-        if info["error"]:
-            raise ValueError(f"training stopped: {info['error']}; try a lower --lr")
+        _report_step(self.bar, info)
         self.logger.record_mean("freqmix/k", info["k"])
         self.logger.record_mean("freqmix/loss", info["loss"])
         return self.num_timesteps < self.steps
@@ -376,10 +381,7 @@ def drive(env: StepLog, agent: Any, steps: int, seed: int, progress: bool, start
     for done in range(start + 1, steps + 1):
         action, _ = agent.predict(obs, deterministic=False)
         obs, _, terminated, truncated, info = env.step(action)
-        bar.update(1)
-        bar.set_postfix(k=info["k"], loss=f"{info['loss']:.3f}")
-        if info["error"]:
-            raise ValueError(f"training stopped: {info['error']}; try a lower --lr")
+        _report_step(bar, info)
         if truncated:
             obs, _ = env.reset()
         if saver is not None and saver.due(done):

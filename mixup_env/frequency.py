@@ -187,10 +187,6 @@ class FrequencyTransform:
         """Number of channels the transform outputs."""
         return len(self.kept)
 
-    def output_size(self, image_size: int) -> int:
-        """Spatial side of the output for square images of ``image_size`` pixels."""
-        return image_size * self.upsample // BLOCK
-
     def __call__(self, images: torch.Tensor) -> torch.Tensor:
         """(N, C, H, W) 0..255 -> (N, out_channels, H*s/8, W*s/8), float32 (float64 if given float64)."""
         if images.dim() != 4 or images.shape[1] != self.image_channels:
