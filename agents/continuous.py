@@ -14,6 +14,8 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from freqmix.errors import FreqmixError
+
 
 class BoxRelaxation(gym.ActionWrapper):
     """Expose a ``Discrete(n)`` or ``MultiDiscrete(nvec)`` action space as ``Box(-1, 1, (dims,))``.
@@ -29,7 +31,7 @@ class BoxRelaxation(gym.ActionWrapper):
         elif isinstance(space, spaces.MultiDiscrete) and space.nvec.ndim == 1 and not np.any(space.start):
             self.nvec = np.asarray(space.nvec, dtype=np.int64)
         else:
-            raise ValueError(f"BoxRelaxation relaxes Discrete or flat MultiDiscrete spaces starting at 0, not {space}")
+            raise FreqmixError(f"BoxRelaxation relaxes Discrete or flat MultiDiscrete spaces starting at 0, not {space}")
         self.action_space = spaces.Box(-1.0, 1.0, shape=(len(self.nvec),), dtype=np.float32)
 
     def action(self, action: Any) -> Any:

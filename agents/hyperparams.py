@@ -23,6 +23,8 @@ from typing import Any, Iterable
 import yaml
 from stable_baselines3.common.utils import LinearSchedule
 
+from freqmix.errors import FreqmixError
+
 HYPERPARAMS_DIR = Path(__file__).resolve().parents[1] / "examples" / "hyperparams"
 # Keys every SB3 builder understands besides the algorithm's own arguments.
 BUILDER_KEYS = ("policy", "policy_kwargs")
@@ -48,7 +50,7 @@ def schedule(value: Any) -> Any:
         try:
             return LinearSchedule(float(value[4:]), 0.0, 1.0)
         except ValueError:
-            raise ValueError(f"bad schedule {value!r}; write lin_X with a number X, e.g. lin_3e-4") from None
+            raise FreqmixError(f"bad schedule {value!r}; write lin_X with a number X, e.g. lin_3e-4") from None
     return value
 
 
@@ -74,7 +76,7 @@ def parse_overrides(items: Iterable[str]) -> dict[str, Any]:
     for item in items:
         key, sep, text = item.partition("=")
         if not sep or not key.strip().isidentifier():
-            raise ValueError(f"hyperparameter override {item!r} is not KEY=VALUE (e.g. --hp learning_rate=3e-4)")
+            raise FreqmixError(f"hyperparameter override {item!r} is not KEY=VALUE (e.g. --hp learning_rate=3e-4)")
         overrides[key.strip()] = parse_value(text.strip())
     return overrides
 
@@ -88,10 +90,10 @@ def load_hyperparams(algo: str, env_id: str, folder: Path = HYPERPARAMS_DIR) -> 
     """
     path = Path(folder) / f"{algo}.yml"
     if not path.is_file():
-        raise ValueError(f"no hyperparameter file {path}; create it with an entry for {env_id}")
+        raise FreqmixError(f"no hyperparameter file {path}; create it with an entry for {env_id}")
     table = yaml.safe_load(path.read_text()) or {}
     if env_id not in table:
-        raise ValueError(f"{path} has no entry for env {env_id!r}; it has {', '.join(map(str, table)) or 'none'}")
+        raise FreqmixError(f"{path} has no entry for env {env_id!r}; it has {', '.join(map(str, table)) or 'none'}")
     return {key: coerce(value) for key, value in (table[env_id] or {}).items()}
 
 
@@ -106,5 +108,5 @@ def check_hyperparams(algorithm: type, hyperparams: dict[str, Any], extra: Itera
     accepted |= set(BUILDER_KEYS) | set(extra)
     for key in hyperparams:
         if key not in accepted:
-            raise ValueError(f"unknown hyperparameter {key!r} for {algorithm.__name__}; "
+            raise FreqmixError(f"unknown hyperparameter {key!r} for {algorithm.__name__}; "
                              f"choose among {', '.join(sorted(accepted))}")

@@ -20,6 +20,8 @@ from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
 from stable_baselines3.dqn import DQN
 
+from freqmix.errors import FreqmixError
+
 
 class SplitObservationExtractor(BaseFeaturesExtractor):
     """Encode the training-state part and the upcoming-batch part of a flat observation separately, then merge.
@@ -37,10 +39,10 @@ class SplitObservationExtractor(BaseFeaturesExtractor):
     def __init__(self, observation_space: spaces.Box, state_dim: int, state_hidden: int = 32,
                  batch_hidden: int = 32, features_dim: int = 64) -> None:
         if not isinstance(observation_space, spaces.Box) or len(observation_space.shape) != 1:
-            raise ValueError(f"SplitObservationExtractor needs a flat Box observation space, not {observation_space}")
+            raise FreqmixError(f"SplitObservationExtractor needs a flat Box observation space, not {observation_space}")
         obs_dim = observation_space.shape[0]
         if not 0 < state_dim < obs_dim:
-            raise ValueError(f"state_dim={state_dim} must leave both parts non-empty in a {obs_dim}-long observation")
+            raise FreqmixError(f"state_dim={state_dim} must leave both parts non-empty in a {obs_dim}-long observation")
         super().__init__(observation_space, features_dim)
         self.state_dim = state_dim
         self.state_encoder = torch.nn.Sequential(torch.nn.Linear(state_dim, state_hidden), torch.nn.Tanh())

@@ -21,6 +21,7 @@ from agents.baselines import FixedK, RandomK
 from agents.hyperparams import HYPERPARAMS_DIR, check_hyperparams, load_hyperparams, schedule
 from agents.policies import split_policy_kwargs
 from agents.reinforce import REINFORCE
+from freqmix.errors import FreqmixError
 
 # Not an SB3 argument: the standard deviation of TD3's Gaussian exploration noise (RL Zoo's ``noise_std``), in
 # units of the [-1, 1] Box; SAC explores through its own entropy and does not take it.
@@ -66,7 +67,7 @@ def _sb3_builder(algorithm: type[BaseAlgorithm]) -> Callable[..., BaseAlgorithm]
         try:
             return algorithm(policy, env, seed=seed, device="cpu", policy_kwargs=policy_kwargs, **params)
         except TypeError as exc:  # a policy_kwargs key or a value of the wrong type, found by the constructors
-            raise ValueError(f"bad hyperparameters for {algorithm.__name__}: {exc}") from exc
+            raise FreqmixError(f"bad hyperparameters for {algorithm.__name__}: {exc}") from exc
 
     return build
 
@@ -102,7 +103,7 @@ register_sb3("td3", TD3, box_actions=True)
 def agent_spec(name: str) -> AgentSpec:
     """The registered spec of ``name``; ValueError listing the choices if unknown."""
     if name not in AGENTS:
-        raise ValueError(f"unknown agent {name!r}; choose one of {', '.join(AGENTS)}")
+        raise FreqmixError(f"unknown agent {name!r}; choose one of {', '.join(AGENTS)}")
     return AGENTS[name]
 
 
@@ -121,7 +122,7 @@ def resolve_hyperparams(name: str, env_id: str, overrides: dict[str, Any] | None
     if spec.algorithm is None:
         unknown = set(overrides) - set(spec.defaults)
         if unknown:
-            raise ValueError(f"unknown hyperparameter {sorted(unknown)[0]!r} for agent {name!r}; it takes "
+            raise FreqmixError(f"unknown hyperparameter {sorted(unknown)[0]!r} for agent {name!r}; it takes "
                              f"{', '.join(spec.defaults) or 'none'}")
         return {**spec.defaults, **overrides}
     merged = {**load_hyperparams(name, env_id, folder), **overrides}
@@ -141,14 +142,14 @@ def build_agent(name: str, env: gym.Env, seed: int, k: int = 2, hyperparams: dic
     discrete = env.unwrapped.action_space if spec.box_actions else env.action_space
     if not isinstance(discrete, spec.action_spaces):
         kinds = ", ".join(space.__name__ for space in spec.action_spaces)
-        raise ValueError(f"agent {name!r} acts in {kinds} action spaces, not {discrete}; pick another agent or env")
+        raise FreqmixError(f"agent {name!r} acts in {kinds} action spaces, not {discrete}; pick another agent or env")
     if spec.box_actions and not isinstance(env.action_space, spaces.Box):
-        raise ValueError(f"agent {name!r} acts in a Box: wrap the env in agents.continuous.BoxRelaxation first")
+        raise FreqmixError(f"agent {name!r} acts in a Box: wrap the env in agents.continuous.BoxRelaxation first")
     if spec.algorithm is None:
         return spec.build(env, seed, k, resolve_hyperparams(name, "", hyperparams))
     env_id = env_id or (env.spec.id if env.spec is not None else None)
     if env_id is None:
-        raise ValueError(f"agent {name!r} reads its hyperparameters by env id: pass env_id (e.g. 'FreqMixUp-v0')")
+        raise FreqmixError(f"agent {name!r} reads its hyperparameters by env id: pass env_id (e.g. 'FreqMixUp-v0')")
     return spec.build(env, seed, k, resolve_hyperparams(name, env_id, hyperparams))
 
 
@@ -161,5 +162,5 @@ def load_agent(name: str, path: str | Path, env: gym.Env | None = None) -> BaseA
     """
     spec = agent_spec(name)
     if spec.algorithm is None:
-        raise ValueError(f"agent {name!r} does not learn, so it has nothing saved to load")
+        raise FreqmixError(f"agent {name!r} does not learn, so it has nothing saved to load")
     return spec.algorithm.load(path, env=env, device="cpu")

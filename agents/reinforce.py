@@ -36,6 +36,8 @@ from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, Schedul
 from stable_baselines3.common.utils import obs_as_tensor
 from stable_baselines3.common.vec_env import VecEnv
 
+from freqmix.errors import FreqmixError
+
 BASELINES = ("mean", "value", "none")
 SelfREINFORCE = TypeVar("SelfREINFORCE", bound="REINFORCE")
 
@@ -89,13 +91,13 @@ class REINFORCE(OnPolicyAlgorithm):
                  tensorboard_log: str | None = None, policy_kwargs: dict[str, Any] | None = None, verbose: int = 0,
                  seed: int | None = None, device: torch.device | str = "cpu", _init_setup_model: bool = True) -> None:
         if baseline not in BASELINES:
-            raise ValueError(f"unknown baseline {baseline!r}; choose one of {', '.join(BASELINES)}")
+            raise FreqmixError(f"unknown baseline {baseline!r}; choose one of {', '.join(BASELINES)}")
         if not 0.0 < baseline_rate <= 1.0:
-            raise ValueError(f"baseline_rate must be in (0, 1], not {baseline_rate}")
+            raise FreqmixError(f"baseline_rate must be in (0, 1], not {baseline_rate}")
         if not 0.0 <= gamma <= 1.0:
-            raise ValueError(f"gamma must be in [0, 1], not {gamma}")
+            raise FreqmixError(f"gamma must be in [0, 1], not {gamma}")
         if n_steps < 1:
-            raise ValueError(f"n_steps must be >= 1, not {n_steps}")
+            raise FreqmixError(f"n_steps must be >= 1, not {n_steps}")
         super().__init__(policy, env, learning_rate=learning_rate, n_steps=n_steps, gamma=gamma, gae_lambda=1.0,
                          ent_coef=ent_coef, vf_coef=vf_coef, max_grad_norm=max_grad_norm, use_sde=False,
                          sde_sample_freq=-1, stats_window_size=stats_window_size, tensorboard_log=tensorboard_log,

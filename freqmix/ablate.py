@@ -22,6 +22,8 @@ from freqmix.train import TrainConfig, env_action, run_training
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the file-only backend)
 
+from freqmix.errors import FreqmixError
+
 DEFAULT_AGENTS = "reinforce,ppo,a2c,dqn,fixed,random"
 LATE_WINDOW = 50  # steps behind "late k": what the agent chose at the end, once it has learned
 # (runs.csv column, ablation.md header, digits)
@@ -57,10 +59,10 @@ def parse_agents(text: str) -> list[AgentChoice]:
             continue
         name, sep, k = item.partition(":")
         if sep and (name != "fixed" or not k.isdigit()):
-            raise ValueError(f"bad agent {item!r} in --agents; only fixed takes a k, as fixed:K (e.g. fixed:4)")
+            raise FreqmixError(f"bad agent {item!r} in --agents; only fixed takes a k, as fixed:K (e.g. fixed:4)")
         choices.append(AgentChoice(item, name, int(k) if sep else None))
     if not choices:
-        raise ValueError("--agents is empty; give a comma-separated list, e.g. reinforce,ppo,fixed,random")
+        raise FreqmixError("--agents is empty; give a comma-separated list, e.g. reinforce,ppo,fixed,random")
     return choices
 
 
@@ -168,7 +170,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def _cmd_ablate(args: argparse.Namespace) -> None:
     if args.seeds < 1:
-        raise ValueError(f"--seeds must be >= 1, not {args.seeds}")
+        raise FreqmixError(f"--seeds must be >= 1, not {args.seeds}")
     base = config_from_args(args)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -18,6 +18,7 @@ import torch
 
 from benchmarks import dct_vs_copy, dct_vs_cv2, env_step, train_run
 from recognizer.data import split_per_identity, synthetic_faces
+from freqmix.errors import FreqmixError
 
 DEFAULT_ROUNDS = 15
 
@@ -34,10 +35,10 @@ def run_bench(out: Path, rounds: int = DEFAULT_ROUNDS, batch_size: int = 32, ima
     :param train: whether to run ``freqmix train`` at all.
     """
     if rounds < 1 or batch_size < env_step.K or threads < 0:
-        raise ValueError(f"need --rounds >= 1, --batch-size >= {env_step.K} and --threads >= 0; got {rounds}, "
+        raise FreqmixError(f"need --rounds >= 1, --batch-size >= {env_step.K} and --threads >= 0; got {rounds}, "
                          f"{batch_size}, {threads}")
     if train_steps is not None and train_steps < 1:
-        raise ValueError(f"--train-steps must be >= 1, not {train_steps}")
+        raise FreqmixError(f"--train-steps must be >= 1, not {train_steps}")
     out.mkdir(parents=True, exist_ok=True)
     # The default run's data: synthetic gray faces, split per identity with seed 0; batches come from its train part.
     faces, _ = split_per_identity(synthetic_faces(image_size=image_size, seed=0), seed=0)

@@ -19,6 +19,7 @@ from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 
 from agents.baselines import FixedK, RandomK
 from recognizer.atomic import save_atomically
+from recognizer.trainer import CheckpointError
 
 CHECKPOINT_NAME = "checkpoint.pt"
 FORMAT = "freqmix-run-checkpoint-1"
@@ -29,7 +30,7 @@ _ALGORITHM_SCALARS = ("num_timesteps", "_n_updates", "_episode_num", "running_re
 def require_checkpointable(agent: Any) -> None:
     """ValueError, in one line, unless :func:`agent_state` can capture ``agent`` exactly."""
     if not isinstance(agent, (FixedK, RandomK, OnPolicyAlgorithm)):
-        raise ValueError(f"{type(agent).__name__} agents cannot be checkpointed (their replay buffer is not saved); "
+        raise CheckpointError(f"{type(agent).__name__} agents cannot be checkpointed (their replay buffer is not saved); "
                          "use fixed, random, reinforce, ppo or a2c with --save-every/--stop-at/--resume")
 
 
@@ -59,7 +60,7 @@ def load_agent_state(agent: Any, state: dict[str, Any]) -> None:
             agent._last_obs = state["last_obs"].numpy()
             agent._last_episode_starts = state["last_episode_starts"].numpy()
     except (KeyError, RuntimeError, ValueError, TypeError) as exc:
-        raise ValueError(f"the checkpoint's agent state does not fit this agent: {str(exc).splitlines()[0]}") from None
+        raise CheckpointError(f"the checkpoint's agent state does not fit this agent: {str(exc).splitlines()[0]}") from None
 
 
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
@@ -71,14 +72,14 @@ def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
 def load_checkpoint(path: Path) -> dict[str, Any]:
     """Read a checkpoint (``weights_only=True``); ValueError if it is missing, truncated or not ours."""
     if not path.is_file():
-        raise ValueError(f"no checkpoint at {path}; train with --save-every N or --stop-at STEP to write one")
+        raise CheckpointError(f"no checkpoint at {path}; train with --save-every N or --stop-at STEP to write one")
     try:
         state = torch.load(path, weights_only=True)
     except Exception as exc:  # torch raises many types for truncated or foreign files
-        raise ValueError(f"checkpoint {path} is unreadable (truncated or not a freqmix checkpoint): "
+        raise CheckpointError(f"checkpoint {path} is unreadable (truncated or not a freqmix checkpoint): "
                          f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
-        raise ValueError(f"{path} is not a freqmix run checkpoint")
+        raise CheckpointError(f"{path} is not a freqmix run checkpoint")
     return state
 
 

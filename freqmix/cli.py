@@ -1,5 +1,6 @@
-"""The ``freqmix`` command. Every user error ends in one line ``freqmix: error: ...`` and exit code 2;
-``FREQMIX_DEBUG=1`` shows the full traceback instead."""
+"""The ``freqmix`` command. Every user error (a :class:`FreqmixError`) ends in one line ``freqmix: error: ...`` and
+exit code 2; ``FREQMIX_DEBUG=1`` shows the full traceback instead. Any other exception is a bug and shows its
+traceback."""
 from __future__ import annotations
 
 import argparse
@@ -13,6 +14,7 @@ from typing import NoReturn, Sequence
 
 from agents.hyperparams import parse_overrides
 from agents.registry import AGENTS
+from freqmix.errors import FreqmixError
 from freqmix.train import TrainConfig, load_resume, run_training
 from mixup_env import ENV_IDS
 from mixup_env.frequency import SELECTIONS
@@ -138,7 +140,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     warnings.formatwarning = _one_line_warning
     try:
         args.func(args)
-    except (ValueError, OSError, KeyError) as exc:
+    except FreqmixError as exc:
         if os.environ.get("FREQMIX_DEBUG"):
             raise
         message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__

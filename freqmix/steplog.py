@@ -8,6 +8,8 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from freqmix.errors import FreqmixError
+
 STEP_COLUMNS = ("step", "epoch", "k", "reward", "loss", "utility_penalty", "lr", "max_weight", "accuracy")
 _INTEGER_COLUMNS = ("step", "epoch", "k")
 
@@ -50,10 +52,10 @@ class StepLog(gym.Wrapper):
 def _read_rows(path: Path, count: int) -> list[dict[str, float]]:
     # csv writes floats with repr(), so float() gives back the exact values the metrics are computed from.
     if not path.is_file():
-        raise ValueError(f"cannot resume: {path} is missing")
+        raise FreqmixError(f"cannot resume: {path} is missing")
     with open(path, newline="") as f:
         rows = [{key: int(value) if key in _INTEGER_COLUMNS else float(value) for key, value in row.items()}
                 for row in csv.DictReader(f)]
     if len(rows) < count:
-        raise ValueError(f"cannot resume: {path} has {len(rows)} rows but the checkpoint covers {count} steps")
+        raise FreqmixError(f"cannot resume: {path} has {len(rows)} rows but the checkpoint covers {count} steps")
     return rows[:count]

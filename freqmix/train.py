@@ -41,6 +41,7 @@ from recognizer.data import (
 )
 from recognizer.evaluate import identification_accuracy, verification
 from recognizer.trainer import Recognizer
+from freqmix.errors import FreqmixError
 
 FINAL_LOSS_WINDOW = 10
 ACTION_WINDOW = 50  # last actions behind the empirical action distribution of agents without a categorical policy
@@ -128,7 +129,7 @@ def load_task(config: TrainConfig) -> Task:
 def env_action(env_id: str) -> str:
     """The action kind (``"k"`` or ``"recipe"``) of a registered FreqMixUp env id; ValueError if unknown."""
     if env_id not in ENV_IDS:
-        raise ValueError(f"unknown env {env_id!r}; choose {' or '.join(ENV_IDS)}")
+        raise FreqmixError(f"unknown env {env_id!r}; choose {' or '.join(ENV_IDS)}")
     return ENV_IDS[env_id]
 
 
@@ -150,10 +151,10 @@ def total_steps(config: TrainConfig, train_size: int) -> int:
     """Recognizer steps of the run: ``steps`` if given, else ``epochs`` × steps per epoch (at least 1)."""
     if config.steps is not None:
         if config.steps < 1:
-            raise ValueError(f"--steps must be >= 1, not {config.steps}")
+            raise FreqmixError(f"--steps must be >= 1, not {config.steps}")
         return config.steps
     if config.epochs <= 0:
-        raise ValueError(f"--epochs must be > 0, not {config.epochs}")
+        raise FreqmixError(f"--epochs must be > 0, not {config.epochs}")
     return max(1, round(config.epochs * (train_size // config.batch_size)))
 
 
@@ -186,17 +187,20 @@ def run_training(config: TrainConfig, out: Path, progress: bool = True, save_eve
     env_action(config.env)
     resolve_hyperparams(config.agent, config.env, config.hyperparams)
     if config.seed < 0:
-        raise ValueError(f"--seed must be a non-negative integer, not {config.seed}")
+        raise FreqmixError(f"--seed must be a non-negative integer, not {config.seed}")
     for name, value in (("--save-every", save_every), ("--stop-at", stop_at)):
         if value is not None and value < 1:
-            raise ValueError(f"{name} must be >= 1, not {value}")
-    out.mkdir(parents=True, exist_ok=True)
+            raise FreqmixError(f"{name} must be >= 1, not {value}")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise FreqmixError(f"cannot create the output folder {out}: {exc.strerror or exc}") from None
     started = time.perf_counter()
     task = load_task(config)
     steps = total_steps(config, len(task.train))
     done = int(checkpoint["steps_done"]) if checkpoint else 0
     if checkpoint and steps <= done:
-        raise ValueError(f"the checkpoint already covers {done} steps; pass --steps larger than that to extend")
+        raise FreqmixError(f"the checkpoint already covers {done} steps; pass --steps larger than that to extend")
     (out / "config.json").write_text(json.dumps({**asdict(config), "resolved_steps": steps}, indent=2))
 
     env = StepLog(make_env(config, task.train, steps), out / "steps.csv", keep_rows=done if checkpoint else None)
@@ -323,7 +327,7 @@ def _report_step(bar: tqdm, info: dict[str, Any]) -> None:
     bar.update(1)
     bar.set_postfix(k=info["k"], loss=f"{info['loss']:.3f}")
     if info["error"]:
-        raise ValueError(f"training stopped: {info['error']}; try a lower --lr")
+        raise FreqmixError(f"training stopped: {info['error']}; try a lower --lr")
 
 
 class _StopRun(Exception):

@@ -21,6 +21,7 @@ from mixup_env.spaces import PAPER_K_CHOICES, ActionCodec, ObservationLayout
 from recognizer.augment import random_shift
 from recognizer.data import FaceDataset, load_dataset, split_per_identity
 from recognizer.trainer import Recognizer
+from freqmix.errors import FreqmixError
 
 _LOSS_WINDOW = 20
 INFO_KEYS = ("k", "weights", "loss", "reward", "utility_penalty", "lr", "step", "epoch", "accuracy", "evaluated",
@@ -68,10 +69,10 @@ class FreqMixUpEnv(gym.Env):
             full = load_dataset(data, image_size=image_size, seed=data_seed)
             self.train_data, self.test_data = split_per_identity(full, seed=data_seed)
         if not 1 <= batch_size <= len(self.train_data):
-            raise ValueError(f"batch_size={batch_size} must be between 1 and the {len(self.train_data)} training images")
+            raise FreqmixError(f"batch_size={batch_size} must be between 1 and the {len(self.train_data)} training images")
         self.codec = ActionCodec(action, k_choices, default_recipe)
         if max(self.codec.k_choices) > batch_size:
-            raise ValueError(f"k up to {max(self.codec.k_choices)} needs batch_size >= {max(self.codec.k_choices)}")
+            raise FreqmixError(f"k up to {max(self.codec.k_choices)} needs batch_size >= {max(self.codec.k_choices)}")
         self.transform = FrequencyTransform(self.train_data.image_channels, channels, n_high, key, upsample)
         self.mixup = FrequencyMixUp(self.train_data.num_identities)
         self.layout = ObservationLayout(num_k=len(self.codec.k_choices), num_channels=self.transform.out_channels)
@@ -82,15 +83,15 @@ class FreqMixUpEnv(gym.Env):
         self.steps_per_epoch = len(self.train_data) // batch_size
         self.steps_per_episode = steps_per_episode or self.steps_per_epoch
         if self.steps_per_episode < 1:
-            raise ValueError(f"steps_per_episode must be >= 1, not {steps_per_episode}")
+            raise FreqmixError(f"steps_per_episode must be >= 1, not {steps_per_episode}")
         if probe_every < 0 or not 0 <= utility_weight < np.inf or not 0 <= accuracy_floor <= 1:
-            raise ValueError(f"need probe_every >= 0, a finite utility_weight >= 0 and 0 <= accuracy_floor <= 1; got "
+            raise FreqmixError(f"need probe_every >= 0, a finite utility_weight >= 0 and 0 <= accuracy_floor <= 1; got "
                              f"{probe_every}, {utility_weight}, {accuracy_floor}")
         self.recognizer_options = dict(backbone=backbone, head=head, embedding_dim=embedding_dim, lr=lr,
                                        device=device, total_steps=total_steps)
         self.probe_every, self.probe_size = probe_every, probe_size
         if not 0 <= augment_shift < 0.5:
-            raise ValueError(f"augment_shift must be a fraction of the image side in [0, 0.5), not {augment_shift}")
+            raise FreqmixError(f"augment_shift must be a fraction of the image side in [0, 0.5), not {augment_shift}")
         self.augment_shift = int(round(augment_shift * self.train_data.images.shape[-1]))
         self.utility_weight, self.accuracy_floor = utility_weight, accuracy_floor
         self.recognizer: Recognizer | None = None
@@ -174,7 +175,7 @@ class FreqMixUpEnv(gym.Env):
             self._recognizer_seed = int(state["recognizer_seed"])
             order = state["order"].numpy()
             if sorted(order.tolist()) != list(range(len(self.train_data))):
-                raise ValueError("its data order does not match this training set")
+                raise FreqmixError("its data order does not match this training set")
             self._order, self._cursor, self.epoch = order, int(state["cursor"]), int(state["epoch"])
             self._episode_step = int(state["episode_step"])
             self._losses = deque(state["losses"], maxlen=_LOSS_WINDOW)
@@ -182,7 +183,7 @@ class FreqMixUpEnv(gym.Env):
             self._probe_accuracy = float(state["probe_accuracy"])
             batch, batch_labels = state["batch"], state["batch_labels"]
         except (KeyError, TypeError, AttributeError) as exc:
-            raise ValueError(f"not a FreqMixUpEnv state ({exc})") from None
+            raise FreqmixError(f"not a FreqMixUpEnv state ({exc})") from None
         self.recognizer = Recognizer(self.transform.out_channels, self.train_data.num_identities,
                                      seed=self._recognizer_seed, **self.recognizer_options)
         self.recognizer.load_state_dict(state["recognizer"])

@@ -15,6 +15,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from freqmix.errors import FreqmixError
+
 BLOCK = 8
 COEFFS_PER_BLOCK = BLOCK * BLOCK
 LEVEL_SHIFT = 128.0
@@ -67,7 +69,7 @@ def _basis(dtype: torch.dtype, device: torch.device) -> torch.Tensor:
 
 def _check_blockable(h: int, w: int) -> None:
     if h % BLOCK or w % BLOCK or h == 0 or w == 0:
-        raise ValueError(f"image size {h}×{w} is not a positive multiple of {BLOCK}; resize the images first")
+        raise FreqmixError(f"image size {h}×{w} is not a positive multiple of {BLOCK}; resize the images first")
 
 
 def block_dct(x: torch.Tensor) -> torch.Tensor:
@@ -98,7 +100,7 @@ def block_idct(coeffs: torch.Tensor) -> torch.Tensor:
     """(N, P*64, h, w) -> (N, P, 8h, 8w): the exact inverse of :func:`block_dct`."""
     n, c, h, w = coeffs.shape
     if c % COEFFS_PER_BLOCK:
-        raise ValueError(f"{c} channels is not a multiple of {COEFFS_PER_BLOCK} (64 per image plane)")
+        raise FreqmixError(f"{c} channels is not a multiple of {COEFFS_PER_BLOCK} (64 per image plane)")
     p = c // COEFFS_PER_BLOCK
     pixels = F.conv_transpose2d(coeffs.reshape(n * p, COEFFS_PER_BLOCK, h, w), _basis(coeffs.dtype, coeffs.device),
                                 stride=BLOCK)
@@ -133,24 +135,24 @@ def select_channels(selection: ChannelSelection, planes: int, n_high: int = DEFA
             per_plane = list(range(1, COEFFS_PER_BLOCK))
         elif selection == "high":
             if not 1 <= n_high <= COEFFS_PER_BLOCK:
-                raise ValueError(f"n_high={n_high} must be between 1 and {COEFFS_PER_BLOCK}")
+                raise FreqmixError(f"n_high={n_high} must be between 1 and {COEFFS_PER_BLOCK}")
             per_plane = sorted(zigzag_order()[COEFFS_PER_BLOCK - n_high:])
         else:
-            raise ValueError(f"unknown channel selection {selection!r}; choose one of {', '.join(SELECTIONS)} "
+            raise FreqmixError(f"unknown channel selection {selection!r}; choose one of {', '.join(SELECTIONS)} "
                              f"or give a list of channel indices")
         return torch.tensor([p * COEFFS_PER_BLOCK + c for p in range(planes) for c in per_plane], dtype=torch.long)
     indices = [int(i) for i in selection]
     if not indices:
-        raise ValueError("the channel index list is empty; keep at least one channel")
+        raise FreqmixError("the channel index list is empty; keep at least one channel")
     if len(set(indices)) != len(indices) or min(indices) < 0 or max(indices) >= total:
-        raise ValueError(f"channel indices must be distinct and in 0..{total - 1} for {planes} plane(s)")
+        raise FreqmixError(f"channel indices must be distinct and in 0..{total - 1} for {planes} plane(s)")
     return torch.tensor(sorted(indices), dtype=torch.long)
 
 
 def key_permutation(n: int, key: int) -> torch.Tensor:
     """The secret channel permutation (int64, length n) that the integer ``key`` (>= 0) determines."""
     if isinstance(key, bool) or not isinstance(key, (int, np.integer)) or key < 0:
-        raise ValueError(f"the shuffle key must be a non-negative integer, not {key!r}")
+        raise FreqmixError(f"the shuffle key must be a non-negative integer, not {key!r}")
     return torch.from_numpy(np.random.default_rng(key).permutation(n)).long()
 
 
@@ -171,9 +173,9 @@ class FrequencyTransform:
     def __init__(self, image_channels: int, selection: ChannelSelection = "all", n_high: int = DEFAULT_N_HIGH,
                  key: int | None = None, upsample: int = 1) -> None:
         if image_channels not in (1, 3):
-            raise ValueError(f"images must have 1 (gray) or 3 (RGB) channels, not {image_channels}")
+            raise FreqmixError(f"images must have 1 (gray) or 3 (RGB) channels, not {image_channels}")
         if int(upsample) != upsample or upsample < 1:
-            raise ValueError(f"upsample must be a positive integer, not {upsample}")
+            raise FreqmixError(f"upsample must be a positive integer, not {upsample}")
         self.image_channels = image_channels
         self.upsample = int(upsample)
         self.key = key
@@ -190,7 +192,7 @@ class FrequencyTransform:
     def __call__(self, images: torch.Tensor) -> torch.Tensor:
         """(N, C, H, W) 0..255 -> (N, out_channels, H*s/8, W*s/8), float32 (float64 if given float64)."""
         if images.dim() != 4 or images.shape[1] != self.image_channels:
-            raise ValueError(f"expected images of shape (N, {self.image_channels}, H, W), got {tuple(images.shape)}")
+            raise FreqmixError(f"expected images of shape (N, {self.image_channels}, H, W), got {tuple(images.shape)}")
         dtype = torch.float64 if images.dtype == torch.float64 else torch.float32
         # Integer (uint8) images go to block_dct as they are: it converts after moving them, which is cheaper.
         x = images if not images.is_floating_point() else images.to(dtype)
@@ -213,7 +215,7 @@ class FrequencyTransform:
         Computed in float64 (it is off the training path) so float32 round trips stay within 1e-4."""
         n, c, h, w = coeffs.shape
         if c != self.out_channels:
-            raise ValueError(f"expected {self.out_channels} frequency channels, got {c}")
+            raise FreqmixError(f"expected {self.out_channels} frequency channels, got {c}")
         full = coeffs.new_zeros(n, self.image_channels * COEFFS_PER_BLOCK, h, w, dtype=torch.float64)
         full[:, self.kept.to(coeffs.device)] = coeffs.double()
         x = block_idct(full) + LEVEL_SHIFT

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from freqmix.errors import FreqmixError
+
 WEIGHT_SCHEMES = ("dirichlet", "instahide", "uniform")
 INSTAHIDE_MAX_WEIGHT = 0.65
 # One pixel moving over its whole range (255) moves any orthonormal 8×8 DCT coefficient of its block by at most
@@ -21,7 +23,7 @@ LAPLACE_SENSITIVITY = 255.0 / 4
 _MAX_REJECTION_ROUNDS = 10_000
 
 
-class RecipeError(ValueError):
+class RecipeError(FreqmixError):
     """A recipe that cannot be applied (bad k, unknown scheme, batch too small...)."""
 
 

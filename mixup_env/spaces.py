@@ -19,6 +19,7 @@ import numpy as np
 from gymnasium import spaces
 
 from mixup_env.masking import Recipe
+from freqmix.errors import FreqmixError
 
 PAPER_K_CHOICES = (2, 3, 4, 5, 6)
 WEIGHT_OPTIONS: tuple[tuple[str, float], ...] = (
@@ -39,7 +40,7 @@ STATE_FIELDS = (
 )
 
 
-class ActionError(ValueError):
+class ActionError(FreqmixError):
     """An action that is not in the env's action space."""
 
 

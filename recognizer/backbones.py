@@ -14,6 +14,8 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
+from freqmix.errors import FreqmixError
+
 __all__ = ["BACKBONES", "IResNet", "SmallNet", "build_backbone", "iresnet18", "iresnet50"]
 
 
@@ -166,7 +168,7 @@ BACKBONES: dict[str, Callable[[int, int], nn.Module]] = {
 def build_backbone(name: str, in_channels: int, embedding_dim: int = 128) -> nn.Module:
     """Build a registered backbone; raises ``ValueError`` for an unknown name or non-positive sizes."""
     if name not in BACKBONES:
-        raise ValueError(f"unknown backbone {name!r}; choose one of {sorted(BACKBONES)}")
+        raise FreqmixError(f"unknown backbone {name!r}; choose one of {sorted(BACKBONES)}")
     if in_channels < 1 or embedding_dim < 1:
-        raise ValueError(f"in_channels and embedding_dim must be >= 1, got {in_channels} and {embedding_dim}")
+        raise FreqmixError(f"in_channels and embedding_dim must be >= 1, got {in_channels} and {embedding_dim}")
     return BACKBONES[name](in_channels, embedding_dim)

@@ -18,6 +18,8 @@ import cv2
 import numpy as np
 import torch
 
+from freqmix.errors import FreqmixError
+
 __all__ = [
     "DataError",
     "FaceDataset",
@@ -41,7 +43,7 @@ MIN_SIDE = 8
 _LUMA = np.array([0.299, 0.587, 0.114])
 
 
-class DataError(ValueError):
+class DataError(FreqmixError):
     """Bad data or data arguments; the message is one line saying what is wrong and how to fix it."""
 
 

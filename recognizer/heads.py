@@ -27,13 +27,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from freqmix.errors import FreqmixError
+
 __all__ = ["HEADS", "ArcFaceHead", "CosFaceHead", "SoftmaxHead", "build_head", "soft_cross_entropy"]
 
 
 def soft_cross_entropy(logits: torch.Tensor, soft_labels: torch.Tensor) -> torch.Tensor:
     """``-sum_c y_c log softmax(z)_c`` averaged over the batch; ``(N, K), (N, K) -> ()``."""
     if soft_labels.shape != logits.shape:
-        raise ValueError(
+        raise FreqmixError(
             f"soft_labels must have shape {tuple(logits.shape)} (N, num_classes), got {tuple(soft_labels.shape)}"
         )
     return -(soft_labels * F.log_softmax(logits, dim=1)).sum(dim=1).mean()
@@ -61,7 +63,7 @@ class _CosineHead(nn.Module):
     def __init__(self, embedding_dim: int, num_classes: int, s: float, m: float) -> None:
         super().__init__()
         if s <= 0 or m < 0:
-            raise ValueError(f"scale s must be > 0 and margin m >= 0, got s={s}, m={m}")
+            raise FreqmixError(f"scale s must be > 0 and margin m >= 0, got s={s}, m={m}")
         self.s, self.m = float(s), float(m)
         self.weight = nn.Parameter(torch.empty(num_classes, embedding_dim))
         nn.init.normal_(self.weight, std=0.01)  # insightface init; only the direction matters
@@ -82,7 +84,7 @@ class _CosineHead(nn.Module):
         """``(N, D), (N, K) -> ()``: margin on every class with positive weight, then soft cross entropy."""
         cos = self.cosine(embeddings)
         if soft_labels.shape != cos.shape:
-            raise ValueError(
+            raise FreqmixError(
                 f"soft_labels must have shape {tuple(cos.shape)} (N, num_classes), got {tuple(soft_labels.shape)}"
             )
         logits = self.s * torch.where(soft_labels > 0, self.margin(cos), cos)
@@ -139,7 +141,7 @@ def build_head(name: str, embedding_dim: int, num_classes: int, **kwargs: float 
     Raises ``ValueError`` for an unknown name or fewer than 2 classes.
     """
     if name not in HEADS:
-        raise ValueError(f"unknown head {name!r}; choose one of {sorted(HEADS)}")
+        raise FreqmixError(f"unknown head {name!r}; choose one of {sorted(HEADS)}")
     if num_classes < 2:
-        raise ValueError(f"a classification head needs num_classes >= 2, got {num_classes}")
+        raise FreqmixError(f"a classification head needs num_classes >= 2, got {num_classes}")
     return HEADS[name](embedding_dim, num_classes, **kwargs)

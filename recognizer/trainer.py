@@ -17,6 +17,7 @@ from torch import nn
 from recognizer.atomic import save_atomically
 from recognizer.backbones import build_backbone
 from recognizer.heads import build_head
+from freqmix.errors import FreqmixError
 
 __all__ = ["CheckpointError", "Recognizer"]
 
@@ -27,7 +28,7 @@ _MATCH_KEYS = ("in_channels", "num_classes", "backbone", "head", "embedding_dim"
                "weight_decay", "total_steps")
 
 
-class CheckpointError(ValueError):
+class CheckpointError(FreqmixError):
     """A checkpoint is unreadable, not a Recognizer checkpoint, or from another configuration."""
 
 
@@ -36,10 +37,10 @@ def _available_device(device: str | torch.device) -> torch.device:
     try:
         dev = torch.device(device)
     except (RuntimeError, TypeError):
-        raise ValueError(f"unknown device {device!r}; use cpu, cuda or cuda:N (any torch device type)") from None
+        raise FreqmixError(f"unknown device {device!r}; use cpu, cuda or cuda:N (any torch device type)") from None
     backend = getattr(torch, dev.type, None)
     if dev.type != "cpu" and not (hasattr(backend, "is_available") and backend.is_available()):
-        raise ValueError(f"device {device!r} is not available on this machine (torch {torch.__version__}); "
+        raise FreqmixError(f"device {device!r} is not available on this machine (torch {torch.__version__}); "
                          "use cpu")
     return dev
 
@@ -84,10 +85,10 @@ class Recognizer:
         total_steps: int | None = None,
     ) -> None:
         if not (0 < lr < math.inf and 0 <= momentum < math.inf and 0 <= weight_decay < math.inf):
-            raise ValueError(f"need a finite lr > 0, momentum >= 0, weight_decay >= 0; got {lr}, {momentum}, "
+            raise FreqmixError(f"need a finite lr > 0, momentum >= 0, weight_decay >= 0; got {lr}, {momentum}, "
                              f"{weight_decay}")
         if total_steps is not None and total_steps < 1:
-            raise ValueError(f"total_steps must be >= 1 or None, got {total_steps}")
+            raise FreqmixError(f"total_steps must be >= 1 or None, got {total_steps}")
         self.config: dict[str, Any] = {
             "in_channels": int(in_channels), "num_classes": int(num_classes), "backbone": backbone,
             "head": head, "embedding_dim": int(embedding_dim), "lr": float(lr), "momentum": float(momentum),
