@@ -22,6 +22,7 @@ from agents.hyperparams import HYPERPARAMS_DIR, check_hyperparams, load_hyperpar
 from agents.policies import split_policy_kwargs
 from agents.reinforce import REINFORCE
 from freqmix.errors import FreqmixError
+from freqmix.registry import Registry
 
 # Not an SB3 argument: the standard deviation of TD3's Gaussian exploration noise (RL Zoo's ``noise_std``), in
 # units of the [-1, 1] Box; SAC explores through its own entropy and does not take it.
@@ -72,11 +73,11 @@ def _sb3_builder(algorithm: type[BaseAlgorithm]) -> Callable[..., BaseAlgorithm]
     return build
 
 
-AGENTS: dict[str, AgentSpec] = {
-    "fixed": AgentSpec(lambda env, seed, k, hyperparams: FixedK(k, env.get_wrapper_attr("codec")), learns=False),
-    "random": AgentSpec(lambda env, seed, k, hyperparams: RandomK(env.get_wrapper_attr("codec"), seed=seed),
-                        learns=False),
-}
+AGENTS: Registry[AgentSpec] = Registry("agent", "--agent")
+AGENTS.register("fixed", AgentSpec(lambda env, seed, k, hyperparams: FixedK(k, env.get_wrapper_attr("codec")),
+                                   learns=False))
+AGENTS.register("random", AgentSpec(lambda env, seed, k, hyperparams: RandomK(env.get_wrapper_attr("codec"), seed=seed),
+                                    learns=False))
 
 
 def register_sb3(name: str, algorithm: type[BaseAlgorithm], box_actions: bool = False,
@@ -88,8 +89,8 @@ def register_sb3(name: str, algorithm: type[BaseAlgorithm], box_actions: bool = 
     :param box_actions: it acts in a Box (SAC, TD3): the env is relaxed by ``BoxRelaxation``.
     :param action_spaces: the discrete action spaces it can choose in (before any relaxation).
     """
-    AGENTS[name] = AgentSpec(_sb3_builder(algorithm), learns=True, algorithm=algorithm, box_actions=box_actions,
-                             action_spaces=action_spaces)
+    AGENTS.register(name, AgentSpec(_sb3_builder(algorithm), learns=True, algorithm=algorithm,
+                                    box_actions=box_actions, action_spaces=action_spaces))
 
 
 register_sb3("reinforce", REINFORCE)
@@ -101,10 +102,8 @@ register_sb3("td3", TD3, box_actions=True)
 
 
 def agent_spec(name: str) -> AgentSpec:
-    """The registered spec of ``name``; ValueError listing the choices if unknown."""
-    if name not in AGENTS:
-        raise FreqmixError(f"unknown agent {name!r}; choose one of {', '.join(AGENTS)}")
-    return AGENTS[name]
+    """The registered spec of ``name``; ``UnknownNameError`` listing the choices if unknown."""
+    return AGENTS.get(name)
 
 
 def resolve_hyperparams(name: str, env_id: str, overrides: dict[str, Any] | None = None,

@@ -127,10 +127,8 @@ def load_task(config: TrainConfig) -> Task:
 
 
 def env_action(env_id: str) -> str:
-    """The action kind (``"k"`` or ``"recipe"``) of a registered FreqMixUp env id; ValueError if unknown."""
-    if env_id not in ENV_IDS:
-        raise FreqmixError(f"unknown env {env_id!r}; choose {' or '.join(ENV_IDS)}")
-    return ENV_IDS[env_id]
+    """The action kind (``"k"`` or ``"recipe"``) of a registered FreqMixUp env id; UnknownNameError if unknown."""
+    return ENV_IDS.get(env_id)
 
 
 def make_env(config: TrainConfig, train: FaceDataset, total_steps: int) -> gym.Env:

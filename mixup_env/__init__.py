@@ -6,7 +6,12 @@ Importing this package registers ``FreqMixUp-v0`` (the paper's action: ``Discret
 """
 import gymnasium
 
-ENV_IDS = {"FreqMixUp-v0": "k", "FreqMixUpRecipe-v0": "recipe"}
+from freqmix.registry import Registry
+
+# env id -> the action kind of FreqMixUpEnv it makes ("k" or "recipe").
+ENV_IDS: Registry[str] = Registry("env", "--env")
+ENV_IDS.register("FreqMixUp-v0", "k")
+ENV_IDS.register("FreqMixUpRecipe-v0", "recipe")
 
 
 def register_envs() -> None:

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from freqmix.errors import FreqmixError
+from freqmix.registry import Registry
 
 __all__ = ["BACKBONES", "IResNet", "SmallNet", "build_backbone", "iresnet18", "iresnet50"]
 
@@ -158,17 +159,14 @@ def iresnet50(in_channels: int, embedding_dim: int = 128) -> IResNet:
     return IResNet(in_channels, [3, 4, 14, 3], embedding_dim)
 
 
-BACKBONES: dict[str, Callable[[int, int], nn.Module]] = {
-    "small": SmallNet,
-    "iresnet18": iresnet18,
-    "iresnet50": iresnet50,
-}
+BACKBONES: Registry[Callable[[int, int], nn.Module]] = Registry("backbone", "--backbone")
+BACKBONES.register("small", SmallNet)
+BACKBONES.register("iresnet18", iresnet18)
+BACKBONES.register("iresnet50", iresnet50)
 
 
 def build_backbone(name: str, in_channels: int, embedding_dim: int = 128) -> nn.Module:
     """Build a registered backbone; raises ``ValueError`` for an unknown name or non-positive sizes."""
-    if name not in BACKBONES:
-        raise FreqmixError(f"unknown backbone {name!r}; choose one of {sorted(BACKBONES)}")
     if in_channels < 1 or embedding_dim < 1:
         raise FreqmixError(f"in_channels and embedding_dim must be >= 1, got {in_channels} and {embedding_dim}")
-    return BACKBONES[name](in_channels, embedding_dim)
+    return BACKBONES.get(name)(in_channels, embedding_dim)

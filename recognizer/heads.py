@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from freqmix.errors import FreqmixError
+from freqmix.registry import Registry
 
 __all__ = ["HEADS", "ArcFaceHead", "CosFaceHead", "SoftmaxHead", "build_head", "soft_cross_entropy"]
 
@@ -128,11 +129,10 @@ class ArcFaceHead(_CosineHead):
         return torch.where(cos > self.th, phi, cos - self.mm)
 
 
-HEADS: dict[str, Callable[..., nn.Module]] = {
-    "arcface": ArcFaceHead,
-    "cosface": CosFaceHead,
-    "softmax": SoftmaxHead,
-}
+HEADS: Registry[Callable[..., nn.Module]] = Registry("head", "--head")
+HEADS.register("arcface", ArcFaceHead)
+HEADS.register("cosface", CosFaceHead)
+HEADS.register("softmax", SoftmaxHead)
 
 
 def build_head(name: str, embedding_dim: int, num_classes: int, **kwargs: float | bool) -> nn.Module:
@@ -140,8 +140,6 @@ def build_head(name: str, embedding_dim: int, num_classes: int, **kwargs: float 
 
     Raises ``ValueError`` for an unknown name or fewer than 2 classes.
     """
-    if name not in HEADS:
-        raise FreqmixError(f"unknown head {name!r}; choose one of {sorted(HEADS)}")
     if num_classes < 2:
         raise FreqmixError(f"a classification head needs num_classes >= 2, got {num_classes}")
-    return HEADS[name](embedding_dim, num_classes, **kwargs)
+    return HEADS.get(name)(embedding_dim, num_classes, **kwargs)

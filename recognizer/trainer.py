@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import torch
@@ -19,7 +20,7 @@ from recognizer.backbones import build_backbone
 from recognizer.heads import build_head
 from freqmix.errors import FreqmixError
 
-__all__ = ["CheckpointError", "Recognizer"]
+__all__ = ["CheckpointError", "Recognizer", "RecognizerConfig"]
 
 _FORMAT = "freqmix.recognizer/1"
 # Config keys a state must share with the Recognizer that loads it (the seed only drew the initial
@@ -30,6 +31,24 @@ _MATCH_KEYS = ("in_channels", "num_classes", "backbone", "head", "embedding_dim"
 
 class CheckpointError(FreqmixError):
     """A checkpoint is unreadable, not a Recognizer checkpoint, or from another configuration."""
+
+
+@dataclass(frozen=True)
+class RecognizerConfig:
+    """What a :class:`Recognizer` is, apart from its data-given sizes (channels, identities) and its seed.
+
+    :param backbone: name in ``recognizer.backbones.BACKBONES``.
+    :param head: name in ``recognizer.heads.HEADS``.
+    :param embedding_dim: embedding size ``D``.
+    :param lr: base SGD learning rate (the cosine schedule's peak).
+    :param device: where it trains (``"cpu"``, ``"cuda"``, ...).
+    """
+
+    backbone: str = "small"
+    head: str = "arcface"
+    embedding_dim: int = 128
+    lr: float = 0.1
+    device: str = "cpu"
 
 
 def _available_device(device: str | torch.device) -> torch.device:
@@ -111,6 +130,12 @@ class Recognizer:
         self._buffer_backup = [b.detach().clone() for b in self._buffers]
         self._set_lr()
 
+    @classmethod
+    def from_config(cls, in_channels: int, num_classes: int, config: RecognizerConfig, seed: int = 0,
+                    total_steps: int | None = None) -> Recognizer:
+        """A Recognizer for ``in_channels`` frequency channels and ``num_classes`` identities as ``config`` says."""
+        return cls(in_channels, num_classes, seed=seed, total_steps=total_steps, **asdict(config))
+
     # -- training -------------------------------------------------------------------------------------
     @property
     def lr(self) -> float:
@@ -169,12 +194,17 @@ class Recognizer:
             return torch.empty(0, self.config["embedding_dim"])
         return F.normalize(torch.cat(out), dim=1)
 
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        """``(N, C, h, w) -> (N, K)`` margin-free identity logits on the recognizer's device, in eval mode
+        (running BN statistics). Differentiable, so that attacks (model inversion) can follow gradients to ``x``;
+        wrap in ``torch.no_grad()`` when none are needed."""
+        self._train_mode(False)
+        return self.head.logits(self.backbone(x.to(self.device)))
+
     @torch.no_grad()
     def predict(self, x: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
         """``(N, C, h, w) -> (N,)`` int64 class index: argmax of the head's margin-free logits (CPU)."""
-        self._train_mode(False)
-        out = [self.head.logits(self.backbone(x[i:i + batch_size].to(self.device))).argmax(1).cpu()
-               for i in range(0, len(x), batch_size)]
+        out = [self.logits(x[i:i + batch_size]).argmax(1).cpu() for i in range(0, len(x), batch_size)]
         return torch.cat(out) if out else torch.empty(0, dtype=torch.int64)
 
     # -- state ----------------------------------------------------------------------------------------
@@ -189,11 +219,15 @@ class Recognizer:
             "step": self.step,
         }
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore a ``state_dict()``; raises ``CheckpointError`` for a state of another configuration."""
+    def load_state_dict(self, state: dict[str, Any], reschedule: bool = False) -> None:
+        """Restore a ``state_dict()``; raises ``CheckpointError`` for a state of another configuration.
+
+        :param reschedule: accept a state saved under another ``total_steps`` and continue on this Recognizer's
+            cosine schedule (extending a run's budget stretches the schedule from the saved step on).
+        """
         config = _checked_config(state)
-        diff = [f"{k}={config.get(k)!r} (expected {self.config[k]!r})"
-                for k in _MATCH_KEYS if config.get(k) != self.config[k]]
+        keys = [k for k in _MATCH_KEYS if not (reschedule and k == "total_steps")]
+        diff = [f"{k}={config.get(k)!r} (expected {self.config[k]!r})" for k in keys if config.get(k) != self.config[k]]
         if diff:
             raise CheckpointError("checkpoint is from another configuration: " + ", ".join(diff))
         try:

@@ -1,6 +1,7 @@
 """FreqMixUpEnv: both env checkers, the step contract, determinism, registration by string."""
 import subprocess
 import sys
+import warnings
 
 import gymnasium as gym
 import numpy as np
@@ -142,6 +143,10 @@ def test_make_by_string_in_a_fresh_process():
 def test_registration_is_idempotent():
     import mixup_env
 
-    mixup_env.register_envs()
-    mixup_env.register_envs()
-    assert "FreqMixUp-v0" in gym.registry
+    # Re-registering an id makes gymnasium warn "Overriding environment"; the guard must avoid that.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        mixup_env.register_envs()
+        mixup_env.register_envs()
+    assert gym.registry["FreqMixUp-v0"].entry_point == "mixup_env.env:FreqMixUpEnv"
+    assert gym.registry["FreqMixUpRecipe-v0"].kwargs == {"action": "recipe"}
