@@ -5,6 +5,7 @@ what an action means) and nothing else of the env.
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -41,9 +42,7 @@ class FixedK(_RecipeChooser):
     """
 
     def __init__(self, k: int, codec: ActionCodec, recipe: Recipe | None = None) -> None:
-        base = recipe or codec.default
-        super().__init__(codec, Recipe(k=k, weights=base.weights, alpha=base.alpha, sign_flip=base.sign_flip,
-                                       drop=base.drop))
+        super().__init__(codec, replace(recipe or codec.default, k=k))
         self._fixed = codec.encode(self.recipe)
 
     def _action(self) -> Any:
@@ -61,9 +60,7 @@ class RandomK(_RecipeChooser):
     def __init__(self, codec: ActionCodec, seed: int | None = None, recipe: Recipe | None = None) -> None:
         super().__init__(codec, recipe or codec.default)
         self.rng = np.random.default_rng(seed)
-        self._actions = [codec.encode(Recipe(k=k, weights=self.recipe.weights, alpha=self.recipe.alpha,
-                                             sign_flip=self.recipe.sign_flip, drop=self.recipe.drop))
-                         for k in codec.k_choices]
+        self._actions = [codec.encode(replace(self.recipe, k=k)) for k in codec.k_choices]
 
     def _action(self) -> Any:
         return self._actions[int(self.rng.integers(len(self._actions)))]

@@ -152,6 +152,26 @@ def build_agent(name: str, env: gym.Env, seed: int, k: int = 2, hyperparams: dic
     return spec.build(env, seed, k, resolve_hyperparams(name, env_id, hyperparams))
 
 
+@dataclass(frozen=True)
+class AgentConfig:
+    """Which agent chooses the recipes, and how it is set up.
+
+    :param name: a registered agent (``AGENTS``).
+    :param k: the fixed agent's k.
+    :param hyperparams: overrides of the YAML hyperparameters (learning agents) or of the spec defaults.
+    :param env_id: the env id keying the YAML file.
+    """
+
+    name: str = "fixed"
+    k: int = 2
+    hyperparams: dict[str, Any] = field(default_factory=dict)
+    env_id: str = "FreqMixUp-v0"
+
+    def build(self, env: gym.Env, seed: int) -> Any:
+        """The agent on ``env`` with its own ``seed`` (see :func:`build_agent`)."""
+        return build_agent(self.name, env, seed=seed, k=self.k, hyperparams=self.hyperparams, env_id=self.env_id)
+
+
 def load_agent(name: str, path: str | Path, env: gym.Env | None = None) -> BaseAlgorithm:
     """Reload a learning agent saved by ``freqmix train`` (``DIR/agent.zip``) onto the CPU.
 

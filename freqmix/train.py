@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -25,22 +25,23 @@ from tqdm import tqdm
 
 from agents.continuous import BoxRelaxation
 from agents.policies import action_probabilities
-from agents.registry import agent_spec, build_agent, resolve_hyperparams
+from agents.registry import AgentConfig, agent_spec, resolve_hyperparams
 from freqmix.checkpoint import (
     CHECKPOINT_NAME, agent_state, load_agent_state, load_checkpoint, require_checkpointable, restore_rng,
     rng_snapshot, save_checkpoint,
 )
 from freqmix.steplog import StepLog
 from mixup_env import ENV_IDS
-from mixup_env.env import FreqMixUpEnv
-from mixup_env.frequency import FrequencyTransform
+from freqmix.config_fields import pick
+from mixup_env.env import EnvConfig, FreqMixUpEnv
+from mixup_env.frequency import FrequencyTransform, TransformConfig
 from mixup_env.masking import Recipe
 from mixup_env.spaces import DROP_LEVELS, PAPER_K_CHOICES, WEIGHT_OPTIONS
 from recognizer.data import (
     FaceDataset, PairSet, load_dataset, load_lfw_pairs, make_pairs, split_identities, split_per_identity,
 )
 from recognizer.evaluate import identification_accuracy, verification
-from recognizer.trainer import Recognizer
+from recognizer.trainer import Recognizer, RecognizerConfig
 from freqmix.errors import FreqmixError
 
 FINAL_LOSS_WINDOW = 10
@@ -90,6 +91,45 @@ class TrainConfig:
         extra = {self.k} if self.agent == "fixed" else set()
         return tuple(sorted(set(PAPER_K_CHOICES) | extra))
 
+    # The typed configurations of the pieces a run builds, taken from the same-named fields of this record.
+    def recipe(self) -> Recipe:
+        """The recipe fields other than k (k is the agent's choice; 2 until it chooses)."""
+        return pick(Recipe, self, k=2)
+
+    def transform_config(self) -> TransformConfig:
+        """The frequency transform of the run."""
+        return pick(TransformConfig, self)
+
+    def recognizer_config(self) -> RecognizerConfig:
+        """The recognizer of the run."""
+        return pick(RecognizerConfig, self)
+
+    def env_config(self, total_steps: int | None = None) -> EnvConfig:
+        """The env of the run, planned for ``total_steps`` recognizer steps (cosine lr schedule)."""
+        return pick(EnvConfig, self, action=env_action(self.env), k_choices=self.k_choices(),
+                    default_recipe=self.recipe(), transform=self.transform_config(),
+                    recognizer=self.recognizer_config(), total_steps=total_steps)
+
+    def agent_config(self) -> AgentConfig:
+        """The agent of the run (its own seed is the run's)."""
+        return AgentConfig(name=self.agent, k=self.k, hyperparams=self.hyperparams, env_id=self.env)
+
+    def to_json(self) -> str:
+        """``config.json``'s text (without the resolved step count, which :func:`run_training` adds)."""
+        return json.dumps(asdict(self), indent=2)
+
+    @classmethod
+    def from_json(cls, text: str) -> TrainConfig:
+        """The config ``config.json`` (or a checkpoint) holds; keys it does not know (``resolved_steps``) are
+        skipped, keys it lacks (files of older versions) keep their defaults."""
+        try:
+            saved = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise FreqmixError(f"config.json is not valid JSON: {exc}") from None
+        if not isinstance(saved, dict):
+            raise FreqmixError("config.json does not hold an object of options")
+        return cls(**{f.name: saved[f.name] for f in fields(cls) if f.name in saved})
+
 
 @dataclass
 class Task:
@@ -134,14 +174,7 @@ def env_action(env_id: str) -> str:
 def make_env(config: TrainConfig, train: FaceDataset, total_steps: int) -> gym.Env:
     """The env for ``config`` on the training faces ``train``, relaxed to a Box (``BoxRelaxation``) when the agent
     acts in one (SAC, TD3)."""
-    recipe = Recipe(k=2, weights=config.weights, alpha=config.alpha, sign_flip=config.sign_flip, drop=config.drop,
-                    laplace_epsilon=config.laplace_epsilon)
-    env = FreqMixUpEnv(train, action=env_action(config.env), k_choices=config.k_choices(), default_recipe=recipe,
-                        channels=config.channels, n_high=config.n_high, key=config.key, upsample=config.upsample,
-                        backbone=config.backbone, head=config.head, embedding_dim=config.embedding_dim,
-                        lr=config.lr, batch_size=config.batch_size, device=config.device, total_steps=total_steps,
-                        probe_every=config.probe_every, utility_weight=config.utility_weight,
-                        accuracy_floor=config.accuracy_floor, augment_shift=config.augment_shift)
+    env = FreqMixUpEnv(train, config.env_config(total_steps))
     return BoxRelaxation(env) if agent_spec(config.agent).box_actions else env
 
 
@@ -199,11 +232,10 @@ def run_training(config: TrainConfig, out: Path, progress: bool = True, save_eve
     done = int(checkpoint["steps_done"]) if checkpoint else 0
     if checkpoint and steps <= done:
         raise FreqmixError(f"the checkpoint already covers {done} steps; pass --steps larger than that to extend")
-    (out / "config.json").write_text(json.dumps({**asdict(config), "resolved_steps": steps}, indent=2))
+    (out / "config.json").write_text(json.dumps({**json.loads(config.to_json()), "resolved_steps": steps}, indent=2))
 
     env = StepLog(make_env(config, task.train, steps), out / "steps.csv", keep_rows=done if checkpoint else None)
-    agent = build_agent(config.agent, env, seed=config.seed, k=config.k, hyperparams=config.hyperparams,
-                        env_id=config.env)
+    agent = config.agent_config().build(env, seed=config.seed)
     if save_every or stop_at or checkpoint:
         require_checkpointable(agent)
     if isinstance(agent, BaseAlgorithm):
@@ -213,7 +245,7 @@ def run_training(config: TrainConfig, out: Path, progress: bool = True, save_eve
         agent.set_logger(configure(str(logs), formats))
     torch.manual_seed(config.seed)  # the agent's own torch draws (SB3 policies) follow the run's seed too
     if checkpoint:
-        _restore(checkpoint, env, agent, steps)
+        _restore(checkpoint, env, agent)
     saver = Checkpointer(out / CHECKPOINT_NAME, config, env, agent, save_every, stop_at,
                          float(checkpoint["wall_seconds"]) if checkpoint else 0.0, started)
     try:
@@ -242,17 +274,15 @@ def run_training(config: TrainConfig, out: Path, progress: bool = True, save_eve
 def load_resume(out: Path, steps: int | None = None) -> tuple[TrainConfig, dict[str, Any]]:
     """The checkpoint of the run in ``out`` and that run's config, with ``steps`` replacing its budget if given."""
     checkpoint = load_checkpoint(out / CHECKPOINT_NAME)
-    config = TrainConfig(**json.loads(checkpoint["config"]))
+    config = TrainConfig.from_json(checkpoint["config"])
     if steps is not None:
         config.steps = steps
     return config, checkpoint
 
 
-def _restore(checkpoint: dict[str, Any], env: StepLog, agent: Any, steps: int) -> None:
-    env_state = checkpoint["env"]
-    # Extending the budget stretches the cosine schedule: the recognizer is rebuilt for the new total.
-    env_state["recognizer"]["config"]["total_steps"] = steps
-    env.unwrapped.load_state_dict(env_state)
+def _restore(checkpoint: dict[str, Any], env: StepLog, agent: Any) -> None:
+    # Extending the budget stretches the cosine schedule: the env was built for the new total.
+    env.unwrapped.load_state_dict(checkpoint["env"], reschedule=True)
     load_agent_state(agent, checkpoint["agent"])
     if isinstance(agent, BaseAlgorithm):
         # SB3's Monitor refuses a step before a reset; the resumed episode is already under way.
@@ -288,7 +318,7 @@ class Checkpointer:
     def save(self, done: int) -> None:
         """Write the checkpoint covering ``done`` steps."""
         self.env.flush()
-        save_checkpoint(self.path, {"config": json.dumps(asdict(self.config)), "steps_done": done,
+        save_checkpoint(self.path, {"config": self.config.to_json(), "steps_done": done,
                                     "wall_seconds": self.elapsed(), "env": self.env.unwrapped.state_dict(),
                                     "agent": agent_state(self.agent), "rng": rng_snapshot()})
         self.last_saved = done

@@ -9,37 +9,36 @@ loss with unusable recognizers (the paper's own extra terms are unpublished; thi
 from __future__ import annotations
 
 from collections import deque
-from typing import Any, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
 import torch
 
-from mixup_env.frequency import DEFAULT_N_HIGH, ChannelSelection, FrequencyTransform
+from freqmix.config_fields import with_fields
+from freqmix.errors import FreqmixError
+from mixup_env.frequency import FrequencyTransform, TransformConfig
 from mixup_env.masking import FrequencyMixUp, Recipe
 from mixup_env.spaces import PAPER_K_CHOICES, ActionCodec, ObservationLayout
 from recognizer.augment import random_shift
 from recognizer.data import FaceDataset, load_dataset, split_per_identity
-from recognizer.trainer import Recognizer
-from freqmix.errors import FreqmixError
+from recognizer.trainer import Recognizer, RecognizerConfig
 
 _LOSS_WINDOW = 20
 INFO_KEYS = ("k", "weights", "loss", "reward", "utility_penalty", "lr", "step", "epoch", "accuracy", "evaluated",
              "error")
 
 
-class FreqMixUpEnv(gym.Env):
-    """Gymnasium env whose action is the MixUp recipe of the next training batch of a face recognizer.
+@dataclass(frozen=True)
+class EnvConfig:
+    """Everything a :class:`FreqMixUpEnv` is, apart from its data.
 
-    :param data: a :class:`FaceDataset` of training faces, or a spec for ``recognizer.data.load_dataset``
-        (``"synthetic"``, a folder path, ``"olivetti"``, ``"lfw"``), which is split per identity and trained on
-        its train part (the test part is kept as ``test_data``).
     :param action: ``"k"`` (Discrete over ``k_choices``, the paper's) or ``"recipe"`` (MultiDiscrete).
     :param k_choices: the k values actions choose among.
-    :param default_recipe: non-k recipe fields for ``action="k"`` (weights, alpha, sign flip, drop).
-    :param image_size: square side (pixels, multiple of 8) when ``data`` is a spec.
-    :param channels, n_high, key, upsample: the frequency transform (see ``FrequencyTransform``).
-    :param backbone, head, embedding_dim, lr, device: the recognizer (see ``recognizer.trainer.Recognizer``).
+    :param default_recipe: non-k recipe fields for ``action="k"`` (weights, alpha, sign flip, drop, noise).
+    :param transform: the frequency transform (channels kept, shuffle key, upsampling).
+    :param recognizer: the recognizer (backbone, head, embedding size, lr, device).
     :param batch_size: images per step (the last incomplete batch of an epoch is dropped).
     :param steps_per_episode: recognizer steps per episode; default one epoch.
     :param total_steps: planned recognizer steps of the whole run (cosine lr schedule); None = constant lr.
@@ -49,31 +48,55 @@ class FreqMixUpEnv(gym.Env):
     :param augment_shift: training images are translated by up to this fraction of their side (borders
         replicated; 0.07 is 8 pixels at 112) before the frequency transform, drawn from the data-order
         generator; 0 turns it off.
+    """
+
+    action: str = "k"
+    k_choices: tuple[int, ...] = PAPER_K_CHOICES
+    default_recipe: Recipe = Recipe(k=2)
+    transform: TransformConfig = TransformConfig()
+    recognizer: RecognizerConfig = RecognizerConfig()
+    batch_size: int = 32
+    steps_per_episode: int | None = None
+    total_steps: int | None = None
+    probe_every: int = 0
+    probe_size: int = 128
+    utility_weight: float = 0.0
+    accuracy_floor: float = 0.9
+    augment_shift: float = 0.07
+
+
+class FreqMixUpEnv(gym.Env):
+    """Gymnasium env whose action is the MixUp recipe of the next training batch of a face recognizer.
+
+    :param data: a :class:`FaceDataset` of training faces, or a spec for ``recognizer.data.load_dataset``
+        (``"synthetic"``, a folder path, ``"olivetti"``, ``"lfw"``), which is split per identity and trained on
+        its train part (the test part is kept as ``test_data``).
+    :param config: the env's :class:`EnvConfig` (default: its defaults).
+    :param image_size: square side (pixels, multiple of 8) when ``data`` is a spec.
     :param data_seed: seed of the train/test split when ``data`` is a spec.
+    :param options: flat overrides of ``config``'s fields or of its nested configurations' fields
+        (``batch_size=8``, ``channels="no-dc"``, ``embedding_dim=32``), as ``gymnasium.make`` passes them.
     """
 
     metadata = {"render_modes": []}
 
-    def __init__(self, data: FaceDataset | str = "synthetic", action: str = "k",
-                 k_choices: Sequence[int] = PAPER_K_CHOICES, default_recipe: Recipe = Recipe(k=2),
-                 image_size: int = 112, channels: ChannelSelection = "all", n_high: int = DEFAULT_N_HIGH,
-                 key: int | None = None, upsample: int = 1, backbone: str = "small", head: str = "arcface",
-                 embedding_dim: int = 128, lr: float = 0.1, batch_size: int = 32, device: str = "cpu",
-                 steps_per_episode: int | None = None, total_steps: int | None = None, probe_every: int = 0,
-                 probe_size: int = 128, utility_weight: float = 0.0, accuracy_floor: float = 0.9,
-                 augment_shift: float = 0.07, data_seed: int = 0) -> None:
+    def __init__(self, data: FaceDataset | str = "synthetic", config: EnvConfig | None = None, image_size: int = 112,
+                 data_seed: int = 0, **options: Any) -> None:
         super().__init__()
+        config = with_fields(config or EnvConfig(), **options)
+        self.config = config
         if isinstance(data, FaceDataset):
             self.train_data, self.test_data = data, None
         else:
             full = load_dataset(data, image_size=image_size, seed=data_seed)
             self.train_data, self.test_data = split_per_identity(full, seed=data_seed)
+        batch_size = config.batch_size
         if not 1 <= batch_size <= len(self.train_data):
             raise FreqmixError(f"batch_size={batch_size} must be between 1 and the {len(self.train_data)} training images")
-        self.codec = ActionCodec(action, k_choices, default_recipe)
+        self.codec = ActionCodec(config.action, config.k_choices, config.default_recipe)
         if max(self.codec.k_choices) > batch_size:
             raise FreqmixError(f"k up to {max(self.codec.k_choices)} needs batch_size >= {max(self.codec.k_choices)}")
-        self.transform = FrequencyTransform(self.train_data.image_channels, channels, n_high, key, upsample)
+        self.transform = FrequencyTransform.from_config(self.train_data.image_channels, config.transform)
         self.mixup = FrequencyMixUp(self.train_data.num_identities)
         self.layout = ObservationLayout(num_k=len(self.codec.k_choices), num_channels=self.transform.out_channels)
         self.action_space = self.codec.space
@@ -81,18 +104,18 @@ class FreqMixUpEnv(gym.Env):
 
         self.batch_size = batch_size
         self.steps_per_epoch = len(self.train_data) // batch_size
-        self.steps_per_episode = steps_per_episode or self.steps_per_epoch
+        self.steps_per_episode = config.steps_per_episode or self.steps_per_epoch
         if self.steps_per_episode < 1:
-            raise FreqmixError(f"steps_per_episode must be >= 1, not {steps_per_episode}")
+            raise FreqmixError(f"steps_per_episode must be >= 1, not {config.steps_per_episode}")
+        probe_every, utility_weight, accuracy_floor = config.probe_every, config.utility_weight, config.accuracy_floor
         if probe_every < 0 or not 0 <= utility_weight < np.inf or not 0 <= accuracy_floor <= 1:
             raise FreqmixError(f"need probe_every >= 0, a finite utility_weight >= 0 and 0 <= accuracy_floor <= 1; got "
-                             f"{probe_every}, {utility_weight}, {accuracy_floor}")
-        self.recognizer_options = dict(backbone=backbone, head=head, embedding_dim=embedding_dim, lr=lr,
-                                       device=device, total_steps=total_steps)
-        self.probe_every, self.probe_size = probe_every, probe_size
-        if not 0 <= augment_shift < 0.5:
-            raise FreqmixError(f"augment_shift must be a fraction of the image side in [0, 0.5), not {augment_shift}")
-        self.augment_shift = int(round(augment_shift * self.train_data.images.shape[-1]))
+                               f"{probe_every}, {utility_weight}, {accuracy_floor}")
+        self.probe_every, self.probe_size = probe_every, config.probe_size
+        if not 0 <= config.augment_shift < 0.5:
+            raise FreqmixError(f"augment_shift must be a fraction of the image side in [0, 0.5), not "
+                               f"{config.augment_shift}")
+        self.augment_shift = int(round(config.augment_shift * self.train_data.images.shape[-1]))
         self.utility_weight, self.accuracy_floor = utility_weight, accuracy_floor
         self.recognizer: Recognizer | None = None
 
@@ -111,8 +134,7 @@ class FreqMixUpEnv(gym.Env):
             self._recognizer_seed = int(seeds[2])
             self._order, self._cursor, self.epoch = np.empty(0, dtype=np.int64), 0, 0
         if self.recognizer is None or seed is not None or options.get("reset_recognizer", False):
-            self.recognizer = Recognizer(self.transform.out_channels, self.train_data.num_identities,
-                                         seed=self._recognizer_seed, **self.recognizer_options)
+            self.recognizer = self._new_recognizer()
             self._losses: deque[float] = deque(maxlen=_LOSS_WINDOW)
             self._recent_k: deque[int] = deque(maxlen=_LOSS_WINDOW)
             self._probe_accuracy = 0.0
@@ -163,8 +185,12 @@ class FreqMixUpEnv(gym.Env):
                 "losses": list(self._losses), "recent_k": list(self._recent_k),
                 "probe_accuracy": self._probe_accuracy, "batch": self._x.clone(), "batch_labels": self._y.clone()}
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Continue from :meth:`state_dict`; ValueError if it came from an env of another configuration."""
+    def load_state_dict(self, state: dict[str, Any], reschedule: bool = False) -> None:
+        """Continue from :meth:`state_dict`; FreqmixError if it came from an env of another configuration.
+
+        :param reschedule: the state may come from a run planned for another ``total_steps`` (a resumed run whose
+            budget was extended): the recognizer continues on this env's cosine schedule from the saved step.
+        """
         try:
             self.np_random  # noqa: B018 -- creates the generator whose state is restored next
             self.np_random.bit_generator.state = state["np_random"]
@@ -184,9 +210,8 @@ class FreqMixUpEnv(gym.Env):
             batch, batch_labels = state["batch"], state["batch_labels"]
         except (KeyError, TypeError, AttributeError) as exc:
             raise FreqmixError(f"not a FreqMixUpEnv state ({exc})") from None
-        self.recognizer = Recognizer(self.transform.out_channels, self.train_data.num_identities,
-                                     seed=self._recognizer_seed, **self.recognizer_options)
-        self.recognizer.load_state_dict(state["recognizer"])
+        self.recognizer = self._new_recognizer()
+        self.recognizer.load_state_dict(state["recognizer"], reschedule=reschedule)
         self._probe = self._probe_batch()
         # The described batch is stored as drawn (its augmentation came from generators already advanced).
         self._x, self._y = batch, batch_labels
@@ -196,6 +221,11 @@ class FreqMixUpEnv(gym.Env):
         return self._observation()
 
     # -- internals ----------------------------------------------------------------------------------------------
+    def _new_recognizer(self) -> Recognizer:
+        return Recognizer.from_config(self.transform.out_channels, self.train_data.num_identities,
+                                      self.config.recognizer, seed=self._recognizer_seed,
+                                      total_steps=self.config.total_steps)
+
     def _next_batch(self) -> None:
         if self._cursor + self.batch_size > len(self._order):
             if len(self._order):
@@ -229,7 +259,7 @@ class FreqMixUpEnv(gym.Env):
             "log_last_loss": np.log1p(max(0.0, losses[-1])),
             "log_loss_mean": np.log1p(max(0.0, losses.mean())),
             "log_loss_std": np.log1p(losses.std()),
-            "lr_ratio": self.recognizer.lr / self.recognizer_options["lr"],
+            "lr_ratio": self.recognizer.lr / self.config.recognizer.lr,
             "probe_accuracy": self._probe_accuracy,
         }
         energy = self._x.pow(2).mean(dim=(0, 2, 3)).cpu().numpy()

@@ -8,6 +8,7 @@ colour images in YCbCr (BT.601 full range). All functions are batched tensor cod
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Sequence, Union
 
@@ -156,6 +157,22 @@ def key_permutation(n: int, key: int) -> torch.Tensor:
     return torch.from_numpy(np.random.default_rng(key).permutation(n)).long()
 
 
+@dataclass(frozen=True)
+class TransformConfig:
+    """What the frequency transform keeps and how it hides it (image channels come from the data).
+
+    :param channels: the channel selection (see :func:`select_channels`): a name or explicit indices.
+    :param n_high: channels per plane kept by ``"high"``.
+    :param key: integer key of the channel shuffle; ``None`` keeps the natural order.
+    :param upsample: integer ×s upsampling before the DCT.
+    """
+
+    channels: ChannelSelection = "all"
+    n_high: int = DEFAULT_N_HIGH
+    key: int | None = None
+    upsample: int = 1
+
+
 class FrequencyTransform:
     """Configure once, call on batches: images (0..255) -> masked, optionally shuffled frequency channels.
 
@@ -183,6 +200,11 @@ class FrequencyTransform:
         self.kept = selected if key is None else selected[key_permutation(len(selected), key)]
         # Every channel in natural order (the default) needs no gather, which would copy the whole output again.
         self._all_in_order = torch.equal(self.kept, torch.arange(image_channels * COEFFS_PER_BLOCK))
+
+    @classmethod
+    def from_config(cls, image_channels: int, config: TransformConfig) -> FrequencyTransform:
+        """The transform ``config`` describes for images of ``image_channels`` (1 gray, 3 RGB) channels."""
+        return cls(image_channels, config.channels, config.n_high, config.key, config.upsample)
 
     @property
     def out_channels(self) -> int:
