@@ -12,7 +12,10 @@ handful of policy updates; per-step updates have no batch to average the noisy b
 rollout (8-16 steps) gives dozens of updates per run, each over several recipes.
 
 Returns are Monte-Carlo: ``G_t = r_t + gamma * G_{t+1}`` inside the episode, cut at the end of the rollout and
-never bootstrapped from a value estimate (that would make it actor-critic). With ``gamma`` near 1, choose
+never bootstrapped from a value estimate (that would make it actor-critic); :class:`MonteCarloRolloutBuffer`
+computes them, SB3's own ``collect_rollouts`` fills it. One exception is SB3's, kept as it is: at a time-limit
+truncation (a FreqMixUp episode's end) ``collect_rollouts`` adds ``gamma * V(terminal observation)`` to that
+step's reward; with ``gamma = 0`` (our default) it adds nothing. With ``gamma`` near 1, choose
 ``n_steps`` at least the episode length so that most returns are complete; with ``gamma = 0`` (our FreqMixUp
 default: a recipe's reward is the loss of the batch it mixed) every return is exact.
 
@@ -29,12 +32,9 @@ import numpy as np
 import torch
 from gymnasium import spaces
 from stable_baselines3.common.buffers import RolloutBuffer
-from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 from stable_baselines3.common.policies import ActorCriticPolicy, BasePolicy
 from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, Schedule
-from stable_baselines3.common.utils import obs_as_tensor
-from stable_baselines3.common.vec_env import VecEnv
 
 from freqmix.errors import FreqmixError
 
@@ -57,6 +57,16 @@ def monte_carlo_returns(rewards: np.ndarray, episode_starts: np.ndarray, gamma: 
         following = rewards[t] + gamma * continues * following
         returns[t] = following
     return returns
+
+
+class MonteCarloRolloutBuffer(RolloutBuffer):
+    """SB3's rollout buffer with Monte-Carlo returns (:func:`monte_carlo_returns`) in place of GAE; the
+    advantages are the returns themselves (REINFORCE subtracts its baseline in ``train()``)."""
+
+    def compute_returns_and_advantage(self, last_values: torch.Tensor, dones: np.ndarray) -> None:
+        """Fill ``returns`` and ``advantages`` from the rewards; ``last_values`` is ignored (no bootstrap)."""
+        self.returns[:] = monte_carlo_returns(self.rewards, self.episode_starts, self.gamma)
+        self.advantages[:] = self.returns
 
 
 class REINFORCE(OnPolicyAlgorithm):
@@ -102,7 +112,7 @@ class REINFORCE(OnPolicyAlgorithm):
                          ent_coef=ent_coef, vf_coef=vf_coef, max_grad_norm=max_grad_norm, use_sde=False,
                          sde_sample_freq=-1, stats_window_size=stats_window_size, tensorboard_log=tensorboard_log,
                          policy_kwargs=policy_kwargs, verbose=verbose, seed=seed, device=device,
-                         _init_setup_model=False,
+                         _init_setup_model=False, rollout_buffer_class=MonteCarloRolloutBuffer,
                          supported_action_spaces=(spaces.Discrete, spaces.MultiDiscrete, spaces.MultiBinary))
         self.baseline = baseline
         self.baseline_rate = baseline_rate
@@ -110,34 +120,6 @@ class REINFORCE(OnPolicyAlgorithm):
         self.running_return: float | None = None  # the "mean" baseline; None until the first update
         if _init_setup_model:
             self._setup_model()
-
-    def collect_rollouts(self, env: VecEnv, callback: BaseCallback, rollout_buffer: RolloutBuffer,
-                         n_rollout_steps: int) -> bool:
-        """Run the policy for ``n_rollout_steps`` steps per env and store the transitions with their Monte-Carlo
-        returns; False when a callback asked to stop."""
-        self.policy.set_training_mode(False)
-        rollout_buffer.reset()
-        callback.on_rollout_start()
-        for _ in range(n_rollout_steps):
-            with torch.no_grad():
-                actions, values, log_probs = self.policy(obs_as_tensor(self._last_obs, self.device))
-            actions = actions.cpu().numpy()
-            new_obs, rewards, dones, infos = env.step(actions)
-            self.num_timesteps += env.num_envs
-            callback.update_locals(locals())
-            if not callback.on_step():
-                return False
-            self._update_info_buffer(infos, dones)
-            if isinstance(self.action_space, spaces.Discrete):
-                actions = actions.reshape(-1, 1)
-            rollout_buffer.add(self._last_obs, actions, rewards, self._last_episode_starts, values, log_probs)
-            self._last_obs, self._last_episode_starts = new_obs, dones
-        rollout_buffer.returns[:] = monte_carlo_returns(rollout_buffer.rewards, rollout_buffer.episode_starts,
-                                                        self.gamma)
-        rollout_buffer.advantages[:] = rollout_buffer.returns
-        callback.update_locals(locals())
-        callback.on_rollout_end()
-        return True
 
     def train(self) -> None:
         """One gradient step on the last rollout: ``-(G - b) log pi(a|s) - ent_coef H [+ vf_coef (V - G)^2]``."""

@@ -102,7 +102,8 @@ def test_callback_returning_false_stops_learning_mid_rollout():
 
 def test_progress_bar_works_when_rich_is_installed():
     pytest.importorskip("rich")
-    REINFORCE("MlpPolicy", Bandit(spaces.Discrete(2), best=0), n_steps=4, seed=0).learn(8, progress_bar=True)
+    model = REINFORCE("MlpPolicy", Bandit(spaces.Discrete(2), best=0), n_steps=4, seed=0).learn(8, progress_bar=True)
+    assert model.num_timesteps == 8 and model._n_updates == 2
 
 
 def test_save_load_predicts_the_same(tmp_path):
