@@ -1,4 +1,6 @@
-"""Non-learning recipe choosers with Stable-Baselines3's ``predict()`` signature.
+"""Non-learning recipe choosers that behave as Stable-Baselines3 algorithms: ``predict()``, and a ``learn()`` that
+acts for a number of env steps with SB3's callback protocol (nothing is learned), so that one training loop
+(``freqmix.train.drive``) serves every agent.
 
 They read the action encoding from the env's :class:`mixup_env.spaces.ActionCodec` (the one place that says
 what an action means) and nothing else of the env.
@@ -6,20 +8,83 @@ what an action means) and nothing else of the env.
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
+from typing import Any, TypeVar
 
+import gymnasium as gym
 import numpy as np
+from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.logger import Logger
 
+from freqmix.errors import FreqmixError
 from mixup_env.masking import Recipe
 from mixup_env.spaces import ActionCodec
 
 
+SelfChooser = TypeVar("SelfChooser", bound="_RecipeChooser")
+
+
 class _RecipeChooser:
-    """Shared ``predict()`` plumbing: one action per observation, single or batched (VecEnv)."""
+    """Shared plumbing: ``predict()`` (one action per observation, single or batched) and SB3's ``learn()`` loop."""
 
     def __init__(self, codec: ActionCodec, recipe: Recipe) -> None:
         self.codec = codec
         self.recipe = recipe
+        self.env: gym.Env | None = None
+        self.seed: int | None = None
+        self.num_timesteps = 0
+        self.logger = Logger(folder=None, output_formats=[])
+        self._last_obs: np.ndarray | None = None
+
+    def set_env(self, env: gym.Env, seed: int | None = None) -> None:
+        """Act in ``env`` from now on; its first reset in :meth:`learn` uses ``seed`` (as SB3 seeds its env)."""
+        self.env, self.seed, self._last_obs = env, seed, None
+
+    def get_env(self) -> gym.Env | None:
+        """The env :meth:`learn` acts in."""
+        return self.env
+
+    def set_logger(self, logger: Logger) -> None:
+        """Where callbacks' ``logger.record`` goes (default: nowhere)."""
+        self.logger = logger
+
+    def learn(self: SelfChooser, total_timesteps: int, callback: BaseCallback | None = None, log_interval: int = 1,
+              reset_num_timesteps: bool = True, progress_bar: bool = False) -> SelfChooser:
+        """Choose the recipe of ``total_timesteps`` env steps, as SB3's ``learn()`` would (callbacks'
+        ``on_rollout_start`` before every step, ``on_step`` after it; a False from ``on_step`` stops), resetting the
+        env when an episode ends. ``reset_num_timesteps=False`` continues a run (a resumed one: the env's state is
+        restored and no reset happens; choosers read no observation, so none is needed).
+
+        :param log_interval, progress_bar: accepted for SB3 compatibility; there is nothing to log or learn.
+        """
+        if self.env is None:
+            raise FreqmixError("call set_env(env) before learn()")
+        if reset_num_timesteps:
+            self.num_timesteps, self._last_obs = 0, None
+        end = self.num_timesteps + total_timesteps
+        obs = self._last_obs
+        if obs is None:
+            obs = self.env.reset(seed=self.seed)[0] if reset_num_timesteps else np.zeros(
+                self.env.observation_space.shape, dtype=np.float32)
+        if callback is not None:
+            callback.init_callback(self)  # type: ignore[arg-type]
+            callback.on_training_start(locals(), globals())
+        while self.num_timesteps < end:
+            if callback is not None:
+                callback.on_rollout_start()
+            action, _ = self.predict(obs)
+            new_obs, reward, terminated, truncated, info = self.env.step(action)
+            self.num_timesteps += 1
+            if terminated or truncated:
+                new_obs, _ = self.env.reset()
+            obs = self._last_obs = new_obs
+            if callback is not None:
+                callback.update_locals({"new_obs": [new_obs], "rewards": [reward], "infos": [info],
+                                        "dones": [terminated or truncated]})
+                if not callback.on_step():
+                    break
+        if callback is not None:
+            callback.on_training_end()
+        return self
 
     def _action(self) -> Any:
         raise NotImplementedError

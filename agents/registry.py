@@ -73,11 +73,21 @@ def _sb3_builder(algorithm: type[BaseAlgorithm]) -> Callable[..., BaseAlgorithm]
     return build
 
 
+def _fixed(env: gym.Env, seed: int, k: int, hyperparams: dict[str, Any]) -> FixedK:
+    agent = FixedK(k, env.get_wrapper_attr("codec"))
+    agent.set_env(env, seed)
+    return agent
+
+
+def _random(env: gym.Env, seed: int, k: int, hyperparams: dict[str, Any]) -> RandomK:
+    agent = RandomK(env.get_wrapper_attr("codec"), seed=seed)
+    agent.set_env(env, seed)
+    return agent
+
+
 AGENTS: Registry[AgentSpec] = Registry("agent", "--agent")
-AGENTS.register("fixed", AgentSpec(lambda env, seed, k, hyperparams: FixedK(k, env.get_wrapper_attr("codec")),
-                                   learns=False))
-AGENTS.register("random", AgentSpec(lambda env, seed, k, hyperparams: RandomK(env.get_wrapper_attr("codec"), seed=seed),
-                                    learns=False))
+AGENTS.register("fixed", AgentSpec(_fixed, learns=False))
+AGENTS.register("random", AgentSpec(_random, learns=False))
 
 
 def register_sb3(name: str, algorithm: type[BaseAlgorithm], box_actions: bool = False,

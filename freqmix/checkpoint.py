@@ -23,8 +23,12 @@ from recognizer.trainer import CheckpointError
 
 CHECKPOINT_NAME = "checkpoint.pt"
 FORMAT = "freqmix-run-checkpoint-1"
-# Counters and running statistics of on-policy algorithms that the policy's state dict does not hold.
-_ALGORITHM_SCALARS = ("num_timesteps", "_n_updates", "_episode_num", "running_return")
+# The documented hook for what SB3's public get_parameters() (policy and optimizer state dicts) leaves out: the
+# counters and running statistics of an on-policy algorithm, and the observation and episode-start flags that
+# learn(reset_num_timesteps=False) continues from. SB3 (2.x) has no public accessor for these; its own save()
+# pickles them the same way. A new on-policy algorithm with extra state adds its attribute names here.
+ON_POLICY_SCALARS = ("num_timesteps", "_n_updates", "_episode_num", "running_return")
+ON_POLICY_ROLLOUT_START = ("_last_obs", "_last_episode_starts")
 
 
 def require_checkpointable(agent: Any) -> None:
@@ -38,27 +42,33 @@ def agent_state(agent: Any) -> dict[str, Any]:
     """The agent's state as plain types and tensors; ValueError for agents that cannot be checkpointed."""
     require_checkpointable(agent)
     if isinstance(agent, FixedK):
-        return {}
+        return {"num_timesteps": agent.num_timesteps}
     if isinstance(agent, RandomK):
-        return {"rng": agent.rng.bit_generator.state}
-    return {"policy": agent.policy.state_dict(), "optimizer": agent.policy.optimizer.state_dict(),
-            "scalars": {name: getattr(agent, name) for name in _ALGORITHM_SCALARS if hasattr(agent, name)},
-            "last_obs": torch.as_tensor(agent._last_obs),
-            "last_episode_starts": torch.as_tensor(agent._last_episode_starts)}  # an OnPolicyAlgorithm
+        return {"num_timesteps": agent.num_timesteps, "rng": agent.rng.bit_generator.state}
+    return {"parameters": agent.get_parameters(),
+            "scalars": {name: getattr(agent, name) for name in ON_POLICY_SCALARS if hasattr(agent, name)},
+            **{name: torch.as_tensor(getattr(agent, name)) for name in ON_POLICY_ROLLOUT_START}}
 
 
-def load_agent_state(agent: Any, state: dict[str, Any]) -> None:
-    """Restore :func:`agent_state` into a freshly built agent of the same kind and configuration."""
+def load_agent_state(agent: Any, state: dict[str, Any], steps_done: int) -> None:
+    """Restore :func:`agent_state` into a freshly built agent of the same kind and configuration.
+
+    :param steps_done: the steps the checkpoint covers (the step count of choosers saved by earlier versions).
+    """
     try:
+        if isinstance(agent, (FixedK, RandomK)):
+            agent.num_timesteps = int(state.get("num_timesteps", steps_done))
         if isinstance(agent, RandomK):
             agent.rng.bit_generator.state = state["rng"]
         elif isinstance(agent, BaseAlgorithm):
-            agent.policy.load_state_dict(state["policy"])
-            agent.policy.optimizer.load_state_dict(state["optimizer"])
+            if "parameters" in state:
+                agent.set_parameters(state["parameters"], exact_match=True)
+            else:  # checkpoints of earlier versions kept the two state dicts apart
+                agent.set_parameters({"policy": state["policy"], "policy.optimizer": state["optimizer"]})
             for name, value in state["scalars"].items():
                 setattr(agent, name, value)
-            agent._last_obs = state["last_obs"].numpy()
-            agent._last_episode_starts = state["last_episode_starts"].numpy()
+            for name, key in zip(ON_POLICY_ROLLOUT_START, ("last_obs", "last_episode_starts")):
+                setattr(agent, name, state[name if name in state else key].numpy())
     except (KeyError, RuntimeError, ValueError, TypeError) as exc:
         raise CheckpointError(f"the checkpoint's agent state does not fit this agent: {str(exc).splitlines()[0]}") from None
 

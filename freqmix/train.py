@@ -20,7 +20,6 @@ import torch
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.logger import configure
-from stable_baselines3.common.monitor import Monitor
 from tqdm import tqdm
 
 from agents.continuous import BoxRelaxation
@@ -249,7 +248,7 @@ def run_training(config: TrainConfig, out: Path, progress: bool = True, save_eve
     saver = Checkpointer(out / CHECKPOINT_NAME, config, env, agent, save_every, stop_at,
                          float(checkpoint["wall_seconds"]) if checkpoint else 0.0, started)
     try:
-        final_obs = drive(env, agent, steps, config.seed, progress, start=done, saver=saver)
+        final_obs = drive(env, agent, steps, progress, start=done, saver=saver)
     finally:
         env.close()
     if final_obs is None:
@@ -281,14 +280,11 @@ def load_resume(out: Path, steps: int | None = None) -> tuple[TrainConfig, dict[
 
 
 def _restore(checkpoint: dict[str, Any], env: StepLog, agent: Any) -> None:
-    # Extending the budget stretches the cosine schedule: the env was built for the new total.
+    # The agent's env (SB3's Monitor and VecEnv included) refuses a step before its first reset: reset it through
+    # its public API, then load the saved game over that fresh episode.
+    agent.get_env().reset()
     env.unwrapped.load_state_dict(checkpoint["env"], reschedule=True)
-    load_agent_state(agent, checkpoint["agent"])
-    if isinstance(agent, BaseAlgorithm):
-        # SB3's Monitor refuses a step before a reset; the resumed episode is already under way.
-        for wrapped in agent.get_env().envs:
-            if isinstance(wrapped, Monitor):
-                wrapped.needs_reset = False
+    load_agent_state(agent, checkpoint["agent"], int(checkpoint["steps_done"]))
     restore_rng(checkpoint["rng"])
 
 
@@ -363,7 +359,7 @@ class _StopRun(Exception):
 
 
 class _DriveCallback(BaseCallback):
-    """Per env step of a learning agent: the progress bar, the error check, k and loss into SB3's logger, and a
+    """Per env step of any agent: the progress bar, the error check, k and loss into SB3's logger, and a
     stop at exactly ``steps`` recognizer steps (on-policy algorithms would otherwise finish their rollout).
     Between rollouts (the rollout buffer empty, the update done) it writes checkpoints when due."""
 
@@ -388,38 +384,27 @@ class _DriveCallback(BaseCallback):
         return self.num_timesteps < self.steps
 
 
-def drive(env: StepLog, agent: Any, steps: int, seed: int, progress: bool, start: int = 0,
+def drive(env: StepLog, agent: Any, steps: int, progress: bool, start: int = 0,
           saver: Checkpointer | None = None) -> np.ndarray | None:
-    """Let ``agent`` choose the recipe of recognizer steps ``start + 1 .. steps``; learning agents (SB3) learn
-    meanwhile through ``learn()`` (seeded at construction: its first reset uses the run's seed, like the loop
-    here). A resumed run (``start > 0``) continues from the env's restored state without a reset.
+    """Let ``agent`` choose the recipe of recognizer steps ``start + 1 .. steps`` through its ``learn()`` (SB3
+    algorithms learn meanwhile; ``fixed`` and ``random`` only act), seeded at construction: its first reset uses
+    the run's seed. A resumed run (``start > 0``) continues from the env's restored state without a reset.
 
     :return: the observation after the last step, or None when ``saver`` stopped the run at a checkpoint.
     """
     bar = tqdm(total=steps, initial=start, desc="recognizer steps", unit="step", disable=not progress, leave=False)
-    if isinstance(agent, BaseAlgorithm):
-        callback = _DriveCallback(bar, steps, start, saver)
-        # log_interval 1: a log row per update (on-policy) or per episode (off-policy); SB3's defaults (A2C: every
-        # 100 updates) would leave a run of a few hundred steps without a row.
-        try:
-            agent.learn(total_timesteps=steps - start, callback=callback, log_interval=1,
-                        reset_num_timesteps=start == 0)
-        except _StopRun:
+    callback = _DriveCallback(bar, steps, start, saver)
+    # log_interval 1: a log row per update (on-policy) or per episode (off-policy); SB3's defaults (A2C: every
+    # 100 updates) would leave a run of a few hundred steps without a row.
+    try:
+        agent.learn(total_timesteps=steps - start, callback=callback, log_interval=1, reset_num_timesteps=start == 0)
+    except _StopRun:
+        return None
+    finally:
+        bar.close()
+    # A chooser's run ends between two steps, where a checkpoint is exact; an SB3 run ends inside a rollout.
+    if saver is not None and not isinstance(agent, BaseAlgorithm) and saver.due(steps):
+        saver.save(steps)
+        if saver.should_stop(steps):
             return None
-        finally:
-            bar.close()
-        return callback.last_obs
-    obs = env.unwrapped.current_observation() if start else env.reset(seed=seed)[0]
-    for done in range(start + 1, steps + 1):
-        action, _ = agent.predict(obs, deterministic=False)
-        obs, _, terminated, truncated, info = env.step(action)
-        _report_step(bar, info)
-        if truncated:
-            obs, _ = env.reset()
-        if saver is not None and saver.due(done):
-            saver.save(done)
-            if saver.should_stop(done):
-                bar.close()
-                return None
-    bar.close()
-    return obs
+    return callback.last_obs
