@@ -37,7 +37,7 @@ from mixup_env.frequency import FrequencyTransform, TransformConfig
 from mixup_env.masking import Recipe
 from mixup_env.spaces import DROP_LEVELS, PAPER_K_CHOICES, WEIGHT_OPTIONS
 from recognizer.data import (
-    FaceDataset, PairSet, load_dataset, load_lfw_pairs, make_pairs, split_identities, split_per_identity,
+    FaceDataset, PairSet, load_dataset, load_lfw_pairs, make_pairs, private_split,
 )
 from recognizer.evaluate import identification_accuracy, verification
 from recognizer.trainer import Recognizer, RecognizerConfig
@@ -145,9 +145,8 @@ def load_task(config: TrainConfig) -> Task:
     disjoint auxiliary identities), split it per identity, and find or build verification pairs."""
     full = load_dataset(config.data, image_size=config.image_size, seed=config.seed,
                         drop_small=config.drop_small_identities)
-    if config.private_fraction is not None:
-        full = split_identities(full, config.private_fraction, seed=config.seed)[0]
-    train, test = split_per_identity(full, config.train_per_identity, seed=config.seed)
+    split = private_split(full, config.private_fraction, config.train_per_identity, seed=config.seed)
+    train, test = split.train, split.test
     pairs_file = Path(config.pairs) if config.pairs else None
     if pairs_file is None and Path(config.data).is_dir() and (Path(config.data) / "pairs.txt").is_file():
         pairs_file = Path(config.data) / "pairs.txt"

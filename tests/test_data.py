@@ -12,7 +12,7 @@ from sklearn.utils import Bunch
 
 from recognizer.data import (
     DataError, FaceDataset, PairSet, fetch_sklearn, load_dataset, load_identity_folders, load_lfw_pairs, make_pairs,
-    split_identities, split_per_identity, synthetic_faces,
+    private_split, split_identities, split_per_identity, synthetic_faces,
 )
 
 LFW_SIZE = 64  # the LFW subset is 1,190 images; a smaller side keeps the module fast
@@ -337,3 +337,15 @@ def test_fetch_sklearn_converts_and_reports_failures(monkeypatch):
         fetch_sklearn("lfw")
     with pytest.raises(DataError, match="unknown scikit-learn dataset 'mnist'"):
         fetch_sklearn("mnist")
+
+
+def test_private_split_is_the_attacks_split():
+    faces = synthetic_faces(num_identities=8, images_per_identity=4, image_size=16, seed=0)
+    split = private_split(faces, private_fraction=0.5, train_per_identity=3, seed=5)
+    private, auxiliary = split_identities(faces, 0.5, seed=5)
+    train, test = split_per_identity(private, 3, seed=5)
+    assert torch.equal(split.train.images, train.images) and torch.equal(split.test.labels, test.labels)
+    assert split.auxiliary.names == auxiliary.names and not set(split.auxiliary.names) & set(split.train.names)
+    assert (len(split.train), len(split.test), len(split.auxiliary)) == (12, 4, 16)
+    every = private_split(faces, None, seed=5)
+    assert every.auxiliary is None and every.train.num_identities == 8
