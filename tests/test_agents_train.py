@@ -177,3 +177,30 @@ def test_reinforce_learns_to_mix_more_on_orl(shared_data, tmp_path):
     with open(tmp_path / "steps.csv") as f:
         ks = [int(line.split(",")[2]) for line in f.readlines()[1:]]
     assert np.mean(ks[:50]) < 4.6 and np.mean(ks[-50:]) >= 5.5  # random k averages 4
+
+
+def test_choosers_learn_like_sb3_algorithms_with_callbacks():
+    from stable_baselines3.common.callbacks import BaseCallback
+
+    from agents.registry import build_agent
+    from mixup_env.env import FreqMixUpEnv
+    from recognizer.data import synthetic_faces
+
+    env = FreqMixUpEnv(synthetic_faces(num_identities=4, images_per_identity=6, image_size=16, seed=0),
+                       batch_size=6, embedding_dim=8, backbone="small")  # 2 steps per episode
+    seen = []
+
+    class Record(BaseCallback):
+        def _on_rollout_start(self) -> None:
+            seen.append(("rollout", self.model.num_timesteps))
+
+        def _on_step(self) -> bool:
+            seen.append(("step", self.num_timesteps, self.locals["infos"][0]["step"]))
+            return self.num_timesteps < 3
+
+    agent = build_agent("random", env, seed=0)
+    agent.learn(5, callback=Record())
+    assert seen == [("rollout", 0), ("step", 1, 1), ("rollout", 1), ("step", 2, 2), ("rollout", 2), ("step", 3, 3)]
+    assert agent.num_timesteps == 3
+    agent.learn(2, callback=None, reset_num_timesteps=False)
+    assert agent.num_timesteps == 5 and env.recognizer.step == 5

@@ -47,6 +47,30 @@ def test_backbone_standardises_each_input_channel(name: str) -> None:
     torch.testing.assert_close(net(x), net(scaled), rtol=1e-3, atol=1e-3)
 
 
+def _iresnet_block_params(c_in: int, c_out: int, stride: int) -> int:
+    # BN(in), conv3x3(in->out), BN(out), PReLU(out), conv3x3(out->out), BN(out) [+ conv1x1(in->out) + BN(out)]
+    params = 2 * c_in + 9 * c_in * c_out + 2 * c_out + c_out + 9 * c_out * c_out + 2 * c_out
+    return params + (c_in * c_out + 2 * c_out if stride != 1 or c_in != c_out else 0)
+
+
+def test_iresnet18_has_insightfaces_layout_in_numbers() -> None:
+    channels, dim = 8, 16
+    net = _built("iresnet18", channels, dim)
+    stem = 2 * channels + 9 * channels * 64 + 2 * 64 + 64
+    blocks = [(64, 64, 1), (64, 64, 1), (64, 128, 2), (128, 128, 1), (128, 256, 2), (256, 256, 1),
+              (256, 512, 1), (512, 512, 1)]
+    output = 2 * 512 + 512 * 4 * 4 * dim + dim + 2 * dim  # BN2d, FC over the 4x4 grid, feature BN1d
+    expected = stem + sum(_iresnet_block_params(*b) for b in blocks) + output
+    assert sum(p.numel() for p in net.parameters()) == expected == 11_308_800
+    # 14x14 frequency maps (112-pixel faces) go 14 -> 14 -> 7 -> 4 -> 4 through the four stages.
+    sizes = []
+    hooks = [stage.register_forward_hook(lambda m, i, o: sizes.append(tuple(o.shape[1:]))) for stage in net.stages]
+    net.eval()(torch.randn(1, channels, 14, 14))
+    for hook in hooks:
+        hook.remove()
+    assert sizes == [(64, 14, 14), (128, 7, 7), (256, 4, 4), (512, 4, 4)]
+
+
 def test_unknown_names_are_rejected_with_the_choices() -> None:
     with pytest.raises(ValueError, match="iresnet18"):
         build_backbone("resnet", 3)

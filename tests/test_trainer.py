@@ -1,5 +1,6 @@
 """Recognizer: determinism, RNG hygiene, learning, checkpoints, non-finite losses, LR schedule."""
 
+import math
 import os
 from pathlib import Path
 
@@ -159,3 +160,27 @@ def test_cuda_matches_cpu_initialisation() -> None:
     cpu, gpu = Recognizer(C, K), Recognizer(C, K, device="cuda")
     torch.testing.assert_close(gpu.embed(x), cpu.embed(x), rtol=1e-4, atol=1e-4)
     assert isinstance(gpu.train_step(x, y), float) and gpu.embed(x).device.type == "cpu"
+
+
+def test_logits_are_the_heads_margin_free_logits_and_carry_gradients():
+    rec = Recognizer(64, 5, embedding_dim=16, seed=0)
+    x = torch.randn(4, 64, 4, 4, requires_grad=True)
+    logits = rec.logits(x)
+    rec.backbone.eval(), rec.head.eval()
+    torch.testing.assert_close(logits, rec.head.logits(rec.backbone(x)))
+    assert torch.equal(logits.argmax(1), rec.predict(x.detach()))
+    logits[:, 0].sum().backward()
+    assert x.grad is not None and x.grad.abs().sum() > 0
+
+
+def test_reschedule_continues_on_the_new_cosine_schedule():
+    short = Recognizer(64, 5, embedding_dim=16, seed=0, total_steps=10)
+    x, soft = torch.randn(8, 64, 4, 4), torch.eye(5)[torch.arange(8) % 5]
+    for _ in range(4):
+        short.train_step(x, soft)
+    longer = Recognizer(64, 5, embedding_dim=16, seed=0, total_steps=20)
+    with pytest.raises(CheckpointError, match="total_steps=10"):
+        longer.load_state_dict(short.state_dict())
+    longer.load_state_dict(short.state_dict(), reschedule=True)
+    assert longer.step == 4
+    assert longer.lr == pytest.approx(0.5 * 0.1 * (1 + math.cos(math.pi * 4 / 20)))
