@@ -7,6 +7,7 @@ import argparse
 import importlib
 import os
 import sys
+import typing
 import warnings
 from dataclasses import fields
 from pathlib import Path
@@ -17,50 +18,30 @@ from agents.registry import AGENTS
 from freqmix.errors import FreqmixError
 from freqmix.train import TrainConfig, load_resume, run_training
 from mixup_env import ENV_IDS
-from mixup_env.frequency import SELECTIONS
-from mixup_env.masking import WEIGHT_SCHEMES
 
 EXIT_USER_ERROR = 2
 
 
 def add_train_options(p: argparse.ArgumentParser) -> None:
-    """The options shared by every command that trains (train, ablate, compare)."""
-    d = TrainConfig()
-    p.add_argument("--data", default=d.data, help="synthetic | PATH (one folder per identity) | olivetti | lfw")
-    p.add_argument("--channels", default=d.channels, choices=SELECTIONS, help="frequency channels kept")
-    p.add_argument("--n-high", type=int, default=d.n_high, help="channels per plane kept by --channels high")
-    p.add_argument("--key", type=int, default=d.key, help="secret key of the channel shuffle (default: none)")
-    p.add_argument("--upsample", type=int, default=d.upsample, help="×s upsampling before the DCT")
-    p.add_argument("--image-size", type=int, default=d.image_size, help="square image side in pixels (×8)")
-    p.add_argument("--weights", default=d.weights, choices=WEIGHT_SCHEMES, help="mixing weight scheme")
-    p.add_argument("--alpha", type=float, default=d.alpha, help="Dirichlet concentration")
-    p.add_argument("--sign-flip", action="store_true", help="random sign flip of mixed coefficients")
-    p.add_argument("--drop", type=float, default=d.drop, help="fraction of channels zeroed per mixed output")
-    p.add_argument("--laplace-epsilon", type=float, default=d.laplace_epsilon,
-                   help="DCTDP: Laplace noise of budget ε on the mixed coefficients (default: none)")
-    p.add_argument("--backbone", default=d.backbone, help="small | iresnet18 | iresnet50")
-    p.add_argument("--head", default=d.head, help="arcface | cosface | softmax")
-    p.add_argument("--embedding-dim", type=int, default=d.embedding_dim)
-    p.add_argument("--lr", type=float, default=d.lr, help="recognizer SGD learning rate (cosine schedule)")
-    p.add_argument("--batch-size", type=int, default=d.batch_size)
-    p.add_argument("--device", default=d.device, help="recognizer device (cpu, cuda); agents stay on the CPU")
-    budget = p.add_mutually_exclusive_group()
-    budget.add_argument("--steps", type=int, default=d.steps, help="recognizer steps")
-    budget.add_argument("--epochs", type=float, default=d.epochs, help="epochs over the training split")
-    p.add_argument("--probe-every", type=int, default=d.probe_every, help="clean-probe accuracy every N steps")
-    p.add_argument("--utility-weight", type=float, default=d.utility_weight,
-                   help="reward -= weight × max(0, floor - probe accuracy)")
-    p.add_argument("--augment-shift", type=float, default=d.augment_shift,
-                   help="random translation of training images, as a fraction of the side (0 = off)")
-    p.add_argument("--accuracy-floor", type=float, default=d.accuracy_floor)
-    p.add_argument("--train-per-identity", type=int, default=d.train_per_identity,
-                   help="training images per identity (default: half)")
-    p.add_argument("--drop-small-identities", action="store_true",
-                   help="drop identities with fewer than 2 images instead of failing")
-    p.add_argument("--pairs", default=d.pairs, help="LFW-format pairs file for verification")
-    p.add_argument("--private-fraction", type=float, default=d.private_fraction,
-                   help="train on this share of the identities only; the rest are the attacker's (freqmix evaluate)")
-    p.add_argument("--seed", type=int, default=d.seed, help="the one seed of every generator")
+    """The options shared by every command that trains (train, ablate, compare): one ``--name`` per
+    :class:`TrainConfig` field that carries help text, typed by its annotation (a bool is a switch)."""
+    hints = typing.get_type_hints(TrainConfig)
+    groups: dict[str, argparse._MutuallyExclusiveGroup] = {}
+    for f in fields(TrainConfig):
+        if "help" not in f.metadata:
+            continue
+        options = {key: value for key, value in f.metadata.items() if key != "group"}
+        target: argparse._ActionsContainer = p
+        if "group" in f.metadata:
+            if f.metadata["group"] not in groups:
+                groups[f.metadata["group"]] = p.add_mutually_exclusive_group()
+            target = groups[f.metadata["group"]]
+        flag = "--" + f.name.replace("_", "-")
+        kind = next(t for t in typing.get_args(hints[f.name]) or (hints[f.name],) if t is not type(None))
+        if kind is bool:
+            target.add_argument(flag, action="store_true", **options)
+        else:
+            target.add_argument(flag, type=kind, default=f.default, **options)
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 

@@ -33,8 +33,8 @@ from freqmix.steplog import StepLog
 from mixup_env import ENV_IDS
 from freqmix.config_fields import pick
 from mixup_env.env import EnvConfig, FreqMixUpEnv
-from mixup_env.frequency import FrequencyTransform, TransformConfig
-from mixup_env.masking import Recipe
+from mixup_env.frequency import SELECTIONS, FrequencyTransform, TransformConfig
+from mixup_env.masking import WEIGHT_SCHEMES, Recipe
 from mixup_env.spaces import DROP_LEVELS, PAPER_K_CHOICES, WEIGHT_OPTIONS
 from recognizer.data import (
     FaceDataset, PairSet, load_dataset, load_lfw_pairs, make_pairs, private_split,
@@ -48,41 +48,52 @@ ACTION_WINDOW = 50  # last actions behind the empirical action distribution of a
 VERIFICATION_PAIRS = 600
 
 
+def _option(default: Any, help: str, **argparse_kwargs: Any) -> Any:
+    """A TrainConfig field that ``freqmix.cli.add_train_options`` offers as ``--name`` (``help`` and the extra
+    argparse arguments, e.g. ``choices``, are its flag's; ``group`` names a mutually exclusive group)."""
+    return field(default=default, metadata={"help": help, **argparse_kwargs})
+
+
 @dataclass
 class TrainConfig:
-    """Everything a run depends on; saved resolved as ``config.json`` next to the results."""
+    """Everything a run depends on, as the user gives it (one field per command-line option); saved resolved as
+    ``config.json`` next to the results. The typed configurations of the pieces are derived from it by field name
+    (:meth:`env_config`, :meth:`agent_config`, ...)."""
 
-    data: str = "synthetic"
+    data: str = _option("synthetic", "synthetic | PATH (one folder per identity) | olivetti | lfw")
     agent: str = "fixed"
     k: int = 2
     env: str = "FreqMixUp-v0"
-    channels: str = "all"
-    n_high: int = 36
-    key: int | None = None
-    upsample: int = 1
-    image_size: int = 112
-    weights: str = "dirichlet"
-    alpha: float = 1.0
-    sign_flip: bool = False
-    drop: float = 0.0
-    laplace_epsilon: float | None = None
-    backbone: str = "small"
-    head: str = "arcface"
-    embedding_dim: int = 128
-    lr: float = 0.1
-    batch_size: int = 32
-    device: str = "cpu"
-    steps: int | None = None
-    epochs: float = 100
-    probe_every: int = 0
-    utility_weight: float = 0.0
-    accuracy_floor: float = 0.9
-    augment_shift: float = 0.07
-    train_per_identity: int | None = None
-    drop_small_identities: bool = False
-    pairs: str | None = None
-    private_fraction: float | None = None
-    seed: int = 0
+    channels: str = _option("all", "frequency channels kept", choices=SELECTIONS)
+    n_high: int = _option(36, "channels per plane kept by --channels high")
+    key: int | None = _option(None, "secret key of the channel shuffle (default: none)")
+    upsample: int = _option(1, "×s upsampling before the DCT")
+    image_size: int = _option(112, "square image side in pixels (×8)")
+    weights: str = _option("dirichlet", "mixing weight scheme", choices=WEIGHT_SCHEMES)
+    alpha: float = _option(1.0, "Dirichlet concentration")
+    sign_flip: bool = _option(False, "random sign flip of mixed coefficients")
+    drop: float = _option(0.0, "fraction of channels zeroed per mixed output")
+    laplace_epsilon: float | None = _option(
+        None, "DCTDP: Laplace noise of budget ε on the mixed coefficients (default: none)")
+    backbone: str = _option("small", "small | iresnet18 | iresnet50")
+    head: str = _option("arcface", "arcface | cosface | softmax")
+    embedding_dim: int = _option(128, "embedding size")
+    lr: float = _option(0.1, "recognizer SGD learning rate (cosine schedule)")
+    batch_size: int = _option(32, "images per recognizer step")
+    device: str = _option("cpu", "recognizer device (cpu, cuda); agents stay on the CPU")
+    steps: int | None = _option(None, "recognizer steps", group="budget")
+    epochs: float = _option(100, "epochs over the training split", group="budget")
+    probe_every: int = _option(0, "clean-probe accuracy every N steps")
+    utility_weight: float = _option(0.0, "reward -= weight × max(0, floor - probe accuracy)")
+    accuracy_floor: float = _option(0.9, "the probe accuracy below which --utility-weight penalises")
+    augment_shift: float = _option(
+        0.07, "random translation of training images, as a fraction of the side (0 = off)")
+    train_per_identity: int | None = _option(None, "training images per identity (default: half)")
+    drop_small_identities: bool = _option(False, "drop identities with fewer than 2 images instead of failing")
+    pairs: str | None = _option(None, "LFW-format pairs file for verification")
+    private_fraction: float | None = _option(
+        None, "train on this share of the identities only; the rest are the attacker's (freqmix evaluate)")
+    seed: int = _option(0, "the one seed of every generator")
     hyperparams: dict[str, Any] = field(default_factory=dict)
 
     def k_choices(self) -> tuple[int, ...]:
