@@ -9,6 +9,7 @@ Off-policy agents (DQN, SAC, TD3) would also need their replay buffer and are no
 """
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 
 from agents.baselines import FixedK, RandomK
+from freqmix.steplog import StepLog
 from recognizer.atomic import save_atomically
 from recognizer.trainer import CheckpointError
 
@@ -108,3 +110,45 @@ def restore_rng(snapshot: dict[str, Any]) -> None:
     legacy = snapshot["numpy"]
     np.random.set_state((legacy["name"], legacy["keys"].numpy().astype(np.uint32), legacy["pos"],
                          legacy["has_gauss"], legacy["cached_gaussian"]))
+
+
+class Checkpointer:
+    """Writes the run's checkpoint when due and says when to stop (``stop_at``).
+
+    :param config_json: the run's configuration as ``config.json`` holds it.
+    :param env: the run's env, wrapped in its step log (flushed with every checkpoint).
+    :param save_every: a checkpoint every this many steps (None: only at ``stop_at``).
+    :param wall_before: wall seconds of earlier parts of a resumed run; ``started``: ``perf_counter()`` at start.
+    """
+
+    def __init__(self, path: Path, config_json: str, env: StepLog, agent: Any, save_every: int | None,
+                 stop_at: int | None, wall_before: float, started: float) -> None:
+        self.path, self.config_json, self.env, self.agent = path, config_json, env, agent
+        self.save_every, self.stop_at = save_every, stop_at
+        self.wall_before, self.started = wall_before, started
+        self.last_saved: int | None = None
+
+    def elapsed(self) -> float:
+        """Wall seconds of the whole run, earlier parts of a resumed run included."""
+        return self.wall_before + time.perf_counter() - self.started
+
+    def due(self, done: int) -> bool:
+        """Whether a checkpoint is due after ``done`` steps (at or past the next multiple, or the stop)."""
+        if self.stop_at is not None and done >= self.stop_at:
+            return True
+        if not self.save_every:
+            return False
+        previous = self.last_saved or 0
+        return done // self.save_every > previous // self.save_every
+
+    def save(self, done: int) -> None:
+        """Write the checkpoint covering ``done`` steps."""
+        self.env.flush()
+        save_checkpoint(self.path, {"config": self.config_json, "steps_done": done,
+                                    "wall_seconds": self.elapsed(), "env": self.env.unwrapped.state_dict(),
+                                    "agent": agent_state(self.agent), "rng": rng_snapshot()})
+        self.last_saved = done
+
+    def should_stop(self, done: int) -> bool:
+        """Whether the run stops after ``done`` steps."""
+        return self.stop_at is not None and done >= self.stop_at

@@ -26,8 +26,7 @@ from agents.continuous import BoxRelaxation
 from agents.policies import action_probabilities
 from agents.registry import AgentConfig, agent_spec, resolve_hyperparams
 from freqmix.checkpoint import (
-    CHECKPOINT_NAME, agent_state, load_agent_state, load_checkpoint, require_checkpointable, restore_rng,
-    rng_snapshot, save_checkpoint,
+    CHECKPOINT_NAME, Checkpointer, load_agent_state, load_checkpoint, require_checkpointable, restore_rng,
 )
 from freqmix.steplog import StepLog
 from mixup_env import ENV_IDS
@@ -255,7 +254,7 @@ def run_training(config: TrainConfig, out: Path, progress: bool = True, save_eve
     torch.manual_seed(config.seed)  # the agent's own torch draws (SB3 policies) follow the run's seed too
     if checkpoint:
         _restore(checkpoint, env, agent)
-    saver = Checkpointer(out / CHECKPOINT_NAME, config, env, agent, save_every, stop_at,
+    saver = Checkpointer(out / CHECKPOINT_NAME, config.to_json(), env, agent, save_every, stop_at,
                          float(checkpoint["wall_seconds"]) if checkpoint else 0.0, started)
     try:
         final_obs = drive(env, agent, steps, progress, start=done, saver=saver)
@@ -296,42 +295,6 @@ def _restore(checkpoint: dict[str, Any], env: StepLog, agent: Any) -> None:
     env.unwrapped.load_state_dict(checkpoint["env"], reschedule=True)
     load_agent_state(agent, checkpoint["agent"], int(checkpoint["steps_done"]))
     restore_rng(checkpoint["rng"])
-
-
-class Checkpointer:
-    """Writes the run's checkpoint when due and says when to stop (``stop_at``)."""
-
-    def __init__(self, path: Path, config: TrainConfig, env: StepLog, agent: Any, save_every: int | None,
-                 stop_at: int | None, wall_before: float, started: float) -> None:
-        self.path, self.config, self.env, self.agent = path, config, env, agent
-        self.save_every, self.stop_at = save_every, stop_at
-        self.wall_before, self.started = wall_before, started
-        self.last_saved: int | None = None
-
-    def elapsed(self) -> float:
-        """Wall seconds of the whole run, earlier parts of a resumed run included."""
-        return self.wall_before + time.perf_counter() - self.started
-
-    def due(self, done: int) -> bool:
-        """Whether a checkpoint is due after ``done`` steps (at or past the next multiple, or the stop)."""
-        if self.stop_at is not None and done >= self.stop_at:
-            return True
-        if not self.save_every:
-            return False
-        previous = self.last_saved or 0
-        return done // self.save_every > previous // self.save_every
-
-    def save(self, done: int) -> None:
-        """Write the checkpoint covering ``done`` steps."""
-        self.env.flush()
-        save_checkpoint(self.path, {"config": self.config.to_json(), "steps_done": done,
-                                    "wall_seconds": self.elapsed(), "env": self.env.unwrapped.state_dict(),
-                                    "agent": agent_state(self.agent), "rng": rng_snapshot()})
-        self.last_saved = done
-
-    def should_stop(self, done: int) -> bool:
-        """Whether the run stops after ``done`` steps."""
-        return self.stop_at is not None and done >= self.stop_at
 
 
 def action_distribution(agent: Any, codec: Any, observation: np.ndarray, ks: list[int]) -> dict[str, Any]:
