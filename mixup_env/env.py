@@ -124,7 +124,9 @@ class FreqMixUpEnv(gym.Env):
               ) -> tuple[np.ndarray, dict[str, Any]]:
         """Start an episode. The recognizer persists across episodes unless ``options={"reset_recognizer": True}``
         or this is the first reset; ``seed`` reseeds every generator the env owns (data order, mix partners and
-        weights, recognizer init) from ``self.np_random``."""
+        weights, recognizer init) from ``self.np_random``. The batch the last ``step()`` drew (and described) is
+        the new episode's first, so that every batch drawn is trained on; a fresh one is drawn only on the first
+        or a seeded reset, or after a terminated step."""
         super().reset(seed=seed)
         options = options or {}
         if seed is not None or self.recognizer is None:
@@ -133,6 +135,7 @@ class FreqMixUpEnv(gym.Env):
             self._mix_rng = np.random.default_rng(int(seeds[1]))
             self._recognizer_seed = int(seeds[2])
             self._order, self._cursor, self.epoch = np.empty(0, dtype=np.int64), 0, 0
+            self._batch_pending = False
         if self.recognizer is None or seed is not None or options.get("reset_recognizer", False):
             self.recognizer = self._new_recognizer()
             self._losses: deque[float] = deque(maxlen=_LOSS_WINDOW)
@@ -140,7 +143,8 @@ class FreqMixUpEnv(gym.Env):
             self._probe_accuracy = 0.0
             self._probe = self._probe_batch()
         self._episode_step = 0
-        self._next_batch()
+        if not self._batch_pending:
+            self._next_batch()
         return self._observation(), {}
 
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
@@ -149,6 +153,7 @@ class FreqMixUpEnv(gym.Env):
             raise gym.error.ResetNeeded("call reset() before step()")
         recipe = self.codec.decode(action)
         mixed = self.mixup(recipe, self._x, self._y, self._mix_rng)
+        self._batch_pending = False
         loss = self.recognizer.train_step(mixed.x, mixed.soft_labels)
         self._episode_step += 1
         self._recent_k.append(recipe.k)
@@ -183,7 +188,8 @@ class FreqMixUpEnv(gym.Env):
                 "recognizer_seed": self._recognizer_seed, "order": torch.from_numpy(self._order.copy()),
                 "cursor": self._cursor, "epoch": self.epoch, "episode_step": self._episode_step,
                 "losses": list(self._losses), "recent_k": list(self._recent_k),
-                "probe_accuracy": self._probe_accuracy, "batch": self._x.clone(), "batch_labels": self._y.clone()}
+                "probe_accuracy": self._probe_accuracy, "batch": self._x.clone(), "batch_labels": self._y.clone(),
+                "batch_pending": self._batch_pending}
 
     def load_state_dict(self, state: dict[str, Any], reschedule: bool = False) -> None:
         """Continue from :meth:`state_dict`; FreqmixError if it came from an env of another configuration.
@@ -208,6 +214,8 @@ class FreqMixUpEnv(gym.Env):
             self._recent_k = deque(state["recent_k"], maxlen=_LOSS_WINDOW)
             self._probe_accuracy = float(state["probe_accuracy"])
             batch, batch_labels = state["batch"], state["batch_labels"]
+            # States of earlier versions: a batch was always pending between steps.
+            self._batch_pending = bool(state.get("batch_pending", True))
         except (KeyError, TypeError, AttributeError) as exc:
             raise FreqmixError(f"not a FreqMixUpEnv state ({exc})") from None
         self.recognizer = self._new_recognizer()
@@ -233,6 +241,7 @@ class FreqMixUpEnv(gym.Env):
             self._order, self._cursor = self._data_rng.permutation(len(self.train_data)), 0
         idx = torch.from_numpy(self._order[self._cursor:self._cursor + self.batch_size])
         self._cursor += self.batch_size
+        self._batch_pending = True
         self._x = self.transform(random_shift(self.train_data.images[idx], self.augment_shift, self._data_rng))
         self._y = self.train_data.labels[idx]
 

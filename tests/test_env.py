@@ -6,6 +6,7 @@ import warnings
 import gymnasium as gym
 import numpy as np
 import pytest
+import torch
 from gymnasium.utils.env_checker import check_env as gym_check_env
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
@@ -150,3 +151,25 @@ def test_registration_is_idempotent():
         mixup_env.register_envs()
     assert gym.registry["FreqMixUp-v0"].entry_point == "mixup_env.env:FreqMixUpEnv"
     assert gym.registry["FreqMixUpRecipe-v0"].kwargs == {"action": "recipe"}
+
+
+def test_every_epoch_trains_each_training_image_exactly_once():
+    faces = synthetic_faces(num_identities=4, images_per_identity=6, image_size=16, seed=0)
+    env = FreqMixUpEnv(faces, k_choices=(1,), batch_size=6, embedding_dim=8, augment_shift=0.0)  # 4 steps/epoch
+    env.reset(seed=0)
+    trained, train_step = [], env.recognizer.train_step
+    env.recognizer.train_step = lambda x, soft: trained.append(x.clone()) or train_step(x, soft)
+    epochs = []
+    for _ in range(3):
+        for _ in range(env.steps_per_episode):
+            _, _, _, truncated, info = env.step(0)
+            epochs.append(info["epoch"])
+        assert truncated
+        env.reset()
+    assert epochs == [0] * 4 + [1] * 4 + [2] * 4
+    every = env.transform(faces.images)
+    for epoch in range(3):
+        rows = torch.cat(trained[4 * epoch:4 * epoch + 4])  # k = 1 and no shift: the batch itself
+        distance = (rows[:, None] - every[None]).flatten(2).abs().sum(-1)
+        assert torch.all(distance.min(dim=1).values == 0)
+        assert sorted(distance.argmin(dim=1).tolist()) == list(range(len(faces))), epoch
