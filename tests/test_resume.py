@@ -70,3 +70,23 @@ def test_truncated_or_missing_checkpoint_is_one_line(tmp_path, capsys):
 def test_off_policy_agents_refuse_checkpoints_clearly(tmp_path, capsys):
     code = main(["train", *TINY, "--agent", "dqn", "--steps", "4", "--save-every", "2", "--out", str(tmp_path)])
     assert code == 2 and "replay buffer" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("agent", [["--agent", "random"], ["--agent", "reinforce", "--hp", "n_steps=4"]])
+def test_checkpoints_of_the_earlier_layout_still_resume(tmp_path, agent):
+    straight, split = tmp_path / "straight", tmp_path / "split"
+    assert main(["train", *TINY, *agent, "--steps", "8", "--out", str(straight)]) == 0
+    assert main(["train", *TINY, *agent, "--steps", "8", "--stop-at", "4", "--out", str(split)]) == 0
+    state = load_checkpoint(split / CHECKPOINT_NAME)
+    # The layout main wrote: policy and optimizer state dicts apart, no chooser step count, no pending-batch flag.
+    old = dict(state["agent"])
+    old.pop("num_timesteps", None)
+    if "parameters" in old:
+        parameters = old.pop("parameters")
+        old.update(policy=parameters["policy"], optimizer=parameters["policy.optimizer"],
+                   last_obs=old.pop("_last_obs"), last_episode_starts=old.pop("_last_episode_starts"))
+    state["agent"] = old
+    del state["env"]["batch_pending"]
+    torch.save(state, split / CHECKPOINT_NAME)
+    assert main(["train", "--resume", str(split), "--no-progress"]) == 0
+    assert _metrics(split) == _metrics(straight)
