@@ -31,7 +31,8 @@ class BoxRelaxation(gym.ActionWrapper):
         elif isinstance(space, spaces.MultiDiscrete) and space.nvec.ndim == 1 and not np.any(space.start):
             self.nvec = np.asarray(space.nvec, dtype=np.int64)
         else:
-            raise FreqmixError(f"BoxRelaxation relaxes Discrete or flat MultiDiscrete spaces starting at 0, not {space}")
+            raise FreqmixError(
+                f"BoxRelaxation relaxes Discrete or flat MultiDiscrete spaces starting at 0, not {space}")
         self.action_space = spaces.Box(-1.0, 1.0, shape=(len(self.nvec),), dtype=np.float32)
 
     def action(self, action: Any) -> Any:

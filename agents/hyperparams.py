@@ -109,4 +109,4 @@ def check_hyperparams(algorithm: type, hyperparams: dict[str, Any], extra: Itera
     for key in hyperparams:
         if key not in accepted:
             raise FreqmixError(f"unknown hyperparameter {key!r} for {algorithm.__name__}; "
-                             f"choose among {', '.join(sorted(accepted))}")
+                               f"choose among {', '.join(sorted(accepted))}")

@@ -132,7 +132,7 @@ def resolve_hyperparams(name: str, env_id: str, overrides: dict[str, Any] | None
         unknown = set(overrides) - set(spec.defaults)
         if unknown:
             raise FreqmixError(f"unknown hyperparameter {sorted(unknown)[0]!r} for agent {name!r}; it takes "
-                             f"{', '.join(spec.defaults) or 'none'}")
+                               f"{', '.join(spec.defaults) or 'none'}")
         return {**spec.defaults, **overrides}
     merged = {**load_hyperparams(name, env_id, folder), **overrides}
     check_hyperparams(spec.algorithm, merged, extra=(NOISE_STD_KEY,) if spec.box_actions else ())

@@ -36,7 +36,7 @@ def run_bench(out: Path, rounds: int = DEFAULT_ROUNDS, batch_size: int = 32, ima
     """
     if rounds < 1 or batch_size < env_step.K or threads < 0:
         raise FreqmixError(f"need --rounds >= 1, --batch-size >= {env_step.K} and --threads >= 0; got {rounds}, "
-                         f"{batch_size}, {threads}")
+                           f"{batch_size}, {threads}")
     if train_steps is not None and train_steps < 1:
         raise FreqmixError(f"--train-steps must be >= 1, not {train_steps}")
     out.mkdir(parents=True, exist_ok=True)

@@ -34,10 +34,10 @@ ON_POLICY_ROLLOUT_START = ("_last_obs", "_last_episode_starts")
 
 
 def require_checkpointable(agent: Any) -> None:
-    """ValueError, in one line, unless :func:`agent_state` can capture ``agent`` exactly."""
+    """CheckpointError, in one line, unless :func:`agent_state` can capture ``agent`` exactly."""
     if not isinstance(agent, (FixedK, RandomK, OnPolicyAlgorithm)):
-        raise CheckpointError(f"{type(agent).__name__} agents cannot be checkpointed (their replay buffer is not saved); "
-                         "use fixed, random, reinforce, ppo or a2c with --save-every/--stop-at/--resume")
+        raise CheckpointError(f"{type(agent).__name__} agents cannot be checkpointed (their replay buffer is not "
+                              "saved); use fixed, random, reinforce, ppo or a2c with --save-every/--stop-at/--resume")
 
 
 def agent_state(agent: Any) -> dict[str, Any]:
@@ -72,7 +72,8 @@ def load_agent_state(agent: Any, state: dict[str, Any], steps_done: int) -> None
             for name, key in zip(ON_POLICY_ROLLOUT_START, ("last_obs", "last_episode_starts")):
                 setattr(agent, name, state[name if name in state else key].numpy())
     except (KeyError, RuntimeError, ValueError, TypeError) as exc:
-        raise CheckpointError(f"the checkpoint's agent state does not fit this agent: {str(exc).splitlines()[0]}") from None
+        raise CheckpointError(
+            f"the checkpoint's agent state does not fit this agent: {str(exc).splitlines()[0]}") from None
 
 
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
@@ -89,7 +90,7 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
         state = torch.load(path, weights_only=True)
     except Exception as exc:  # torch raises many types for truncated or foreign files
         raise CheckpointError(f"checkpoint {path} is unreadable (truncated or not a freqmix checkpoint): "
-                         f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+                              f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a freqmix run checkpoint")
     return state

@@ -92,7 +92,8 @@ class FreqMixUpEnv(gym.Env):
             self.train_data, self.test_data = split_per_identity(full, seed=data_seed)
         batch_size = config.batch_size
         if not 1 <= batch_size <= len(self.train_data):
-            raise FreqmixError(f"batch_size={batch_size} must be between 1 and the {len(self.train_data)} training images")
+            raise FreqmixError(
+                f"batch_size={batch_size} must be between 1 and the {len(self.train_data)} training images")
         self.codec = ActionCodec(config.action, config.k_choices, config.default_recipe)
         if max(self.codec.k_choices) > batch_size:
             raise FreqmixError(f"k up to {max(self.codec.k_choices)} needs batch_size >= {max(self.codec.k_choices)}")

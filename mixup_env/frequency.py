@@ -140,7 +140,7 @@ def select_channels(selection: ChannelSelection, planes: int, n_high: int = DEFA
             per_plane = sorted(zigzag_order()[COEFFS_PER_BLOCK - n_high:])
         else:
             raise FreqmixError(f"unknown channel selection {selection!r}; choose one of {', '.join(SELECTIONS)} "
-                             f"or give a list of channel indices")
+                               f"or give a list of channel indices")
         return torch.tensor([p * COEFFS_PER_BLOCK + c for p in range(planes) for c in per_plane], dtype=torch.long)
     indices = [int(i) for i in selection]
     if not indices:

@@ -60,7 +60,7 @@ def _available_device(device: str | torch.device) -> torch.device:
     backend = getattr(torch, dev.type, None)
     if dev.type != "cpu" and not (hasattr(backend, "is_available") and backend.is_available()):
         raise FreqmixError(f"device {device!r} is not available on this machine (torch {torch.__version__}); "
-                         "use cpu")
+                           "use cpu")
     return dev
 
 
@@ -105,7 +105,7 @@ class Recognizer:
     ) -> None:
         if not (0 < lr < math.inf and 0 <= momentum < math.inf and 0 <= weight_decay < math.inf):
             raise FreqmixError(f"need a finite lr > 0, momentum >= 0, weight_decay >= 0; got {lr}, {momentum}, "
-                             f"{weight_decay}")
+                               f"{weight_decay}")
         if total_steps is not None and total_steps < 1:
             raise FreqmixError(f"total_steps must be >= 1 or None, got {total_steps}")
         self.config: dict[str, Any] = {
