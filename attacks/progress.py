@@ -10,8 +10,8 @@ from tqdm import tqdm
 
 from attacks.budget import AttackBudget
 
-# Seconds per unit of work, measured on ORL (112×112, 20 private identities) on one CPU thread; only their ratios
-# matter for the ETA's shape, tqdm rescales by the real pace.
+# Rough seconds per unit of work on one CPU thread at 112×112 (estimates, not a benchmark); only their ratios shape
+# the ETA, since tqdm rescales by the pace actually observed.
 SECONDS_PER_CGAN_STEP = 0.25
 SECONDS_PER_PRIOR_STEP = 0.12
 SECONDS_PER_INVERSION_STEP = 0.03
