@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from freqmix.registry import Registry
+
 
 @dataclass(frozen=True)
 class AttackBudget:
@@ -32,18 +34,18 @@ class AttackBudget:
     inversions_per_identity: int
 
 
-BUDGETS: dict[str, AttackBudget] = {
-    "smoke": AttackBudget("smoke", recognizer_epochs=20, evaluator_steps=100, cgan_steps=40, cgan_batch=16,
-                          cgan_width=16, prior_steps=60, inversion_steps=40, inversions_per_identity=1),
-    "default": AttackBudget("default", recognizer_epochs=100, evaluator_steps=300, cgan_steps=400, cgan_batch=16,
-                            cgan_width=32, prior_steps=600, inversion_steps=300, inversions_per_identity=2),
-    "full": AttackBudget("full", recognizer_epochs=200, evaluator_steps=1000, cgan_steps=3000, cgan_batch=32,
-                         cgan_width=64, prior_steps=4000, inversion_steps=500, inversions_per_identity=5),
-}
+BUDGETS: Registry[AttackBudget] = Registry("budget", "--budget")
+for _budget in (
+    AttackBudget("smoke", recognizer_epochs=20, evaluator_steps=100, cgan_steps=40, cgan_batch=16, cgan_width=16,
+                 prior_steps=60, inversion_steps=40, inversions_per_identity=1),
+    AttackBudget("default", recognizer_epochs=100, evaluator_steps=300, cgan_steps=400, cgan_batch=16,
+                 cgan_width=32, prior_steps=600, inversion_steps=300, inversions_per_identity=2),
+    AttackBudget("full", recognizer_epochs=200, evaluator_steps=1000, cgan_steps=3000, cgan_batch=32, cgan_width=64,
+                 prior_steps=4000, inversion_steps=500, inversions_per_identity=5),
+):
+    BUDGETS.register(_budget.name, _budget)
 
 
 def get_budget(name: str) -> AttackBudget:
-    """The budget called ``name``; ValueError listing the choices if unknown."""
-    if name not in BUDGETS:
-        raise ValueError(f"unknown budget {name!r}; choose one of {', '.join(BUDGETS)}")
-    return BUDGETS[name]
+    """The budget called ``name``; an :class:`~freqmix.registry.UnknownNameError` listing the choices if unknown."""
+    return BUDGETS.get(name)

@@ -1,13 +1,16 @@
 """The defenses compared side by side: name -> the training-config fields that make it (field names of
-``freqmix.train.TrainConfig``; this package does not import the CLI).
+``freqmix.train.TrainConfig``; this package does not import the CLI), in the :data:`DEFENSES` registry.
 
 - ``none``: all channels, k = 1 (no protection, the reference of ``score_cls``);
 - ``ppfr``: PPFR-FD-like channel masking: keep the 36 highest-frequency channels per plane, keyed shuffle, k = 1;
 - ``dctdp``: DCTDP-like: drop the DC channel, Laplace noise of budget ε = :data:`DCTDP_EPSILON` per coefficient;
 - ``instahide``: all channels, k = 4, InstaHide weights (each <= 0.65) and random sign flips;
-- ``fixed2`` … ``fixed6``: the hybrid mask (DC dropped + keyed shuffle, :data:`HYBRID_MASK`) with k fixed;
+- ``fixed2`` … ``fixed6``: the paper's hybrid mask (:data:`HYBRID_MASK`: PPFR-FD's high-frequency channel
+  selection and keyed shuffle, then frequency MixUp) with k fixed;
 - ``random``: the hybrid mask with k drawn uniformly from {2..6} per batch;
-- ``adaptive``: the hybrid mask with k chosen per batch by the trained REINFORCE agent (the paper's method).
+- ``adaptive``: the hybrid mask with k chosen per batch by the trained REINFORCE agent (the paper's method);
+- ``fixed2-nodc`` … ``fixed6-nodc``, ``random-nodc``, ``adaptive-nodc``: the same with the weaker mask that only
+  drops the DC channel (:data:`NO_DC_MASK`), kept for comparison with earlier results.
 """
 from __future__ import annotations
 
@@ -15,23 +18,33 @@ from typing import Any
 
 import numpy as np
 
+from freqmix.errors import FreqmixError
+from freqmix.registry import Registry
+
 DCTDP_EPSILON = 1.0
-HYBRID_MASK: dict[str, Any] = {"channels": "no-dc", "weights": "dirichlet", "alpha": 1.0}
+HYBRID_MASK: dict[str, Any] = {"channels": "high", "weights": "dirichlet", "alpha": 1.0, "keyed": True}
+NO_DC_MASK: dict[str, Any] = {"channels": "no-dc", "weights": "dirichlet", "alpha": 1.0, "keyed": True}
 _KEY_STREAM = 7919  # keeps the secret key's draw apart from every other use of the seed
 
 # Every protection field, so that a defense never inherits one from the command line.
 _PLAIN: dict[str, Any] = {"agent": "fixed", "k": 1, "env": "FreqMixUp-v0", "channels": "all", "n_high": 36,
                           "upsample": 1, "weights": "dirichlet", "alpha": 1.0, "sign_flip": False, "drop": 0.0,
                           "laplace_epsilon": None, "keyed": False}
-DEFENSES: dict[str, dict[str, Any]] = {
-    "none": dict(_PLAIN),
-    "ppfr": {**_PLAIN, "channels": "high", "keyed": True},
-    "dctdp": {**_PLAIN, "channels": "no-dc", "laplace_epsilon": DCTDP_EPSILON},
-    "instahide": {**_PLAIN, "k": 4, "weights": "instahide", "sign_flip": True},
-    **{f"fixed{k}": {**_PLAIN, **HYBRID_MASK, "k": k, "keyed": True} for k in range(2, 7)},
-    "random": {**_PLAIN, **HYBRID_MASK, "agent": "random", "keyed": True},
-    "adaptive": {**_PLAIN, **HYBRID_MASK, "agent": "reinforce", "keyed": True},
-}
+
+DEFENSES: Registry[dict[str, Any]] = Registry("defense", "--defenses")
+DEFENSES.register("none", dict(_PLAIN))
+DEFENSES.register("ppfr", {**_PLAIN, "channels": "high", "keyed": True})
+DEFENSES.register("dctdp", {**_PLAIN, "channels": "no-dc", "laplace_epsilon": DCTDP_EPSILON})
+DEFENSES.register("instahide", {**_PLAIN, "k": 4, "weights": "instahide", "sign_flip": True})
+for _suffix, _mask in (("", HYBRID_MASK), ("-nodc", NO_DC_MASK)):
+    for _k in range(2, 7):
+        DEFENSES.register(f"fixed{_k}{_suffix}", {**_PLAIN, **_mask, "k": _k})
+    DEFENSES.register(f"random{_suffix}", {**_PLAIN, **_mask, "agent": "random"})
+    DEFENSES.register(f"adaptive{_suffix}", {**_PLAIN, **_mask, "agent": "reinforce"})
+
+
+class DefenseError(FreqmixError):
+    """An empty or unusable ``--defenses`` list."""
 
 
 def secret_key(seed: int) -> int:
@@ -40,21 +53,19 @@ def secret_key(seed: int) -> int:
 
 
 def parse_defenses(text: str) -> list[str]:
-    """``"none,ppfr,fixed2"`` -> the names, in order, without repeats; ValueError for an unknown or empty list."""
+    """``"none,ppfr,fixed2"`` -> the names, in order, without repeats; a FreqmixError for an unknown or empty
+    list."""
     names = list(dict.fromkeys(name.strip() for name in text.split(",") if name.strip()))
     if not names:
-        raise ValueError("--defenses is empty; give a comma-separated list such as none,ppfr,fixed4")
-    unknown = [name for name in names if name not in DEFENSES]
-    if unknown:
-        raise ValueError(f"unknown defense {unknown[0]!r}; choose from {', '.join(DEFENSES)}")
+        raise DefenseError("--defenses is empty; give a comma-separated list such as none,ppfr,fixed4")
+    for name in names:
+        DEFENSES.get(name)
     return names
 
 
 def defense_overrides(name: str, seed: int) -> dict[str, Any]:
     """The training-config fields of defense ``name`` (the secret key drawn from ``seed`` where it shuffles)."""
-    if name not in DEFENSES:
-        raise ValueError(f"unknown defense {name!r}; choose from {', '.join(DEFENSES)}")
-    fields = dict(DEFENSES[name])
+    fields = dict(DEFENSES.get(name))
     keyed = fields.pop("keyed", False)
     fields["key"] = secret_key(seed) if keyed else None
     return fields

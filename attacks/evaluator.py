@@ -7,6 +7,7 @@ import torch
 from tqdm import tqdm
 
 from attacks.augment import shift_flip
+from attacks.logits import recognizer_logits
 from mixup_env.frequency import FrequencyTransform
 from recognizer.trainer import Recognizer
 
@@ -29,8 +30,7 @@ class Evaluator:
         """(N, P, H, W) 0..255 -> (N, K) identity logits (margin-free), on the CPU."""
         self.recognizer.backbone.eval()
         self.recognizer.head.eval()
-        out = [self.recognizer.head.logits(self.recognizer.backbone(self.transform(chunk.float())))
-               for chunk in images.split(256)]
+        out = [recognizer_logits(self.recognizer, self.transform(chunk.float())).cpu() for chunk in images.split(256)]
         return torch.cat(out)
 
     def embed(self, images: torch.Tensor) -> torch.Tensor:

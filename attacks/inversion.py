@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from attacks.augment import shift_flip
+from attacks.logits import recognizer_logits
 from attacks.networks import CoarseDiscriminator, CoarseEncoder, LatentGenerator, shrink
 from mixup_env.frequency import FrequencyTransform
 from recognizer.trainer import Recognizer
@@ -56,7 +57,7 @@ class TargetModel:
 
     def logits(self, images: torch.Tensor) -> torch.Tensor:
         """(N, P, H, W) 0..255 -> (N, K) margin-free identity logits."""
-        return self.recognizer.head.logits(self.recognizer.backbone(self.transform(images)))
+        return recognizer_logits(self.recognizer, self.transform(images.to(self.recognizer.device))).cpu()
 
     def identity_loss(self, images: torch.Tensor, identities: torch.Tensor) -> torch.Tensor:
         """Mean over the batch of -(logit of the wanted identity - largest other logit) / logit scale."""

@@ -13,6 +13,8 @@ import numpy as np
 import torch
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
+from freqmix.errors import FreqmixError
+
 DATA_RANGE = 255.0
 MAX_PSNR = 100.0  # dB; identical images have infinite PSNR, which JSON cannot hold
 PSNR_LOW, PSNR_HIGH = 10.0, 30.0  # dB; S2 is 1 at or below PSNR_LOW, 0 at or above PSNR_HIGH
@@ -20,16 +22,24 @@ VISUAL_WEIGHT, ATTACK_WEIGHT = 0.4, 0.6  # the paper's weights
 TOP_K = 5
 
 
-def _numpy_images(images: torch.Tensor | np.ndarray) -> np.ndarray:
+class ImageRangeError(FreqmixError):
+    """Images on a 0..1 scale given where 0..255 is expected."""
+
+
+def _numpy_images(images: torch.Tensor | np.ndarray, name: str) -> np.ndarray:
     arr = images.detach().cpu().numpy() if isinstance(images, torch.Tensor) else np.asarray(images)
     if arr.ndim != 4:
         raise ValueError(f"expected images (N, C, H, W), got shape {arr.shape}")
+    # A 0..255 face never peaks at or below 1 grey level; 0..1 images would score ~60 dB and SSIM ~1 here.
+    if np.issubdtype(arr.dtype, np.floating) and arr.size and 0 < np.max(np.abs(arr)) <= 1.0:
+        raise ImageRangeError(f"{name} look like 0..1 floats (largest |value| {np.max(np.abs(arr)):.3g}); the "
+                              f"metrics expect 0..255, so multiply them by 255")
     return arr.astype(np.float64)
 
 
 def psnr(reconstructions: torch.Tensor | np.ndarray, targets: torch.Tensor | np.ndarray) -> np.ndarray:
     """(N,) PSNR in dB of each reconstruction (N, C, H, W) against its target, both 0..255; capped at MAX_PSNR."""
-    rec, tgt = _numpy_images(reconstructions), _numpy_images(targets)
+    rec, tgt = _numpy_images(reconstructions, "reconstructions"), _numpy_images(targets, "targets")
     if rec.shape != tgt.shape:
         raise ValueError(f"reconstructions {rec.shape} and targets {tgt.shape} differ in shape")
     out = np.empty(len(rec))
@@ -44,7 +54,7 @@ def psnr(reconstructions: torch.Tensor | np.ndarray, targets: torch.Tensor | np.
 def ssim(reconstructions: torch.Tensor | np.ndarray, targets: torch.Tensor | np.ndarray) -> np.ndarray:
     """(N,) SSIM of each reconstruction (N, C, H, W) against its target, both 0..255 (scikit-image defaults:
     7×7 uniform window; colour images average the per-channel SSIM)."""
-    rec, tgt = _numpy_images(reconstructions), _numpy_images(targets)
+    rec, tgt = _numpy_images(reconstructions, "reconstructions"), _numpy_images(targets, "targets")
     if rec.shape != tgt.shape:
         raise ValueError(f"reconstructions {rec.shape} and targets {tgt.shape} differ in shape")
     return np.array([structural_similarity(tgt[i], rec[i], data_range=DATA_RANGE, channel_axis=0)
@@ -80,24 +90,34 @@ def component_scores(reconstructions: torch.Tensor, images: torch.Tensor, compon
             "dominant": comp[rows, dominant]}
 
 
-def topk_accuracy(logits: torch.Tensor, labels: torch.Tensor, k: int = 1) -> float:
-    """Share of rows whose label is among the ``k`` largest logits (N, K); ``k`` is capped at K."""
+def topk_hits(logits: torch.Tensor, labels: torch.Tensor, k: int = 1) -> np.ndarray:
+    """(N,) 1.0 where the row's label is among the ``k`` largest logits (N, K), else 0.0; ``k`` is capped at K."""
     if logits.ndim != 2 or labels.shape != (len(logits),):
         raise ValueError(f"expected logits (N, K) and labels (N,), got {tuple(logits.shape)} and {tuple(labels.shape)}")
     top = logits.topk(min(k, logits.shape[1]), dim=1).indices
-    return float((top == labels[:, None]).any(dim=1).float().mean())
+    return (top == labels[:, None]).any(dim=1).double().numpy()
 
 
-def knn_distance(query_emb: torch.Tensor, query_labels: torch.Tensor, gallery_emb: torch.Tensor,
-                 gallery_labels: torch.Tensor) -> float:
-    """Mean over queries of the Euclidean distance to the nearest gallery embedding of the query's identity
-    (GMI's "KNN Dist"); pass L2-normalised embeddings (N, D) so that it lies in [0, 2]. Lower = closer to the
-    private faces."""
+def topk_accuracy(logits: torch.Tensor, labels: torch.Tensor, k: int = 1) -> float:
+    """Share of rows whose label is among the ``k`` largest logits (N, K); ``k`` is capped at K."""
+    return float(topk_hits(logits, labels, k).mean())
+
+
+def knn_distances(query_emb: torch.Tensor, query_labels: torch.Tensor, gallery_emb: torch.Tensor,
+                  gallery_labels: torch.Tensor) -> np.ndarray:
+    """(N,) Euclidean distance of each query embedding (N, D) to the nearest gallery embedding of its identity."""
     distances = torch.cdist(query_emb.double(), gallery_emb.double())
     same = query_labels[:, None] == gallery_labels[None, :]
     if not same.any(dim=1).all():
         raise ValueError("every query identity needs at least one gallery embedding")
-    return float(distances.masked_fill(~same, math.inf).min(dim=1).values.mean())
+    return distances.masked_fill(~same, math.inf).min(dim=1).values.numpy()
+
+
+def knn_distance(query_emb: torch.Tensor, query_labels: torch.Tensor, gallery_emb: torch.Tensor,
+                 gallery_labels: torch.Tensor) -> float:
+    """Mean over queries of :func:`knn_distances` (GMI's "KNN Dist"); pass L2-normalised embeddings (N, D) so that
+    it lies in [0, 2]. Lower = closer to the private faces."""
+    return float(knn_distances(query_emb, query_labels, gallery_emb, gallery_labels).mean())
 
 
 def _above_chance(accuracy: float, chance: float) -> float:

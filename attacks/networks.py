@@ -58,37 +58,48 @@ def raw_coefficients(images: torch.Tensor) -> torch.Tensor:
 
 
 class FrequencyUNet(nn.Module):
-    """pix2pix-style U-Net generator: protected coefficient planes -> face image.
+    """pix2pix-style U-Net generator: protected coefficient planes -> face image, as a residual on top of the
+    analytic attack (:mod:`attacks.analytic`).
 
-    Three levels (h, h/2, h/4) with skip connections; the last layer also sees the (scaled) input, which gives a
-    direct linear path for channels that were not masked.
+    Three levels (h, h/2, h/4) with skip connections predict a correction of the standardised coefficients of the
+    analytic inverse (kept channels as scattered, dropped ones from the attacker's mean face). The last layer starts
+    at zero, so the untrained generator *is* the analytic attack and training can only add to what it costs nothing
+    to know.
 
     :param in_channels: input planes (P*64, the attacker scatters the protected channels into their slots).
     :param codec: output coefficient statistics (from the attacker's clean faces).
     :param in_scale: (in_channels,) scale of each input plane (its std over the attacker's protected tensors).
+    :param fill: (in_channels, h, w) raw planes of the attacker's mean face, standing in for dropped channels.
+    :param kept_mask: (in_channels,) bool, the channels the attacker believes are kept.
     :param width: channels of the first level (doubled at each level down).
     """
 
-    def __init__(self, in_channels: int, codec: CoefficientCodec, in_scale: torch.Tensor, width: int = 64) -> None:
+    def __init__(self, in_channels: int, codec: CoefficientCodec, in_scale: torch.Tensor, fill: torch.Tensor,
+                 kept_mask: torch.Tensor, width: int = 64) -> None:
         super().__init__()
         self.codec = codec
         self.register_buffer("in_scale", in_scale.float().clamp_min(1e-3).view(1, -1, 1, 1))
+        self.register_buffer("fill", fill.float()[None])
+        self.register_buffer("kept_mask", kept_mask.bool().view(1, -1, 1, 1))
         self.enc1 = nn.Sequential(_block(in_channels, width), _block(width, width))
         self.enc2 = nn.Sequential(_block(width, 2 * width, stride=2), _block(2 * width, 2 * width))
         self.bottom = nn.Sequential(_block(2 * width, 4 * width, stride=2), _block(4 * width, 4 * width))
         self.dec2 = _block(4 * width + 2 * width, 2 * width)
         self.dec1 = _block(2 * width + width, width)
         self.out = nn.Conv2d(width + in_channels, codec.mean.shape[1], 1)
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(N, in_channels, h, w) protected planes -> (N, P, 8h, 8w) images 0..255 (not clipped)."""
+        analytic = (torch.where(self.kept_mask, x, self.fill) - self.codec.mean) / self.codec.std
         x = x / self.in_scale
         e1 = self.enc1(x)
         e2 = self.enc2(e1)
         b = self.bottom(e2)
         d2 = self.dec2(torch.cat([F.interpolate(b, size=e2.shape[2:]), e2], 1))
         d1 = self.dec1(torch.cat([F.interpolate(d2, size=e1.shape[2:]), e1], 1))
-        return self.codec.decode(self.out(torch.cat([d1, x], 1)))
+        return self.codec.decode(analytic + self.out(torch.cat([d1, x], 1)))
 
 
 class PatchDiscriminator(nn.Module):

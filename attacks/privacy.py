@@ -1,7 +1,10 @@
-"""Every attack on one trained recognizer, scored: white-box and black-box CGAN reconstruction of the private
-protected training tensors, model inversion with both priors, the evaluator's verdicts and the privacy scores.
+"""Every attack on one trained recognizer, scored: the analytic (free) inverse and the residual CGAN, each
+white-box and black-box, against the private protected training tensors; model inversion with both priors; the
+exposure of a face over E linked encodings; the strongest attack per figure, with bootstrap intervals over images.
 
-What does not depend on the defense (the attacker's faces, the evaluator, the generator prior, black-box CGANs whose
+Identity is judged by dlib's pretrained descriptor (:mod:`attacks.judge`), which never saw the private faces; the
+small recognizer trained on the clean private faces (:mod:`attacks.evaluator`) is reported as a second opinion.
+What does not depend on the defense (the attacker's faces, both judges, the generator prior, black-box CGANs whose
 guessed pipeline coincides) lives in an :class:`AttackerKit`, built once and shared by every defense of a comparison.
 """
 from __future__ import annotations
@@ -13,16 +16,24 @@ from typing import Any
 import numpy as np
 import torch
 
+from attacks.analytic import AnalyticAttack
 from attacks.budget import AttackBudget
 from attacks.evaluator import Evaluator, train_evaluator
+from attacks.exposure import EXPOSURES, linked_inverses
+from attacks.intervals import bootstrap_interval
 from attacks.inversion import GeneratorPrior, TargetModel, invert_gmi, invert_tv, train_generator_prior
-from attacks.metrics import TOP_K, component_scores, knn_distance, privacy_scores, topk_accuracy
+from attacks.judge import PretrainedJudge
+from attacks.metrics import TOP_K, component_scores, knn_distances, privacy_scores, psnr, ssim, topk_hits
+from attacks.progress import StageProgress, attack_costs, kit_costs
 from attacks.protection import Protection, black_box_guess, white_box
 from attacks.reconstruction import ReconstructionAttack, train_reconstruction
 from recognizer.data import FaceDataset
 from recognizer.trainer import Recognizer
 
 SAMPLES = 8  # images per row of the sample figure
+RECONSTRUCTION_FIGURES = {"psnr": "psnr_best", "ssim": "ssim_best", "recon_id_accuracy": "id_accuracy_best"}
+INVERSION_FIGURES = {"mia_top1": "top1", "mia_top5": "top5", "knn_distance": "knn_distance"}
+LOWER_IS_STRONGER = frozenset({"knn_distance"})
 
 
 def sub_seed(seed: int, purpose: str) -> int:
@@ -32,45 +43,83 @@ def sub_seed(seed: int, purpose: str) -> int:
 
 @dataclass
 class AttackerKit:
-    """What the attacker and the judge hold for one data set and seed.
+    """What the attacker and the judges hold for one data set and seed.
 
-    :param private: the defender's private training faces (targets of reconstruction, gallery of KNN distance).
+    :param private: the defender's private training faces (targets of reconstruction, gallery of both judges).
     :param auxiliary: the attacker's own faces (identities disjoint from the private ones).
-    :param evaluator: the independent evaluation recognizer (trained on ``private``).
-    :param evaluator_accuracy: its identification accuracy on held-out private faces.
+    :param judge: the pretrained judge (dlib descriptor, nearest centroid of ``private``).
+    :param judge_accuracy: its identification accuracy on held-out private faces.
+    :param second_opinion: the small recognizer trained on ``private`` (reported, not scored).
+    :param second_opinion_accuracy: its held-out identification accuracy.
     :param prior: the generator prior of model inversion (trained on ``auxiliary``).
+    :param device: where the attack networks train.
     :param black_box: black-box reconstruction attacks by guessed pipeline (the same guess is the same attack).
     """
 
     private: FaceDataset
     auxiliary: FaceDataset
-    evaluator: Evaluator
-    evaluator_accuracy: float
+    judge: PretrainedJudge
+    judge_accuracy: float
+    second_opinion: Evaluator
+    second_opinion_accuracy: float
     prior: GeneratorPrior
+    device: str = "cpu"
     black_box: dict[Any, ReconstructionAttack] = field(default_factory=dict)
 
 
 def prepare_kit(private: FaceDataset, private_test: FaceDataset, auxiliary: FaceDataset, budget: AttackBudget,
-                seed: int, progress: bool = True) -> AttackerKit:
-    """Train the evaluator on ``private`` (checked on ``private_test``) and the generator prior on ``auxiliary``."""
-    evaluator = train_evaluator(private.images, private.labels, budget.evaluator_steps, sub_seed(seed, "evaluator"),
-                                progress=progress)
-    accuracy = topk_accuracy(evaluator.logits(private_test.images.float()), private_test.labels, 1)
-    prior = train_generator_prior(auxiliary.images, budget.prior_steps, sub_seed(seed, "generator-prior"),
-                                  progress=progress)
-    return AttackerKit(private, auxiliary, evaluator, accuracy, prior)
+                seed: int, progress: bool = True, device: str = "cpu") -> AttackerKit:
+    """Fit both judges on ``private`` (checked on ``private_test``) and train the generator prior on ``auxiliary``."""
+    costs = kit_costs(budget, len(private) + len(private_test))
+    line = StageProgress(sum(costs.values()), progress, desc="attacker kit")
+    with line.stage("pretrained judge", costs["pretrained judge"]):
+        judge = PretrainedJudge(private.images, private.labels)
+        judge_accuracy = float(topk_hits(judge.logits(private_test.images), private_test.labels).mean())
+    with line.stage("second-opinion judge", costs["second-opinion judge"]):
+        evaluator = train_evaluator(private.images, private.labels, budget.evaluator_steps,
+                                    sub_seed(seed, "evaluator"), progress=False)
+        evaluator_accuracy = float(topk_hits(evaluator.logits(private_test.images.float()),
+                                             private_test.labels).mean())
+    with line.stage("generator prior", costs["generator prior"]):
+        prior = train_generator_prior(auxiliary.images, budget.prior_steps, sub_seed(seed, "generator-prior"),
+                                      progress=False)
+    line.close()
+    return AttackerKit(private, auxiliary, judge, judge_accuracy, evaluator, evaluator_accuracy, prior, device)
+
+
+def _interval(values: np.ndarray, seed: int) -> list[float]:
+    _, low, high = bootstrap_interval([values], seed=seed)
+    return [low, high]
 
 
 def _score_reconstructions(kit: AttackerKit, reconstructions: torch.Tensor, components: torch.Tensor,
-                           weights: torch.Tensor) -> dict[str, float]:
+                           weights: torch.Tensor) -> tuple[dict[str, float], dict[str, np.ndarray]]:
+    """(scores, per-image values of the summary figures) of reconstructions of the private protected tensors."""
     scores = component_scores(reconstructions, kit.private.images.float(), components, weights)
-    predicted = kit.evaluator.logits(reconstructions).argmax(dim=1).numpy()
     labels = kit.private.labels.numpy()
+    judged = kit.judge.logits(reconstructions).argmax(dim=1).numpy()
+    second = kit.second_opinion.logits(reconstructions).argmax(dim=1).numpy()
+    per_image = {"psnr": scores["psnr_best"], "ssim": scores["ssim_best"],
+                 "recon_id_accuracy": (judged == labels[scores["best"]]).astype(np.float64)}
     return {"psnr_best": float(np.mean(scores["psnr_best"])), "ssim_best": float(np.mean(scores["ssim_best"])),
             "psnr_dominant": float(np.mean(scores["psnr_dominant"])),
             "ssim_dominant": float(np.mean(scores["ssim_dominant"])),
-            "id_accuracy_best": float(np.mean(predicted == labels[scores["best"]])),
-            "id_accuracy_dominant": float(np.mean(predicted == labels[scores["dominant"]]))}
+            "id_accuracy_best": float(np.mean(per_image["recon_id_accuracy"])),
+            "id_accuracy_dominant": float(np.mean(judged == labels[scores["dominant"]])),
+            "second_opinion_id_accuracy_best": float(np.mean(second == labels[scores["best"]]))}, per_image
+
+
+def _score_inversion(kit: AttackerKit, images: torch.Tensor, identities: torch.Tensor
+                     ) -> tuple[dict[str, float], dict[str, np.ndarray]]:
+    logits = kit.judge.logits(images)
+    per_image = {"mia_top1": topk_hits(logits, identities, 1), "mia_top5": topk_hits(logits, identities, TOP_K),
+                 "knn_distance": knn_distances(kit.judge.embed(images), identities, kit.judge.gallery_embeddings,
+                                               kit.judge.gallery_labels)}
+    second = kit.second_opinion.logits(images)
+    return {"top1": float(per_image["mia_top1"].mean()), "top5": float(per_image["mia_top5"].mean()),
+            "knn_distance": float(per_image["knn_distance"].mean()),
+            "second_opinion_top1": float(topk_hits(second, identities, 1).mean()),
+            "second_opinion_top5": float(topk_hits(second, identities, TOP_K).mean())}, per_image
 
 
 def _belief_key(belief: Protection) -> tuple:
@@ -78,11 +127,25 @@ def _belief_key(belief: Protection) -> tuple:
             belief.batch_size)
 
 
-def _score_inversion(kit: AttackerKit, images: torch.Tensor, identities: torch.Tensor) -> dict[str, float]:
-    logits = kit.evaluator.logits(images)
-    gallery = kit.evaluator.embed(kit.private.images)
-    return {"top1": topk_accuracy(logits, identities, 1), "top5": topk_accuracy(logits, identities, TOP_K),
-            "knn_distance": knn_distance(kit.evaluator.embed(images), identities, gallery, kit.private.labels)}
+def strongest(attacks: dict[str, dict[str, Any]], key: str, lower_is_stronger: bool = False) -> str:
+    """Name of the attack with the highest ``key`` (the lowest if ``lower_is_stronger``); ties go to the first."""
+    pick = min if lower_is_stronger else max
+    return pick(attacks, key=lambda name: attacks[name][key])
+
+
+def _exposure(kit: AttackerKit, truth: Protection, analytic: AnalyticAttack, seed: int
+              ) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, np.ndarray]]]:
+    rng = np.random.default_rng(sub_seed(seed, "exposure"))
+    images, labels = kit.private.images.float(), kit.private.labels
+    summary, per_image = {}, {}
+    for encodings in EXPOSURES:
+        faces = linked_inverses(truth, analytic, images, labels, encodings, rng)
+        judged = kit.judge.logits(faces).argmax(dim=1)
+        values = {"ssim": ssim(faces, images), "psnr": psnr(faces, images),
+                  "recon_id_accuracy": (judged == labels).double().numpy()}
+        summary[str(encodings)] = {name: float(v.mean()) for name, v in values.items()}
+        per_image[str(encodings)] = values
+    return summary, per_image
 
 
 def attack_recognizer(recognizer: Recognizer, truth: Protection, kit: AttackerKit, budget: AttackBudget, seed: int,
@@ -92,56 +155,90 @@ def attack_recognizer(recognizer: Recognizer, truth: Protection, kit: AttackerKi
     :param recognizer: the defender's trained recognizer (white-box target of model inversion).
     :param truth: the defender's real pipeline (it regenerates the private protected tensors the attacker sees).
     :return: ``(results, samples)``: results as JSON-ready nested dicts (``reconstruction``, ``inversion``,
-        ``summary``, ``scores``, ``evaluator``); samples: (SAMPLES, P, H, W) images for a figure (``target``,
-        ``white_box``, ``black_box``, ``identity``, ``tv_prior``, ``generator_prior``).
+        ``exposure``, ``summary``, ``intervals``, ``per_image``, ``scores``, ``judge``, ``evaluator``); samples:
+        (SAMPLES, P, H, W) images for a figure (``target``, ``analytic_white_box``, ``cgan_white_box``,
+        ``cgan_black_box``, ``identity``, ``tv_prior``, ``generator_prior``).
     """
     aux = kit.auxiliary
     num_identities = kit.private.num_identities
     if recognizer.config["num_classes"] != num_identities:
         raise ValueError(f"the recognizer knows {recognizer.config['num_classes']} identities but the private set "
                          f"has {num_identities}; the checkpoint does not match the run's data")
-    rng = np.random.default_rng(sub_seed(seed, "private-protection"))
-    tensors, components, weights = truth.protect_all(kit.private.images, kit.private.labels, rng)
-
-    cgan = dict(steps=budget.cgan_steps, batch_size=budget.cgan_batch, width=budget.cgan_width, progress=progress)
-    white = train_reconstruction(white_box(truth), aux.images, aux.labels, seed=sub_seed(seed, "cgan-white"),
-                                 desc="CGAN white-box", **cgan)
+    identities = torch.arange(num_identities).repeat(budget.inversions_per_identity)
+    costs = attack_costs(budget, len(kit.private), len(identities), len(EXPOSURES))
     belief = black_box_guess(truth, sub_seed(seed, "black-box-guess"))
     key = _belief_key(belief)
-    if key not in kit.black_box:
-        kit.black_box[key] = train_reconstruction(belief, aux.images, aux.labels, seed=sub_seed(seed, "cgan-black"),
-                                                  desc="CGAN black-box", **cgan)
-    white_images = white.reconstruct(tensors)
-    black_images = kit.black_box[key].reconstruct(tensors)
-    reconstruction = {"white_box": _score_reconstructions(kit, white_images, components, weights),
-                      "black_box": _score_reconstructions(kit, black_images, components, weights),
-                      "attacked_tensors": len(tensors)}
+    if key in kit.black_box:
+        costs["CGAN black-box"] = 0.0
+    line = StageProgress(sum(costs.values()), progress)
 
+    rng = np.random.default_rng(sub_seed(seed, "private-protection"))
+    tensors, components, weights = truth.protect_all(kit.private.images, kit.private.labels, rng)
+    cgan = dict(steps=budget.cgan_steps, batch_size=budget.cgan_batch, width=budget.cgan_width, progress=progress,
+                device=kit.device)
+    with line.stage("CGAN white-box", costs["CGAN white-box"]):
+        white = train_reconstruction(white_box(truth), aux.images, aux.labels, seed=sub_seed(seed, "cgan-white"),
+                                     desc="CGAN white-box", **cgan)
+    with line.stage("CGAN black-box", costs["CGAN black-box"]):
+        if key not in kit.black_box:
+            kit.black_box[key] = train_reconstruction(belief, aux.images, aux.labels,
+                                                      seed=sub_seed(seed, "cgan-black"), desc="CGAN black-box",
+                                                      **cgan)
     target = TargetModel(recognizer, truth.transform)
-    identities = torch.arange(num_identities).repeat(budget.inversions_per_identity)
-    tv_images = invert_tv(target, identities, aux.images.float().mean(dim=0), budget.inversion_steps,
-                          sub_seed(seed, "inversion-tv"), progress=progress)
-    gmi_images = invert_gmi(target, kit.prior, identities, budget.inversion_steps, sub_seed(seed, "inversion-gmi"),
-                            progress=progress)
-    inversion = {"tv_prior": _score_inversion(kit, tv_images, identities),
-                 "generator_prior": _score_inversion(kit, gmi_images, identities)}
-    # The privacy reading takes the stronger prior (top-5, then top-1), as an attacker would.
-    strongest = max(inversion, key=lambda name: (inversion[name]["top5"], inversion[name]["top1"]))
+    with line.stage("inversion, TV prior", costs["inversion, TV prior"]):
+        tv_images = invert_tv(target, identities, aux.images.float().mean(dim=0), budget.inversion_steps,
+                              sub_seed(seed, "inversion-tv"), progress=progress)
+    with line.stage("inversion, generator prior", costs["inversion, generator prior"]):
+        gmi_images = invert_gmi(target, kit.prior, identities, budget.inversion_steps,
+                                sub_seed(seed, "inversion-gmi"), progress=progress)
 
-    wb = reconstruction["white_box"]
-    summary = {"psnr": wb["psnr_best"], "ssim": wb["ssim_best"], "recon_id_accuracy": wb["id_accuracy_best"],
-               "mia_top1": inversion[strongest]["top1"], "mia_top5": inversion[strongest]["top5"],
-               "knn_distance": inversion[strongest]["knn_distance"], "mia_prior": strongest}
+    with line.stage("judging", costs["judging"]):
+        analytic_white = AnalyticAttack.fit(white_box(truth), aux.images)
+        recon_images = {"analytic_white_box": analytic_white.reconstruct(tensors),
+                        "analytic_black_box": AnalyticAttack.fit(belief, aux.images).reconstruct(tensors),
+                        "cgan_white_box": white.reconstruct(tensors),
+                        "cgan_black_box": kit.black_box[key].reconstruct(tensors)}
+        reconstruction, recon_per_image = {}, {}
+        for name, images in recon_images.items():
+            reconstruction[name], recon_per_image[name] = _score_reconstructions(kit, images, components, weights)
+        reconstruction["cgan_white_box"]["learning_curve"] = white.curve
+        reconstruction["cgan_black_box"]["learning_curve"] = kit.black_box[key].curve
+        inversion, inv_per_image = {}, {}
+        for name, images in (("tv_prior", tv_images), ("generator_prior", gmi_images)):
+            inversion[name], inv_per_image[name] = _score_inversion(kit, images, identities)
+        exposure, exposure_per_image = _exposure(kit, truth, analytic_white, seed)
+    line.close()
+
+    summary: dict[str, Any] = {}
+    per_image: dict[str, list[float]] = {}
+    for attacks, figures, values in ((reconstruction, RECONSTRUCTION_FIGURES, recon_per_image),
+                                     (inversion, INVERSION_FIGURES, inv_per_image)):
+        for figure, key_in_attack in figures.items():
+            name = strongest(attacks, key_in_attack, figure in LOWER_IS_STRONGER)
+            summary[figure] = attacks[name][key_in_attack]
+            summary[f"{figure}_attack"] = name
+            per_image[figure] = values[name][figure].tolist()
+    summary["mia_prior"] = summary["mia_top5_attack"]
+    for encodings, values in exposure_per_image.items():
+        for figure, v in values.items():
+            per_image[f"exposure_{figure}_E{encodings}"] = v.tolist()
+    intervals = {figure: _interval(np.asarray(v), sub_seed(seed, f"interval-{figure}"))
+                 for figure, v in per_image.items()}
+
     results = {
-        "reconstruction": reconstruction, "inversion": inversion, "summary": summary,
-        "scores": privacy_scores(wb["ssim_best"], wb["psnr_best"], wb["id_accuracy_best"],
-                                 inversion[strongest]["top5"], num_identities),
+        "reconstruction": {**reconstruction, "attacked_tensors": len(tensors)}, "inversion": inversion,
+        "exposure": exposure, "summary": summary, "intervals": intervals, "per_image": per_image,
+        "scores": privacy_scores(summary["ssim"], summary["psnr"], summary["recon_id_accuracy"], summary["mia_top5"],
+                                 num_identities),
         "chance": {"identity": 1 / num_identities, "top5": min(TOP_K, num_identities) / num_identities},
-        "evaluator": {"heldout_accuracy": kit.evaluator_accuracy},
+        "judge": {"name": PretrainedJudge.name, "alignment": kit.judge.alignment,
+                  "heldout_accuracy": kit.judge_accuracy},
+        "evaluator": {"heldout_accuracy": kit.second_opinion_accuracy, "role": "second opinion, not scored"},
     }
     first = torch.stack([(identities == k).nonzero()[0, 0] for k in range(min(SAMPLES, num_identities))])
-    samples = {"target": kit.private.images[:SAMPLES].float(), "white_box": white_images[:SAMPLES],
-               "black_box": black_images[:SAMPLES],
+    samples = {"target": kit.private.images[:SAMPLES].float(),
+               **{name: recon_images[name][:SAMPLES] for name in ("analytic_white_box", "cgan_white_box",
+                                                                  "cgan_black_box")},
                "identity": torch.stack([kit.private.images[kit.private.labels == identities[i]][0] for i in first]
                                        ).float(),
                "tv_prior": tv_images[first], "generator_prior": gmi_images[first]}

@@ -4,6 +4,8 @@ The attacker protects its own faces (identities disjoint from the private ones) 
 does (:class:`attacks.protection.Protection`: the truth for a white-box attacker, a guess for a black-box one),
 trains a U-Net generator with L1 + adversarial loss against a PatchGAN discriminator to turn them back into the
 faces (the dominant, largest-weight component of a mix), then applies it to the private protected tensors.
+The generator is a residual on top of the analytic inverse of the same belief (:mod:`attacks.analytic`): at step 0
+it is that inverse, and its learning curve (L1, SSIM on held-back protected faces against steps) is recorded.
 """
 from __future__ import annotations
 
@@ -14,7 +16,9 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from attacks.analytic import AnalyticAttack
 from attacks.augment import shift_flip
+from attacks.metrics import ssim
 from attacks.networks import CoefficientCodec, FrequencyUNet, PatchDiscriminator
 from attacks.protection import Protection
 
@@ -22,6 +26,8 @@ L1_WEIGHT = 100.0  # pix2pix's λ (its L1 is on images in [-1, 1]; ours on [0, 1
 LEARNING_RATE = 2e-4
 BETAS = (0.5, 0.999)
 MAX_SHIFT = 4  # pixels of augmentation of the attacker's faces
+CURVE_POINTS = 10  # learning-curve evaluations after step 0
+CURVE_FACES = 32  # protected attacker faces the learning curve is measured on
 
 
 @dataclass
@@ -30,16 +36,22 @@ class ReconstructionAttack:
 
     :param protection: how the attacker believes tensors were protected (it scatters channels accordingly).
     :param generator: protected planes (N, P*64, h, w) -> images (N, P, H, W).
+    :param curve: ``{"step", "l1", "ssim"}`` per evaluation, step 0 first: mean L1 (0..1 scale) and SSIM of the
+        generator's faces against the dominant face, on attacker faces it protected once before training.
     """
 
     protection: Protection
     generator: FrequencyUNet
+    curve: list[dict[str, float]]
 
     @torch.no_grad()
     def reconstruct(self, tensors: torch.Tensor, batch_size: int = 64) -> torch.Tensor:
-        """(N, C, h, w) protected tensors -> (N, P, 8h, 8w) reconstructed faces, float32 clipped to 0..255."""
+        """(N, C, h, w) protected tensors -> (N, P, 8h, 8w) reconstructed faces, float32 on the CPU, clipped to
+        0..255."""
         self.generator.eval()
-        out = [self.generator(self.protection.scatter(chunk.float())) for chunk in tensors.split(batch_size)]
+        device = self.generator.in_scale.device
+        out = [self.generator(self.protection.scatter(chunk.float()).to(device)).cpu()
+               for chunk in tensors.split(batch_size)]
         return torch.cat(out).clamp(0, 255)
 
 
@@ -49,7 +61,7 @@ def _dominant(images: torch.Tensor, partners: torch.Tensor, weights: torch.Tenso
 
 def train_reconstruction(protection: Protection, images: torch.Tensor, labels: torch.Tensor, steps: int,
                          seed: int, batch_size: int = 32, width: int = 32, progress: bool = True,
-                         desc: str = "CGAN") -> ReconstructionAttack:
+                         desc: str = "CGAN", device: str = "cpu") -> ReconstructionAttack:
     """Train the conditional GAN on the attacker's faces.
 
     :param protection: the attacker's belief of the defense.
@@ -58,28 +70,37 @@ def train_reconstruction(protection: Protection, images: torch.Tensor, labels: t
         sees the same mix twice.
     :param seed: seeds network init, batch draws, augmentation and the protection's randomness.
     :param width: channels of the U-Net's first level (doubled per level) and of the discriminator.
+    :param device: where the networks train (``"cpu"``, ``"cuda"``).
     """
     rng = np.random.default_rng(seed)
     gen = torch.Generator().manual_seed(seed)
     faces = images.float()
     codec = CoefficientCodec.fit(faces)
     # Input scale: each scattered plane's spread over one protected pass of the attacker's faces.
-    tensors, _, _ = protection.protect_all(faces, labels, rng)
+    tensors, components, weights = protection.protect_all(faces, labels, rng)
     in_scale = protection.scatter(tensors).std(dim=(0, 2, 3))
     channels = in_scale.shape[0]
+    analytic = AnalyticAttack.fit(protection, faces)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        generator = FrequencyUNet(channels, codec, in_scale, width)
-        discriminator = PatchDiscriminator(codec, in_scale, width)
+        generator = FrequencyUNet(channels, codec, in_scale, analytic.fill, analytic.kept_mask, width).to(device)
+        discriminator = PatchDiscriminator(codec, in_scale, width).to(device)
+    probe = tensors[:CURVE_FACES]
+    probe_target = _dominant(faces, components[:CURVE_FACES], weights[:CURVE_FACES])
+    attack = ReconstructionAttack(protection, generator, [])
+    every = max(1, steps // CURVE_POINTS)
     opt_g = torch.optim.Adam(generator.parameters(), lr=LEARNING_RATE, betas=BETAS)
     opt_d = torch.optim.Adam(discriminator.parameters(), lr=LEARNING_RATE, betas=BETAS)
     bar = tqdm(range(steps), desc=desc, unit="step", disable=not progress, leave=False)
-    for _ in bar:
+    for step in bar:
+        if step % every == 0:
+            attack.curve.append(_curve_point(attack, step, probe, probe_target))
+            generator.train()
         idx = torch.from_numpy(rng.choice(len(faces), size=min(batch_size, len(faces)), replace=False))
         batch = shift_flip(faces[idx], MAX_SHIFT, gen)
         mixed = protection.protect(batch, labels[idx], rng)
-        cond = protection.scatter(mixed.x)
-        target = _dominant(batch, mixed.partners, mixed.weights)
+        cond = protection.scatter(mixed.x).to(device)
+        target = _dominant(batch, mixed.partners, mixed.weights).to(device)
 
         fake = generator(cond)
         real_logits = discriminator(target, cond)
@@ -97,4 +118,12 @@ def train_reconstruction(protection: Protection, images: torch.Tensor, labels: t
         loss_g.backward()
         opt_g.step()
         bar.set_postfix(l1=f"{l1.item():.3f}", d=f"{loss_d.item():.2f}")
-    return ReconstructionAttack(protection, generator)
+    attack.curve.append(_curve_point(attack, steps, probe, probe_target))
+    return attack
+
+
+def _curve_point(attack: ReconstructionAttack, step: int, tensors: torch.Tensor, targets: torch.Tensor
+                 ) -> dict[str, float]:
+    faces = attack.reconstruct(tensors)
+    return {"step": step, "l1": float(F.l1_loss(faces / 255, targets / 255)),
+            "ssim": float(ssim(faces, targets).mean())}

@@ -1,6 +1,8 @@
-"""``freqmix compare``: train every defense with the same data, budget and seed, attack each, and write the table
-(``compare.csv``, ``compare.md``, ``compare.json``), the privacy–utility picture (``compare.png``) and the resolved
-configuration (``config.json``) to ``--out``; each defense's own run folder (with ``privacy.json``) lies beneath.
+"""``freqmix compare``: train every defense with the same data and budget under N seeds, attack each, and write the
+table (``compare.csv``, ``compare.md``, ``compare.json``) with a mean and 95% bootstrap interval per figure, the
+privacy–utility picture with error bars (``compare.png``) and the resolved configuration (``config.json``) to
+``--out``; each defense's own run folder (with ``privacy.json``) lies beneath (``OUT/DEFENSE``, or
+``OUT/DEFENSE/seedS`` with several seeds).
 """
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ import csv
 import json
 import math
 import time
+from collections import Counter
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
@@ -18,66 +21,126 @@ from tqdm import tqdm
 
 from attacks.budget import BUDGETS, AttackBudget, get_budget
 from attacks.defenses import DEFENSES, defense_overrides, parse_defenses
-from attacks.privacy import prepare_kit
+from attacks.exposure import EXPOSURES
+from attacks.intervals import bootstrap_interval
+from attacks.privacy import prepare_kit, sub_seed
 from freqmix.cli import add_train_options, config_from_args
+from freqmix.errors import FreqmixError
 from freqmix.evaluate import evaluate_run, load_attack_data, set_threads
 from freqmix.train import TrainConfig, run_training
 
 COLUMNS = ("defense", "identification_accuracy", "verification_accuracy", "psnr", "ssim", "recon_id_accuracy",
            "mia_top1", "mia_top5", "knn_distance", "score_pp", "score_cls", "wall_seconds")
-# Beyond the required columns: the black-box attacker's reading and what k the defense actually used.
-EXTRA_COLUMNS = ("ssim_blackbox", "recon_id_accuracy_blackbox", "mean_k")
+# Beyond the required columns: the black-box attacker's reading, what k the defense actually used, the exposure of
+# a face over E linked encodings, and the judge's clean accuracy.
+EXTRA_COLUMNS = ("ssim_blackbox", "recon_id_accuracy_blackbox", "mean_k",
+                 *(f"exposure_{figure}_E{e}" for e in EXPOSURES for figure in ("ssim", "recon_id_accuracy")),
+                 "judge_heldout_accuracy")
+# Figures measured per attacked image: their interval resamples images within seeds, the others only seeds.
+PER_IMAGE = ("psnr", "ssim", "recon_id_accuracy", "mia_top1", "mia_top5", "knn_distance",
+             *(f"exposure_{figure}_E{e}" for e in EXPOSURES for figure in ("ssim", "recon_id_accuracy")))
+ATTACK_COLUMNS = tuple(f"{figure}_attack" for figure in ("psnr", "ssim", "recon_id_accuracy", "mia_top1",
+                                                          "mia_top5", "knn_distance"))
+NUMERIC = tuple(c for c in COLUMNS + EXTRA_COLUMNS if c != "defense")
 REFERENCE = "none"
 DEFAULT_PRIVATE_FRACTION = 0.5
 
 
-def run_compare(base: TrainConfig, defenses: list[str], budget: AttackBudget, out: Path,
-                progress: bool = True) -> list[dict[str, Any]]:
-    """Train and attack each defense; write every output file to ``out``; return the table rows.
+def run_compare(base: TrainConfig, defenses: list[str], budget: AttackBudget, out: Path, seeds: int = 1,
+                progress: bool = True, device: str = "cpu") -> list[dict[str, Any]]:
+    """Train and attack each defense under ``seeds`` seeds (``base.seed``, ``base.seed + 1``, ...); write every
+    output file to ``out``; return the table rows (mean, ``_ci_low``, ``_ci_high`` per figure).
 
     :param base: the shared training configuration (data, recognizer, seed, private_fraction); each defense
         replaces its protection fields, and ``budget.recognizer_epochs`` applies unless ``base.steps`` is set.
+    :param device: where the attacks run (``--device`` of the command: the same as training).
     """
+    if seeds < 1:
+        raise FreqmixError(f"--seeds must be >= 1, not {seeds}")
     started = time.perf_counter()
+    seed_list = [base.seed + i for i in range(seeds)]
     out.mkdir(parents=True, exist_ok=True)
     overrides = {name: defense_overrides(name, base.seed) for name in defenses}
     (out / "config.json").write_text(json.dumps(
-        {"defenses": defenses, "budget": asdict(budget), "base": asdict(base), "defense_overrides": overrides},
-        indent=2))
-    data = load_attack_data(base)
-    kit = prepare_kit(data.private_train, data.private_test, data.auxiliary, budget, base.seed, progress)
+        {"defenses": defenses, "seeds": seed_list, "budget": asdict(budget), "base": asdict(base),
+         "defense_overrides": overrides}, indent=2))
 
     # The reference goes first so that every later privacy.json can carry score_cls.
     order = sorted(defenses, key=lambda name: name != REFERENCE)
-    rows: dict[str, dict[str, Any]] = {}
-    reference = None
-    for name in tqdm(order, desc="defenses", unit="defense", disable=not progress):
-        began = time.perf_counter()
-        config = replace(base, **overrides[name])
-        metrics = run_training(config, out / name, progress=progress)
-        results = evaluate_run(out / name, budget, base.seed, kit=kit, reference_accuracy=reference,
-                               progress=progress)
-        if name == REFERENCE:
-            reference = metrics["identification_accuracy"]
-        rows[name] = _row(name, metrics, results, time.perf_counter() - began)
-    for row in rows.values():
-        row["score_cls"] = row["identification_accuracy"] / reference if reference else None
-    table = [rows[name] for name in defenses]
-    _write_tables(table, out, base, budget, kit.evaluator_accuracy, time.perf_counter() - started,
+    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in defenses}
+    judge_accuracy = []
+    line = tqdm(total=len(seed_list) * len(order), desc="compare", unit="run", disable=not progress)
+    for seed in seed_list:
+        config = replace(base, seed=seed)
+        line.set_description(f"compare [seed {seed}: attacker kit]")
+        data = load_attack_data(config)
+        kit = prepare_kit(data.private_train, data.private_test, data.auxiliary, budget, seed, progress, device)
+        judge_accuracy.append(kit.judge_accuracy)
+        reference = None
+        for name in order:
+            line.set_description(f"compare [seed {seed}: {name}]")
+            began = time.perf_counter()
+            folder = out / name if seeds == 1 else out / name / f"seed{seed}"
+            metrics = run_training(replace(config, **defense_overrides(name, seed)), folder, progress=progress)
+            results = evaluate_run(folder, budget, seed, kit=kit, reference_accuracy=reference, progress=progress)
+            if name == REFERENCE:
+                reference = metrics["identification_accuracy"]
+            runs[name].append(_run_row(metrics, results, reference, kit.judge_accuracy,
+                                       time.perf_counter() - began))
+            line.update()
+    line.close()
+    table = [_aggregate(name, runs[name], sub_seed(base.seed, f"compare-{name}")) for name in defenses]
+    _write_tables(table, out, base, budget, seed_list, judge_accuracy, time.perf_counter() - started,
                   kit.private.num_identities)
     _plot(table, out / "compare.png")
     return table
 
 
-def _row(name: str, metrics: dict[str, Any], results: dict[str, Any], seconds: float) -> dict[str, Any]:
-    s = results["summary"]
-    black = results["reconstruction"]["black_box"]
-    return {"defense": name, "identification_accuracy": metrics["identification_accuracy"],
-            "verification_accuracy": metrics["verification_accuracy"], "psnr": s["psnr"], "ssim": s["ssim"],
-            "recon_id_accuracy": s["recon_id_accuracy"], "mia_top1": s["mia_top1"], "mia_top5": s["mia_top5"],
-            "knn_distance": s["knn_distance"], "score_pp": results["scores"]["score_pp"], "score_cls": None,
-            "wall_seconds": seconds, "ssim_blackbox": black["ssim_best"],
-            "recon_id_accuracy_blackbox": black["id_accuracy_best"], "mean_k": metrics["mean_k"]}
+def _run_row(metrics: dict[str, Any], results: dict[str, Any], reference: float | None, judge_accuracy: float,
+             seconds: float) -> dict[str, Any]:
+    """One defense under one seed: every figure's value, and per-image values where the figure has them."""
+    s, recon = results["summary"], results["reconstruction"]
+    black = [recon[name] for name in ("analytic_black_box", "cgan_black_box")]
+    values = {"identification_accuracy": metrics["identification_accuracy"],
+              "verification_accuracy": metrics["verification_accuracy"],
+              **{figure: s[figure] for figure in ("psnr", "ssim", "recon_id_accuracy", "mia_top1", "mia_top5",
+                                                 "knn_distance")},
+              "score_pp": results["scores"]["score_pp"],
+              "score_cls": metrics["identification_accuracy"] / reference if reference else None,
+              "wall_seconds": seconds,
+              "ssim_blackbox": max(b["ssim_best"] for b in black),
+              "recon_id_accuracy_blackbox": max(b["id_accuracy_best"] for b in black),
+              "mean_k": metrics["mean_k"], "judge_heldout_accuracy": judge_accuracy,
+              **{f"exposure_{figure}_E{e}": results["exposure"][str(e)][figure]
+                 for e in EXPOSURES for figure in ("ssim", "recon_id_accuracy")}}
+    return {"values": values, "per_image": {f: results["per_image"][f] for f in PER_IMAGE},
+            "attacks": {c: s[c] for c in ATTACK_COLUMNS}}
+
+
+def _aggregate(name: str, runs: list[dict[str, Any]], seed: int) -> dict[str, Any]:
+    """The table row of one defense: per figure the mean over seeds and its 95% bootstrap interval (over images
+    and seeds for per-image figures, over seeds for the others); per attack column the most frequent attack."""
+    row: dict[str, Any] = {"defense": name}
+    for figure in NUMERIC:
+        if any(run["values"][figure] is None for run in runs):
+            row[figure] = row[f"{figure}_ci_low"] = row[f"{figure}_ci_high"] = None
+            continue
+        groups = ([run["per_image"][figure] for run in runs] if figure in PER_IMAGE
+                  else [[run["values"][figure]] for run in runs])
+        mean, low, high = bootstrap_interval(groups, seed=seed)
+        # A per-image mean equals the run's figure; the mean over seeds is the figure's mean either way.
+        row[figure] = sum(run["values"][figure] for run in runs) / len(runs) if figure not in PER_IMAGE else mean
+        row[f"{figure}_ci_low"], row[f"{figure}_ci_high"] = low, high
+    for column in ATTACK_COLUMNS:
+        row[column] = Counter(run["attacks"][column] for run in runs).most_common(1)[0][0]
+    return row
+
+
+def table_columns() -> tuple[str, ...]:
+    """Columns of ``compare.csv``: the required ones, the extra ones, the strongest attacks, then each figure's
+    interval."""
+    return (COLUMNS + EXTRA_COLUMNS + ATTACK_COLUMNS
+            + tuple(f"{f}_{bound}" for f in NUMERIC for bound in ("ci_low", "ci_high")))
 
 
 def _fmt(value: Any) -> str:
@@ -88,49 +151,65 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
+def _cell(row: dict[str, Any], figure: str) -> str:
+    low, high = row.get(f"{figure}_ci_low"), row.get(f"{figure}_ci_high")
+    if low is None or figure == "wall_seconds":
+        return _fmt(row[figure])
+    return f"{_fmt(row[figure])} [{_fmt(low)}, {_fmt(high)}]"
+
+
 def _write_tables(table: list[dict[str, Any]], out: Path, base: TrainConfig, budget: AttackBudget,
-                  evaluator_accuracy: float, seconds: float, num_identities: int) -> None:
-    columns = COLUMNS + EXTRA_COLUMNS
+                  seeds: list[int], judge_accuracy: list[float], seconds: float, num_identities: int) -> None:
     with open(out / "compare.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=columns)
+        writer = csv.DictWriter(f, fieldnames=table_columns())
         writer.writeheader()
         writer.writerows(table)
     (out / "compare.json").write_text(json.dumps(
-        {"rows": table, "wall_seconds": seconds, "evaluator_heldout_accuracy": evaluator_accuracy,
+        {"rows": table, "wall_seconds": seconds, "seeds": seeds, "judge_heldout_accuracy": judge_accuracy,
          "private_identities": num_identities}, indent=2))
+    judged = ", ".join(f"{a:.3f}" for a in judge_accuracy)
+    shown = ("identification_accuracy", "ssim", "psnr", "recon_id_accuracy", "mia_top1", "mia_top5",
+             "knn_distance", *(f"exposure_recon_id_accuracy_E{e}" for e in EXPOSURES), "score_pp", "score_cls",
+             "mean_k", "wall_seconds")
     lines = [f"# freqmix compare: {base.data}", "",
-             f"budget `{budget.name}`, seed {base.seed}, {num_identities} private identities "
+             f"budget `{budget.name}`, seeds {', '.join(map(str, seeds))}, {num_identities} private identities "
              f"(chance: identity {1 / num_identities:.3f}, top-5 {min(5, num_identities) / num_identities:.3f}), "
-             f"evaluator held-out accuracy {evaluator_accuracy:.3f}, total {seconds / 60:.1f} min.", "",
-             "Attack columns: white-box CGAN against the best-matching mixed component (psnr, ssim, recon_id); "
-             "the stronger model-inversion prior (mia, knn). score_pp: higher = more private; score_cls: accuracy "
-             "relative to `none`. See docs/privacy_metrics.md.", "",
-             "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    lines += ["| " + " | ".join(_fmt(row[c]) for c in columns) + " |" for row in table]
+             f"pretrained judge (dlib ResNet) clean held-out accuracy {judged}, total {seconds / 60:.1f} min.", "",
+             "Each cell: mean [95% bootstrap interval over attacked images and seeds]. Attack columns are the "
+             "strongest attack run (analytic inverse or residual CGAN, white- or black-box; the stronger "
+             "model-inversion prior), named in compare.csv's *_attack columns; exposure_*_E{E}: a face's E linked "
+             "encodings averaged. score_pp: higher = more private; score_cls: accuracy relative to `none`. "
+             "Two defenses differ beyond noise where their intervals do not overlap. See docs/privacy_metrics.md.",
+             "", "| defense | " + " | ".join(shown) + " |", "|" + "---|" * (len(shown) + 1)]
+    lines += ["| " + row["defense"] + " | " + " | ".join(_cell(row, c) for c in shown) + " |" for row in table]
     (out / "compare.md").write_text("\n".join(lines) + "\n")
 
 
+def _errors(rows: list[dict[str, Any]], key: str) -> list[list[float]]:
+    return [[r[key] - r[f"{key}_ci_low"] for r in rows], [r[f"{key}_ci_high"] - r[key] for r in rows]]
+
+
 def _plot(table: list[dict[str, Any]], path: Path) -> None:
-    """Two panels against identification accuracy: score_pp and white-box SSIM; the fixed-k curve as a line."""
+    """Two panels against identification accuracy: score_pp and the strongest SSIM, with 95% intervals as error
+    bars on both axes; the fixed-k curve as a line."""
     fig = Figure(figsize=(10, 4.2))
     axes = fig.subplots(1, 2)
+    x = "identification_accuracy"
     fixed = sorted((row for row in table if row["defense"].startswith("fixed")), key=lambda r: r["defense"])
     for ax, key, label in ((axes[0], "score_pp", "score_pp (higher = more private)"),
-                           (axes[1], "ssim", "white-box CGAN SSIM (lower = more private)")):
-        if fixed:
-            ax.plot([r["identification_accuracy"] for r in fixed], [r[key] for r in fixed], "o-", color="tab:blue",
-                    label="fixed k")
-            for r in fixed:
-                ax.annotate(f"k={r['defense'][5:]}", (r["identification_accuracy"], r[key]), fontsize=7,
-                            xytext=(3, 3), textcoords="offset points")
-        for r in table:
-            if r["defense"].startswith("fixed") or r[key] is None or math.isnan(r[key]):
+                           (axes[1], "ssim", "strongest-attack SSIM (lower = more private)")):
+        rows = [r for r in table if r[key] is not None and not math.isnan(r[key])]
+        for group, style, color in (([r for r in fixed if r in rows], "o-", "tab:blue"),
+                                    ([r for r in rows if r not in fixed and r["defense"] != "adaptive"], "s",
+                                     "tab:gray"),
+                                    ([r for r in rows if r["defense"] == "adaptive"], "*", "tab:red")):
+            if not group:
                 continue
-            adaptive = r["defense"] == "adaptive"
-            ax.plot(r["identification_accuracy"], r[key], "*" if adaptive else "s", markersize=12 if adaptive else 6,
-                    color="tab:red" if adaptive else "tab:gray")
-            ax.annotate(r["defense"], (r["identification_accuracy"], r[key]), fontsize=8, xytext=(4, -9),
-                        textcoords="offset points")
+            ax.errorbar([r[x] for r in group], [r[key] for r in group], xerr=_errors(group, x),
+                        yerr=_errors(group, key), fmt=style, color=color, capsize=2, markersize=6,
+                        label="fixed k" if style == "o-" else None)
+            for r in group:
+                ax.annotate(r["defense"], (r[x], r[key]), fontsize=7, xytext=(3, 3), textcoords="offset points")
         ax.set_xlabel("identification accuracy (utility)")
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
@@ -145,7 +224,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("compare", help="train and attack every defense side by side -> compare.csv/md/json/png")
     add_train_options(p)
     p.add_argument("--defenses", default=",".join(DEFENSES), help=f"comma-separated, from {', '.join(DEFENSES)}")
-    p.add_argument("--budget", default="default", choices=list(BUDGETS), help="training and attack budget")
+    p.add_argument("--budget", default="default", help=f"training and attack budget: {', '.join(BUDGETS)}")
+    p.add_argument("--seeds", type=int, default=1, help="train and attack each defense under this many seeds "
+                                                        "(--seed, --seed + 1, ...) for the intervals")
     p.add_argument("--out", default="runs/compare", help="output folder")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (1 is fastest on a busy machine)")
     # The budget decides the epochs unless --epochs/--steps is given; the attacker needs identities of its own.
@@ -158,8 +239,11 @@ def _cmd_compare(args: argparse.Namespace) -> None:
     budget = get_budget(args.budget)
     epochs = args.epochs if args.epochs is not None else budget.recognizer_epochs
     base = config_from_args(args, epochs=epochs)
-    table = run_compare(base, defenses, budget, Path(args.out), progress=not args.no_progress)
+    table = run_compare(base, defenses, budget, Path(args.out), seeds=args.seeds, progress=not args.no_progress,
+                        device=base.device)
     for row in table:
-        print(f"{row['defense']:>10}  accuracy {row['identification_accuracy']:.3f}  SSIM {row['ssim']:.3f}  "
-              f"MIA top-5 {row['mia_top5']:.3f}  score_pp {row['score_pp']:.3f}")
+        print(f"{row['defense']:>14}  accuracy {row['identification_accuracy']:.3f}  "
+              f"SSIM {row['ssim']:.3f} [{row['ssim_ci_low']:.3f}, {row['ssim_ci_high']:.3f}]  "
+              f"recon id {row['recon_id_accuracy']:.3f}  MIA top-5 {row['mia_top5']:.3f}  "
+              f"score_pp {row['score_pp']:.3f}")
     print(f"-> {Path(args.out) / 'compare.md'}")

@@ -26,7 +26,8 @@ from mixup_env.masking import Recipe
 from recognizer.data import FaceDataset, load_dataset, split_identities, split_per_identity
 from recognizer.trainer import Recognizer
 
-SAMPLE_ROWS = (("target", "private training face"), ("white_box", "white-box CGAN"), ("black_box", "black-box CGAN"),
+SAMPLE_ROWS = (("target", "private training face"), ("analytic_white_box", "white-box analytic inverse"),
+               ("cgan_white_box", "white-box CGAN"), ("cgan_black_box", "black-box CGAN"),
                ("identity", "private identity"), ("tv_prior", "inversion, TV prior"),
                ("generator_prior", "inversion, generator prior"))
 
@@ -52,7 +53,7 @@ def load_attack_data(config: TrainConfig) -> AttackData:
     return AttackData(train, test, auxiliary)
 
 
-def read_run(run: Path) -> tuple[TrainConfig, dict[str, Any], Recognizer]:
+def read_run(run: Path, device: str = "cpu") -> tuple[TrainConfig, dict[str, Any], Recognizer]:
     """(config, metrics, recognizer) of a finished ``freqmix train`` run; ValueError if anything is missing."""
     if not run.is_dir():
         raise ValueError(f"run folder '{run}' does not exist; pass the --out folder of a freqmix train run")
@@ -62,7 +63,7 @@ def read_run(run: Path) -> tuple[TrainConfig, dict[str, Any], Recognizer]:
     saved = json.loads((run / "config.json").read_text())
     config = TrainConfig(**{f.name: saved[f.name] for f in fields(TrainConfig) if f.name in saved})
     metrics = json.loads((run / "metrics.json").read_text())
-    return config, metrics, Recognizer.load(run / "recognizer.pt")
+    return config, metrics, Recognizer.load(run / "recognizer.pt", device=device)
 
 
 def protection_of(config: TrainConfig, metrics: dict[str, Any], image_channels: int) -> Protection:
@@ -76,15 +77,19 @@ def protection_of(config: TrainConfig, metrics: dict[str, Any], image_channels: 
 
 
 def evaluate_run(run: Path, budget: AttackBudget, seed: int | None = None, kit: AttackerKit | None = None,
-                 reference_accuracy: float | None = None, progress: bool = True) -> dict[str, Any]:
+                 reference_accuracy: float | None = None, progress: bool = True, device: str = "cpu"
+                 ) -> dict[str, Any]:
     """Attack the run in ``run``, write ``privacy.json`` and ``privacy.png`` there, and return the results.
 
     :param seed: seed of the attacks (default: the run's own seed).
-    :param kit: evaluator and generator prior to reuse (``freqmix compare`` shares one across defenses).
+    :param kit: judges and generator prior to reuse (``freqmix compare`` shares one across defenses); its device
+        wins over ``device``.
     :param reference_accuracy: identification accuracy of the no-defense run, for ``score_cls``.
+    :param device: where the attack networks and the attacked recognizer run (``"cpu"``, ``"cuda"``).
     """
     started = time.perf_counter()
-    config, metrics, recognizer = read_run(run)
+    device = kit.device if kit is not None else device
+    config, metrics, recognizer = read_run(run, device)
     seed = config.seed if seed is None else seed
     data = load_attack_data(config) if kit is None else None
     private = kit.private if kit is not None else data.private_train
@@ -96,7 +101,7 @@ def evaluate_run(run: Path, budget: AttackBudget, seed: int | None = None, kit: 
         raise ValueError(f"{run / 'recognizer.pt'} takes {found[0]} channels and {found[1]} identities but the run's "
                          f"config makes {expected[0]} and {expected[1]}; the checkpoint does not match config.json")
     if kit is None:
-        kit = prepare_kit(data.private_train, data.private_test, data.auxiliary, budget, seed, progress)
+        kit = prepare_kit(data.private_train, data.private_test, data.auxiliary, budget, seed, progress, device)
     results, samples = attack_recognizer(recognizer, truth, kit, budget, seed, progress)
     results["utility"] = {key: metrics[key] for key in ("identification_accuracy", "verification_accuracy")}
     if reference_accuracy is not None:
@@ -135,11 +140,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     """``freqmix evaluate``."""
     p = sub.add_parser("evaluate", help="all attacks on one trained run -> DIR/privacy.json")
     p.add_argument("--run", required=True, help="output folder of freqmix train --private-fraction F")
-    p.add_argument("--budget", default="default", choices=list(BUDGETS), help="attack compute budget")
+    p.add_argument("--budget", default="default", help=f"attack compute budget: {', '.join(BUDGETS)}")
     p.add_argument("--seed", type=int, default=None, help="seed of the attacks (default: the run's seed)")
     p.add_argument("--reference-accuracy", type=float, default=None,
                    help="identification accuracy without defense, to report score_cls")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (1 is fastest on a busy machine)")
+    p.add_argument("--device", default="cpu", help="where the attacks run: cpu, cuda, cuda:N")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
     p.set_defaults(func=_cmd_evaluate)
 
@@ -154,9 +160,18 @@ def set_threads(threads: int | None) -> None:
 
 def _cmd_evaluate(args: argparse.Namespace) -> None:
     set_threads(args.threads)
-    results = evaluate_run(Path(args.run), get_budget(args.budget), args.seed,
-                           reference_accuracy=args.reference_accuracy, progress=not args.no_progress)
-    s, sc = results["summary"], results["scores"]
-    print(f"SSIM {s['ssim']:.3f}  PSNR {s['psnr']:.2f} dB  recon id {s['recon_id_accuracy']:.3f}  "
-          f"MIA top-1 {s['mia_top1']:.3f} top-5 {s['mia_top5']:.3f}  score_pp {sc['score_pp']:.3f}  "
-          f"{results['wall_seconds']:.1f} s  -> {Path(args.run) / 'privacy.json'}")
+    budget = get_budget(args.budget)
+    results = evaluate_run(Path(args.run), budget, args.seed,
+                           reference_accuracy=args.reference_accuracy, progress=not args.no_progress,
+                           device=args.device)
+    s, ci = results["summary"], results["intervals"]
+    for figure in ("ssim", "psnr", "recon_id_accuracy", "mia_top1", "mia_top5", "knn_distance"):
+        low, high = ci[figure]
+        print(f"{figure:>18} {s[figure]:7.3f}  [{low:.3f}, {high:.3f}]  strongest: {s[figure + '_attack']}")
+    exposure = "  ".join(f"E={e}: SSIM {v['ssim']:.3f} id {v['recon_id_accuracy']:.3f}"
+                         for e, v in results["exposure"].items())
+    print(f"{'exposure':>18} {exposure}")
+    print(f"score_pp {results['scores']['score_pp']:.3f}  judge ({results['judge']['name']}) clean held-out "
+          f"accuracy {results['judge']['heldout_accuracy']:.3f}, second opinion "
+          f"{results['evaluator']['heldout_accuracy']:.3f}  {results['wall_seconds']:.1f} s  "
+          f"-> {Path(args.run) / 'privacy.json'}")

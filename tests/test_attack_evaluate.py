@@ -1,21 +1,28 @@
-"""``freqmix evaluate``: all attacks on one run on tiny synthetic faces, and one-line errors for bad runs."""
+"""``freqmix evaluate``: all attacks on one run on tiny synthetic faces, the strongest attack in the summary, intervals
+that hold their mean, the exact inverse of an unprotected run, and one-line errors for bad runs."""
 import json
 import shutil
 
+import numpy as np
 import pytest
 
 from attacks.budget import BUDGETS, AttackBudget
+from attacks.privacy import INVERSION_FIGURES, RECONSTRUCTION_FIGURES
 from freqmix.cli import main
 from freqmix.evaluate import evaluate_run
 from freqmix.train import TrainConfig, run_training
 
 TINY = AttackBudget("tiny", recognizer_epochs=1, evaluator_steps=4, cgan_steps=2, cgan_batch=8, cgan_width=8,
                     prior_steps=2, inversion_steps=2, inversions_per_identity=1)
+if "tiny" not in BUDGETS:
+    BUDGETS.register("tiny", TINY)
+ATTACKS = {"analytic_white_box", "analytic_black_box", "cgan_white_box", "cgan_black_box"}
 
 
 def _config(**overrides):
-    options = dict(data="synthetic", image_size=32, private_fraction=0.5, steps=3, batch_size=8, embedding_dim=16,
-                   channels="no-dc", key=5, agent="fixed", k=3)
+    # 2 private identities with 3 training faces each: the pretrained judge costs ~0.1 s per face on a CPU.
+    options = dict(data="synthetic", image_size=32, private_fraction=0.1, train_per_identity=3, steps=3,
+                   batch_size=6, embedding_dim=16, channels="high", key=5, agent="fixed", k=3)
     return TrainConfig(**{**options, **overrides})
 
 
@@ -26,28 +33,68 @@ def run_dir(tmp_path_factory):
     return out
 
 
-def test_evaluate_writes_privacy_json(run_dir):
-    results = evaluate_run(run_dir, TINY, progress=False, reference_accuracy=0.5)
+@pytest.fixture(scope="module")
+def results(run_dir):
+    return evaluate_run(run_dir, TINY, progress=False, reference_accuracy=0.5)
+
+
+def test_evaluate_writes_privacy_json(run_dir, results):
     saved = json.loads((run_dir / "privacy.json").read_text())
-    assert saved["summary"] == results["summary"] and saved["summary"]["mia_prior"] in saved["inversion"]
-    for key in ("psnr", "ssim", "recon_id_accuracy", "mia_top1", "mia_top5", "knn_distance"):
-        assert isinstance(saved["summary"][key], float)
+    assert saved["summary"] == results["summary"]
+    assert set(saved["reconstruction"]) == ATTACKS | {"attacked_tensors"}
+    assert saved["reconstruction"]["attacked_tensors"] == 6
     assert set(saved["scores"]) >= {"S1", "S2", "S3", "S4", "score_pp", "score_cls"}
-    assert set(saved["reconstruction"]) >= {"white_box", "black_box"}
     assert saved["protection"]["k_probs"] == {"3": 1.0} and saved["protection"]["keyed"]
+    assert set(saved["exposure"]) == {"1", "5", "20"}
+    assert 0 <= saved["judge"]["heldout_accuracy"] <= 1 and saved["judge"]["name"] == "dlib-resnet"
     assert (run_dir / "privacy.png").is_file()
 
 
-def test_evaluate_is_reproducible(run_dir):
-    first = evaluate_run(run_dir, TINY, seed=1, progress=False)
-    second = evaluate_run(run_dir, TINY, seed=1, progress=False)
-    assert first["summary"] == second["summary"] and first["scores"] == second["scores"]
+def test_summary_is_the_strongest_attack_and_names_it(results):
+    s = results["summary"]
+    for attacks, figures in ((results["reconstruction"], RECONSTRUCTION_FIGURES),
+                             (results["inversion"], INVERSION_FIGURES)):
+        for figure, key in figures.items():
+            values = {name: attacks[name][key] for name in attacks if isinstance(attacks[name], dict)}
+            best = min(values.values()) if figure == "knn_distance" else max(values.values())
+            assert s[figure] == best == values[s[f"{figure}_attack"]], figure
+    assert s["mia_prior"] == s["mia_top5_attack"]
+    scores = results["scores"]
+    assert scores["S1"] == pytest.approx(max(0.0, 1 - s["ssim"]))
 
 
-def test_cli_evaluate(run_dir, monkeypatch, capsys):
-    monkeypatch.setitem(BUDGETS, "smoke", TINY)
-    assert main(["evaluate", "--run", str(run_dir), "--budget", "smoke", "--no-progress", "--threads", "1"]) == 0
-    assert "score_pp" in capsys.readouterr().out
+def test_intervals_hold_the_per_image_mean(results):
+    for figure, (low, high) in results["intervals"].items():
+        mean = float(np.mean(results["per_image"][figure]))
+        assert low - 1e-9 <= mean <= high + 1e-9, figure
+        if figure in results["summary"]:
+            assert mean == pytest.approx(results["summary"][figure]), figure
+
+
+def test_learning_curve_starts_at_step_zero(results):
+    curve = results["reconstruction"]["cgan_white_box"]["learning_curve"]
+    assert [p["step"] for p in curve] == [0, 1, 2] and all(0 <= p["ssim"] <= 1 for p in curve)
+
+
+def test_an_unprotected_run_is_inverted_exactly(tmp_path):
+    run_training(_config(channels="all", key=None, k=1), tmp_path, progress=False)
+    results = evaluate_run(tmp_path, TINY, progress=False)
+    analytic = results["reconstruction"]["analytic_white_box"]
+    assert analytic["ssim_best"] == pytest.approx(1.0, abs=1e-6) and analytic["psnr_best"] > 50
+    assert results["summary"]["ssim"] == pytest.approx(1.0, abs=1e-6)
+    assert results["exposure"]["1"]["ssim"] == pytest.approx(1.0, abs=1e-6)
+
+
+def test_evaluate_is_reproducible(run_dir, results):
+    again = evaluate_run(run_dir, TINY, progress=False, reference_accuracy=0.5)
+    assert again["summary"] == results["summary"] and again["scores"] == results["scores"]
+    assert again["intervals"] == results["intervals"]
+
+
+def test_cli_evaluate(run_dir, capsys):
+    assert main(["evaluate", "--run", str(run_dir), "--budget", "tiny", "--no-progress", "--threads", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "strongest:" in out and "score_pp" in out and "E=20" in out
 
 
 def _error(argv, capsys):
@@ -55,6 +102,10 @@ def _error(argv, capsys):
     err = capsys.readouterr().err.strip()
     assert err.startswith("freqmix: error: ") and "\n" not in err
     return err
+
+
+def test_unknown_budget_is_one_line(run_dir, capsys):
+    assert "unknown budget 'defualt'" in _error(["evaluate", "--run", str(run_dir), "--budget", "defualt"], capsys)
 
 
 def test_missing_run_folder(tmp_path, capsys):
@@ -79,7 +130,7 @@ def test_checkpoint_that_does_not_match_the_config(run_dir, tmp_path, capsys):
     broken = tmp_path / "mismatch"
     shutil.copytree(run_dir, broken)
     config = json.loads((broken / "config.json").read_text())
-    config["channels"] = "high"  # 36 channels, the checkpoint takes 63
+    config["channels"] = "no-dc"  # 63 channels, the checkpoint takes 36
     (broken / "config.json").write_text(json.dumps(config))
     assert "does not match" in _error(["evaluate", "--run", str(broken), "--budget", "smoke"], capsys)
 

@@ -58,8 +58,12 @@ def test_generator_prior_and_its_inversion(target, faces):
     assert prior.latents.shape == (len(faces), 8)
     assert torch.allclose(prior.latents.norm(dim=1), torch.full((len(faces),), math.sqrt(8)), atol=1e-4)
     ids = torch.arange(IDENTITIES)
-    x = invert_gmi(target, prior, ids, steps=5, seed=0, progress=False)
+    start = invert_gmi(target, prior, ids, steps=0, seed=0, progress=False)
+    x = invert_gmi(target, prior, ids, steps=15, seed=0, progress=False)
     assert x.shape == (IDENTITIES, 1, 32, 32) and x.min() >= 0 and x.max() <= 255
+    # The search moves the prior's faces towards the wanted identities, and is seeded.
+    assert target.identity_loss(x, ids).item() < target.identity_loss(start, ids).item()
+    assert torch.equal(x, invert_gmi(target, prior, ids, steps=15, seed=0, progress=False))
 
 
 def test_evaluator_learns_clean_identities(faces):

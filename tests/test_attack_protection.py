@@ -47,9 +47,15 @@ def test_scatter_puts_channels_back_in_their_slots(faces):
     assert (full[:, dropped] == 0).all()
 
 
-def test_white_box_knows_the_truth():
-    truth = Protection(FrequencyTransform(1, "no-dc", key=9), {4: 1.0}, Recipe(sign_flip=True))
-    assert white_box(truth) is truth
+def test_white_box_inverts_the_truth_and_black_box_does_not(faces):
+    # The white-box belief puts every channel back where the defense took it from; the black-box guess cannot.
+    x = faces.images.float()
+    truth = Protection(FrequencyTransform(1, "high", n_high=20, key=9), {1: 1.0})
+    tensors = truth.transform(x)
+    kept = truth.transform.kept
+    assert torch.allclose(white_box(truth).scatter(tensors)[:, kept], raw_coefficients(x)[:, kept], atol=1e-3)
+    guess = black_box_guess(truth, seed=0)
+    assert not torch.allclose(guess.scatter(tensors)[:, kept], raw_coefficients(x)[:, kept], atol=1e-3)
 
 
 def test_black_box_keeps_what_is_public_and_guesses_the_secrets():

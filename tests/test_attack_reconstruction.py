@@ -26,7 +26,8 @@ def test_codec_round_trip(color):
 @pytest.mark.parametrize("size", [16, 40, 112])
 def test_networks_map_grids_of_any_size(size):
     codec = CoefficientCodec(torch.zeros(64), torch.ones(64))
-    g = FrequencyUNet(64, codec, torch.ones(64), width=8)
+    g = FrequencyUNet(64, codec, torch.ones(64), torch.zeros(64, size // 8, size // 8),
+                      torch.ones(64, dtype=torch.bool), width=8)
     d = PatchDiscriminator(codec, torch.ones(64), width=8)
     cond = torch.randn(2, 64, size // 8, size // 8)
     out = g(cond)

@@ -1,58 +1,103 @@
-"""``freqmix compare`` on tiny synthetic faces: every output file, the table's columns, one-line errors."""
+"""``freqmix compare`` on tiny synthetic faces under two seeds: the table agrees with each run's privacy.json, every
+figure has an interval that holds its mean, and one-line errors."""
 import csv
 import json
 
+import numpy as np
 import pytest
 
 from attacks.budget import BUDGETS, AttackBudget
 from freqmix.cli import main
-from freqmix.compare import COLUMNS
+from freqmix.compare import COLUMNS, NUMERIC, table_columns
 
 TINY = AttackBudget("tiny", recognizer_epochs=1, evaluator_steps=4, cgan_steps=2, cgan_batch=8, cgan_width=8,
                     prior_steps=2, inversion_steps=2, inversions_per_identity=1)
+if "tiny" not in BUDGETS:
+    BUDGETS.register("tiny", TINY)
 
 
 @pytest.fixture(scope="module")
 def compare_dir(tmp_path_factory):
     out = tmp_path_factory.mktemp("compare")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setitem(BUDGETS, "smoke", TINY)
-        argv = ["compare", "--data", "synthetic", "--image-size", "32", "--defenses", "fixed2,none,adaptive",
-                "--budget", "smoke", "--steps", "3", "--batch-size", "8", "--embedding-dim", "16", "--seed", "1",
-                "--out", str(out), "--no-progress", "--threads", "1"]
-        assert main(argv) == 0
+    # 2 private identities with 3 training faces each keep the pretrained judge's work small.
+    argv = ["compare", "--data", "synthetic", "--image-size", "32", "--defenses", "fixed2,none", "--budget", "tiny",
+            "--seeds", "2", "--steps", "3", "--batch-size", "6", "--embedding-dim", "16", "--seed", "1",
+            "--private-fraction", "0.1", "--train-per-identity", "3", "--out", str(out), "--no-progress",
+            "--threads", "1"]
+    assert main(argv) == 0
     return out
+
+
+@pytest.fixture(scope="module")
+def rows(compare_dir):
+    with open(compare_dir / "compare.csv") as f:
+        return {row["defense"]: row for row in csv.DictReader(f)}
 
 
 def test_compare_writes_every_file(compare_dir):
     for name in ("compare.csv", "compare.md", "compare.json", "compare.png", "config.json"):
         assert (compare_dir / name).is_file(), name
-    for defense in ("none", "fixed2", "adaptive"):
-        assert (compare_dir / defense / "privacy.json").is_file()
+    for defense in ("none", "fixed2"):
+        for seed in (1, 2):
+            assert (compare_dir / defense / f"seed{seed}" / "privacy.json").is_file()
 
 
-def test_table_rows_and_columns(compare_dir):
+def test_table_columns_keep_the_old_ones_and_add_intervals(compare_dir, rows):
     with open(compare_dir / "compare.csv") as f:
-        rows = list(csv.DictReader(f))
-    assert [row["defense"] for row in rows] == ["fixed2", "none", "adaptive"]  # the order asked for
-    assert set(COLUMNS) <= set(rows[0])
-    by_name = {row["defense"]: row for row in rows}
-    assert float(by_name["none"]["score_cls"]) == pytest.approx(1.0)
-    assert float(by_name["fixed2"]["mean_k"]) == 2.0
+        header = next(csv.reader(f))
+    assert header[:len(COLUMNS)] == list(COLUMNS) and tuple(header) == table_columns()
+    assert list(rows) == ["fixed2", "none"]  # the order asked for
+    assert {"ssim_ci_low", "ssim_ci_high", "exposure_ssim_E20", "ssim_attack", "judge_heldout_accuracy"} <= set(header)
+
+
+def test_table_is_the_mean_over_seeds_of_each_run(compare_dir, rows):
+    for defense, row in rows.items():
+        runs = [json.loads((compare_dir / defense / f"seed{s}" / "privacy.json").read_text()) for s in (1, 2)]
+        for figure in ("ssim", "psnr", "recon_id_accuracy", "mia_top5", "knn_distance"):
+            assert float(row[figure]) == pytest.approx(np.mean([r["summary"][figure] for r in runs])), figure
+        assert float(row["exposure_ssim_E5"]) == pytest.approx(np.mean([r["exposure"]["5"]["ssim"] for r in runs]))
+
+
+def test_every_interval_holds_its_mean(rows):
+    for defense, row in rows.items():
+        for figure in NUMERIC:
+            if row[figure] == "":
+                continue
+            low, value, high = float(row[f"{figure}_ci_low"]), float(row[figure]), float(row[f"{figure}_ci_high"])
+            assert low - 1e-9 <= value <= high + 1e-9, (defense, figure)
+
+
+def test_no_defense_is_inverted_exactly_and_is_the_utility_reference(rows):
+    none = rows["none"]
+    assert float(none["ssim"]) == pytest.approx(1.0, abs=1e-6) and none["ssim_attack"] == "analytic_white_box"
+    assert float(none["ssim_ci_low"]) == pytest.approx(1.0, abs=1e-6)
+    assert float(none["score_cls"]) == pytest.approx(1.0)
+    assert float(rows["fixed2"]["mean_k"]) == 2.0 and float(rows["fixed2"]["ssim"]) < 1.0
+
+
+def test_markdown_shows_intervals(compare_dir):
     table = (compare_dir / "compare.md").read_text()
-    assert "| defense | identification_accuracy" in table and "| adaptive |" in table
+    assert "| defense | identification_accuracy" in table and "| none | " in table
+    assert "seeds 1, 2" in table and "1.000 [1.000, 1.000]" in table
 
 
 def test_resolved_config_is_saved(compare_dir):
     config = json.loads((compare_dir / "config.json").read_text())
-    assert config["defenses"] == ["fixed2", "none", "adaptive"] and config["base"]["seed"] == 1
-    assert config["budget"]["name"] == "tiny" and config["base"]["private_fraction"] == 0.5
-    assert config["defense_overrides"]["adaptive"]["agent"] == "reinforce"
-    assert json.loads((compare_dir / "none" / "config.json").read_text())["steps"] == 3
+    assert config["defenses"] == ["fixed2", "none"] and config["seeds"] == [1, 2]
+    assert config["budget"]["name"] == "tiny" and config["base"]["private_fraction"] == 0.1
+    assert config["defense_overrides"]["fixed2"]["channels"] == "high"
+    assert json.loads((compare_dir / "none" / "seed2" / "config.json").read_text())["seed"] == 2
 
 
 def test_unknown_defense_is_one_line(tmp_path, capsys):
-    assert main(["compare", "--defenses", "none,bogus", "--out", str(tmp_path)]) == 2
+    assert main(["compare", "--defenses", "none,fixde2", "--out", str(tmp_path / "c")]) == 2
     err = capsys.readouterr().err.strip()
-    assert err == ("freqmix: error: unknown defense 'bogus'; choose from none, ppfr, dctdp, instahide, fixed2, "
-                   "fixed3, fixed4, fixed5, fixed6, random, adaptive")
+    assert err.startswith("freqmix: error: unknown defense 'fixde2' (--defenses); choose one of: none, ppfr")
+    assert "did you mean 'fixed2'" in err and "\n" not in err
+    assert not (tmp_path / "c").exists()
+
+
+def test_bad_seed_count_is_one_line(tmp_path, capsys):
+    assert main(["compare", "--defenses", "none", "--seeds", "0", "--out", str(tmp_path / "c")]) == 2
+    assert "--seeds must be >= 1" in capsys.readouterr().err
+    assert not (tmp_path / "c").exists()

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from attacks.metrics import (MAX_PSNR, component_scores, knn_distance, privacy_scores, psnr, score_cls, ssim,
+from attacks.metrics import (MAX_PSNR, ImageRangeError, component_scores, knn_distance, privacy_scores, psnr, score_cls, ssim,
                              topk_accuracy)
 
 
@@ -92,3 +92,17 @@ def test_score_cls_is_relative_accuracy():
     assert score_cls(0.6, 0.8) == pytest.approx(0.75)
     with pytest.raises(ValueError, match="reference"):
         score_cls(0.5, 0.0)
+
+
+def test_zero_to_one_floats_are_rejected_with_the_fix():
+    # The same pair scored on the right scale: 0..1 inputs would read as ~60 dB and SSIM ~1 instead.
+    x = _faces(2)
+    noisy = (x + torch.from_numpy(np.random.default_rng(3).normal(0, 50, x.shape)).float()).clamp(0, 255)
+    assert psnr(noisy, x).mean() < 20
+    for metric in (psnr, ssim):
+        with pytest.raises(ImageRangeError, match="0..1 floats.*multiply them by 255"):
+            metric(noisy / 255, x)
+        with pytest.raises(ImageRangeError, match="targets"):
+            metric(noisy, x / 255)
+    black = torch.zeros(1, 1, 8, 8)
+    assert psnr(black, black) == pytest.approx([MAX_PSNR])  # an all-black image is not mistaken for 0..1

@@ -1,0 +1,61 @@
+"""One overall progress line for a privacy evaluation: which stage runs, how much of the whole is done, elapsed
+time and ETA. Stages are weighted by their expected cost (:func:`attack_costs`), so the ETA is in seconds, not in
+stages of very different length."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from tqdm import tqdm
+
+from attacks.budget import AttackBudget
+
+# Rough seconds per unit of work on one CPU thread at 112×112 (estimates, not a benchmark); only their ratios shape
+# the ETA, since tqdm rescales by the pace actually observed.
+SECONDS_PER_CGAN_STEP = 0.25
+SECONDS_PER_PRIOR_STEP = 0.12
+SECONDS_PER_INVERSION_STEP = 0.03
+SECONDS_PER_EVALUATOR_STEP = 0.02
+SECONDS_PER_JUDGED_FACE = 0.05
+
+
+def kit_costs(budget: AttackBudget, gallery_faces: int) -> dict[str, float]:
+    """Expected seconds of each stage of preparing an attacker kit (judges, generator prior)."""
+    return {"pretrained judge": SECONDS_PER_JUDGED_FACE * gallery_faces,
+            "second-opinion judge": SECONDS_PER_EVALUATOR_STEP * budget.evaluator_steps,
+            "generator prior": SECONDS_PER_PRIOR_STEP * budget.prior_steps}
+
+
+def attack_costs(budget: AttackBudget, private_faces: int, inversions: int, exposures: int) -> dict[str, float]:
+    """Expected seconds of each stage of attacking one defense (``exposures``: how many E are measured)."""
+    judged = private_faces * (4 + exposures) + 2 * inversions
+    return {"CGAN white-box": SECONDS_PER_CGAN_STEP * budget.cgan_steps,
+            "CGAN black-box": SECONDS_PER_CGAN_STEP * budget.cgan_steps,
+            "inversion, TV prior": SECONDS_PER_INVERSION_STEP * budget.inversion_steps * inversions / 20,
+            "inversion, generator prior": SECONDS_PER_INVERSION_STEP * budget.inversion_steps * inversions / 20,
+            "judging": SECONDS_PER_JUDGED_FACE * judged}
+
+
+class StageProgress:
+    """A tqdm line over the expected seconds of every stage; ``with progress.stage(name):`` runs one.
+
+    :param total: expected seconds of all stages together.
+    :param enabled: False prints nothing.
+    :param desc: what the whole is (``"evaluate"``, ``"compare"``).
+    """
+
+    def __init__(self, total: float, enabled: bool = True, desc: str = "evaluate") -> None:
+        self.desc = desc
+        self.bar = tqdm(total=round(total, 1), disable=not enabled, unit="s",
+                        bar_format="{desc} {percentage:3.0f}%|{bar:20}| {elapsed} elapsed, ETA {remaining}")
+
+    @contextmanager
+    def stage(self, name: str, seconds: float) -> Iterator[None]:
+        """Show ``name`` while the block runs, then count its expected ``seconds`` as done."""
+        self.bar.set_description_str(f"{self.desc} [{name}]")
+        yield
+        self.bar.update(round(seconds, 1))
+
+    def close(self) -> None:
+        """End the line."""
+        self.bar.close()
