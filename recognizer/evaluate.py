@@ -109,9 +109,13 @@ def fold_splits(n: int, fold: torch.Tensor | np.ndarray | None = None, folds: in
 
 
 def _val_far(threshold: float, dist: np.ndarray, same: np.ndarray) -> tuple[float, float]:
-    """(VAL, FAR) of "same iff squared distance < threshold" (insightface's calculate_val_far)."""
+    """(VAL, FAR) of "same iff squared distance < threshold" (insightface's calculate_val_far); NaN for a rate
+    without pairs to measure it on (insightface divides by zero there)."""
     accept = dist < threshold
-    return float(np.sum(accept & same) / max(np.sum(same), 1)), float(np.sum(accept & ~same) / max(np.sum(~same), 1))
+    n_same, n_diff = int(np.sum(same)), int(np.sum(~same))
+    val = np.sum(accept & same) / n_same if n_same else np.nan
+    far = np.sum(accept & ~same) / n_diff if n_diff else np.nan
+    return float(val), float(far)
 
 
 def _threshold_at_far(dist: np.ndarray, same: np.ndarray, far_target: float) -> float:
@@ -139,12 +143,15 @@ def _threshold_at_far(dist: np.ndarray, same: np.ndarray, far_target: float) -> 
 def _val_at_far(dist: np.ndarray, same: np.ndarray, splits: list[tuple[np.ndarray, np.ndarray]],
                 far_target: float) -> dict[str, float]:
     """VAL@FAR as insightface's ``calculate_val``: per split the threshold reaching ``far_target`` on the training
-    folds, VAL and FAR measured on the held-out fold; means (and VAL's population std) over splits."""
+    folds, VAL and FAR measured on the held-out fold; means (and VAL's population std) over the splits whose
+    held-out fold has pairs of that kind."""
     vals, fars = [], []
     for train, test in splits:
         val, far = _val_far(_threshold_at_far(dist[train], same[train], far_target), dist[test], same[test])
         vals.append(val)
         fars.append(far)
+    vals, fars = np.array(vals), np.array(fars)
+    vals, fars = vals[~np.isnan(vals)], fars[~np.isnan(fars)]
     return {"val": float(np.mean(vals)), "val_std": float(np.std(vals)), "far": float(np.mean(fars))}
 
 
