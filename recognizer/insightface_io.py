@@ -18,6 +18,7 @@ import io
 import os
 import pickle
 import struct
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,8 @@ __all__ = [
     "RecordFile",
     "ImageRecord",
     "unpack_image_record",
+    "pack_image_record",
+    "write_records",
     "RecordImageSet",
     "decode_image",
     "load_record_dataset",
@@ -161,6 +164,34 @@ def unpack_image_record(payload: bytes) -> ImageRecord:
     if len(rest) < 4 * flag:
         raise InsightfaceFormatError(f"record header announces {flag} labels but the record is too short for them")
     return ImageRecord(flag, np.frombuffer(rest[: 4 * flag], dtype="<f4").copy(), rest[4 * flag:])
+
+
+def pack_image_record(label: float | Sequence[float], encoded: bytes) -> bytes:
+    """An MXNet image record payload (``mx.recordio.pack``): one float label in the header, or ``flag`` float32
+    labels after it."""
+    if np.ndim(label) == 0:
+        return struct.pack(IR_FORMAT, 0, float(label), 0, 0) + encoded
+    labels = np.asarray(label, dtype="<f4")
+    return struct.pack(IR_FORMAT, len(labels), 0.0, 0, 0) + labels.tobytes() + encoded
+
+
+def write_records(rec_path: str | Path, payloads: Iterable[tuple[int, bytes]]) -> None:
+    """Write ``(key, payload)`` records to ``rec_path`` and their offsets to the ``.idx`` beside it, in dmlc's
+    RecordIO layout (a payload holding the magic at a 4-byte boundary is split there, as dmlc's writer does)."""
+    rec_path = Path(rec_path)
+    magic = struct.pack("<I", RECORD_MAGIC)
+    with open(rec_path, "wb") as rec, open(rec_path.with_suffix(".idx"), "w", encoding="ascii") as idx:
+        for key, data in payloads:
+            idx.write(f"{key}\t{rec.tell()}\n")
+            start = 0
+            for i in range(0, len(data) - len(data) % 4, 4):
+                if data[i:i + 4] == magic:
+                    rec.write(magic + struct.pack("<I", (_START if start == 0 else _MIDDLE) << 29 | (i - start)))
+                    rec.write(data[start:i])
+                    start = i + 4
+            tail = len(data) - start
+            rec.write(magic + struct.pack("<I", (_END if start else _FULL) << 29 | tail))
+            rec.write(data[start:] + b"\0" * (-tail % 4))
 
 
 def decode_image(encoded: bytes, image_size: int, color: str = "rgb") -> np.ndarray:

@@ -15,7 +15,7 @@ from recognizer.data import synthetic_faces
 from recognizer.evaluate import insightface_verification
 from recognizer.insightface_io import (
     RECORD_MAGIC, InsightfaceFormatError, RecordFile, RecordImageSet, UnsafePickleError, load_bin,
-    load_record_dataset,
+    load_record_dataset, pack_image_record, write_records,
 )
 
 MAGIC_BYTES = struct.pack("<I", RECORD_MAGIC)
@@ -84,6 +84,17 @@ def test_a_payload_holding_the_magic_is_split_and_joined(tmp_path) -> None:
     assert (tmp_path / "r.rec").read_bytes().count(MAGIC_BYTES) == 5  # 3 records, the split one in 3 parts
     records = RecordFile(tmp_path / "r.rec")
     assert [records.read(k) for k in (9, 3, 0)] == [b"", payload, b"plain"]
+
+
+def test_library_writer_writes_what_mxnets_layout_says(tmp_path) -> None:
+    payloads = {0: image_record([3.0, 9.0], b""), 1: image_record(2.0, b"jpeg" + MAGIC_BYTES + b"tail"),
+                7: image_record([4.0, 0.5], b"\xff\xd8")}
+    write_recordio(tmp_path / "reference.rec", payloads)
+    write_records(tmp_path / "library.rec", [(0, pack_image_record([3.0, 9.0], b"")),
+                                             (1, pack_image_record(np.float32(2.0), b"jpeg" + MAGIC_BYTES + b"tail")),
+                                             (7, pack_image_record((4.0, 0.5), b"\xff\xd8"))])
+    for suffix in (".rec", ".idx"):
+        assert (tmp_path / f"library{suffix}").read_bytes() == (tmp_path / f"reference{suffix}").read_bytes()
 
 
 def test_bad_record_files_say_what_is_wrong(tmp_path) -> None:
