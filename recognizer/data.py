@@ -24,6 +24,7 @@ from recognizer.synthetic import identity_params, render_identity
 
 __all__ = [
     "DataError",
+    "UnusablePairsError",
     "FaceDataset",
     "PairSet",
     "IMAGE_EXTENSIONS",
@@ -47,6 +48,11 @@ MIN_SIDE = 8
 
 class DataError(FreqmixError):
     """Bad data or data arguments; the message is one line saying what is wrong and how to fix it."""
+
+
+class UnusablePairsError(DataError):
+    """A pairs file whose readable pairs are all same-person or all different-person: no verification threshold
+    can be chosen from them."""
 
 
 @dataclass
@@ -375,6 +381,7 @@ def load_lfw_pairs(
     image_size: int = 112,
     color: str = "auto",
     skip_missing: bool = True,
+    require_both_kinds: bool = True,
 ) -> PairSet:
     """Load LFW verification pairs (the official ``pairs.txt`` format) with images ``root/<name>/<name>_<i:04d>.jpg``.
 
@@ -383,6 +390,8 @@ def load_lfw_pairs(
 
     :param skip_missing: skip pairs whose image is missing or unreadable (counted in ``PairSet.skipped``); when
         False a missing image raises :class:`DataError`.
+    :param require_both_kinds: raise :class:`UnusablePairsError` when the usable pairs are all same-person or all
+        different-person (verification cannot be measured on them); False returns them anyway.
     :return: images ``uint8 (M, C, image_size, image_size)``; see :class:`PairSet`.
     """
     _check_image_size(image_size)
@@ -419,6 +428,12 @@ def load_lfw_pairs(
         raise DataError(
             f"none of the pairs in '{pairs_file}' have both images under '{root}' (skipped {skipped}); "
             "point root at the LFW folder holding <name>/<name>_0001.jpg"
+        )
+    if require_both_kinds and len(set(same)) < 2:
+        kind = "same-person" if same[0] else "different-person"
+        raise UnusablePairsError(
+            f"pairs file '{pairs_file}' has only {kind} pairs with both images under '{root}' ({len(same)} usable, "
+            f"{skipped} skipped); verification needs both kinds; give a pairs file that has both, or none"
         )
     stacked = _to_chw(kept_a + kept_b, color, f"'{root}'")
     m = len(kept_a)

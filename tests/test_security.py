@@ -19,6 +19,9 @@ ROOT = Path(__file__).resolve().parents[1]
 SKIPPED_DIRS = {".git", "build", "dist", "runs", "__pycache__", ".venv", "venv", ".eggs"}
 UNPICKLING_MODULES = {"pickle", "_pickle", "cPickle", "dill", "cloudpickle", "joblib", "shelve", "marshal"}
 UNSAFE_YAML = {"yaml.load", "yaml.unsafe_load", "yaml.full_load", "yaml.load_all", "yaml.unsafe_load_all"}
+# The one reader of pickles: insightface's .bin sets, through an unpickler that builds no objects (its refusal of a
+# reduce payload is tested in tests/test_insightface_io.py, which writes such files with pickle.dumps).
+PICKLE_ALLOWED = {"recognizer/insightface_io.py", "tests/test_insightface_io.py"}
 SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]*")
 
 
@@ -73,8 +76,9 @@ def offences(source: str, where: str) -> tuple[list[str], int]:
 def test_every_torch_load_is_weights_only_and_nothing_unpickles():
     found, loads = [], 0
     for path in sources():
-        more, n = offences(path.read_text(encoding="utf-8"), str(path.relative_to(ROOT)))
-        found += more
+        where = path.relative_to(ROOT).as_posix()
+        more, n = offences(path.read_text(encoding="utf-8"), where)
+        found += [f for f in more if not (where in PICKLE_ALLOWED and f.endswith(": imports pickle"))]
         loads += n
     assert not found, "\n".join(found)
     assert loads >= 1  # the scan does see the loads there are (Recognizer.load, the training checkpoint)
