@@ -23,7 +23,7 @@ from typing import Any, Iterable
 import yaml
 from stable_baselines3.common.utils import LinearSchedule
 
-HYPERPARAMS_DIR = Path(__file__).resolve().parents[1] / "examples" / "hyperparams"
+HYPERPARAMS_DIR = Path(__file__).resolve().parent / "hyperparams_yaml"
 # Keys every SB3 builder understands besides the algorithm's own arguments.
 BUILDER_KEYS = ("policy", "policy_kwargs")
 # Arguments the registry sets itself (the run's seed, the CPU), never from a file.
