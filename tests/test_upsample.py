@@ -1,9 +1,12 @@
 """×s bilinear upsampling before the DCT (TFace's DCTDP front end) and its least-squares inverse."""
+import json
+
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
+from freqmix.cli import main
 from mixup_env.frequency import (FrequencyTransform, bilinear_downsampling_matrix, bilinear_upsample,
                                  bilinear_upsampling_matrix, block_dct)
 from recognizer.data import load_identity_folders
@@ -57,3 +60,16 @@ def test_no_dc_x8_keeps_real_ac_energy_on_real_faces(shared_data):
     assert (ac_share > 1e-3).all() and coeffs.abs().amax(dim=(1, 2, 3)).min() > 10
     nearest_ac = block_dct(F.interpolate(faces, scale_factor=8, mode="nearest"))[:, 1:]
     assert (nearest_ac ** 2).sum() / variance_energy.sum() < 1e-12
+
+
+@pytest.mark.slow
+@pytest.mark.data
+def test_no_dc_x8_trains_a_recognizer_on_real_faces(shared_data, tmp_path):
+    # ORL at 32 px, 60 steps, k=2: identification 0.92 / 0.945 / 0.89 (seeds 0 / 1 / 2); nearest-neighbour ×8
+    # (AC = rounding noise) reached 0.335 at seed 0.
+    out = tmp_path / "run"
+    code = main(["train", "--data", str(shared_data("orl")), "--image-size", "32", "--upsample", "8", "--channels",
+                 "no-dc", "--agent", "fixed", "--k", "2", "--steps", "60", "--seed", "0", "--no-progress",
+                 "--out", str(out)])
+    assert code == 0
+    assert json.loads((out / "metrics.json").read_text())["identification_accuracy"] >= 0.75
