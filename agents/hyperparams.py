@@ -1,6 +1,6 @@
 """RL-Zoo-style hyperparameters: ``<folder>/<algo>.yml`` keyed by env id, overridable by ``KEY=VALUE`` strings.
 
-A file looks like RL Zoo's (``examples/hyperparams/ppo.yml``)::
+A file looks like RL Zoo's (``agents/hyperparams_yaml/ppo.yml``)::
 
     FreqMixUp-v0: &defaults
       policy: MlpPolicy
@@ -25,11 +25,14 @@ from stable_baselines3.common.utils import LinearSchedule
 
 from freqmix.errors import FreqmixError
 
-HYPERPARAMS_DIR = Path(__file__).resolve().parents[1] / "examples" / "hyperparams"
+HYPERPARAMS_DIR = Path(__file__).resolve().parent / "hyperparams_yaml"
 # Keys every SB3 builder understands besides the algorithm's own arguments.
 BUILDER_KEYS = ("policy", "policy_kwargs")
 # Arguments the registry sets itself (the run's seed, the CPU), never from a file.
 RESERVED_KEYS = ("self", "env", "seed", "device", "_init_setup_model")
+# RL Zoo's keys that are not algorithm arguments (its budget); the files carry them so that ``rl_zoo3.train -conf``
+# reads them, and freqmix drops them (its budget is ``--steps``).
+RL_ZOO_ONLY_KEYS = ("n_timesteps",)
 
 
 def coerce(value: Any) -> Any:
@@ -94,7 +97,7 @@ def load_hyperparams(algo: str, env_id: str, folder: Path = HYPERPARAMS_DIR) -> 
     table = yaml.safe_load(path.read_text()) or {}
     if env_id not in table:
         raise FreqmixError(f"{path} has no entry for env {env_id!r}; it has {', '.join(map(str, table)) or 'none'}")
-    return {key: coerce(value) for key, value in (table[env_id] or {}).items()}
+    return {key: coerce(value) for key, value in (table[env_id] or {}).items() if key not in RL_ZOO_ONLY_KEYS}
 
 
 def check_hyperparams(algorithm: type, hyperparams: dict[str, Any], extra: Iterable[str] = ()) -> None:

@@ -1,7 +1,7 @@
 """Agent registry: name -> how to build it on an env, whether it learns, and how to load a saved one.
 
 Learning agents are Stable-Baselines3 algorithms (REINFORCE included) built with the hyperparameters of
-``examples/hyperparams/<name>.yml`` for the env id, updated by the caller's overrides, on the CPU, seeded with
+``agents/hyperparams_yaml/<name>.yml`` for the env id, updated by the caller's overrides, on the CPU, seeded with
 the run's seed, and — on envs that expose an ``ObservationLayout`` — with the split features extractor of
 :mod:`agents.policies`. Add an algorithm with :func:`register_sb3` (see docs/agents.md).
 """

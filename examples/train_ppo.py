@@ -1,4 +1,4 @@
-"""Train PPO with the RL-Zoo-style hyperparameters of examples/hyperparams/ppo.yml, then test the recognizer
+"""Train PPO with the RL-Zoo-style hyperparameters of agents/hyperparams_yaml/ppo.yml, then test the recognizer
 it trained on held-out faces.
 
     python examples/train_ppo.py --data ../shared/data/orl --steps 300 --hp learning_rate=1e-3

@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 
-from benchmarks import dct_vs_copy, dct_vs_cv2, env_step, train_run
+from freqmix.benchmarks import dct_vs_copy, dct_vs_cv2, env_step, train_run
 from recognizer.data import split_per_identity, synthetic_faces
 from freqmix.errors import FreqmixError
 

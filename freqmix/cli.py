@@ -59,7 +59,7 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--env", default=TrainConfig.env,
                    help=" | ".join(ENV_IDS) + " (action: k alone, or the whole recipe)")
     p.add_argument("--hp", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a hyperparameter of examples/hyperparams/<agent>.yml (repeatable), "
+                   help="override a hyperparameter of agents/hyperparams_yaml/<agent>.yml (repeatable), "
                         "e.g. --hp learning_rate=3e-4 --hp n_steps=16")
     p.add_argument("--out", default="runs/train", help="output folder")
     p.add_argument("--save-every", type=int, default=None, metavar="N",

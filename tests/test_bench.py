@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from benchmarks.dct_vs_cv2 import cv2_block_dct, measure
-from benchmarks.timing import Timings, interleaved, ratio
+from freqmix.benchmarks.dct_vs_cv2 import cv2_block_dct, measure
+from freqmix.benchmarks.timing import Timings, interleaved, ratio
 from freqmix.cli import main
 from mixup_env.frequency import FrequencyTransform
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from benchmarks.timing import Ratio, interleaved, ratio
+from freqmix.benchmarks.timing import Ratio, interleaved, ratio
 from mixup_env.env import FreqMixUpEnv
 from mixup_env.masking import Recipe
 from recognizer.augment import random_shift

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from benchmarks.timing import Ratio, interleaved, ratio
+from freqmix.benchmarks.timing import Ratio, interleaved, ratio
 from mixup_env.frequency import FrequencyTransform
 
 GOAL = "<= 5"

@@ -5,7 +5,7 @@ import cv2
 import numpy as np
 import torch
 
-from benchmarks.timing import Ratio, interleaved, ratio
+from freqmix.benchmarks.timing import Ratio, interleaved, ratio
 from mixup_env.frequency import BLOCK, COEFFS_PER_BLOCK, LEVEL_SHIFT, FrequencyTransform
 
 GOAL = ">= 20"
