@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from freqmix.errors import FreqmixError
 from attacks.analytic import AnalyticAttack, coefficients_to_images
 from attacks.protection import Protection
 
@@ -20,7 +21,7 @@ def linked_inverses(truth: Protection, analytic: AnalyticAttack, images: torch.T
     """(N, P, H, W) private faces 0..255 -> (N, P, H, W) the mean of the analytic inverses of ``encodings``
     independent protections of each face (fresh batches, partners and weights each time), clipped to 0..255."""
     if encodings < 1:
-        raise ValueError(f"encodings must be >= 1, not {encodings}")
+        raise FreqmixError(f"encodings must be >= 1, not {encodings}")
     total = None
     for _ in range(encodings):
         tensors, _, _ = truth.protect_all(images.float(), labels, rng)

@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from freqmix.errors import FreqmixError
 from attacks.augment import shift_flip
 from attacks.logits import recognizer_logits
 from attacks.networks import CoarseDiscriminator, CoarseEncoder, LatentGenerator, shrink
@@ -41,7 +42,7 @@ class TargetModel:
 
     def __init__(self, recognizer: Recognizer, transform: FrequencyTransform) -> None:
         if transform.out_channels != recognizer.config["in_channels"]:
-            raise ValueError(f"the recognizer takes {recognizer.config['in_channels']} channels but the transform "
+            raise FreqmixError(f"the recognizer takes {recognizer.config['in_channels']} channels but the transform "
                              f"makes {transform.out_channels}; the checkpoint does not match the run's config")
         self.recognizer, self.transform = recognizer, transform
         for module in (recognizer.backbone, recognizer.head):

@@ -12,4 +12,4 @@ from recognizer.trainer import Recognizer
 
 def recognizer_logits(recognizer: Recognizer, frequency: torch.Tensor) -> torch.Tensor:
     """(N, C, h, w) frequency tensors -> (N, K) margin-free identity logits, on the recognizer's device."""
-    return recognizer.head.logits(recognizer.backbone(frequency.to(recognizer.device)))
+    return recognizer.logits(frequency.to(recognizer.device))

@@ -29,7 +29,7 @@ class ImageRangeError(FreqmixError):
 def _numpy_images(images: torch.Tensor | np.ndarray, name: str) -> np.ndarray:
     arr = images.detach().cpu().numpy() if isinstance(images, torch.Tensor) else np.asarray(images)
     if arr.ndim != 4:
-        raise ValueError(f"expected images (N, C, H, W), got shape {arr.shape}")
+        raise FreqmixError(f"expected images (N, C, H, W), got shape {arr.shape}")
     # A 0..255 face never peaks at or below 1 grey level; 0..1 images would score ~60 dB and SSIM ~1 here.
     if np.issubdtype(arr.dtype, np.floating) and arr.size and 0 < np.max(np.abs(arr)) <= 1.0:
         raise ImageRangeError(f"{name} look like 0..1 floats (largest |value| {np.max(np.abs(arr)):.3g}); the "
@@ -41,7 +41,7 @@ def psnr(reconstructions: torch.Tensor | np.ndarray, targets: torch.Tensor | np.
     """(N,) PSNR in dB of each reconstruction (N, C, H, W) against its target, both 0..255; capped at MAX_PSNR."""
     rec, tgt = _numpy_images(reconstructions, "reconstructions"), _numpy_images(targets, "targets")
     if rec.shape != tgt.shape:
-        raise ValueError(f"reconstructions {rec.shape} and targets {tgt.shape} differ in shape")
+        raise FreqmixError(f"reconstructions {rec.shape} and targets {tgt.shape} differ in shape")
     out = np.empty(len(rec))
     for i in range(len(rec)):
         if np.array_equal(rec[i], tgt[i]):
@@ -56,7 +56,7 @@ def ssim(reconstructions: torch.Tensor | np.ndarray, targets: torch.Tensor | np.
     7×7 uniform window; colour images average the per-channel SSIM)."""
     rec, tgt = _numpy_images(reconstructions, "reconstructions"), _numpy_images(targets, "targets")
     if rec.shape != tgt.shape:
-        raise ValueError(f"reconstructions {rec.shape} and targets {tgt.shape} differ in shape")
+        raise FreqmixError(f"reconstructions {rec.shape} and targets {tgt.shape} differ in shape")
     return np.array([structural_similarity(tgt[i], rec[i], data_range=DATA_RANGE, channel_axis=0)
                      for i in range(len(rec))])
 
@@ -93,7 +93,7 @@ def component_scores(reconstructions: torch.Tensor, images: torch.Tensor, compon
 def topk_hits(logits: torch.Tensor, labels: torch.Tensor, k: int = 1) -> np.ndarray:
     """(N,) 1.0 where the row's label is among the ``k`` largest logits (N, K), else 0.0; ``k`` is capped at K."""
     if logits.ndim != 2 or labels.shape != (len(logits),):
-        raise ValueError(f"expected logits (N, K) and labels (N,), got {tuple(logits.shape)} and {tuple(labels.shape)}")
+        raise FreqmixError(f"expected logits (N, K) and labels (N,), got {tuple(logits.shape)} and {tuple(labels.shape)}")
     top = logits.topk(min(k, logits.shape[1]), dim=1).indices
     return (top == labels[:, None]).any(dim=1).double().numpy()
 
@@ -109,7 +109,7 @@ def knn_distances(query_emb: torch.Tensor, query_labels: torch.Tensor, gallery_e
     distances = torch.cdist(query_emb.double(), gallery_emb.double())
     same = query_labels[:, None] == gallery_labels[None, :]
     if not same.any(dim=1).all():
-        raise ValueError("every query identity needs at least one gallery embedding")
+        raise FreqmixError("every query identity needs at least one gallery embedding")
     return distances.masked_fill(~same, math.inf).min(dim=1).values.numpy()
 
 
@@ -148,5 +148,5 @@ def score_cls(identification_accuracy: float, reference_accuracy: float) -> floa
     """Utility relative to no defense: identification accuracy / that of the ``none`` defense (same data, budget
     and seed). May exceed 1 when a defense regularises."""
     if reference_accuracy <= 0:
-        raise ValueError(f"the reference (no-defense) accuracy must be > 0 to compare with, got {reference_accuracy}")
+        raise FreqmixError(f"the reference (no-defense) accuracy must be > 0 to compare with, got {reference_accuracy}")
     return identification_accuracy / reference_accuracy

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from freqmix.errors import FreqmixError
 from attacks.analytic import AnalyticAttack
 from attacks.budget import AttackBudget
 from attacks.evaluator import Evaluator, train_evaluator
@@ -162,7 +163,7 @@ def attack_recognizer(recognizer: Recognizer, truth: Protection, kit: AttackerKi
     aux = kit.auxiliary
     num_identities = kit.private.num_identities
     if recognizer.config["num_classes"] != num_identities:
-        raise ValueError(f"the recognizer knows {recognizer.config['num_classes']} identities but the private set "
+        raise FreqmixError(f"the recognizer knows {recognizer.config['num_classes']} identities but the private set "
                          f"has {num_identities}; the checkpoint does not match the run's data")
     identities = torch.arange(num_identities).repeat(budget.inversions_per_identity)
     costs = attack_costs(budget, len(kit.private), len(identities), len(EXPOSURES))

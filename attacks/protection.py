@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import torch
 
+from freqmix.errors import FreqmixError
 from mixup_env.frequency import COEFFS_PER_BLOCK, FrequencyTransform
 from mixup_env.masking import FrequencyMixUp, MixedBatch, Recipe
 from mixup_env.spaces import PAPER_K_CHOICES
@@ -37,11 +38,11 @@ class Protection:
 
     def __post_init__(self) -> None:
         if self.transform.upsample != 1:
-            raise ValueError(f"attacks support upsample=1 only, the run used upsample={self.transform.upsample}")
+            raise FreqmixError(f"attacks support upsample=1 only, the run used upsample={self.transform.upsample}")
         if not self.k_probs or min(self.k_probs) < 1 or not np.isclose(sum(self.k_probs.values()), 1.0):
-            raise ValueError(f"k_probs must map k >= 1 to probabilities summing to 1, got {self.k_probs}")
+            raise FreqmixError(f"k_probs must map k >= 1 to probabilities summing to 1, got {self.k_probs}")
         if max(self.k_probs) > self.batch_size:
-            raise ValueError(f"k up to {max(self.k_probs)} needs batch_size >= {max(self.k_probs)}")
+            raise FreqmixError(f"k up to {max(self.k_probs)} needs batch_size >= {max(self.k_probs)}")
 
     @property
     def planes(self) -> int:

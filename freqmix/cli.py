@@ -90,7 +90,7 @@ def _cmd_train(args: argparse.Namespace) -> None:
 
 
 # Other subcommands live in their own modules, each with ``add_parser(subparsers)`` that sets ``func``.
-COMMAND_MODULES: tuple[str, ...] = ("freqmix.ablate", "freqmix.bench", "freqmix.evaluate", "freqmix.compare")
+COMMAND_MODULES: tuple[str, ...] = ("freqmix.align", "freqmix.ablate", "freqmix.bench", "freqmix.evaluate", "freqmix.compare")
 
 
 class OneLineErrorParser(argparse.ArgumentParser):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +20,11 @@ from attacks.budget import BUDGETS, AttackBudget, get_budget
 from attacks.metrics import score_cls
 from attacks.privacy import AttackerKit, attack_recognizer, prepare_kit
 from attacks.protection import Protection
+from freqmix.errors import FreqmixError
 from freqmix.train import TrainConfig
 from mixup_env.frequency import FrequencyTransform
 from mixup_env.masking import Recipe
-from recognizer.data import FaceDataset, load_dataset, split_identities, split_per_identity
+from recognizer.data import FaceDataset, load_dataset, private_split
 from recognizer.trainer import Recognizer
 
 SAMPLE_ROWS = (("target", "private training face"), ("analytic_white_box", "white-box analytic inverse"),
@@ -44,24 +45,22 @@ class AttackData:
 def load_attack_data(config: TrainConfig) -> AttackData:
     """The same private split as ``freqmix.train.load_task`` and the attacker's disjoint identities."""
     if config.private_fraction is None:
-        raise ValueError("the run trained on every identity of its data (no private_fraction), so no attacker owns "
+        raise FreqmixError("the run trained on every identity of its data (no private_fraction), so no attacker owns "
                          "other faces; retrain it with --private-fraction 0.5")
     full = load_dataset(config.data, image_size=config.image_size, seed=config.seed,
                         drop_small=config.drop_small_identities)
-    private, auxiliary = split_identities(full, config.private_fraction, seed=config.seed)
-    train, test = split_per_identity(private, config.train_per_identity, seed=config.seed)
-    return AttackData(train, test, auxiliary)
+    split = private_split(full, config.private_fraction, config.train_per_identity, seed=config.seed)
+    return AttackData(split.train, split.test, split.auxiliary)
 
 
 def read_run(run: Path, device: str = "cpu") -> tuple[TrainConfig, dict[str, Any], Recognizer]:
     """(config, metrics, recognizer) of a finished ``freqmix train`` run; ValueError if anything is missing."""
     if not run.is_dir():
-        raise ValueError(f"run folder '{run}' does not exist; pass the --out folder of a freqmix train run")
+        raise FreqmixError(f"run folder '{run}' does not exist; pass the --out folder of a freqmix train run")
     for name in ("config.json", "metrics.json", "recognizer.pt"):
         if not (run / name).is_file():
-            raise ValueError(f"run folder '{run}' has no {name}; did its freqmix train finish?")
-    saved = json.loads((run / "config.json").read_text())
-    config = TrainConfig(**{f.name: saved[f.name] for f in fields(TrainConfig) if f.name in saved})
+            raise FreqmixError(f"run folder '{run}' has no {name}; did its freqmix train finish?")
+    config = TrainConfig.from_json((run / "config.json").read_text())
     metrics = json.loads((run / "metrics.json").read_text())
     return config, metrics, Recognizer.load(run / "recognizer.pt", device=device)
 
@@ -98,7 +97,7 @@ def evaluate_run(run: Path, budget: AttackBudget, seed: int | None = None, kit: 
     expected = (truth.transform.out_channels, private.num_identities)
     found = (recognizer.config["in_channels"], recognizer.config["num_classes"])
     if found != expected:
-        raise ValueError(f"{run / 'recognizer.pt'} takes {found[0]} channels and {found[1]} identities but the run's "
+        raise FreqmixError(f"{run / 'recognizer.pt'} takes {found[0]} channels and {found[1]} identities but the run's "
                          f"config makes {expected[0]} and {expected[1]}; the checkpoint does not match config.json")
     if kit is None:
         kit = prepare_kit(data.private_train, data.private_test, data.auxiliary, budget, seed, progress, device)
@@ -154,7 +153,7 @@ def set_threads(threads: int | None) -> None:
     """Apply ``--threads`` (None keeps torch's default)."""
     if threads is not None:
         if threads < 1:
-            raise ValueError(f"--threads must be >= 1, not {threads}")
+            raise FreqmixError(f"--threads must be >= 1, not {threads}")
         torch.set_num_threads(threads)
 
 

@@ -36,7 +36,7 @@ from mixup_env.frequency import SELECTIONS, FrequencyTransform, TransformConfig
 from mixup_env.masking import WEIGHT_SCHEMES, Recipe
 from mixup_env.spaces import DROP_LEVELS, PAPER_K_CHOICES, WEIGHT_OPTIONS
 from recognizer.data import (
-    FaceDataset, PairSet, load_dataset, load_lfw_pairs, make_pairs, private_split,
+    FaceDataset, PairSet, UnusablePairsError, load_dataset, load_lfw_pairs, make_pairs, private_split,
 )
 from recognizer.evaluate import identification_accuracy, verification
 from recognizer.trainer import Recognizer, RecognizerConfig
@@ -161,9 +161,13 @@ def load_task(config: TrainConfig) -> Task:
     if pairs_file is None and Path(config.data).is_dir() and (Path(config.data) / "pairs.txt").is_file():
         pairs_file = Path(config.data) / "pairs.txt"
     if pairs_file is not None:
-        pairs = load_lfw_pairs(pairs_file, Path(config.data), image_size=config.image_size,
-                               color="rgb" if full.image_channels == 3 else "gray")
-        if 0 < int(pairs.same.sum()) < len(pairs.same):
+        try:
+            pairs = load_lfw_pairs(pairs_file, Path(config.data), image_size=config.image_size,
+                                   color="rgb" if full.image_channels == 3 else "gray")
+        except UnusablePairsError:
+            if config.pairs:  # a pairs file the user named and that cannot be used is an error, not replaced
+                raise
+        else:
             return Task(train, test, pairs, f"LFW pairs file {pairs_file.name} ({len(pairs.same)} usable pairs)")
     # Pairs among the held-out images keep verification honest when no usable two-class pairs file exists;
     # half of them are same-identity pairs, so the identities' image counts bound how many there can be.

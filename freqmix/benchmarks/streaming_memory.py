@@ -1,6 +1,6 @@
 """Peak memory of streaming vs in-memory loading as the data set grows, with the same budget of batches.
 
-``python -m benchmarks.streaming_memory --src FOLDER --scales 1 10``: packs FOLDER (identity folders of JPEGs, e.g. a
+``python -m freqmix.benchmarks.streaming_memory --src FOLDER --scales 1 10``: packs FOLDER (identity folders of JPEGs, e.g. a
 ``freqmix align`` output) into ``train.rec`` files holding every image ``scale`` times, then in a fresh process per
 (scale, mode) either streams ``--batches`` batches through :class:`recognizer.streaming.StreamingLoader` or loads the
 whole ``.rec`` into memory and draws the same number of batches; prints the peak resident set of the main process
@@ -84,7 +84,7 @@ def main() -> None:
         rec = args.work / f"x{scale}.rec"
         count = pack(args.src, rec, scale)
         for mode in ("stream", "memory"):
-            out = subprocess.run([sys.executable, "-m", "benchmarks.streaming_memory", "--measure", str(rec), mode,
+            out = subprocess.run([sys.executable, "-m", "freqmix.benchmarks.streaming_memory", "--measure", str(rec), mode,
                                   "--batches", str(args.batches), "--batch-size", str(args.batch_size),
                                   "--workers", str(args.workers)], check=True, capture_output=True, text=True)
             peak = json.loads(out.stdout)
