@@ -62,3 +62,15 @@ def image_folder(tmp_path: Path) -> Callable[..., Path]:
         return folder
 
     return build
+
+
+@pytest.fixture
+def lfw_tree(tmp_path: Path) -> Path:
+    """``tmp_path/lfw`` in LFW's layout: identities Ann and Bob, images ``<name>_0001.jpg`` and ``_0002.jpg`` (20×20
+    gray, grey levels 40 and 80)."""
+    root = tmp_path / "lfw"
+    for name in ("Ann", "Bob"):
+        (root / name).mkdir(parents=True)
+        for i in (1, 2):
+            cv2.imwrite(str(root / name / f"{name}_{i:04d}.jpg"), np.full((20, 20), 40 * i, np.uint8))
+    return root

@@ -102,12 +102,8 @@ def test_official_pairs_with_subset_root_skip_the_missing(shared_data):
     assert set(official.fold.tolist()) == {1, 3, 5, 6, 9}
 
 
-def test_lfw_pairs_parse_both_kinds_and_report_bad_files(tmp_path):
-    root = tmp_path / "lfw"
-    for name in ("Ann", "Bob"):
-        (root / name).mkdir(parents=True)
-        for i in (1, 2):
-            cv2.imwrite(str(root / name / f"{name}_{i:04d}.jpg"), np.full((20, 20), 40 * i, np.uint8))
+def test_lfw_pairs_parse_both_kinds_and_report_bad_files(tmp_path, lfw_tree):
+    root = lfw_tree
     pairs_file = tmp_path / "pairs.txt"
     pairs_file.write_text("1\t1\nAnn\t1\t2\nAnn\t1\tBob\t2\nBob 1 9\n")  # header, same, different, missing
     pairs = load_lfw_pairs(pairs_file, root, image_size=16)

@@ -1,7 +1,6 @@
 """Verification protocol: the pairs file's folds, VAL@FAR as insightface's calculate_val, insightface's accuracy."""
 from __future__ import annotations
 
-import cv2
 import numpy as np
 import pytest
 from sklearn.model_selection import KFold
@@ -85,17 +84,8 @@ def test_fold_splits_use_given_folds_or_file_order() -> None:
         fold_splits(3, fold=np.zeros(3))
 
 
-def _lfw_tree(tmp_path):
-    root = tmp_path / "lfw"
-    for name in ("Ann", "Bob"):
-        (root / name).mkdir(parents=True)
-        for i in (1, 2):
-            cv2.imwrite(str(root / name / f"{name}_{i:04d}.jpg"), np.full((20, 20), 40 * i, np.uint8))
-    return root
-
-
-def test_a_pairs_file_with_one_kind_of_pair_is_an_error(tmp_path) -> None:
-    root = _lfw_tree(tmp_path)
+def test_a_pairs_file_with_one_kind_of_pair_is_an_error(tmp_path, lfw_tree) -> None:
+    root = lfw_tree
     pairs_file = tmp_path / "pairs.txt"
     pairs_file.write_text("Ann\t1\t2\nBob\t1\t2\nAnn\t1\tZed\t1\n")  # two same pairs; the different one is missing
     with pytest.raises(UnusablePairsError, match=r"only same-person pairs .* \(2 usable, 1 skipped\)") as info:
