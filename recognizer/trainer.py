@@ -8,7 +8,6 @@ batch and trains on its own contiguous shard of it, gradients averaged across pr
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
 from dataclasses import asdict, dataclass
@@ -68,14 +67,23 @@ class RecognizerConfig:
 
 
 class _LossModule(nn.Module):
-    """Backbone and head as one module whose forward is the training loss (what DDP wraps)."""
+    """Backbone and head as one module whose forward is the training loss (what DDP wraps).
 
-    def __init__(self, backbone: nn.Module, head: nn.Module) -> None:
+    :param autocast: dtype of the backbone's autocast, or None for fp32. The margin head always runs in fp32 on
+        fp32 embeddings, as insightface's Partial FC does: its logits are scaled by ``s`` = 64, far beyond what
+        bf16's 8-bit mantissa resolves.
+    """
+
+    def __init__(self, backbone: nn.Module, head: nn.Module, autocast: torch.dtype | None) -> None:
         super().__init__()
-        self.backbone, self.head = backbone, head
+        self.backbone, self.head, self.autocast = backbone, head, autocast
 
     def forward(self, x: torch.Tensor, soft_labels: torch.Tensor) -> torch.Tensor:
-        return self.head(self.backbone(x), soft_labels)
+        if self.autocast is None:
+            return self.head(self.backbone(x), soft_labels)
+        with torch.autocast(x.device.type, self.autocast):
+            embeddings = self.backbone(x)
+        return self.head(embeddings.float(), soft_labels)
 
 
 def _available_device(device: str | torch.device) -> torch.device:
@@ -163,7 +171,7 @@ class Recognizer:
             self.head = build_head(head, embedding_dim, num_classes)
         self.backbone.to(self.device, memory_format=self._memory_format)
         self.head.to(self.device)
-        self._training_module: nn.Module = _LossModule(self.backbone, self.head)
+        self._training_module: nn.Module = _LossModule(self.backbone, self.head, self._autocast)
         # This process's rows of the global batch: (rank, world size); None when it trains alone.
         self._shard: tuple[int, int] | None = None
         if data_parallel:
@@ -232,8 +240,7 @@ class Recognizer:
         soft_labels = soft_labels.to(self.device, non_blocking=True)
         self._train_mode(True)
         torch._foreach_copy_(self._buffer_backup, self._buffers)
-        with torch.autocast(self.device.type, self._autocast) if self._autocast else contextlib.nullcontext():
-            loss = self._training_module(x, soft_labels)
+        loss = self._training_module(x, soft_labels)
         self.optimizer.zero_grad(set_to_none=True)
         # Queued before the .item() sync so a GPU keeps working.
         (self._scaler.scale(loss) if self._scaler else loss).backward()
