@@ -81,6 +81,8 @@ def _cmd_train(args: argparse.Namespace) -> None:
         config = config_from_args(args, hyperparams=parse_overrides(args.hp))
     metrics = run_training(config, out, progress=not args.no_progress, save_every=args.save_every,
                            stop_at=args.stop_at, checkpoint=checkpoint)
+    if os.environ.get("RANK", "0") != "0":  # under torchrun only rank 0 reports
+        return
     if metrics is None:
         print(f"stopped at step {args.stop_at} with a checkpoint; continue with: freqmix train --resume {out}")
         return
