@@ -325,6 +325,9 @@ def run_training(config: TrainConfig, out: Path, progress: bool = True, save_eve
         if value is not None and value < 1:
             raise FreqmixError(f"{name} must be >= 1, not {value}")
     world = torchrun_world_size()
+    if world > 1 and config.nproc not in (1, world):
+        raise FreqmixError(f"--nproc {config.nproc} under a launcher that started {world} processes; drop --nproc "
+                           "(torchrun's --nproc-per-node decides)")
     check_world(max(world, config.nproc), config.device, config.batch_size)
     if config.nproc > 1 and world == 1:
         return run_processes(config, out, progress, save_every, stop_at, resume=checkpoint is not None)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import csv
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +20,7 @@ from recognizer.trainer import Recognizer
 # SyncBatchNorm on the CPU), so their loss curve is close to, not equal to, the single-process one.
 FINAL_LOSS_TOLERANCE = 0.05  # relative, on the mean loss of the last 10 steps
 CHANNELS, CLASSES = 64, 5
+REPO = str(Path(__file__).parents[1])
 
 
 def _shards() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -76,6 +80,13 @@ def test_two_processes_take_the_same_actions_and_follow_the_single_process_loss(
     # Rank 0 alone wrote the run's files.
     assert {p.name for p in (tmp_path / "two").iterdir()} >= {"config.json", "steps.csv", "recognizer.pt",
                                                               "metrics.json"}
+    # torchrun starts the same two processes: the same run, bit for bit, and one summary line.
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+                "-m", "freqmix.cli", *TRAIN, "--out", str(tmp_path / "torchrun")]
+    done = subprocess.run(torchrun, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": REPO})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert _steps(tmp_path / "torchrun") == two
+    assert done.stdout.count("identification accuracy") == 1
 
 
 def test_two_process_run_resumes_bit_exactly(tmp_path) -> None:
