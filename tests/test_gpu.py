@@ -1,5 +1,6 @@
 """GPU smoke test (skipped without CUDA): mixed precision and channels-last recognizer steps, an fp16 checkpoint
-round trip, `freqmix train --device cuda`, and a CGAN attack whose networks train on the GPU."""
+round trip, `freqmix train --device cuda`, and every attack network (CGAN, second-opinion evaluator, generator
+prior and the inversion through it) on the GPU."""
 from __future__ import annotations
 
 import json
@@ -8,6 +9,8 @@ import math
 import pytest
 import torch
 
+from attacks.evaluator import train_evaluator
+from attacks.inversion import TargetModel, invert_gmi, train_generator_prior
 from attacks.protection import Protection
 from attacks.reconstruction import train_reconstruction
 from freqmix.cli import main
@@ -49,3 +52,14 @@ def test_cgan_attack_trains_on_cuda() -> None:
     attack = train_reconstruction(Protection(FrequencyTransform(1), {1: 1.0}, batch_size=8), faces.images,
                                   faces.labels, steps=2, seed=0, width=8, progress=False, device="cuda")
     assert attack.generator.in_scale.device.type == "cuda"
+
+
+def test_evaluator_generator_prior_and_inversion_run_on_cuda() -> None:
+    faces = synthetic_faces(num_identities=4, images_per_identity=4, image_size=32, seed=0)
+    evaluator = train_evaluator(faces.images, faces.labels, steps=2, seed=0, progress=False, device="cuda")
+    assert evaluator.recognizer.device.type == "cuda" and evaluator.logits(faces.images).device.type == "cpu"
+    prior = train_generator_prior(faces.images, steps=2, seed=0, width=8, progress=False, device="cuda")
+    assert next(prior.generator.parameters()).device.type == "cuda" and prior.latents.device.type == "cpu"
+    target = TargetModel(Recognizer(64, 4, embedding_dim=16, device="cuda"), FrequencyTransform(1))
+    images = invert_gmi(target, prior, torch.arange(4), steps=2, seed=0, progress=False)
+    assert images.device.type == "cpu" and images.shape == faces.images[:4].shape
