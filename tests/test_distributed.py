@@ -46,7 +46,7 @@ def _one_ddp_step(result_dir: str) -> None:
 
 def test_one_ddp_step_is_the_average_of_the_shards_single_process_steps(tmp_path) -> None:
     spawn(_one_ddp_step, 2, (str(tmp_path),))
-    ranks = [torch.load(tmp_path / f"rank{r}.pt") for r in (0, 1)]
+    ranks = [torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in (0, 1)]
     x_a, y_a, x_b, y_b = _shards()
     alone = []
     for x, y in ((x_a, y_a), (x_b, y_b)):

@@ -4,7 +4,6 @@ bit-exactly; verification runs in the pairs' own folds."""
 from __future__ import annotations
 
 import json
-import pickle
 from pathlib import Path
 
 import cv2
@@ -17,7 +16,7 @@ from freqmix.train import Task, TrainConfig, measure_utility
 from mixup_env.frequency import FrequencyTransform
 from recognizer.data import PairSet, load_dataset, make_pairs, synthetic_faces
 from recognizer.evaluate import insightface_verification, verification
-from recognizer.insightface_io import load_bin, pack_image_record, write_records
+from recognizer.insightface_io import InsightfaceFormatError, load_bin, pack_image_record, write_bin, write_records
 from recognizer.trainer import Recognizer
 
 SIZE = 32
@@ -44,7 +43,7 @@ def insightface_files(tmp_path_factory, faces) -> tuple[Path, Path, Path]:
     for name, seed in (("lfw", 0), ("agedb_30", 1)):
         pairs = make_pairs(faces, 20, seed=seed)
         encoded = [_png(img) for a, b in zip(pairs.images_a, pairs.images_b) for img in (a, b)]
-        (root / f"{name}.bin").write_bytes(pickle.dumps((encoded, pairs.same.tolist()), protocol=4))
+        write_bin(root / f"{name}.bin", encoded, pairs.same.tolist())
         bins.append(root / f"{name}.bin")
     return root / "train.rec", bins[0], bins[1]
 
@@ -53,6 +52,17 @@ def test_rec_loads_as_the_images_it_was_written_from(insightface_files, faces) -
     rec, _, _ = insightface_files
     loaded = load_dataset(rec, image_size=SIZE, color="gray")
     assert torch.equal(loaded.images, faces.images) and torch.equal(loaded.labels, faces.labels)
+
+
+def test_written_bin_loads_back_as_its_pairs(tmp_path, faces) -> None:
+    pairs = make_pairs(faces, 12, seed=2)
+    encoded = [_png(img) for a, b in zip(pairs.images_a, pairs.images_b) for img in (a, b)]
+    write_bin(tmp_path / "x.bin", encoded, pairs.same.tolist())
+    loaded = load_bin(tmp_path / "x.bin", image_size=SIZE, color="gray")
+    assert torch.equal(loaded.images_a, pairs.images_a) and torch.equal(loaded.images_b, pairs.images_b)
+    assert torch.equal(loaded.same, pairs.same)
+    with pytest.raises(InsightfaceFormatError, match="3 images for 1 pairs; give two per pair"):
+        write_bin(tmp_path / "odd.bin", encoded[:3], [True])
 
 
 def test_train_on_rec_with_two_val_sets_reports_insightface_protocol(tmp_path, insightface_files) -> None:
