@@ -69,32 +69,39 @@ TRAIN = ["train", "--steps", "24", "--batch-size", "32", "--image-size", "32", "
          "--agent", "random", "--no-progress"]
 
 
-def test_two_processes_take_the_same_actions_and_follow_the_single_process_loss(tmp_path) -> None:
+@pytest.fixture(scope="module")
+def two_process_run(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("ddp") / "two"
+    assert main([*TRAIN, "--nproc", "2", "--out", str(out)]) == 0
+    return out
+
+
+def test_two_processes_take_the_same_actions_and_follow_the_single_process_loss(tmp_path, two_process_run) -> None:
     assert main([*TRAIN, "--nproc", "1", "--out", str(tmp_path / "one")]) == 0
-    assert main([*TRAIN, "--nproc", "2", "--out", str(tmp_path / "two")]) == 0
-    one, two = _steps(tmp_path / "one"), _steps(tmp_path / "two")
+    one, two = _steps(tmp_path / "one"), _steps(two_process_run)
     assert [r["k"] for r in one] == [r["k"] for r in two] and len(two) == 24
     final_one = np.mean([float(r["loss"]) for r in one[-10:]])
     final_two = np.mean([float(r["loss"]) for r in two[-10:]])
     assert abs(final_two - final_one) <= FINAL_LOSS_TOLERANCE * final_one
     # Rank 0 alone wrote the run's files.
-    assert {p.name for p in (tmp_path / "two").iterdir()} >= {"config.json", "steps.csv", "recognizer.pt",
-                                                              "metrics.json"}
-    # torchrun starts the same two processes: the same run, bit for bit, and one summary line.
+    assert {p.name for p in two_process_run.iterdir()} >= {"config.json", "steps.csv", "recognizer.pt",
+                                                           "metrics.json"}
+
+
+def test_torchrun_gives_the_same_run_with_one_summary(tmp_path, two_process_run) -> None:
     torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
                 "-m", "freqmix.cli", *TRAIN, "--out", str(tmp_path / "torchrun")]
     done = subprocess.run(torchrun, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": REPO})
     assert done.returncode == 0, done.stderr[-2000:]
-    assert _steps(tmp_path / "torchrun") == two
+    assert _steps(tmp_path / "torchrun") == _steps(two_process_run)
     assert done.stdout.count("identification accuracy") == 1
 
 
-def test_two_process_run_resumes_bit_exactly(tmp_path) -> None:
-    common = [*TRAIN[:2], "12", *TRAIN[3:], "--agent", "reinforce", "--hp", "n_steps=4", "--nproc", "2"]
-    assert main([*common, "--out", str(tmp_path / "whole")]) == 0
-    assert main([*common, "--stop-at", "4", "--out", str(tmp_path / "split")]) == 0
+def test_two_process_run_resumes_bit_exactly(tmp_path, two_process_run) -> None:
+    assert main([*TRAIN, "--nproc", "2", "--stop-at", "10", "--out", str(tmp_path / "split")]) == 0
+    assert len(_steps(tmp_path / "split")) == 10
     assert main(["train", "--resume", str(tmp_path / "split"), "--no-progress"]) == 0
-    assert _steps(tmp_path / "split") == _steps(tmp_path / "whole")
+    assert _steps(tmp_path / "split") == _steps(two_process_run)
 
 
 def test_a_global_batch_that_does_not_split_is_refused_before_any_process_starts(tmp_path, capsys) -> None:
