@@ -328,7 +328,7 @@ def run_training(config: TrainConfig, out: Path, progress: bool = True, save_eve
     if world > 1 and config.nproc not in (1, world):
         raise FreqmixError(f"--nproc {config.nproc} under a launcher that started {world} processes; drop --nproc "
                            "(torchrun's --nproc-per-node decides)")
-    check_world(max(world, config.nproc), config.device, config.batch_size)
+    check_world(world if world > 1 else config.nproc, config.device, config.batch_size)
     if config.nproc > 1 and world == 1:
         return run_processes(config, out, progress, save_every, stop_at, resume=checkpoint is not None)
     group = join_process_group(config.device)

@@ -61,9 +61,12 @@ def check_world(world_size: int, device: str, batch_size: int) -> None:
     if batch_size % world_size:
         raise FreqmixError(f"--batch-size {batch_size} is the global batch; it must split evenly over {world_size} "
                            f"processes")
-    if device.startswith("cuda") and torch.cuda.is_available() and world_size > torch.cuda.device_count():
-        raise FreqmixError(f"{world_size} CUDA processes need {world_size} GPUs; this machine has "
-                           f"{torch.cuda.device_count()}")
+    if world_size > 1 and device.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise FreqmixError(f"device {device!r} is not available on this machine; use cpu (gloo) for --nproc")
+        if world_size > torch.cuda.device_count():
+            raise FreqmixError(f"{world_size} CUDA processes need {world_size} GPUs; this machine has "
+                               f"{torch.cuda.device_count()}")
 
 
 def join_process_group(device: str) -> ProcessGroup | None:

@@ -107,4 +107,12 @@ def test_two_process_run_resumes_bit_exactly(tmp_path, two_process_run) -> None:
 def test_a_global_batch_that_does_not_split_is_refused_before_any_process_starts(tmp_path, capsys) -> None:
     assert main([*TRAIN, "--nproc", "3", "--out", str(tmp_path / "run")]) == 2
     assert "--batch-size 32 is the global batch; it must split evenly over 3 processes" in capsys.readouterr().err
+    assert main([*TRAIN, "--nproc", "0", "--out", str(tmp_path / "run")]) == 2
+    assert "--nproc must be >= 1, not 0" in capsys.readouterr().err
     assert not (tmp_path / "run").exists()
+
+
+def test_a_user_error_inside_the_processes_is_one_line(tmp_path, capsys) -> None:
+    assert main([*TRAIN, "--nproc", "2", "--data", str(tmp_path / "missing"), "--out", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("freqmix: error: data path") and "missing' does not exist" in err[-1]
