@@ -128,9 +128,11 @@ def _to_sphere(z: torch.Tensor) -> torch.Tensor:
 
 
 def train_generator_prior(images: torch.Tensor, steps: int, seed: int, latent_dim: int = 64, batch_size: int = 32,
-                          width: int = 64, progress: bool = True) -> GeneratorPrior:
+                          width: int = 64, progress: bool = True, device: str = "cpu") -> GeneratorPrior:
     """Train the generator prior on the attacker's faces (N, P, H, W) uint8: encoder and decoder as an
-    autoencoder of coarse faces (L1, noisy latent codes on a sphere) with a PatchGAN adversarial term."""
+    autoencoder of coarse faces (L1, noisy latent codes on a sphere) with a PatchGAN adversarial term. The networks
+    train and stay on ``device`` (random draws are made on the CPU, so any device sees the same batches); the
+    latent codes are kept on the CPU."""
     gen = torch.Generator().manual_seed(seed)
     faces = images.float()
     with torch.random.fork_rng(devices=[]):
@@ -138,14 +140,16 @@ def train_generator_prior(images: torch.Tensor, steps: int, seed: int, latent_di
         encoder = CoarseEncoder(latent_dim, faces.shape[1], width)
         generator = LatentGenerator(latent_dim, faces.shape[1], tuple(faces.shape[2:]), width)
         discriminator = CoarseDiscriminator(faces.shape[1], width)
+    for module in (encoder, generator, discriminator):
+        module.to(device)
     opt_g = torch.optim.Adam([*encoder.parameters(), *generator.parameters()], lr=1e-3, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(discriminator.parameters(), lr=2e-4, betas=(0.5, 0.999))
     bar = tqdm(range(steps), desc="generator prior", unit="step", disable=not progress, leave=False)
     for _ in bar:
         idx = torch.randint(len(faces), (min(batch_size, len(faces)),), generator=gen)
-        real = shrink(_flip(faces[idx], gen))
+        real = shrink(_flip(faces[idx], gen).to(device))
         z = _to_sphere(encoder(real))
-        fake = generator(_to_sphere(z + LATENT_NOISE * torch.randn(z.shape, generator=gen)))
+        fake = generator(_to_sphere(z + LATENT_NOISE * torch.randn(z.shape, generator=gen).to(device)))
 
         real_logits, fake_logits = discriminator(real), discriminator(fake.detach())
         loss_d = 0.5 * (F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits))
@@ -164,7 +168,7 @@ def train_generator_prior(images: torch.Tensor, steps: int, seed: int, latent_di
     for module in (encoder, generator, discriminator):
         module.eval()
         module.requires_grad_(False)
-    latents = torch.cat([_to_sphere(encoder(shrink(chunk))) for chunk in faces.split(64)])
+    latents = torch.cat([_to_sphere(encoder(shrink(chunk.to(device)))).cpu() for chunk in faces.split(64)])
     return GeneratorPrior(generator, discriminator, latents)
 
 
@@ -180,7 +184,7 @@ def invert_gmi(target: TargetModel, prior: GeneratorPrior, identities: torch.Ten
     """
     gen = torch.Generator().manual_seed(seed)
     start = prior.latents[torch.randint(len(prior.latents), (len(identities),), generator=gen)]
-    z = start.clone().requires_grad_(True)
+    z = start.clone().to(next(prior.generator.parameters()).device).requires_grad_(True)
     opt = torch.optim.Adam([z], lr=lr)
     bar = tqdm(range(steps), desc="inversion (generator prior)", unit="step", disable=not progress, leave=False)
     for _ in bar:
@@ -193,4 +197,4 @@ def invert_gmi(target: TargetModel, prior: GeneratorPrior, identities: torch.Ten
             z.copy_(_to_sphere(z))
         bar.set_postfix(identity=f"{identity.item():.3f}")
     with torch.no_grad():
-        return prior.generator.full(prior.generator(z)).clamp(0, 255)
+        return prior.generator.full(prior.generator(z)).clamp(0, 255).cpu()

@@ -78,12 +78,12 @@ def prepare_kit(private: FaceDataset, private_test: FaceDataset, auxiliary: Face
         judge_accuracy = float(topk_hits(judge.logits(private_test.images), private_test.labels).mean())
     with line.stage("second-opinion judge", costs["second-opinion judge"]):
         evaluator = train_evaluator(private.images, private.labels, budget.evaluator_steps,
-                                    sub_seed(seed, "evaluator"), progress=False)
+                                    sub_seed(seed, "evaluator"), progress=False, device=device)
         evaluator_accuracy = float(topk_hits(evaluator.logits(private_test.images.float()),
                                              private_test.labels).mean())
     with line.stage("generator prior", costs["generator prior"]):
         prior = train_generator_prior(auxiliary.images, budget.prior_steps, sub_seed(seed, "generator-prior"),
-                                      progress=False)
+                                      progress=False, device=device)
     line.close()
     return AttackerKit(private, auxiliary, judge, judge_accuracy, evaluator, evaluator_accuracy, prior, device)
 

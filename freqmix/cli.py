@@ -41,7 +41,7 @@ def add_train_options(p: argparse.ArgumentParser) -> None:
         if kind is bool:
             target.add_argument(flag, action="store_true", **options)
         else:
-            target.add_argument(flag, type=kind, default=f.default, **options)
+            target.add_argument(flag, **{"type": kind, "default": f.default, **options})  # a field may set its type
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
@@ -81,11 +81,16 @@ def _cmd_train(args: argparse.Namespace) -> None:
         config = config_from_args(args, hyperparams=parse_overrides(args.hp))
     metrics = run_training(config, out, progress=not args.no_progress, save_every=args.save_every,
                            stop_at=args.stop_at, checkpoint=checkpoint)
+    if os.environ.get("RANK", "0") != "0":  # under torchrun only rank 0 reports
+        return
     if metrics is None:
         print(f"stopped at step {args.stop_at} with a checkpoint; continue with: freqmix train --resume {out}")
         return
-    print(f"identification accuracy {metrics['identification_accuracy']:.4f}  "
-          f"verification accuracy {metrics['verification_accuracy']:.4f}  mean k {metrics['mean_k']:.2f}  "
+    def figure(name: str) -> str:  # a streamed run measures no held-out identification
+        return "n/a" if metrics[name] is None else f"{metrics[name]:.4f}"
+
+    print(f"identification accuracy {figure('identification_accuracy')}  "
+          f"verification accuracy {figure('verification_accuracy')}  mean k {metrics['mean_k']:.2f}  "
           f"final loss {metrics['final_loss']:.3f}  {metrics['wall_seconds']:.1f} s  -> {out}")
 
 

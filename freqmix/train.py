@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
+import tempfile
 import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -28,6 +30,7 @@ from agents.registry import AgentConfig, agent_spec, resolve_hyperparams
 from freqmix.checkpoint import (
     CHECKPOINT_NAME, Checkpointer, load_agent_state, load_checkpoint, require_checkpointable, restore_rng,
 )
+from freqmix.lockstep import LockstepBroadcast, follow
 from freqmix.steplog import StepLog
 from mixup_env import ENV_IDS
 from freqmix.config_fields import pick
@@ -38,8 +41,13 @@ from mixup_env.spaces import DROP_LEVELS, PAPER_K_CHOICES, WEIGHT_OPTIONS
 from recognizer.data import (
     FaceDataset, PairSet, UnusablePairsError, load_dataset, load_lfw_pairs, make_pairs, private_split,
 )
-from recognizer.evaluate import identification_accuracy, verification
-from recognizer.trainer import Recognizer, RecognizerConfig
+from recognizer.distributed import (
+    ProcessGroup, check_world, join_process_group, spawn, torchrun_world_size,
+)
+from recognizer.evaluate import identification_accuracy, insightface_verification, verification
+from recognizer.insightface_io import load_bin
+from recognizer.streaming import StreamedTrainingSet
+from recognizer.trainer import PRECISIONS, Recognizer, RecognizerConfig
 from freqmix.errors import FreqmixError
 
 FINAL_LOSS_WINDOW = 10
@@ -59,7 +67,8 @@ class TrainConfig:
     ``config.json`` next to the results. The typed configurations of the pieces are derived from it by field name
     (:meth:`env_config`, :meth:`agent_config`, ...)."""
 
-    data: str = _option("synthetic", "synthetic | PATH (one folder per identity) | olivetti | lfw")
+    data: str = _option("synthetic", "synthetic | PATH (one folder per identity) | PATH/train.rec (insightface, "
+                        "train.idx beside it) | olivetti | lfw")
     agent: str = "fixed"
     k: int = 2
     env: str = "FreqMixUp-v0"
@@ -80,6 +89,11 @@ class TrainConfig:
     lr: float = _option(0.1, "recognizer SGD learning rate (cosine schedule)")
     batch_size: int = _option(32, "images per recognizer step")
     device: str = _option("cpu", "recognizer device (cpu, cuda); agents stay on the CPU")
+    precision: str = _option("fp32", "recognizer arithmetic: fp32, or bf16/fp16 autocast (fp16: CUDA only)",
+                             choices=PRECISIONS)
+    channels_last: bool = _option(False, "channels-last memory format for the recognizer (for CUDA convolutions)")
+    nproc: int = _option(1, "recognizer processes under torch.distributed (DDP over the global --batch-size; "
+                            "gloo on CPU, NCCL on CUDA); rank 0 runs the agent")
     steps: int | None = _option(None, "recognizer steps", group="budget")
     epochs: float = _option(100, "epochs over the training split", group="budget")
     probe_every: int = _option(0, "clean-probe accuracy every N steps")
@@ -90,6 +104,12 @@ class TrainConfig:
     train_per_identity: int | None = _option(None, "training images per identity (default: half)")
     drop_small_identities: bool = _option(False, "drop identities with fewer than 2 images instead of failing")
     pairs: str | None = _option(None, "LFW-format pairs file for verification")
+    val: list[str] | None = _option(None, "insightface .bin verification set (repeatable); its results go to "
+                                    "metrics.json under val_sets.<file stem>", action="append", type=str,
+                                    metavar="FILE.bin")
+    stream: bool = _option(False, "read the training images batch by batch through DataLoader workers (sets larger "
+                                  "than memory): trains on every image, measured by --val/--pairs only")
+    data_workers: int = _option(2, "image-decoding processes of --stream")
     private_fraction: float | None = _option(
         None, "train on this share of the identities only; the rest are the attacker's (freqmix evaluate)")
     seed: int = _option(0, "the one seed of every generator")
@@ -109,15 +129,15 @@ class TrainConfig:
         """The frequency transform of the run."""
         return pick(TransformConfig, self)
 
-    def recognizer_config(self) -> RecognizerConfig:
-        """The recognizer of the run."""
-        return pick(RecognizerConfig, self)
+    def recognizer_config(self, data_parallel: bool = False) -> RecognizerConfig:
+        """The recognizer of the run (``data_parallel``: one replica of a multi-process run)."""
+        return pick(RecognizerConfig, self, data_parallel=data_parallel)
 
-    def env_config(self, total_steps: int | None = None) -> EnvConfig:
+    def env_config(self, total_steps: int | None = None, data_parallel: bool = False) -> EnvConfig:
         """The env of the run, planned for ``total_steps`` recognizer steps (cosine lr schedule)."""
         return pick(EnvConfig, self, action=env_action(self.env), k_choices=self.k_choices(),
                     default_recipe=self.recipe(), transform=self.transform_config(),
-                    recognizer=self.recognizer_config(), total_steps=total_steps)
+                    recognizer=self.recognizer_config(data_parallel), total_steps=total_steps)
 
     def agent_config(self) -> AgentConfig:
         """The agent of the run (its own seed is the run's)."""
@@ -142,19 +162,38 @@ class TrainConfig:
 
 @dataclass
 class Task:
-    """The data of a run: training and held-out faces of the same identities, and verification pairs."""
+    """The data of a run: training and held-out faces of the same identities, verification pairs, and the
+    insightface ``.bin`` sets of ``--val`` by file stem. A streamed run trains on every image: no held-out faces,
+    and pairs only from a pairs file."""
 
-    train: FaceDataset
-    test: FaceDataset
-    pairs: PairSet
+    train: FaceDataset | StreamedTrainingSet
+    test: FaceDataset | None
+    pairs: PairSet | None
     pairs_protocol: str
+    val_sets: dict[str, PairSet] = field(default_factory=dict)
+
+
+def load_val_sets(paths: list[str] | None, image_size: int, color: str) -> dict[str, PairSet]:
+    """The ``--val`` sets by file stem, decoded as ``color``; FreqmixError for two files of one stem."""
+    sets: dict[str, PairSet] = {}
+    for path in paths or []:
+        stem = Path(path).stem
+        if stem in sets:
+            raise FreqmixError(f"two --val sets are named '{stem}'; metrics.json keys them by file stem, rename one")
+        sets[stem] = load_bin(path, image_size=image_size, color=color)
+    return sets
 
 
 def load_task(config: TrainConfig) -> Task:
     """Load ``config.data`` (only its private identities when ``private_fraction`` is set, so that attacks have
-    disjoint auxiliary identities), split it per identity, and find or build verification pairs."""
+    disjoint auxiliary identities), split it per identity, find or build verification pairs, and read the
+    ``--val`` sets. With ``stream`` the training set is opened for streaming (every image) instead."""
+    if config.stream:
+        return _load_streamed_task(config)
     full = load_dataset(config.data, image_size=config.image_size, seed=config.seed,
                         drop_small=config.drop_small_identities)
+    color = "rgb" if full.image_channels == 3 else "gray"
+    val_sets = load_val_sets(config.val, config.image_size, color)
     split = private_split(full, config.private_fraction, config.train_per_identity, seed=config.seed)
     train, test = split.train, split.test
     pairs_file = Path(config.pairs) if config.pairs else None
@@ -162,20 +201,39 @@ def load_task(config: TrainConfig) -> Task:
         pairs_file = Path(config.data) / "pairs.txt"
     if pairs_file is not None:
         try:
-            pairs = load_lfw_pairs(pairs_file, Path(config.data), image_size=config.image_size,
-                                   color="rgb" if full.image_channels == 3 else "gray")
+            pairs = load_lfw_pairs(pairs_file, Path(config.data), image_size=config.image_size, color=color)
         except UnusablePairsError:
             if config.pairs:  # a pairs file the user named and that cannot be used is an error, not replaced
                 raise
         else:
-            return Task(train, test, pairs, f"LFW pairs file {pairs_file.name} ({len(pairs.same)} usable pairs)")
+            return Task(train, test, pairs, f"LFW pairs file {pairs_file.name} ({len(pairs.same)} usable pairs)",
+                        val_sets)
     # Pairs among the held-out images keep verification honest when no usable two-class pairs file exists;
     # half of them are same-identity pairs, so the identities' image counts bound how many there can be.
     counts = test.labels.bincount()
     same_available = int((counts * (counts - 1) // 2).sum())
     num_pairs = min(VERIFICATION_PAIRS, 2 * same_available)
     return Task(train, test, make_pairs(test, num_pairs, seed=config.seed),
-                f"{num_pairs} pairs generated from the held-out images")
+                f"{num_pairs} pairs generated from the held-out images", val_sets)
+
+
+def _load_streamed_task(config: TrainConfig) -> Task:
+    if config.private_fraction is not None or config.train_per_identity is not None:
+        raise FreqmixError("--stream trains on every image of the set; it takes no --private-fraction or "
+                           "--train-per-identity (split the set on disk instead)")
+    if config.data in ("synthetic", "olivetti", "lfw"):
+        raise FreqmixError(f"--stream reads a folder tree or a train.rec, not '{config.data}' (drop --stream)")
+    train = StreamedTrainingSet(config.data, config.image_size, num_workers=config.data_workers)
+    color = "rgb" if train.image_channels == 3 else "gray"
+    val_sets = load_val_sets(config.val, config.image_size, color)
+    pairs, protocol = None, "none: --stream holds out no images; give --pairs or --val"
+    if config.pairs:
+        pairs = load_lfw_pairs(Path(config.pairs), Path(config.data), image_size=config.image_size, color=color)
+        protocol = f"LFW pairs file {Path(config.pairs).name} ({len(pairs.same)} usable pairs)"
+    if pairs is None and not val_sets:
+        raise FreqmixError("--stream holds out no images to measure the recognizer on; give --val FILE.bin or "
+                           "--pairs FILE")
+    return Task(train, None, pairs, protocol, val_sets)
 
 
 def env_action(env_id: str) -> str:
@@ -183,10 +241,14 @@ def env_action(env_id: str) -> str:
     return ENV_IDS.get(env_id)
 
 
-def make_env(config: TrainConfig, train: FaceDataset, total_steps: int) -> gym.Env:
+def make_env(config: TrainConfig, train: FaceDataset | StreamedTrainingSet, total_steps: int,
+             group: ProcessGroup | None = None) -> gym.Env:
     """The env for ``config`` on the training faces ``train``, relaxed to a Box (``BoxRelaxation``) when the agent
-    acts in one (SAC, TD3)."""
-    env = FreqMixUpEnv(train, config.env_config(total_steps))
+    acts in one (SAC, TD3). In a multi-process run (``group``, this process being rank 0) every reset and step is
+    sent to the other ranks first (:class:`LockstepBroadcast`)."""
+    env: gym.Env = FreqMixUpEnv(train, config.env_config(total_steps, data_parallel=group is not None))
+    if group is not None:
+        env = LockstepBroadcast(env, group)
     return BoxRelaxation(env) if agent_spec(config.agent).box_actions else env
 
 
@@ -202,17 +264,42 @@ def total_steps(config: TrainConfig, train_size: int) -> int:
 
 
 def measure_utility(recognizer: Recognizer, transform: FrequencyTransform, task: Task) -> dict[str, Any]:
-    """Identification (held-out images vs. training-image centroids) and verification on clean, masked faces."""
-    gallery = recognizer.embed(transform(task.train.images))
-    probe = recognizer.embed(transform(task.test.images))
-    metrics: dict[str, Any] = {
-        "identification_accuracy": identification_accuracy(gallery, task.train.labels, probe, task.test.labels)}
-    ver = verification(recognizer.embed(transform(task.pairs.images_a)), recognizer.embed(transform(task.pairs.images_b)),
-                       task.pairs.same, folds=10)
-    metrics.update(verification_accuracy=ver["accuracy"], verification_std=ver["accuracy_std"],
-                   tar_at_far={str(far): tar for far, tar in ver["tar_at_far"].items()},
-                   verification_protocol=task.pairs_protocol)
+    """Identification (held-out images vs. training-image centroids) and verification on clean, masked faces, in
+    the pairs' own folds; each ``--val`` set under ``val_sets.<stem>``. What a streamed run cannot measure (no
+    held-out images) is None."""
+    metrics: dict[str, Any] = {"identification_accuracy": None}
+    if task.test is not None:
+        gallery = recognizer.embed(transform(task.train.images))
+        probe = recognizer.embed(transform(task.test.images))
+        metrics["identification_accuracy"] = identification_accuracy(gallery, task.train.labels, probe,
+                                                                      task.test.labels)
+    metrics.update(verification_accuracy=None, verification_protocol=task.pairs_protocol)
+    if task.pairs is not None:
+        pairs = task.pairs
+        ver = verification(recognizer.embed(transform(pairs.images_a)), recognizer.embed(transform(pairs.images_b)),
+                           pairs.same, fold=pairs.fold)
+        # Two TAR@FAR figures that must not be compared with each other: one ROC pooled over all pairs, and
+        # insightface's VAL@FAR (threshold from nine folds, measured on the tenth), the one papers quote.
+        metrics.update(verification_accuracy=ver["accuracy"], verification_std=ver["accuracy_std"],
+                       tar_at_far_pooled={str(far): tar for far, tar in ver["tar_at_far"].items()},
+                       val_at_far_insightface={str(far): v for far, v in ver["val_at_far_insightface"].items()})
+    if task.val_sets:
+        metrics["val_sets"] = {stem: measure_val_set(recognizer, transform, pairs)
+                               for stem, pairs in task.val_sets.items()}
     return metrics
+
+
+def measure_val_set(recognizer: Recognizer, transform: FrequencyTransform, pairs: PairSet) -> dict[str, Any]:
+    """insightface's protocol on one ``.bin`` set (10 folds in file order, squared L2 of unit embeddings, no flipped
+    copies): ``accuracy``, ``accuracy_std``, ``best_threshold``, ``val_at_far_insightface`` (``{"0.001": {val,
+    val_std, far}}``), and the pooled-ROC ``tar_at_far_pooled`` beside it."""
+    emb_a, emb_b = recognizer.embed(transform(pairs.images_a)), recognizer.embed(transform(pairs.images_b))
+    ours = insightface_verification(emb_a, emb_b, pairs.same)
+    pooled = verification(emb_a, emb_b, pairs.same, fold=pairs.fold)
+    return {"pairs": len(pairs), "accuracy": ours["accuracy"], "accuracy_std": ours["accuracy_std"],
+            "best_threshold": ours["best_threshold"],
+            "val_at_far_insightface": {str(far): v for far, v in ours["val_at_far"].items()},
+            "tar_at_far_pooled": {str(far): tar for far, tar in pooled["tar_at_far"].items()}}
 
 
 def run_training(config: TrainConfig, out: Path, progress: bool = True, save_every: int | None = None,
@@ -225,6 +312,9 @@ def run_training(config: TrainConfig, out: Path, progress: bool = True, save_eve
     :param checkpoint: continue the run in ``out`` from this checkpoint (see :func:`load_resume`); ``config`` is
         then that run's config, except ``config.steps`` which may extend the budget (the cosine lr schedule is then
         stretched to the new total).
+
+    ``config.nproc > 1`` spawns that many processes (see :func:`run_processes`); under torchrun (``WORLD_SIZE``
+    set) this process joins the group instead: rank 0 does all of the above, the others follow its env.
     """
     # Unknown agent or env names and unknown hyperparameters fail before any data is read.
     env_action(config.env)
@@ -234,6 +324,14 @@ def run_training(config: TrainConfig, out: Path, progress: bool = True, save_eve
     for name, value in (("--save-every", save_every), ("--stop-at", stop_at)):
         if value is not None and value < 1:
             raise FreqmixError(f"{name} must be >= 1, not {value}")
+    world = torchrun_world_size()
+    if world > 1 and config.nproc not in (1, world):
+        raise FreqmixError(f"--nproc {config.nproc} under a launcher that started {world} processes; drop --nproc "
+                           "(torchrun's --nproc-per-node decides)")
+    check_world(world if world > 1 else config.nproc, config.device, config.batch_size)
+    if config.nproc > 1 and world == 1:
+        return run_processes(config, out, progress, save_every, stop_at, resume=checkpoint is not None)
+    group = join_process_group(config.device)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -244,9 +342,14 @@ def run_training(config: TrainConfig, out: Path, progress: bool = True, save_eve
     done = int(checkpoint["steps_done"]) if checkpoint else 0
     if checkpoint and steps <= done:
         raise FreqmixError(f"the checkpoint already covers {done} steps; pass --steps larger than that to extend")
+    if group is not None and not group.is_main:
+        follow(FreqMixUpEnv(task.train, config.env_config(steps, data_parallel=True)), group,
+               checkpoint["env"] if checkpoint else None)
+        return None
     (out / "config.json").write_text(json.dumps({**json.loads(config.to_json()), "resolved_steps": steps}, indent=2))
 
-    env = StepLog(make_env(config, task.train, steps), out / "steps.csv", keep_rows=done if checkpoint else None)
+    env = StepLog(make_env(config, task.train, steps, group), out / "steps.csv",
+                  keep_rows=done if checkpoint else None)
     agent = config.agent_config().build(env, seed=config.seed)
     if save_every or stop_at or checkpoint:
         require_checkpointable(agent)
@@ -294,11 +397,58 @@ def load_resume(out: Path, steps: int | None = None) -> tuple[TrainConfig, dict[
 
 def _restore(checkpoint: dict[str, Any], env: StepLog, agent: Any) -> None:
     # The agent's env (SB3's Monitor and VecEnv included) refuses a step before its first reset: reset it through
-    # its public API, then load the saved game over that fresh episode.
+    # its public API, then load the saved game over that fresh episode (on every rank of a multi-process run).
     agent.get_env().reset()
-    env.unwrapped.load_state_dict(checkpoint["env"], reschedule=True)
+    lockstep = _find_wrapper(env, LockstepBroadcast)
+    if lockstep is not None:
+        lockstep.restore(checkpoint["env"])
+    else:
+        env.unwrapped.load_state_dict(checkpoint["env"], reschedule=True)
     load_agent_state(agent, checkpoint["agent"], int(checkpoint["steps_done"]))
     restore_rng(checkpoint["rng"])
+
+
+def _find_wrapper(env: gym.Env, kind: type[gym.Wrapper]) -> gym.Wrapper | None:
+    while isinstance(env, gym.Wrapper):
+        if isinstance(env, kind):
+            return env
+        env = env.env
+    return None
+
+
+def run_processes(config: TrainConfig, out: Path, progress: bool = True, save_every: int | None = None,
+                  stop_at: int | None = None, resume: bool = False) -> dict[str, Any] | None:
+    """:func:`run_training` in ``config.nproc`` local processes under torch.distributed (as ``torchrun
+    --standalone --nproc-per-node N -m freqmix.cli train ...`` would run it); the metrics rank 0 wrote, or None
+    when it stopped at a checkpoint. A user error in any process is raised here as that process's FreqmixError.
+
+    :param resume: every process continues from ``out``'s checkpoint.
+    """
+    with tempfile.TemporaryDirectory(prefix="freqmix-ranks-") as scratch:
+        try:
+            spawn(_run_rank, config.nproc, (config, out, progress, save_every, stop_at, resume, scratch))
+        except Exception:  # torch.multiprocessing's ProcessRaised/ExitedException: look for a user error first
+            errors = sorted(Path(scratch).glob("error.*"))
+            if errors:
+                raise FreqmixError(errors[0].read_text()) from None
+            raise
+        result = Path(scratch) / "metrics.json"
+        return json.loads(result.read_text()) if result.is_file() else None
+
+
+def _run_rank(config: TrainConfig, out: Path, progress: bool, save_every: int | None, stop_at: int | None,
+              resume: bool, scratch: str) -> None:
+    # One spawned process: its user errors go to a file the parent reads (an exception text would be a traceback),
+    # and it exits non-zero so that torch stops the other ranks instead of leaving them waiting for it.
+    rank = int(os.environ["RANK"])
+    try:
+        checkpoint = load_checkpoint(out / CHECKPOINT_NAME) if resume else None
+        metrics = run_training(config, out, progress and rank == 0, save_every, stop_at, checkpoint)
+    except FreqmixError as exc:
+        (Path(scratch) / f"error.{rank}").write_text(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+        raise SystemExit(1) from None
+    if rank == 0 and metrics is not None:
+        (Path(scratch) / "metrics.json").write_text(json.dumps(metrics))
 
 
 def action_distribution(agent: Any, codec: Any, observation: np.ndarray, ks: list[int]) -> dict[str, Any]:

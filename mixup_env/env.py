@@ -23,6 +23,7 @@ from mixup_env.masking import FrequencyMixUp, Recipe
 from mixup_env.spaces import PAPER_K_CHOICES, ActionCodec, ObservationLayout
 from recognizer.augment import random_shift
 from recognizer.data import FaceDataset, load_dataset, split_per_identity
+from recognizer.streaming import StreamedTrainingSet
 from recognizer.trainer import Recognizer, RecognizerConfig
 
 _LOSS_WINDOW = 20
@@ -68,7 +69,8 @@ class EnvConfig:
 class FreqMixUpEnv(gym.Env):
     """Gymnasium env whose action is the MixUp recipe of the next training batch of a face recognizer.
 
-    :param data: a :class:`FaceDataset` of training faces, or a spec for ``recognizer.data.load_dataset``
+    :param data: a :class:`FaceDataset` of training faces, a :class:`StreamedTrainingSet` (read batch by batch in
+        its seeded stream order, for sets larger than memory), or a spec for ``recognizer.data.load_dataset``
         (``"synthetic"``, a folder path, ``"olivetti"``, ``"lfw"``), which is split per identity and trained on
         its train part (the test part is kept as ``test_data``).
     :param config: the env's :class:`EnvConfig` (default: its defaults).
@@ -85,7 +87,7 @@ class FreqMixUpEnv(gym.Env):
         super().__init__()
         config = with_fields(config or EnvConfig(), **options)
         self.config = config
-        if isinstance(data, FaceDataset):
+        if isinstance(data, (FaceDataset, StreamedTrainingSet)):
             self.train_data, self.test_data = data, None
         else:
             full = load_dataset(data, image_size=image_size, seed=data_seed)
@@ -116,9 +118,10 @@ class FreqMixUpEnv(gym.Env):
         if not 0 <= config.augment_shift < 0.5:
             raise FreqmixError(f"augment_shift must be a fraction of the image side in [0, 0.5), not "
                                f"{config.augment_shift}")
-        self.augment_shift = int(round(config.augment_shift * self.train_data.images.shape[-1]))
+        self.augment_shift = int(round(config.augment_shift * self.train_data.image_size))
         self.utility_weight, self.accuracy_floor = utility_weight, accuracy_floor
         self.recognizer: Recognizer | None = None
+        self._stream = None  # the StreamingLoader of a streamed training set (made at the first reset)
 
     # -- Gymnasium API ------------------------------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None
@@ -137,6 +140,8 @@ class FreqMixUpEnv(gym.Env):
             self._recognizer_seed = int(seeds[2])
             self._order, self._cursor, self.epoch = np.empty(0, dtype=np.int64), 0, 0
             self._batch_pending = False
+            if isinstance(self.train_data, StreamedTrainingSet):
+                self._restart_stream(int(self.np_random.integers(2**31)))
         if self.recognizer is None or seed is not None or options.get("reset_recognizer", False):
             self.recognizer = self._new_recognizer()
             self._losses: deque[float] = deque(maxlen=_LOSS_WINDOW)
@@ -190,7 +195,8 @@ class FreqMixUpEnv(gym.Env):
                 "cursor": self._cursor, "epoch": self.epoch, "episode_step": self._episode_step,
                 "losses": list(self._losses), "recent_k": list(self._recent_k),
                 "probe_accuracy": self._probe_accuracy, "batch": self._x.clone(), "batch_labels": self._y.clone(),
-                "batch_pending": self._batch_pending}
+                "batch_pending": self._batch_pending,
+                **({"stream": self._stream.state_dict()} if self._stream is not None else {})}
 
     def load_state_dict(self, state: dict[str, Any], reschedule: bool = False) -> None:
         """Continue from :meth:`state_dict`; FreqmixError if it came from an env of another configuration.
@@ -207,7 +213,11 @@ class FreqMixUpEnv(gym.Env):
             self._mix_rng.bit_generator.state = state["mix_rng"]
             self._recognizer_seed = int(state["recognizer_seed"])
             order = state["order"].numpy()
-            if sorted(order.tolist()) != list(range(len(self.train_data))):
+            if isinstance(self.train_data, StreamedTrainingSet):
+                # A streamed set's order is the loader's seeded stream; its position is the whole of its state.
+                self._restart_stream(int(state["stream"]["seed"]))
+                self._stream.load_state_dict(state["stream"])
+            elif sorted(order.tolist()) != list(range(len(self.train_data))):
                 raise FreqmixError("its data order does not match this training set")
             self._order, self._cursor, self.epoch = order, int(state["cursor"]), int(state["epoch"])
             self._episode_step = int(state["episode_step"])
@@ -225,6 +235,11 @@ class FreqMixUpEnv(gym.Env):
         # The described batch is stored as drawn (its augmentation came from generators already advanced).
         self._x, self._y = batch, batch_labels
 
+    def close(self) -> None:
+        """Stop the decoding processes of a streamed training set (they restart at the next batch)."""
+        if self._stream is not None:
+            self._stream.close()
+
     def current_observation(self) -> np.ndarray:
         """The observation of the batch the next step will mix (what the last reset/step returned)."""
         return self._observation()
@@ -235,7 +250,18 @@ class FreqMixUpEnv(gym.Env):
                                       self.config.recognizer, seed=self._recognizer_seed,
                                       total_steps=self.config.total_steps)
 
+    def _restart_stream(self, seed: int) -> None:
+        if self._stream is not None:
+            self._stream.close()
+        self._stream = self.train_data.loader(self.batch_size, seed)
+
     def _next_batch(self) -> None:
+        if self._stream is not None:
+            self.epoch = self._stream.delivered // len(self.train_data)
+            images, self._y = self._stream.next_batch()
+            self._batch_pending = True
+            self._x = self.transform(random_shift(images, self.augment_shift, self._data_rng))
+            return
         if self._cursor + self.batch_size > len(self._order):
             if len(self._order):
                 self.epoch += 1
@@ -250,7 +276,8 @@ class FreqMixUpEnv(gym.Env):
         # A fixed, evenly spread subset of the training faces, unmixed but masked like the training data.
         n = len(self.train_data)
         idx = torch.linspace(0, n - 1, min(self.probe_size, n)).round().long()
-        return self.transform(self.train_data.images[idx]), self.train_data.labels[idx]
+        images, labels = self.train_data.take(idx)
+        return self.transform(images), labels
 
     def _clean_probe_accuracy(self) -> float:
         x, y = self._probe

@@ -90,8 +90,18 @@ class FaceDataset:
     def image_channels(self) -> int:
         return int(self.images.shape[1])
 
+    @property
+    def image_size(self) -> int:
+        """Image side ``W`` in pixels."""
+        return int(self.images.shape[-1])
+
     def __len__(self) -> int:
         return int(self.images.shape[0])
+
+    def take(self, indices: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(uint8 (n, C, H, W), int64 (n,))``: the images and labels at ``indices`` (what the env's probe reads,
+        from this set or from a streamed one alike)."""
+        return self.images[indices], self.labels[indices]
 
     def subset(self, indices: Sequence[int] | np.ndarray | torch.Tensor) -> FaceDataset:
         """The images at ``indices`` (integer positions or a boolean mask); names and labels are kept as they are."""
@@ -555,7 +565,8 @@ def load_dataset(
     min_images: int = 2,
     drop_small: bool = False,
 ) -> FaceDataset:
-    """One entry point: ``"synthetic"``, ``"olivetti"``, ``"lfw"``, or a folder ``ROOT/<identity>/<image>``.
+    """One entry point: ``"synthetic"``, ``"olivetti"``, ``"lfw"``, a folder ``ROOT/<identity>/<image>``, or an
+    insightface ``PATH/train.rec`` (with ``train.idx`` beside it; decoded RGB unless ``color="gray"``).
 
     The names win over a folder of the same name in the working directory; write ``./synthetic`` for the folder.
     ``seed`` only affects ``"synthetic"`` (gray unless ``color="rgb"``).
@@ -567,9 +578,15 @@ def load_dataset(
         return fetch_sklearn(str(spec), image_size=image_size, color=color)
     if not Path(spec).exists():
         raise DataError(
-            f"data path '{spec}' does not exist; pass a folder ROOT/<identity>/<image>.jpg or one of "
-            f"'synthetic', {', '.join(map(repr, SKLEARN_DATASETS))}"
+            f"data path '{spec}' does not exist; pass a folder ROOT/<identity>/<image>.jpg, a PATH/train.rec "
+            f"or one of 'synthetic', {', '.join(map(repr, SKLEARN_DATASETS))}"
         )
+    if Path(spec).suffix == ".rec":
+        # Imported here: insightface_io builds on this module's FaceDataset and PairSet.
+        from recognizer.insightface_io import load_record_dataset
+
+        _check_color(color)
+        return load_record_dataset(spec, image_size=image_size, color="gray" if color == "gray" else "rgb")
     return load_identity_folders(spec, image_size=image_size, color=color, min_images=min_images,
                                  drop_small=drop_small)
 

@@ -43,6 +43,7 @@ __all__ = [
     "decode_image",
     "load_record_dataset",
     "load_bin",
+    "write_bin",
 ]
 
 RECORD_MAGIC = 0xCED7230A
@@ -291,6 +292,15 @@ class _PlainDataUnpickler(pickle.Unpickler):
         if (module, name) == ("_codecs", "encode"):
             return _bytes_from_latin1
         raise UnsafePickleError(f"{module}.{name}")
+
+
+def write_bin(path: str | Path, encoded_images: Sequence[bytes], issame: Sequence[bool]) -> None:
+    """Write an insightface ``.bin`` verification set: ``encoded_images`` (JPEG/PNG bytes, images ``2i`` and
+    ``2i + 1`` forming pair ``i``) and one bool per pair, pickled as plain data that :func:`load_bin` admits."""
+    if len(encoded_images) != 2 * len(issame):
+        raise InsightfaceFormatError(f"{len(encoded_images)} images for {len(issame)} pairs; give two per pair")
+    Path(path).write_bytes(pickle.dumps(([bytes(b) for b in encoded_images], [bool(s) for s in issame]),
+                                        protocol=4))
 
 
 def load_bin(path: str | Path, image_size: int = 112, color: str = "rgb") -> PairSet:

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
+import cv2
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
@@ -25,6 +26,7 @@ __all__ = [
     "StreamingFaceDataset",
     "SeededStreamSampler",
     "StreamingLoader",
+    "StreamedTrainingSet",
 ]
 
 
@@ -193,3 +195,54 @@ class StreamingLoader:
     def close(self) -> None:
         """Stop the worker processes (they restart on the next batch)."""
         self._batches = None  # the DataLoader iterator shuts its workers down when collected
+
+
+class StreamedTrainingSet:
+    """A training set read batch by batch, never whole: what the env takes in place of an in-memory
+    :class:`recognizer.data.FaceDataset` when ``--stream`` is given. Only the labels (``8 N`` bytes) are held.
+
+    :param spec: an insightface ``train.rec`` (``train.idx`` beside it) or an identity-folder tree.
+    :param image_size: side ``S`` of the decoded images, a positive multiple of 8.
+    :param color: ``"rgb"``, ``"gray"`` or ``"auto"`` (gray when the first image is single-channel, else RGB).
+    :param num_workers: decoding processes of the loaders :meth:`loader` builds.
+    """
+
+    def __init__(self, spec: str | Path, image_size: int = 112, color: str = "auto", num_workers: int = 2) -> None:
+        if num_workers < 0:
+            raise DataError(f"data workers must be >= 0, not {num_workers}")
+        faces = open_encoded_faces(spec)
+        if color == "auto":
+            first = cv2.imdecode(np.frombuffer(faces[0][0], dtype=np.uint8), cv2.IMREAD_UNCHANGED)
+            color = "gray" if first is not None and first.ndim == 2 else "rgb"
+        self.dataset = StreamingFaceDataset(faces, image_size, color)
+        self.labels = torch.from_numpy(faces.labels())
+        if int(self.labels.min()) < 0:
+            raise DataError(f"'{spec}' has a negative identity label {int(self.labels.min())}")
+        self.num_workers = num_workers
+
+    @property
+    def num_identities(self) -> int:
+        """Identities ``K`` (labels run 0..K-1)."""
+        return int(self.labels.max()) + 1
+
+    @property
+    def image_channels(self) -> int:
+        """``C``: 3 for RGB, 1 for gray."""
+        return 3 if self.dataset.color == "rgb" else 1
+
+    @property
+    def image_size(self) -> int:
+        """Image side ``S`` in pixels."""
+        return self.dataset.image_size
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def take(self, indices: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(uint8 (n, C, S, S), int64 (n,))`` decoded here, in this process (for the env's small fixed probe)."""
+        images = torch.stack([self.dataset[int(i)][0] for i in indices])
+        return images, self.labels[indices]
+
+    def loader(self, batch_size: int, seed: int) -> StreamingLoader:
+        """A :class:`StreamingLoader` of batches of ``batch_size`` in the stream order of ``seed``."""
+        return StreamingLoader(self.dataset, batch_size, seed, num_workers=self.num_workers)

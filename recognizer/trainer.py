@@ -1,7 +1,9 @@
 """``Recognizer``: one object that owns backbone, head and optimizer and trains on soft labels.
 
-The env (and later a DDP wrapper) drives it one ``train_step`` at a time, so the step is kept as lean as
-a hand-written loop: forward, backward, one finiteness check, optimizer step.
+The env drives it one ``train_step`` at a time, so the step is kept as lean as a hand-written loop: forward,
+backward, one finiteness check, optimizer step. Built with ``data_parallel=True`` inside a ``torch.distributed``
+process group it is one replica of a DistributedDataParallel recognizer: every process passes the same global
+batch and trains on its own contiguous shard of it, gradients averaged across processes by DDP.
 """
 
 from __future__ import annotations
@@ -12,15 +14,21 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import torch
+import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 
 from recognizer.atomic import save_atomically
 from recognizer.backbones import build_backbone
 from recognizer.heads import build_head
 from freqmix.errors import FreqmixError
 
-__all__ = ["CheckpointError", "Recognizer", "RecognizerConfig"]
+__all__ = ["CheckpointError", "Recognizer", "RecognizerConfig", "PRECISIONS"]
+
+# Arithmetic of the training forward pass: fp32, or autocast to bfloat16 / float16 (float16 with a gradient scaler).
+PRECISIONS = ("fp32", "bf16", "fp16")
+_AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 _FORMAT = "freqmix.recognizer/1"
 # Config keys a state must share with the Recognizer that loads it (the seed only drew the initial
@@ -42,6 +50,10 @@ class RecognizerConfig:
     :param embedding_dim: embedding size ``D``.
     :param lr: base SGD learning rate (the cosine schedule's peak).
     :param device: where it trains (``"cpu"``, ``"cuda"``, ...).
+    :param precision: ``"fp32"``, or ``"bf16"`` / ``"fp16"`` autocast of the training forward pass (fp16: CUDA only).
+    :param channels_last: keep the backbone's weights and inputs in channels-last memory format (faster CUDA
+        convolutions with tensor cores).
+    :param data_parallel: one process of a DistributedDataParallel recognizer (needs an initialised process group).
     """
 
     backbone: str = "small"
@@ -49,6 +61,29 @@ class RecognizerConfig:
     embedding_dim: int = 128
     lr: float = 0.1
     device: str = "cpu"
+    precision: str = "fp32"
+    channels_last: bool = False
+    data_parallel: bool = False
+
+
+class _LossModule(nn.Module):
+    """Backbone and head as one module whose forward is the training loss (what DDP wraps).
+
+    :param autocast: dtype of the backbone's autocast, or None for fp32. The margin head always runs in fp32 on
+        fp32 embeddings, as insightface's Partial FC does: its logits are scaled by ``s`` = 64, far beyond what
+        bf16's 8-bit mantissa resolves.
+    """
+
+    def __init__(self, backbone: nn.Module, head: nn.Module, autocast: torch.dtype | None) -> None:
+        super().__init__()
+        self.backbone, self.head, self.autocast = backbone, head, autocast
+
+    def forward(self, x: torch.Tensor, soft_labels: torch.Tensor) -> torch.Tensor:
+        if self.autocast is None:
+            return self.head(self.backbone(x), soft_labels)
+        with torch.autocast(x.device.type, self.autocast):
+            embeddings = self.backbone(x)
+        return self.head(embeddings.float(), soft_labels)
 
 
 def _available_device(device: str | torch.device) -> torch.device:
@@ -87,6 +122,8 @@ class Recognizer:
     :param total_steps: when given, the learning rate follows a half cosine from ``lr`` at step 0 to 0 at
         ``total_steps`` (and stays 0 after); the rate is a function of ``step``, so there is no scheduler
         object to save.
+    :param precision, channels_last, data_parallel: see :class:`RecognizerConfig`; inference (``embed``,
+        ``logits``) always runs in fp32.
     """
 
     def __init__(
@@ -102,6 +139,9 @@ class Recognizer:
         device: str | torch.device = "cpu",
         seed: int = 0,
         total_steps: int | None = None,
+        precision: str = "fp32",
+        channels_last: bool = False,
+        data_parallel: bool = False,
     ) -> None:
         if not (0 < lr < math.inf and 0 <= momentum < math.inf and 0 <= weight_decay < math.inf):
             raise FreqmixError(f"need a finite lr > 0, momentum >= 0, weight_decay >= 0; got {lr}, {momentum}, "
@@ -115,12 +155,30 @@ class Recognizer:
             "total_steps": None if total_steps is None else int(total_steps),
         }
         self.device = _available_device(device)
+        if precision not in PRECISIONS:
+            raise FreqmixError(f"precision {precision!r} is not one of {', '.join(PRECISIONS)}")
+        if precision == "fp16" and self.device.type != "cuda":
+            raise FreqmixError("fp16 autocast needs a CUDA device; use --precision bf16 on the CPU")
+        if data_parallel and not dist.is_initialized():
+            raise FreqmixError("data_parallel needs an initialised torch.distributed process group "
+                               "(freqmix train --nproc N, or torchrun)")
+        self._autocast = _AUTOCAST_DTYPES.get(precision)
+        self._scaler = torch.amp.GradScaler(self.device.type) if precision == "fp16" else None
+        self._memory_format = torch.channels_last if channels_last else torch.contiguous_format
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             self.backbone = build_backbone(backbone, in_channels, embedding_dim)
             self.head = build_head(head, embedding_dim, num_classes)
-        self.backbone.to(self.device)
+        self.backbone.to(self.device, memory_format=self._memory_format)
         self.head.to(self.device)
+        self._training_module: nn.Module = _LossModule(self.backbone, self.head, self._autocast)
+        # This process's rows of the global batch: (rank, world size); None when it trains alone.
+        self._shard: tuple[int, int] | None = None
+        if data_parallel:
+            device_ids = [self.device.index if self.device.index is not None else torch.cuda.current_device()] \
+                if self.device.type == "cuda" else None
+            self._training_module = DistributedDataParallel(self._training_module, device_ids=device_ids)
+            self._shard = (dist.get_rank(), dist.get_world_size())
         params = [p for m in (self.backbone, self.head) for p in m.parameters() if p.requires_grad]
         self.optimizer = torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
         self.step = 0
@@ -135,6 +193,12 @@ class Recognizer:
                     total_steps: int | None = None) -> Recognizer:
         """A Recognizer for ``in_channels`` frequency channels and ``num_classes`` identities as ``config`` says."""
         return cls(in_channels, num_classes, seed=seed, total_steps=total_steps, **asdict(config))
+
+    @property
+    def shard(self) -> tuple[int, int] | None:
+        """``(rank, world size)`` of a data-parallel recognizer (it trains on rows ``rank·B/W .. (rank+1)·B/W`` of
+        each global batch of ``B``); None when it trains alone."""
+        return self._shard
 
     # -- training -------------------------------------------------------------------------------------
     @property
@@ -152,27 +216,48 @@ class Recognizer:
 
     def _train_mode(self, training: bool) -> None:
         if self.backbone.training != training:
-            self.backbone.train(training)
-            self.head.train(training)
+            self._training_module.train(training)
+
+    def _input(self, x: torch.Tensor) -> torch.Tensor:
+        return x.to(self.device, non_blocking=True, memory_format=self._memory_format)
 
     def train_step(self, x: torch.Tensor, soft_labels: torch.Tensor) -> float:
         """One SGD step on ``x (N, C, h, w)`` with ``soft_labels (N, K)``; returns the batch loss.
 
+        A data-parallel recognizer takes the global batch (``N`` divisible by the world size), trains on its shard
+        and returns the mean loss over all processes' shards.
+
         A non-finite loss is returned without stepping: parameters, optimizer state, BN statistics and
         ``step`` stay as they were, and the caller decides what to do.
         """
-        x = x.to(self.device, non_blocking=True)
+        if self._shard is not None:
+            rank, world = self._shard
+            if len(x) % world:
+                raise FreqmixError(f"a batch of {len(x)} does not split evenly over {world} processes")
+            rows = slice(rank * len(x) // world, (rank + 1) * len(x) // world)
+            x, soft_labels = x[rows], soft_labels[rows]
+        x = self._input(x)
         soft_labels = soft_labels.to(self.device, non_blocking=True)
         self._train_mode(True)
         torch._foreach_copy_(self._buffer_backup, self._buffers)
-        loss = self.head(self.backbone(x), soft_labels)
+        loss = self._training_module(x, soft_labels)
         self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()  # queued before the .item() sync so a GPU keeps working
+        # Queued before the .item() sync so a GPU keeps working.
+        (self._scaler.scale(loss) if self._scaler else loss).backward()
+        loss = loss.detach().float()
+        if self._shard is not None:
+            # Every process sees the same global loss, so all of them step or all skip a non-finite one.
+            dist.all_reduce(loss)
+            loss /= self._shard[1]
         value = loss.item()
         if not math.isfinite(value):
             torch._foreach_copy_(self._buffers, self._buffer_backup)
             return value
-        self.optimizer.step()
+        if self._scaler:
+            self._scaler.step(self.optimizer)
+            self._scaler.update()
+        else:
+            self.optimizer.step()
         self.step += 1
         self._set_lr()
         return value
@@ -181,7 +266,7 @@ class Recognizer:
     def loss(self, x: torch.Tensor, soft_labels: torch.Tensor) -> float:
         """Loss on a batch in eval mode (running BN statistics), without gradients or state changes."""
         self._train_mode(False)
-        x, soft_labels = x.to(self.device), soft_labels.to(self.device)
+        x, soft_labels = self._input(x), soft_labels.to(self.device)
         return self.head(self.backbone(x), soft_labels).item()
 
     # -- inference ------------------------------------------------------------------------------------
@@ -189,7 +274,7 @@ class Recognizer:
     def embed(self, x: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
         """``(N, C, h, w) -> (N, D)`` L2-normalised embeddings on the CPU, in eval mode."""
         self._train_mode(False)
-        out = [self.backbone(x[i:i + batch_size].to(self.device)).cpu() for i in range(0, len(x), batch_size)]
+        out = [self.backbone(self._input(x[i:i + batch_size])).float().cpu() for i in range(0, len(x), batch_size)]
         if not out:
             return torch.empty(0, self.config["embedding_dim"])
         return F.normalize(torch.cat(out), dim=1)
@@ -199,7 +284,7 @@ class Recognizer:
         (running BN statistics). Differentiable, so that attacks (model inversion) can follow gradients to ``x``;
         wrap in ``torch.no_grad()`` when none are needed."""
         self._train_mode(False)
-        return self.head.logits(self.backbone(x.to(self.device)))
+        return self.head.logits(self.backbone(self._input(x)))
 
     @torch.no_grad()
     def predict(self, x: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
@@ -217,6 +302,7 @@ class Recognizer:
             "head": self.head.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "step": self.step,
+            **({"grad_scaler": self._scaler.state_dict()} if self._scaler else {}),
         }
 
     def load_state_dict(self, state: dict[str, Any], reschedule: bool = False) -> None:
@@ -235,6 +321,8 @@ class Recognizer:
             self.head.load_state_dict(state["head"])
             self.optimizer.load_state_dict(state["optimizer"])
             self.step = int(state["step"])
+            if self._scaler and "grad_scaler" in state:
+                self._scaler.load_state_dict(state["grad_scaler"])
         except (KeyError, RuntimeError, ValueError, TypeError) as exc:
             raise CheckpointError(f"checkpoint does not fit this Recognizer: {str(exc).splitlines()[0]}") from exc
         self._set_lr()
