@@ -196,10 +196,10 @@ class FreqMixUpEnv(gym.Env):
 
     def render(self) -> np.ndarray | None:
         """With ``render_mode="rgb_array"``: one ``(2·H, n·W, 3)`` uint8 picture (``H×W`` the training images'
-        size, ``n = min(RENDER_COLUMNS, batch_size)``) of the first images of the batch the last step trained on, as the analytic
-        inverse (``transform.inverse``, dropped channels as 0) shows them: top row as drawn, bottom row as mixed.
-        Before the first step both rows show the batch the observation describes, unmixed. None without a
-        render mode."""
+        size, ``n = min(RENDER_COLUMNS, batch_size)``) of the first images of the batch the last step trained on,
+        as the analytic inverse (``transform.inverse``, dropped channels as 0) shows them: top row as drawn, bottom
+        row as mixed. Before the first step both rows show the batch the observation describes, unmixed. None
+        without a render mode."""
         if self.render_mode is None:
             return None
         if self.recognizer is None:
