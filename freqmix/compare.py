@@ -24,9 +24,10 @@ from attacks.defenses import DEFENSES, defense_overrides, parse_defenses
 from attacks.exposure import EXPOSURES
 from attacks.intervals import bootstrap_interval
 from attacks.privacy import prepare_kit, sub_seed
-from freqmix.cli import add_train_options, config_from_args
 from freqmix.errors import FreqmixError
-from freqmix.evaluate import evaluate_run, load_attack_data, set_threads
+from freqmix.evaluate import evaluate_run, load_attack_data
+from freqmix.options import add_overwrite_option, add_train_options, config_from_args, flag
+from freqmix.run_folder import claim_output_folder
 from freqmix.train import TrainConfig, run_training
 
 COLUMNS = ("defense", "identification_accuracy", "verification_accuracy", "psnr", "ssim", "recon_id_accuracy",
@@ -43,22 +44,28 @@ ATTACK_COLUMNS = tuple(f"{figure}_attack" for figure in ("psnr", "ssim", "recon_
                                                           "mia_top5", "knn_distance"))
 NUMERIC = tuple(c for c in COLUMNS + EXTRA_COLUMNS if c != "defense")
 REFERENCE = "none"
+COMPARE_FILES = ("config.json", "compare.csv", "compare.md", "compare.json", "compare.png")
+# Options every defense sets itself (attacks.defenses): given to compare, they would be silently replaced.
+DEFENSE_OPTIONS = ("agent", "k", "env", "channels", "n_high", "key", "upsample", "weights", "alpha", "sign_flip",
+                   "drop", "laplace_epsilon")
 DEFAULT_PRIVATE_FRACTION = 0.5
 
 
 def run_compare(base: TrainConfig, defenses: list[str], budget: AttackBudget, out: Path, seeds: int = 1,
-                progress: bool = True, device: str = "cpu") -> list[dict[str, Any]]:
+                progress: bool = True, device: str = "cpu", overwrite: bool = False) -> list[dict[str, Any]]:
     """Train and attack each defense under ``seeds`` seeds (``base.seed``, ``base.seed + 1``, ...); write every
     output file to ``out``; return the table rows (mean, ``_ci_low``, ``_ci_high`` per figure).
 
     :param base: the shared training configuration (data, recognizer, seed, private_fraction); each defense
         replaces its protection fields, and ``budget.recognizer_epochs`` applies unless ``base.steps`` is set.
     :param device: where the attacks run (``--device`` of the command: the same as training).
+    :param overwrite: replace the results of an earlier compare in ``out`` (else a non-empty ``out`` is refused).
     """
     if seeds < 1:
         raise FreqmixError(f"--seeds must be >= 1, not {seeds}")
     started = time.perf_counter()
     seed_list = [base.seed + i for i in range(seeds)]
+    claim_output_folder(out, overwrite, COMPARE_FILES)
     out.mkdir(parents=True, exist_ok=True)
     overrides = {name: defense_overrides(name, base.seed) for name in defenses}
     (out / "config.json").write_text(json.dumps(
@@ -81,7 +88,8 @@ def run_compare(base: TrainConfig, defenses: list[str], budget: AttackBudget, ou
             line.set_description(f"compare [seed {seed}: {name}]")
             began = time.perf_counter()
             folder = out / name if seeds == 1 else out / name / f"seed{seed}"
-            metrics = run_training(replace(config, **defense_overrides(name, seed)), folder, progress=progress)
+            metrics = run_training(replace(config, **defense_overrides(name, seed)), folder, progress=progress,
+                                   overwrite=overwrite)
             results = evaluate_run(folder, budget, seed, kit=kit, reference_accuracy=reference, progress=progress)
             if name == REFERENCE:
                 reference = metrics["identification_accuracy"]
@@ -228,19 +236,22 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seeds", type=int, default=1, help="train and attack each defense under this many seeds "
                                                         "(--seed, --seed + 1, ...) for the intervals")
     p.add_argument("--out", default="runs/compare", help="output folder")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (1 is fastest on a busy machine)")
+    add_overwrite_option(p)
     # The budget decides the epochs unless --epochs/--steps is given; the attacker needs identities of its own.
     p.set_defaults(func=_cmd_compare, epochs=None, private_fraction=DEFAULT_PRIVATE_FRACTION)
 
 
 def _cmd_compare(args: argparse.Namespace) -> None:
-    set_threads(args.threads)
+    conflicting = [flag(dest) for dest in DEFENSE_OPTIONS if dest in args.given]
+    if conflicting:
+        raise FreqmixError(f"each defense sets its own protection, so compare would ignore {', '.join(conflicting)}; "
+                           "drop them (choose protections with --defenses, see attacks/defenses.py)")
     defenses = parse_defenses(args.defenses)
     budget = get_budget(args.budget)
     epochs = args.epochs if args.epochs is not None else budget.recognizer_epochs
     base = config_from_args(args, epochs=epochs)
     table = run_compare(base, defenses, budget, Path(args.out), seeds=args.seeds, progress=not args.no_progress,
-                        device=base.device)
+                        device=base.device, overwrite=args.overwrite)
     for row in table:
         print(f"{row['defense']:>14}  accuracy {row['identification_accuracy']:.3f}  "
               f"SSIM {row['ssim']:.3f} [{row['ssim_ci_low']:.3f}, {row['ssim_ci_high']:.3f}]  "
