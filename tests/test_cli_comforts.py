@@ -68,6 +68,8 @@ def test_each_command_listed_with_its_own_help_and_threads_and_defaults(name):
 def test_help_shows_defaults():
     text = " ".join(command_parser("train").format_help().split())
     assert "(default: 0.1)" in text and "(default: synthetic)" in text and "(default: runs/train)" in text
+    assert "(default: 0.0)" in text  # --drop: a zero is a default worth showing
+    assert "(default: None)" not in text and "(default: none) (default:" not in text  # said once, in words
 
 
 def test_threads_is_applied(tmp_path):

@@ -174,3 +174,12 @@ def test_evaluate_keeps_each_budgets_results(private_run, capsys):
     assert main(["evaluate", "--run", str(private_run), "--budget", "tiny", "--no-progress"]) == 2
     assert "--overwrite" in error_line(capsys)
     assert snapshot(private_run) == before
+
+
+def test_resume_refuses_options_of_a_new_run(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["train", *TINY, "--steps", "4", "--stop-at", "2", "--out", str(out)]) == 0
+    before = snapshot(out)
+    assert main(["train", "--resume", str(out), "--lr", "0.01", "--channels", "high"]) == 2
+    assert "drop --channels, --lr" in error_line(capsys)
+    assert snapshot(out) == before
