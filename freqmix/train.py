@@ -247,7 +247,8 @@ def run_training(config: TrainConfig, out: Path, progress: bool = True, save_eve
     done = int(checkpoint["steps_done"]) if checkpoint else 0
     if checkpoint and steps <= done:
         raise FreqmixError(f"the checkpoint already covers {done} steps; pass --steps larger than that to extend")
-    check_buildable(config, make_env(config, task.train, steps))
+    env = make_env(config, task.train, steps)
+    check_buildable(config, env)
     if not checkpoint:
         claim_output_folder(out, overwrite)
     try:
@@ -256,7 +257,7 @@ def run_training(config: TrainConfig, out: Path, progress: bool = True, save_eve
         raise FreqmixError(f"cannot create the output folder {out}: {exc.strerror or exc}") from None
     (out / "config.json").write_text(json.dumps({**json.loads(config.to_json()), "resolved_steps": steps}, indent=2))
 
-    env = StepLog(make_env(config, task.train, steps), out / "steps.csv", keep_rows=done if checkpoint else None)
+    env = StepLog(env, out / "steps.csv", keep_rows=done if checkpoint else None)
     agent = config.agent_config().build(env, seed=config.seed)
     if save_every or stop_at or checkpoint:
         require_checkpointable(agent)
@@ -300,8 +301,9 @@ def run_training(config: TrainConfig, out: Path, progress: bool = True, save_eve
 
 
 def check_buildable(config: TrainConfig, env: gym.Env) -> None:
-    """Build the run's recognizer and agent once and drop them, so that a bad backbone, head, device, learning rate
-    or agent setting fails before anything is written (the env builds its recognizer only at its first reset)."""
+    """Build the run's recognizer and an agent on ``env`` once and drop them, so that a bad backbone, head, device,
+    learning rate or agent setting fails before anything is written (the env builds its recognizer only at its
+    first reset, and is left as it was: not reset, not stepped)."""
     base = env.unwrapped
     Recognizer.from_config(base.transform.out_channels, base.train_data.num_identities, config.recognizer_config(),
                            seed=config.seed)
