@@ -45,9 +45,8 @@ ATTACK_COLUMNS = tuple(f"{figure}_attack" for figure in ("psnr", "ssim", "recon_
 NUMERIC = tuple(c for c in COLUMNS + EXTRA_COLUMNS if c != "defense")
 REFERENCE = "none"
 COMPARE_FILES = ("config.json", "compare.csv", "compare.md", "compare.json", "compare.png")
-# Options every defense sets itself (attacks.defenses): given to compare, they would be silently replaced.
-DEFENSE_OPTIONS = ("agent", "k", "env", "channels", "n_high", "key", "upsample", "weights", "alpha", "sign_flip",
-                   "drop", "laplace_epsilon")
+# Compare's options that every defense sets itself (attacks.defenses): given, they would be silently replaced.
+DEFENSE_OPTIONS = ("channels", "n_high", "key", "upsample", "weights", "alpha", "sign_flip", "drop", "laplace_epsilon")
 DEFAULT_PRIVATE_FRACTION = 0.5
 
 
