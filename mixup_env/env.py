@@ -150,6 +150,7 @@ class FreqMixUpEnv(gym.Env):
             self._recognizer_seed = int(seeds[2])
             self._order, self._cursor, self.epoch = np.empty(0, dtype=np.int64), 0, 0
             self._batch_pending = False
+            self._rendered = None  # a new game: nothing of the old one is shown
         if self.recognizer is None or seed is not None or options.get("reset_recognizer", False):
             self.recognizer = self._new_recognizer()
             self._losses: deque[float] = deque(maxlen=_LOSS_WINDOW)
