@@ -15,8 +15,10 @@ from typing import Any
 import matplotlib
 import numpy as np
 
-from agents.registry import resolve_hyperparams
-from freqmix.cli import add_train_options, config_from_args
+from agents.hyperparams import parse_overrides
+from agents.registry import agent_spec, resolve_hyperparams
+from freqmix.options import add_overwrite_option, add_train_options, config_from_args, note_unusual_k
+from freqmix.run_folder import claim_output_folder
 from freqmix.train import TrainConfig, env_action, run_training
 
 matplotlib.use("Agg")
@@ -25,6 +27,7 @@ import matplotlib.pyplot as plt  # noqa: E402  (after choosing the file-only bac
 from freqmix.errors import FreqmixError
 
 DEFAULT_AGENTS = "reinforce,ppo,a2c,dqn,fixed,random"
+ABLATION_FILES = ("runs.csv", "ablation.csv", "ablation.md", "ablation.png")
 LATE_WINDOW = 50  # steps behind "late k": what the agent chose at the end, once it has learned
 # (runs.csv column, ablation.md header, digits)
 SUMMARY_COLUMNS = (
@@ -73,23 +76,30 @@ def _read_steps(path: Path) -> dict[str, np.ndarray]:
 
 
 def run_ablation(base: TrainConfig, choices: list[AgentChoice], seeds: list[int], out: Path,
-                 progress: bool = True) -> list[dict[str, Any]]:
+                 progress: bool = True, overwrite: bool = False) -> list[dict[str, Any]]:
     """Train every agent with every seed (same data and budget) into ``out/AGENT/seedS``; one row per run.
 
-    :param base: the shared configuration (its agent, k and seed are replaced per run).
+    :param base: the shared configuration (its agent, k and seed are replaced per run); its ``hyperparams`` go to
+        every learning agent (fixed and random take none).
     :param choices: the agents to compare.
     :param seeds: the seeds every agent runs with.
+    :param overwrite: replace the results of an earlier ablation in ``out`` and its run folders (else a non-empty
+        ``out`` is refused).
     """
     env_action(base.env)
-    for choice in choices:  # unknown names fail before hours of training, not after
-        resolve_hyperparams(choice.agent, base.env)
+    for choice in choices:  # unknown names and hyperparameters fail before hours of training, not after
+        resolve_hyperparams(choice.agent, base.env, hyperparams_of(base, choice.agent))
+        if choice.agent == "fixed":
+            note_unusual_k(base.k if choice.k is None else choice.k)
+    claim_output_folder(out, overwrite, ABLATION_FILES)
+    out.mkdir(parents=True, exist_ok=True)
     runs = []
     for choice in choices:
         for seed in seeds:
             config = replace(base, agent=choice.agent, k=base.k if choice.k is None else choice.k, seed=seed,
-                             hyperparams={})
+                             hyperparams=hyperparams_of(base, choice.agent))
             folder = out / choice.label.replace(":", "_k") / f"seed{seed}"
-            metrics = run_training(config, folder, progress=progress)
+            metrics = run_training(config, folder, progress=progress, overwrite=overwrite)
             steps = _read_steps(folder / "steps.csv")
             runs.append({"agent": choice.label, "seed": seed,
                          **{key: metrics[key] for key in ("identification_accuracy", "verification_accuracy",
@@ -100,6 +110,11 @@ def run_ablation(base: TrainConfig, choices: list[AgentChoice], seeds: list[int]
                   f"mean k {metrics['mean_k']:.2f}  late k {runs[-1]['late_k']:.2f}  "
                   f"mean reward {runs[-1]['mean_reward']:.3f}  {metrics['wall_seconds']:.0f} s", flush=True)
     return runs
+
+
+def hyperparams_of(base: TrainConfig, agent: str) -> dict[str, Any]:
+    """The ``--hp`` overrides agent ``agent`` gets: all of them for a learning agent, none for fixed and random."""
+    return dict(base.hyperparams) if agent_spec(agent).learns else {}
 
 
 def summarize(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -164,18 +179,21 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seeds", type=int, default=3, help="seeds per agent: --seed, --seed+1, ...")
     p.add_argument("--k", type=int, default=TrainConfig.k, help="k of a plain 'fixed' agent")
     p.add_argument("--env", default=TrainConfig.env, help="FreqMixUp-v0 | FreqMixUpRecipe-v0")
+    p.add_argument("--hp", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a hyperparameter of every learning agent (repeatable), as freqmix train --hp")
     p.add_argument("--out", default="runs/ablate", help="output folder")
+    add_overwrite_option(p)
     p.set_defaults(func=_cmd_ablate)
 
 
 def _cmd_ablate(args: argparse.Namespace) -> None:
     if args.seeds < 1:
         raise FreqmixError(f"--seeds must be >= 1, not {args.seeds}")
-    base = config_from_args(args)
+    base = config_from_args(args, hyperparams=parse_overrides(args.hp))
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    runs = run_ablation(base, parse_agents(args.agents), [base.seed + i for i in range(args.seeds)], out,
-                        progress=not args.no_progress)
+    choices = parse_agents(args.agents)
+    runs = run_ablation(base, choices, [base.seed + i for i in range(args.seeds)], out,
+                        progress=not args.no_progress, overwrite=args.overwrite)
     summary = summarize(runs)
     _write_csv(out / "runs.csv", runs)
     _write_csv(out / "ablation.csv", summary)

@@ -5,17 +5,24 @@ global torch generator (SB3 samples actions from it), the steps done and the run
 plain types and tensors, so it is read with ``torch.load(weights_only=True)``: nothing is unpickled. Agents:
 ``fixed`` (no state), ``random`` (its generator) and on-policy SB3 algorithms (REINFORCE, PPO, A2C: policy and
 optimizer state dicts, counters, the last observation; saved between rollouts, when the rollout buffer is empty).
-Off-policy agents (DQN, SAC, TD3) would also need their replay buffer and are not checkpointed.
+Off-policy agents (DQN, SAC, TD3) would also need their replay buffer and are not checkpointed. It also keeps the
+run's ``save_every``, so that a resumed run goes on saving on the same schedule.
+
+A resumed SB3 agent logs into the same ``agent_logs/progress.csv``: :func:`continue_progress_csv` keeps the rows the
+checkpoint covers and drops those logged after it (their steps are taken again).
 """
 from __future__ import annotations
 
+import csv
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.logger import CSVOutputFormat, Logger
 from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 
 from agents.baselines import FixedK, RandomK
@@ -31,6 +38,8 @@ FORMAT = "freqmix-run-checkpoint-1"
 # pickles them the same way. A new on-policy algorithm with extra state adds its attribute names here.
 ON_POLICY_SCALARS = ("num_timesteps", "_n_updates", "_episode_num", "running_return")
 ON_POLICY_ROLLOUT_START = ("_last_obs", "_last_episode_starts")
+PROGRESS_CSV = "progress.csv"
+PROGRESS_STEP_COLUMN = "time/total_timesteps"
 
 
 def require_checkpointable(agent: Any) -> None:
@@ -145,7 +154,7 @@ class Checkpointer:
     def save(self, done: int) -> None:
         """Write the checkpoint covering ``done`` steps."""
         self.env.flush()
-        save_checkpoint(self.path, {"config": self.config_json, "steps_done": done,
+        save_checkpoint(self.path, {"config": self.config_json, "steps_done": done, "save_every": self.save_every,
                                     "wall_seconds": self.elapsed(), "env": self.env.unwrapped.state_dict(),
                                     "agent": agent_state(self.agent), "rng": rng_snapshot()})
         self.last_saved = done
@@ -153,3 +162,43 @@ class Checkpointer:
     def should_stop(self, done: int) -> bool:
         """Whether the run stops after ``done`` steps."""
         return self.stop_at is not None and done >= self.stop_at
+
+
+@dataclass
+class KeptProgress:
+    """The rows of an SB3 ``progress.csv`` that a checkpoint covers, to be written back after ``configure()``
+    truncated the file.
+
+    :param header: the file's columns, in order.
+    :param lines: the kept rows, as the file held them (newline included).
+    """
+
+    header: list[str]
+    lines: list[str]
+
+    def restore(self, logger: Logger) -> None:
+        """Write the kept rows into ``logger``'s (fresh) CSV output, whose later rows continue under the same
+        columns (SB3 adds a column that appears later to every row, kept ones included)."""
+        for output in logger.output_formats:
+            if isinstance(output, CSVOutputFormat):
+                output.keys = list(self.header)
+                output.file.write(",".join(self.header) + "\n")
+                output.file.writelines(self.lines)
+                output.file.flush()
+
+
+def continue_progress_csv(folder: Path, done: int) -> KeptProgress | None:
+    """The rows of ``folder/progress.csv`` logged at or before step ``done`` (None without such a file)."""
+    path = folder / PROGRESS_CSV
+    if not path.is_file():
+        return None
+    with open(path, newline="") as f:
+        lines = f.readlines()
+    if not lines:
+        return None
+    header = next(csv.reader(lines[:1]))
+    if PROGRESS_STEP_COLUMN not in header:
+        raise CheckpointError(f"{path} has no {PROGRESS_STEP_COLUMN} column; move it away to resume")
+    column = header.index(PROGRESS_STEP_COLUMN)
+    kept = [line for line, row in zip(lines[1:], csv.reader(lines[1:])) if row[column] and float(row[column]) <= done]
+    return KeptProgress(header, kept)

@@ -1,118 +1,87 @@
 """The ``freqmix`` command. Every user error (a :class:`FreqmixError`) ends in one line ``freqmix: error: ...`` and
 exit code 2; ``FREQMIX_DEBUG=1`` shows the full traceback instead. Any other exception is a bug and shows its
-traceback."""
+traceback.
+
+Each subcommand lives in its own module with ``add_parser(subparsers)``; only the module of the command that runs
+is imported (the others appear in ``freqmix --help`` by the one-line help below), so that ``freqmix --help``
+imports neither torch nor Stable-Baselines3.
+"""
 from __future__ import annotations
 
 import argparse
 import importlib
 import os
 import sys
-import typing
 import warnings
-from dataclasses import fields
-from pathlib import Path
-from typing import NoReturn, Sequence
+from typing import Any, NoReturn, Sequence
 
-from agents.hyperparams import parse_overrides
-from agents.registry import AGENTS
 from freqmix.errors import FreqmixError
-from freqmix.train import TrainConfig, load_resume, run_training
-from mixup_env import ENV_IDS
+from freqmix.options import add_threads_option, given_options, quiet_progress_without_a_terminal, set_threads
 
+DESCRIPTION = ("freqmix: face recognition trained on block-DCT masked faces mixed k at a time (frequency MixUp), "
+               "k chosen per batch by an RL agent; attacks that measure the privacy")
 EXIT_USER_ERROR = 2
+EXIT_INTERRUPTED = 130
+
+# name -> (module with add_parser, the one-line help that module gives it; a test keeps the two equal).
+COMMANDS: dict[str, tuple[str, str]] = {
+    "train": ("freqmix.train_command", "train a recognizer on hybrid-masked faces, recipes chosen by an agent"),
+    "align": ("freqmix.align", "detect, landmark and warp faces to the ArcFace 112×112 template"),
+    "ablate": ("freqmix.ablate", "compare agents × seeds with the same data, budget and seeds"),
+    "bench": ("freqmix.bench", "speed figures (ratios timed side by side) into OUT/bench.json"),
+    "evaluate": ("freqmix.evaluate", "all attacks on one trained run -> DIR/privacy.json"),
+    "compare": ("freqmix.compare", "train and attack every defense side by side -> compare.csv/md/json/png"),
+}
 
 
-def add_train_options(p: argparse.ArgumentParser) -> None:
-    """The options shared by every command that trains (train, ablate, compare): one ``--name`` per
-    :class:`TrainConfig` field that carries help text, typed by its annotation (a bool is a switch)."""
-    hints = typing.get_type_hints(TrainConfig)
-    groups: dict[str, argparse._MutuallyExclusiveGroup] = {}
-    for f in fields(TrainConfig):
-        if "help" not in f.metadata:
-            continue
-        options = {key: value for key, value in f.metadata.items() if key != "group"}
-        target: argparse._ActionsContainer = p
-        if "group" in f.metadata:
-            if f.metadata["group"] not in groups:
-                groups[f.metadata["group"]] = p.add_mutually_exclusive_group()
-            target = groups[f.metadata["group"]]
-        flag = "--" + f.name.replace("_", "-")
-        kind = next(t for t in typing.get_args(hints[f.name]) or (hints[f.name],) if t is not type(None))
-        if kind is bool:
-            target.add_argument(flag, action="store_true", **options)
-        else:
-            target.add_argument(flag, **{"type": kind, "default": f.default, **options})  # a field may set its type
-    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+class DefaultsHelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Appends ``(default: X)`` to an option's help unless the help already says what its default is, or there is
+    nothing to show (None, or an off switch)."""
 
-
-def config_from_args(args: argparse.Namespace, **overrides: object) -> TrainConfig:
-    """A :class:`TrainConfig` from parsed options (fields the parser lacks keep their defaults)."""
-    values = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if hasattr(args, f.name)}
-    return TrainConfig(**{**values, **overrides})
-
-
-def _add_train(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("train", help="train a recognizer on hybrid-masked faces, recipes chosen by an agent")
-    add_train_options(p)
-    p.add_argument("--agent", default="fixed", help=" | ".join(AGENTS) + " (sac, td3: through the Box relaxation)")
-    p.add_argument("--k", type=int, default=TrainConfig.k, help="k of the fixed agent (1 = no mixing)")
-    p.add_argument("--env", default=TrainConfig.env,
-                   help=" | ".join(ENV_IDS) + " (action: k alone, or the whole recipe)")
-    p.add_argument("--hp", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a hyperparameter of agents/hyperparams_yaml/<agent>.yml (repeatable), "
-                        "e.g. --hp learning_rate=3e-4 --hp n_steps=16")
-    p.add_argument("--out", default="runs/train", help="output folder")
-    p.add_argument("--save-every", type=int, default=None, metavar="N",
-                   help="write DIR/checkpoint.pt every N recognizer steps (atomically)")
-    p.add_argument("--stop-at", type=int, default=None, metavar="STEP",
-                   help="write a checkpoint at STEP and stop (continue later with --resume)")
-    p.add_argument("--resume", default=None, metavar="DIR",
-                   help="continue the run in DIR from its checkpoint (its config; --steps may extend the budget)")
-    p.set_defaults(func=_cmd_train)
-
-
-def _cmd_train(args: argparse.Namespace) -> None:
-    checkpoint = None
-    if args.resume:
-        out = Path(args.resume)
-        config, checkpoint = load_resume(out, args.steps)
-    else:
-        out = Path(args.out)
-        config = config_from_args(args, hyperparams=parse_overrides(args.hp))
-    metrics = run_training(config, out, progress=not args.no_progress, save_every=args.save_every,
-                           stop_at=args.stop_at, checkpoint=checkpoint)
-    if os.environ.get("RANK", "0") != "0":  # under torchrun only rank 0 reports
-        return
-    if metrics is None:
-        print(f"stopped at step {args.stop_at} with a checkpoint; continue with: freqmix train --resume {out}")
-        return
-    def figure(name: str) -> str:  # a streamed run measures no held-out identification
-        return "n/a" if metrics[name] is None else f"{metrics[name]:.4f}"
-
-    print(f"identification accuracy {figure('identification_accuracy')}  "
-          f"verification accuracy {figure('verification_accuracy')}  mean k {metrics['mean_k']:.2f}  "
-          f"final loss {metrics['final_loss']:.3f}  {metrics['wall_seconds']:.1f} s  -> {out}")
-
-
-# Other subcommands live in their own modules, each with ``add_parser(subparsers)`` that sets ``func``.
-COMMAND_MODULES: tuple[str, ...] = ("freqmix.align", "freqmix.ablate", "freqmix.bench", "freqmix.evaluate", "freqmix.compare")
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default is None or action.default is False or "default" in (action.help or ""):
+            return action.help
+        return super()._get_help_string(action)
 
 
 class OneLineErrorParser(argparse.ArgumentParser):
     """argparse's parser whose usage errors (unknown choice, bad number, missing option) are one line
-    ``freqmix: error: ...`` with exit code 2, like every other user error; subcommand parsers inherit it."""
+    ``freqmix: error: ...`` with exit code 2, like every other user error, whose help shows each option's
+    default, and which takes no abbreviated option (``compare --k 4`` would otherwise set ``--key``); subcommand
+    parsers inherit all three."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", DefaultsHelpFormatter)
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
         self.exit(EXIT_USER_ERROR, f"freqmix: error: {message}; see {self.prog} --help\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The ``freqmix`` parser with every subcommand."""
-    parser = OneLineErrorParser(prog="freqmix", description=__doc__.split("\n")[0])
-    sub = parser.add_subparsers(dest="command", required=True)
-    _add_train(sub)
-    for module in COMMAND_MODULES:
-        importlib.import_module(module).add_parser(sub)
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The ``freqmix`` parser: every subcommand listed, and the full options of ``command`` alone (its module is
+    the only one imported; None: of none, enough for ``freqmix --help``)."""
+    parser = OneLineErrorParser(prog="freqmix", description=DESCRIPTION)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{" + ",".join(COMMANDS) + "}")
+    for name, (_, summary) in COMMANDS.items():
+        if name == command:
+            _add_command(sub, name)
+        else:
+            sub.add_parser(name, help=summary)
+    return parser
+
+
+def command_parser(name: str) -> argparse.ArgumentParser:
+    """The parser of subcommand ``name`` alone (its arguments after the name)."""
+    return _add_command(OneLineErrorParser(prog="freqmix").add_subparsers(), name)
+
+
+def _add_command(sub: argparse._SubParsersAction, name: str) -> argparse.ArgumentParser:
+    importlib.import_module(COMMANDS[name][0]).add_parser(sub)
+    parser = sub.choices[name]
+    if "--threads" not in parser._option_string_actions:  # bench has its own, with its own default
+        add_threads_option(parser)
     return parser
 
 
@@ -122,9 +91,16 @@ def _one_line_warning(message, category, filename, lineno, file=None, line=None)
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``freqmix`` console script; returns the exit code."""
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    command = next((arg for arg in argv if not arg.startswith("-")), None)
+    command = command if command in COMMANDS else None
+    quiet_progress_without_a_terminal(os.environ)
     warnings.formatwarning = _one_line_warning
     try:
+        args = build_parser(command).parse_args(argv)
+        # What the user typed, apart from defaults: --config lets it win, and options a command would ignore fail.
+        args.given = given_options(command_parser(args.command), argv[argv.index(args.command) + 1:])
+        set_threads(args.threads)
         args.func(args)
     except FreqmixError as exc:
         if os.environ.get("FREQMIX_DEBUG"):
@@ -132,9 +108,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         print(f"freqmix: error: {message}", file=sys.stderr)
         return EXIT_USER_ERROR
-    except KeyboardInterrupt:
-        print("freqmix: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        print("freqmix: interrupted" + (f"; {exc}" if str(exc) else ""), file=sys.stderr)
+        return EXIT_INTERRUPTED
     return 0
 
 

@@ -25,9 +25,10 @@ from attacks.defenses import DEFENSES, defense_overrides, parse_defenses
 from attacks.exposure import EXPOSURES
 from attacks.intervals import bootstrap_interval
 from attacks.privacy import prepare_kit, sub_seed
-from freqmix.cli import add_train_options, config_from_args
 from freqmix.errors import FreqmixError
-from freqmix.evaluate import evaluate_run, load_attack_data, set_threads
+from freqmix.evaluate import evaluate_run, load_attack_data
+from freqmix.options import add_overwrite_option, add_train_options, config_from_args, flag
+from freqmix.run_folder import OutputExistsError, claim_output_folder
 from freqmix.train import TrainConfig, run_training
 
 COLUMNS = ("defense", "identification_accuracy", "verification_accuracy", "psnr", "ssim", "recon_id_accuracy",
@@ -45,6 +46,9 @@ ATTACK_COLUMNS = tuple(f"{figure}_attack" for figure in ("psnr", "ssim", "recon_
 NUMERIC = tuple(c for c in COLUMNS + EXTRA_COLUMNS if c != "defense")
 REFERENCE = "none"
 ROW_FILE = "compare_row.json"  # one finished defense/seed run: its fingerprint and table row
+COMPARE_FILES = ("config.json", "compare.csv", "compare.md", "compare.json", "compare.png")
+# Compare's options that every defense sets itself (attacks.defenses): given, they would be silently replaced.
+DEFENSE_OPTIONS = ("channels", "n_high", "key", "upsample", "weights", "alpha", "sign_flip", "drop", "laplace_epsilon")
 DEFAULT_PRIVATE_FRACTION = 0.5
 
 
@@ -59,15 +63,17 @@ def run_compare(base: TrainConfig, defenses: list[str], budget: AttackBudget, ou
     :param device: where the attacks run (``--device`` of the command: the same as training).
     :param resume: reuse every defense/seed run of ``out`` that finished under the same configuration and budget
         (its ``compare_row.json``), and train and attack only the others.
-    :param overwrite: run into an ``out`` that already holds a comparison, replacing it.
+    :param overwrite: replace the results of an earlier compare in ``out`` (else a non-empty ``out`` is refused).
     """
     if seeds < 1:
         raise FreqmixError(f"--seeds must be >= 1, not {seeds}")
-    if (out / "config.json").exists() and not (resume or overwrite):
-        raise FreqmixError(f"{out} already holds a comparison; --resume continues it, --overwrite replaces it, or "
-                           f"choose another --out")
     started = time.perf_counter()
     seed_list = [base.seed + i for i in range(seeds)]
+    if not resume:
+        if (out / "config.json").exists() and not overwrite:
+            raise OutputExistsError(f"{out} already holds a comparison; --resume continues it, --overwrite replaces "
+                                    "it, or choose another --out")
+        claim_output_folder(out, overwrite, COMPARE_FILES)
     out.mkdir(parents=True, exist_ok=True)
     overrides = {name: defense_overrides(name, base.seed) for name in defenses}
     (out / "config.json").write_text(json.dumps(
@@ -95,7 +101,8 @@ def run_compare(base: TrainConfig, defenses: list[str], budget: AttackBudget, ou
                                       progress, device)
                 line.set_description(f"compare [seed {seed}: {name}]")
                 began = time.perf_counter()
-                metrics = run_training(run_config, folder, progress=progress)
+                metrics = run_training(run_config, folder, progress=progress,
+                                       overwrite=overwrite or resume)  # resume: an unfinished run starts again
                 results = evaluate_run(folder, budget, seed, kit=kit, reference_accuracy=reference,
                                        progress=progress)
                 if name == REFERENCE:
@@ -259,17 +266,19 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seeds", type=int, default=1, help="train and attack each defense under this many seeds "
                                                         "(--seed, --seed + 1, ...) for the intervals")
     p.add_argument("--out", default="runs/compare", help="output folder")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (1 is fastest on a busy machine)")
     again = p.add_mutually_exclusive_group()
     again.add_argument("--resume", action="store_true",
                        help="continue a comparison in --out: reuse its finished defense/seed runs")
-    again.add_argument("--overwrite", action="store_true", help="replace a comparison already in --out")
+    add_overwrite_option(again)
     # The budget decides the epochs unless --epochs/--steps is given; the attacker needs identities of its own.
     p.set_defaults(func=_cmd_compare, epochs=None, private_fraction=DEFAULT_PRIVATE_FRACTION)
 
 
 def _cmd_compare(args: argparse.Namespace) -> None:
-    set_threads(args.threads)
+    conflicting = [flag(dest) for dest in DEFENSE_OPTIONS if dest in args.given]
+    if conflicting:
+        raise FreqmixError(f"each defense sets its own protection, so compare would ignore {', '.join(conflicting)}; "
+                           "drop them (choose protections with --defenses, see attacks/defenses.py)")
     defenses = parse_defenses(args.defenses)
     budget = get_budget(args.budget)
     epochs = args.epochs if args.epochs is not None else budget.recognizer_epochs

@@ -1,4 +1,6 @@
-"""``freqmix evaluate --run DIR``: every attack on one trained run -> ``DIR/privacy.json`` and ``DIR/privacy.png``.
+"""``freqmix evaluate --run DIR``: every attack on one trained run -> ``DIR/privacy.json`` and ``DIR/privacy.png``
+(budget ``default``), ``DIR/privacy_<budget>.json`` and ``.png`` under any other budget, so that evaluations under
+several budgets sit side by side. An existing file of the same budget is replaced only with ``--overwrite``.
 
 The run must come from ``freqmix train --private-fraction F`` (the attacker owns the other identities). The run's
 ``config.json`` says how its tensors were protected, ``metrics.json`` which k its agent chose (the recipe
@@ -21,7 +23,9 @@ from attacks.metrics import score_cls
 from attacks.privacy import AttackerKit, attack_recognizer, prepare_kit
 from attacks.protection import Protection
 from freqmix.errors import FreqmixError
+from freqmix.options import add_overwrite_option
 from freqmix.train import TrainConfig
+from freqmix.trained_run import load_run
 from mixup_env.frequency import FrequencyTransform
 from mixup_env.masking import Recipe
 from recognizer.data import FaceDataset, load_dataset, private_split
@@ -54,15 +58,16 @@ def load_attack_data(config: TrainConfig) -> AttackData:
 
 
 def read_run(run: Path, device: str = "cpu") -> tuple[TrainConfig, dict[str, Any], Recognizer]:
-    """(config, metrics, recognizer) of a finished ``freqmix train`` run; ValueError if anything is missing."""
-    if not run.is_dir():
-        raise FreqmixError(f"run folder '{run}' does not exist; pass the --out folder of a freqmix train run")
-    for name in ("config.json", "metrics.json", "recognizer.pt"):
-        if not (run / name).is_file():
-            raise FreqmixError(f"run folder '{run}' has no {name}; did its freqmix train finish?")
-    config = TrainConfig.from_json((run / "config.json").read_text())
-    metrics = json.loads((run / "metrics.json").read_text())
-    return config, metrics, Recognizer.load(run / "recognizer.pt", device=device)
+    """(config, metrics, recognizer) of a finished ``freqmix train`` run; FreqmixError if anything is missing."""
+    loaded = load_run(run, device)
+    return loaded.config, loaded.metrics, loaded.recognizer
+
+
+def privacy_paths(run: Path, budget: AttackBudget) -> tuple[Path, Path]:
+    """Where an evaluation under ``budget`` writes its results and samples: ``privacy.json``/``.png`` for the
+    default budget, ``privacy_<budget>.json``/``.png`` for any other."""
+    stem = "privacy" if budget.name == "default" else f"privacy_{budget.name}"
+    return run / f"{stem}.json", run / f"{stem}.png"
 
 
 def protection_of(config: TrainConfig, metrics: dict[str, Any], image_channels: int) -> Protection:
@@ -76,19 +81,25 @@ def protection_of(config: TrainConfig, metrics: dict[str, Any], image_channels: 
 
 
 def evaluate_run(run: Path, budget: AttackBudget, seed: int | None = None, kit: AttackerKit | None = None,
-                 reference_accuracy: float | None = None, progress: bool = True, device: str = "cpu"
-                 ) -> dict[str, Any]:
-    """Attack the run in ``run``, write ``privacy.json`` and ``privacy.png`` there, and return the results.
+                 reference_accuracy: float | None = None, progress: bool = True, device: str = "cpu",
+                 overwrite: bool = False) -> dict[str, Any]:
+    """Attack the run in ``run``, write the results and samples there (see :func:`privacy_paths`), and return
+    the results.
 
     :param seed: seed of the attacks (default: the run's own seed).
     :param kit: judges and generator prior to reuse (``freqmix compare`` shares one across defenses); its device
         wins over ``device``.
     :param reference_accuracy: identification accuracy of the no-defense run, for ``score_cls``.
     :param device: where the attack networks and the attacked recognizer run (``"cpu"``, ``"cuda"``).
+    :param overwrite: replace an earlier evaluation under the same budget (else FreqmixError before any attack).
     """
     started = time.perf_counter()
     device = kit.device if kit is not None else device
     config, metrics, recognizer = read_run(run, device)
+    results_path, samples_path = privacy_paths(run, budget)
+    if results_path.exists() and not overwrite:
+        raise FreqmixError(f"{results_path} holds an earlier evaluation under budget {budget.name!r}; pass "
+                           "--overwrite to replace it")
     seed = config.seed if seed is None else seed
     data = load_attack_data(config) if kit is None else None
     private = kit.private if kit is not None else data.private_train
@@ -112,8 +123,8 @@ def evaluate_run(run: Path, budget: AttackBudget, seed: int | None = None, kit: 
     results["budget"] = budget.name
     results["seed"] = seed
     results["wall_seconds"] = time.perf_counter() - started
-    (run / "privacy.json").write_text(json.dumps(results, indent=2))
-    save_samples(samples, run / "privacy.png", title=str(run.name))
+    results_path.write_text(json.dumps(results, indent=2))
+    save_samples(samples, samples_path, title=str(run.name))
     return results
 
 
@@ -143,26 +154,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=None, help="seed of the attacks (default: the run's seed)")
     p.add_argument("--reference-accuracy", type=float, default=None,
                    help="identification accuracy without defense, to report score_cls")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (1 is fastest on a busy machine)")
+    add_overwrite_option(p)
     p.add_argument("--device", default="cpu", help="where the attacks run: cpu, cuda, cuda:N")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
     p.set_defaults(func=_cmd_evaluate)
 
 
-def set_threads(threads: int | None) -> None:
-    """Apply ``--threads`` (None keeps torch's default)."""
-    if threads is not None:
-        if threads < 1:
-            raise FreqmixError(f"--threads must be >= 1, not {threads}")
-        torch.set_num_threads(threads)
-
-
 def _cmd_evaluate(args: argparse.Namespace) -> None:
-    set_threads(args.threads)
     budget = get_budget(args.budget)
     results = evaluate_run(Path(args.run), budget, args.seed,
                            reference_accuracy=args.reference_accuracy, progress=not args.no_progress,
-                           device=args.device)
+                           device=args.device, overwrite=args.overwrite)
     s, ci = results["summary"], results["intervals"]
     for figure in ("ssim", "psnr", "recon_id_accuracy", "mia_top1", "mia_top5", "knn_distance"):
         low, high = ci[figure]
@@ -173,4 +175,4 @@ def _cmd_evaluate(args: argparse.Namespace) -> None:
     print(f"score_pp {results['scores']['score_pp']:.3f}  judge ({results['judge']['name']}) clean held-out "
           f"accuracy {results['judge']['heldout_accuracy']:.3f}, second opinion "
           f"{results['evaluator']['heldout_accuracy']:.3f}  {results['wall_seconds']:.1f} s  "
-          f"-> {Path(args.run) / 'privacy.json'}")
+          f"-> {privacy_paths(Path(args.run), budget)[0]}")

@@ -3,7 +3,9 @@
 Files written to ``out``: ``config.json`` (the resolved configuration, written first), ``steps.csv`` (one row per
 recognizer step), ``recognizer.pt`` (the recognizer checkpoint), ``agent.zip`` (learning agents: the SB3 model,
 ``agents.registry.load_agent`` reloads it), ``agent_logs/`` (learning agents: SB3's logger, ``progress.csv`` and
-TensorBoard events when tensorboard is installed), ``metrics.json`` (written last).
+TensorBoard events when tensorboard is installed), ``tensorboard/`` (every agent: the recognizer's scalars per step,
+when tensorboard is installed), ``metrics.json`` (written last). Every option is checked and the data loaded before
+the first of them is written; a non-empty ``out`` is refused unless ``overwrite`` (or a checkpoint is resumed).
 """
 from __future__ import annotations
 
@@ -28,9 +30,12 @@ from agents.continuous import BoxRelaxation
 from agents.policies import action_probabilities
 from agents.registry import AgentConfig, agent_spec, resolve_hyperparams
 from freqmix.checkpoint import (
-    CHECKPOINT_NAME, Checkpointer, load_agent_state, load_checkpoint, require_checkpointable, restore_rng,
+    CHECKPOINT_NAME, Checkpointer, continue_progress_csv, load_agent_state, load_checkpoint, require_checkpointable,
+    restore_rng,
 )
 from freqmix.lockstep import LockstepBroadcast, follow
+from freqmix.run_folder import claim_output_folder
+from freqmix.scalars import RecognizerScalars
 from freqmix.steplog import StepLog
 from mixup_env import ENV_IDS
 from freqmix.config_fields import pick
@@ -303,7 +308,8 @@ def measure_val_set(recognizer: Recognizer, transform: FrequencyTransform, pairs
 
 
 def run_training(config: TrainConfig, out: Path, progress: bool = True, save_every: int | None = None,
-                 stop_at: int | None = None, checkpoint: dict[str, Any] | None = None) -> dict[str, Any] | None:
+                 stop_at: int | None = None, checkpoint: dict[str, Any] | None = None,
+                 overwrite: bool = False) -> dict[str, Any] | None:
     """Train as ``config`` says, write the run's files to ``out`` and return the metrics.
 
     :param save_every: write ``out/checkpoint.pt`` every this many recognizer steps (on-policy agents: at the
@@ -312,6 +318,7 @@ def run_training(config: TrainConfig, out: Path, progress: bool = True, save_eve
     :param checkpoint: continue the run in ``out`` from this checkpoint (see :func:`load_resume`); ``config`` is
         then that run's config, except ``config.steps`` which may extend the budget (the cosine lr schedule is then
         stretched to the new total).
+    :param overwrite: a new run may replace the freqmix files of a non-empty ``out`` (else OutputExistsError).
 
     ``config.nproc > 1`` spawns that many processes (see :func:`run_processes`); under torchrun (``WORLD_SIZE``
     set) this process joins the group instead: rank 0 does all of the above, the others follow its env.
@@ -330,12 +337,9 @@ def run_training(config: TrainConfig, out: Path, progress: bool = True, save_eve
                            "(torchrun's --nproc-per-node decides)")
     check_world(world if world > 1 else config.nproc, config.device, config.batch_size)
     if config.nproc > 1 and world == 1:
-        return run_processes(config, out, progress, save_every, stop_at, resume=checkpoint is not None)
+        return run_processes(config, out, progress, save_every, stop_at, resume=checkpoint is not None,
+                             overwrite=overwrite)
     group = join_process_group(config.device)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise FreqmixError(f"cannot create the output folder {out}: {exc.strerror or exc}") from None
     started = time.perf_counter()
     task = load_task(config)
     steps = total_steps(config, len(task.train))
@@ -346,27 +350,40 @@ def run_training(config: TrainConfig, out: Path, progress: bool = True, save_eve
         follow(FreqMixUpEnv(task.train, config.env_config(steps, data_parallel=True)), group,
                checkpoint["env"] if checkpoint else None)
         return None
+    env = make_env(config, task.train, steps, group)
+    check_buildable(config, env)
+    if not checkpoint:
+        claim_output_folder(out, overwrite)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise FreqmixError(f"cannot create the output folder {out}: {exc.strerror or exc}") from None
     (out / "config.json").write_text(json.dumps({**json.loads(config.to_json()), "resolved_steps": steps}, indent=2))
 
-    env = StepLog(make_env(config, task.train, steps, group), out / "steps.csv",
-                  keep_rows=done if checkpoint else None)
+    env = StepLog(env, out / "steps.csv", keep_rows=done if checkpoint else None)
     agent = config.agent_config().build(env, seed=config.seed)
     if save_every or stop_at or checkpoint:
         require_checkpointable(agent)
+    tensorboard = importlib.util.find_spec("tensorboard") is not None
     if isinstance(agent, BaseAlgorithm):
-        formats = ["csv", "tensorboard"] if importlib.util.find_spec("tensorboard") else ["csv"]
-        # A resumed run logs into its own folder so that the first part's progress.csv is kept.
-        logs = out / "agent_logs" / (f"resumed_at_{done}" if checkpoint else "")
-        agent.set_logger(configure(str(logs), formats))
+        logs = out / "agent_logs"
+        # configure() starts progress.csv afresh; a resumed run writes back the rows its checkpoint covers.
+        kept = continue_progress_csv(logs, done) if checkpoint else None
+        agent.set_logger(configure(str(logs), ["csv", "tensorboard"] if tensorboard else ["csv"]))
+        if kept is not None:
+            kept.restore(agent.logger)
+    scalars = RecognizerScalars(out / "tensorboard") if tensorboard else None
     torch.manual_seed(config.seed)  # the agent's own torch draws (SB3 policies) follow the run's seed too
     if checkpoint:
         _restore(checkpoint, env, agent)
     saver = Checkpointer(out / CHECKPOINT_NAME, config.to_json(), env, agent, save_every, stop_at,
                          float(checkpoint["wall_seconds"]) if checkpoint else 0.0, started)
     try:
-        final_obs = drive(env, agent, steps, progress, start=done, saver=saver)
+        final_obs = drive(env, agent, steps, progress, start=done, saver=saver, scalars=scalars)
     finally:
         env.close()
+        if scalars is not None:
+            scalars.close()
     if final_obs is None:
         return None
     base = env.unwrapped
@@ -384,6 +401,16 @@ def run_training(config: TrainConfig, out: Path, progress: bool = True, save_eve
     metrics["images_per_second"] = len(env.rows) * config.batch_size / metrics["wall_seconds"]
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
     return metrics
+
+
+def check_buildable(config: TrainConfig, env: gym.Env) -> None:
+    """Build the run's recognizer and an agent on ``env`` once and drop them, so that a bad backbone, head, device,
+    learning rate or agent setting fails before anything is written (the env builds its recognizer only at its
+    first reset, and is left as it was: not reset, not stepped)."""
+    base = env.unwrapped
+    Recognizer.from_config(base.transform.out_channels, base.train_data.num_identities, config.recognizer_config(),
+                           seed=config.seed)
+    config.agent_config().build(env, seed=config.seed)
 
 
 def load_resume(out: Path, steps: int | None = None) -> tuple[TrainConfig, dict[str, Any]]:
@@ -417,16 +444,17 @@ def _find_wrapper(env: gym.Env, kind: type[gym.Wrapper]) -> gym.Wrapper | None:
 
 
 def run_processes(config: TrainConfig, out: Path, progress: bool = True, save_every: int | None = None,
-                  stop_at: int | None = None, resume: bool = False) -> dict[str, Any] | None:
+                  stop_at: int | None = None, resume: bool = False, overwrite: bool = False) -> dict[str, Any] | None:
     """:func:`run_training` in ``config.nproc`` local processes under torch.distributed (as ``torchrun
     --standalone --nproc-per-node N -m freqmix.cli train ...`` would run it); the metrics rank 0 wrote, or None
     when it stopped at a checkpoint. A user error in any process is raised here as that process's FreqmixError.
 
     :param resume: every process continues from ``out``'s checkpoint.
+    :param overwrite: as :func:`run_training`'s (rank 0 claims ``out``).
     """
     with tempfile.TemporaryDirectory(prefix="freqmix-ranks-") as scratch:
         try:
-            spawn(_run_rank, config.nproc, (config, out, progress, save_every, stop_at, resume, scratch))
+            spawn(_run_rank, config.nproc, (config, out, progress, save_every, stop_at, resume, overwrite, scratch))
         except Exception:  # torch.multiprocessing's ProcessRaised/ExitedException: look for a user error first
             errors = sorted(Path(scratch).glob("error.*"))
             if errors:
@@ -437,13 +465,13 @@ def run_processes(config: TrainConfig, out: Path, progress: bool = True, save_ev
 
 
 def _run_rank(config: TrainConfig, out: Path, progress: bool, save_every: int | None, stop_at: int | None,
-              resume: bool, scratch: str) -> None:
+              resume: bool, overwrite: bool, scratch: str) -> None:
     # One spawned process: its user errors go to a file the parent reads (an exception text would be a traceback),
     # and it exits non-zero so that torch stops the other ranks instead of leaving them waiting for it.
     rank = int(os.environ["RANK"])
     try:
         checkpoint = load_checkpoint(out / CHECKPOINT_NAME) if resume else None
-        metrics = run_training(config, out, progress and rank == 0, save_every, stop_at, checkpoint)
+        metrics = run_training(config, out, progress and rank == 0, save_every, stop_at, checkpoint, overwrite)
     except FreqmixError as exc:
         (Path(scratch) / f"error.{rank}").write_text(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
         raise SystemExit(1) from None
@@ -476,7 +504,7 @@ def action_distribution(agent: Any, codec: Any, observation: np.ndarray, ks: lis
 def _report_step(bar: tqdm, info: dict[str, Any]) -> None:
     """Advance the progress bar by one recognizer step; a non-finite loss ends the run with a one-line error."""
     bar.update(1)
-    bar.set_postfix(k=info["k"], loss=f"{info['loss']:.3f}")
+    bar.set_postfix(k=info["k"], loss=f"{info['loss']:.3f}", refresh=False)  # shown at the bar's own pace
     if info["error"]:
         raise FreqmixError(f"training stopped: {info['error']}; try a lower --lr")
 
@@ -490,9 +518,10 @@ class _DriveCallback(BaseCallback):
     stop at exactly ``steps`` recognizer steps (on-policy algorithms would otherwise finish their rollout).
     Between rollouts (the rollout buffer empty, the update done) it writes checkpoints when due."""
 
-    def __init__(self, bar: tqdm, steps: int, start: int, saver: Checkpointer | None) -> None:
+    def __init__(self, bar: tqdm, steps: int, start: int, saver: Checkpointer | None,
+                 scalars: RecognizerScalars | None = None) -> None:
         super().__init__()
-        self.bar, self.steps, self.start, self.saver = bar, steps, start, saver
+        self.bar, self.steps, self.start, self.saver, self.scalars = bar, steps, start, saver, scalars
         self.last_obs: np.ndarray | None = None
 
     def _on_rollout_start(self) -> None:
@@ -508,19 +537,23 @@ class _DriveCallback(BaseCallback):
         _report_step(self.bar, info)
         self.logger.record_mean("freqmix/k", info["k"])
         self.logger.record_mean("freqmix/loss", info["loss"])
+        if self.scalars is not None:
+            self.scalars.record(info)
         return self.num_timesteps < self.steps
 
 
 def drive(env: StepLog, agent: Any, steps: int, progress: bool, start: int = 0,
-          saver: Checkpointer | None = None) -> np.ndarray | None:
+          saver: Checkpointer | None = None, scalars: RecognizerScalars | None = None) -> np.ndarray | None:
     """Let ``agent`` choose the recipe of recognizer steps ``start + 1 .. steps`` through its ``learn()`` (SB3
     algorithms learn meanwhile; ``fixed`` and ``random`` only act), seeded at construction: its first reset uses
     the run's seed. A resumed run (``start > 0``) continues from the env's restored state without a reset.
 
+    :param scalars: where every step's recognizer scalars go (TensorBoard), if anywhere.
+
     :return: the observation after the last step, or None when ``saver`` stopped the run at a checkpoint.
     """
     bar = tqdm(total=steps, initial=start, desc="recognizer steps", unit="step", disable=not progress, leave=False)
-    callback = _DriveCallback(bar, steps, start, saver)
+    callback = _DriveCallback(bar, steps, start, saver, scalars)
     # log_interval 1: a log row per update (on-policy) or per episode (off-policy); SB3's defaults (A2C: every
     # 100 updates) would leave a run of a few hundred steps without a row.
     try:

@@ -5,6 +5,12 @@ takes one optimizer step on the mixed, masked batch, and the reward is that batc
 paper's privacy reward, which the agent maximises while the recognizer minimises it). An optional, named
 utility term subtracts ``utility_weight × max(0, accuracy_floor − probe_accuracy)`` so that an agent cannot buy
 loss with unusable recognizers (the paper's own extra terms are unpublished; this one is ours).
+
+Gymnasium conventions: every ``info`` value has the same shape and dtype at every step, so that vector envs
+(``gymnasium.make_vec``) stack them: ``info["weights"]`` is ``(batch_size, max(k_choices))`` float32, the weights of
+the step's k partners in its first k columns and :data:`WEIGHT_FILL` (0: an absent partner adds nothing to the mix)
+in the rest. ``render_mode="rgb_array"`` makes :meth:`FreqMixUpEnv.render` return the last trained batch as the
+analytic inverse shows it, before and after mixing (see :data:`RENDER_COLUMNS`).
 """
 from __future__ import annotations
 
@@ -27,6 +33,8 @@ from recognizer.streaming import StreamedTrainingSet
 from recognizer.trainer import Recognizer, RecognizerConfig
 
 _LOSS_WINDOW = 20
+WEIGHT_FILL = 0.0  # info["weights"] beyond the step's k columns
+RENDER_COLUMNS = 8  # images of the batch shown side by side by render()
 INFO_KEYS = ("k", "weights", "loss", "reward", "utility_penalty", "lr", "step", "epoch", "accuracy", "evaluated",
              "error")
 
@@ -76,15 +84,19 @@ class FreqMixUpEnv(gym.Env):
     :param config: the env's :class:`EnvConfig` (default: its defaults).
     :param image_size: square side (pixels, multiple of 8) when ``data`` is a spec.
     :param data_seed: seed of the train/test split when ``data`` is a spec.
+    :param render_mode: None, or ``"rgb_array"`` (:meth:`render` returns a picture of the last trained batch).
     :param options: flat overrides of ``config``'s fields or of its nested configurations' fields
         (``batch_size=8``, ``channels="no-dc"``, ``embedding_dim=32``), as ``gymnasium.make`` passes them.
     """
 
-    metadata = {"render_modes": []}
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 4}
 
     def __init__(self, data: FaceDataset | str = "synthetic", config: EnvConfig | None = None, image_size: int = 112,
-                 data_seed: int = 0, **options: Any) -> None:
+                 data_seed: int = 0, render_mode: str | None = None, **options: Any) -> None:
         super().__init__()
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise FreqmixError(f"render_mode {render_mode!r} is not supported; use None or 'rgb_array'")
+        self.render_mode = render_mode
         config = with_fields(config or EnvConfig(), **options)
         self.config = config
         if isinstance(data, (FaceDataset, StreamedTrainingSet)):
@@ -122,6 +134,7 @@ class FreqMixUpEnv(gym.Env):
         self.utility_weight, self.accuracy_floor = utility_weight, accuracy_floor
         self.recognizer: Recognizer | None = None
         self._stream = None  # the StreamingLoader of a streamed training set (made at the first reset)
+        self._rendered: tuple[torch.Tensor, torch.Tensor] | None = None  # (batch, mixed batch) of the last step
 
     # -- Gymnasium API ------------------------------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None
@@ -142,6 +155,7 @@ class FreqMixUpEnv(gym.Env):
             self._batch_pending = False
             if isinstance(self.train_data, StreamedTrainingSet):
                 self._restart_stream(int(self.np_random.integers(2**31)))
+            self._rendered = None  # a new game: nothing of the old one is shown
         if self.recognizer is None or seed is not None or options.get("reset_recognizer", False):
             self.recognizer = self._new_recognizer()
             self._losses: deque[float] = deque(maxlen=_LOSS_WINDOW)
@@ -175,12 +189,31 @@ class FreqMixUpEnv(gym.Env):
             self._losses.append(loss)
         penalty = self.utility_weight * max(0.0, self.accuracy_floor - self._probe_accuracy)
         reward = 0.0 if terminated else loss - penalty
-        info = {"k": recipe.k, "weights": mixed.weights.cpu().numpy(), "loss": loss, "reward": reward,
+        if self.render_mode == "rgb_array":
+            self._rendered = (self._x[:RENDER_COLUMNS].cpu(), mixed.x[:RENDER_COLUMNS].detach().cpu())
+        weights = np.full((len(mixed.weights), max(self.codec.k_choices)), WEIGHT_FILL, dtype=np.float32)
+        weights[:, :recipe.k] = mixed.weights.cpu().numpy()
+        info = {"k": recipe.k, "weights": weights, "loss": loss, "reward": reward,
                 "utility_penalty": penalty, "lr": self.recognizer.lr, "step": self.recognizer.step,
                 "epoch": self.epoch, "accuracy": self._probe_accuracy, "evaluated": evaluated, "error": error}
         if not terminated:
             self._next_batch()
         return self._observation(), float(reward), terminated, truncated, info
+
+    def render(self) -> np.ndarray | None:
+        """With ``render_mode="rgb_array"``: one ``(2·H, n·W, 3)`` uint8 picture (``H×W`` the training images'
+        size, ``n = min(RENDER_COLUMNS, batch_size)``) of the first images of the batch the last step trained on,
+        as the analytic inverse (``transform.inverse``, dropped channels as 0) shows them: top row as drawn, bottom
+        row as mixed. Before the first step both rows show the batch the observation describes, unmixed. None
+        without a render mode."""
+        if self.render_mode is None:
+            return None
+        if self.recognizer is None:
+            raise gym.error.ResetNeeded("call reset() before render()")
+        batch, mixed = self._rendered or (self._x[:RENDER_COLUMNS].cpu(),) * 2
+        rows = [self.transform.inverse(x).clamp(0, 255).round().to(torch.uint8) for x in (batch, mixed)]
+        grid = torch.cat([torch.cat(list(row), dim=2) for row in rows], dim=1)  # (C, 2H, n·W)
+        return grid.expand(3, -1, -1).permute(1, 2, 0).numpy().copy()
 
     # -- resume -------------------------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:

@@ -39,7 +39,7 @@ def results(run_dir):
 
 
 def test_evaluate_writes_privacy_json(run_dir, results):
-    saved = json.loads((run_dir / "privacy.json").read_text())
+    saved = json.loads((run_dir / "privacy_tiny.json").read_text())  # a budget other than default: named file
     assert saved["summary"] == results["summary"]
     assert set(saved["reconstruction"]) == ATTACKS | {"attacked_tensors"}
     assert saved["reconstruction"]["attacked_tensors"] == 6
@@ -47,7 +47,7 @@ def test_evaluate_writes_privacy_json(run_dir, results):
     assert saved["protection"]["k_probs"] == {"3": 1.0} and saved["protection"]["keyed"]
     assert set(saved["exposure"]) == {"1", "5", "20"}
     assert 0 <= saved["judge"]["heldout_accuracy"] <= 1 and saved["judge"]["name"] == "dlib-resnet"
-    assert (run_dir / "privacy.png").is_file()
+    assert (run_dir / "privacy_tiny.png").is_file() and not (run_dir / "privacy.json").exists()
 
 
 def test_summary_is_the_strongest_attack_and_names_it(results):
@@ -86,13 +86,14 @@ def test_an_unprotected_run_is_inverted_exactly(tmp_path):
 
 
 def test_evaluate_is_reproducible(run_dir, results):
-    again = evaluate_run(run_dir, TINY, progress=False, reference_accuracy=0.5)
+    again = evaluate_run(run_dir, TINY, progress=False, reference_accuracy=0.5, overwrite=True)
     assert again["summary"] == results["summary"] and again["scores"] == results["scores"]
     assert again["intervals"] == results["intervals"]
 
 
 def test_cli_evaluate(run_dir, capsys):
-    assert main(["evaluate", "--run", str(run_dir), "--budget", "tiny", "--no-progress", "--threads", "1"]) == 0
+    assert main(["evaluate", "--run", str(run_dir), "--budget", "tiny", "--no-progress", "--threads", "1",
+                 "--overwrite"]) == 0
     out = capsys.readouterr().out
     assert "strongest:" in out and "score_pp" in out and "E=20" in out
 

@@ -1,7 +1,8 @@
 """The bad-input catalogue (docs/bad_inputs.md), one test per row.
 
 A user error ends with exit code 2, exactly one ``freqmix: error:`` line on stderr, no traceback, and every file
-that was already in ``--out`` still there. A handled input (corrupt files, odd sizes, gray/colour mix) trains, with
+that was already in ``--out`` still there (runs that train into it pass ``--overwrite``, which replaces only
+freqmix's own files there). A handled input (corrupt files, odd sizes, gray/colour mix) trains, with
 at most one ``freqmix: warning:`` line that says what was done.
 """
 from __future__ import annotations
@@ -125,7 +126,7 @@ def test_corrupt_images_are_skipped_with_one_counted_warning(out, image_folder, 
     root = image_folder({"ann": 4, "bob": 4, "cy": 4})
     (root / "ann" / "broken.png").write_bytes(b"not a png")
     (root / "bob" / "broken.jpg").write_bytes(b"\xff\xd8 truncated jpeg")
-    assert_trained(*freqmix(["train", "--data", str(root), "--out", str(out), *FAST], capsys), out,
+    assert_trained(*freqmix(["train", "--data", str(root), "--out", str(out), "--overwrite", *FAST], capsys), out,
                    warning="skipped 2 unreadable image file(s)")
 
 
@@ -135,7 +136,8 @@ def test_corrupt_images_end_to_end_in_a_subprocess(out, image_folder):
     (root / "cy" / "broken.png").write_bytes(b"\x89PNG cut short")
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     env.pop("FREQMIX_DEBUG", None)
-    done = subprocess.run([sys.executable, "-m", "freqmix.cli", "train", "--data", str(root), "--out", str(out), *FAST],
+    done = subprocess.run([sys.executable, "-m", "freqmix.cli", "train", "--data", str(root), "--out", str(out),
+                           "--overwrite", *FAST],
                           capture_output=True, text=True, env=env, timeout=300)
     assert_trained(done.returncode, done.stderr, out, warning="skipped 1 unreadable image file(s)")
 
@@ -163,13 +165,14 @@ def test_tiny_images(out, image_folder, capsys):
 
 def test_odd_sizes_are_resized(out, image_folder, stderr_warnings, capsys):
     root = image_folder({"ann": 4, "bob": 4, "cy": 4}, size=(37, 53))
-    assert_trained(*freqmix(["train", "--data", str(root), "--out", str(out), *FAST], capsys), out, warning=None)
+    assert_trained(*freqmix(["train", "--data", str(root), "--out", str(out), "--overwrite", *FAST], capsys), out,
+                   warning=None)
 
 
 def test_gray_and_color_mix_is_promoted_to_rgb_with_one_warning(out, image_folder, stderr_warnings, capsys):
     image_folder({"ann": 4, "bob": 4}, channels=1)
     root = image_folder({"cy": 4}, channels=3)
-    assert_trained(*freqmix(["train", "--data", str(root), "--out", str(out), *FAST], capsys), out,
+    assert_trained(*freqmix(["train", "--data", str(root), "--out", str(out), "--overwrite", *FAST], capsys), out,
                    warning="converted 8 single-channel image(s)")
     assert json.loads((out / "config.json").read_text())["data"] == str(root)
 
@@ -213,7 +216,8 @@ def test_invalid_actions_passed_to_step(action):
 
 def test_nan_loss(out, image_folder, capsys):
     root = image_folder({"ann": 4, "bob": 4, "cy": 4})
-    assert_user_error(*freqmix(["train", "--data", str(root), "--lr", "1e10", "--out", str(out), *FAST], capsys),
+    assert_user_error(*freqmix(["train", "--data", str(root), "--lr", "1e10", "--out", str(out), "--overwrite", *FAST],
+                               capsys),
                       "non-finite recognition loss", "lower --lr")
     # What the run wrote before it stopped stays, for the user to inspect.
     assert (out / "config.json").is_file() and len((out / "steps.csv").read_text().splitlines()) >= 2
@@ -231,7 +235,7 @@ def finished_run(tmp_path, image_folder, capsys) -> Path:
 
 
 def _contents(folder: Path) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in folder.iterdir()}
+    return {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
 
 
 def test_checkpoint_from_another_configuration(finished_run, capsys):

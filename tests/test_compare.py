@@ -39,7 +39,7 @@ def test_compare_writes_every_file(compare_dir):
         assert (compare_dir / name).is_file(), name
     for defense in ("none", "fixed2"):
         for seed in (1, 2):
-            assert (compare_dir / defense / f"seed{seed}" / "privacy.json").is_file()
+            assert (compare_dir / defense / f"seed{seed}" / "privacy_tiny.json").is_file()
 
 
 def test_table_columns_keep_the_old_ones_and_add_intervals(compare_dir, rows):
@@ -52,7 +52,7 @@ def test_table_columns_keep_the_old_ones_and_add_intervals(compare_dir, rows):
 
 def test_table_is_the_mean_over_seeds_of_each_run(compare_dir, rows):
     for defense, row in rows.items():
-        runs = [json.loads((compare_dir / defense / f"seed{s}" / "privacy.json").read_text()) for s in (1, 2)]
+        runs = [json.loads((compare_dir / defense / f"seed{s}" / "privacy_tiny.json").read_text()) for s in (1, 2)]
         for figure in ("ssim", "psnr", "recon_id_accuracy", "mia_top5", "knn_distance"):
             assert float(row[figure]) == pytest.approx(np.mean([r["summary"][figure] for r in runs])), figure
         assert float(row["exposure_ssim_E5"]) == pytest.approx(np.mean([r["exposure"]["5"]["ssim"] for r in runs]))
@@ -146,7 +146,7 @@ def test_resume_retrains_a_run_whose_configuration_changed(compare_dir, tmp_path
     shutil.copytree(compare_dir, copy)
     trained = []
 
-    def record(config, folder, progress=True):
+    def record(config, folder, progress=True, overwrite=False):
         trained.append(folder)
         raise RuntimeError("stop")  # ends the comparison once the retraining decision is known
 

@@ -52,7 +52,7 @@ def test_step_contract(faces):
         infos.append(info)
         assert not terminated and truncated == (t == 3)
         assert reward == pytest.approx(info["loss"]) and np.isfinite(reward)
-        assert info["k"] == (2, 3, 4, 5, 6)[t % 5] and info["weights"].shape == (12, info["k"])
+        assert info["k"] == (2, 3, 4, 5, 6)[t % 5] and info["weights"].shape == (12, 6)
     assert all(tuple(i) == INFO_KEYS for i in infos)
     assert [i["step"] for i in infos] == [1, 2, 3, 4] and infos[-1]["evaluated"]
 
@@ -127,7 +127,7 @@ def test_fixed_k_baseline_encodes_k_one_when_offered(faces):
     env.reset(seed=0)
     agent = FixedK(1, env.codec)
     _, _, _, _, info = env.step(agent.predict(np.zeros(3))[0])
-    assert info["k"] == 1 and np.all(info["weights"] == 1.0)
+    assert info["k"] == 1 and np.all(info["weights"][:, 0] == 1.0) and np.all(info["weights"][:, 1:] == 0.0)
     with pytest.raises(ActionError):
         FixedK(4, env.codec)
 

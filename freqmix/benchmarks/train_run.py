@@ -46,13 +46,15 @@ def _max_rss_mib(max_rss: int) -> float:
 
 
 def measure(out: Path, steps: int | None = None, threads: int | None = None) -> TrainRun:
-    """Run ``freqmix train --out OUT --no-progress [--steps STEPS]`` (default data, agent and budget otherwise).
+    """Run ``freqmix train --out OUT --overwrite --no-progress [--steps STEPS]`` (default data, agent and budget otherwise).
 
     :param out: the run's output folder (its console output goes to ``OUT/console.txt``).
     :param steps: recognizer steps; None keeps the default budget (40 epochs of the training split).
     :param threads: intra-op threads of the child (``OMP_NUM_THREADS``/``MKL_NUM_THREADS``); None inherits.
     """
-    args = ["train", "--out", str(out), "--no-progress"] + (["--steps", str(steps)] if steps is not None else [])
+    # --overwrite: OUT already holds console.txt (and an earlier bench's run, which this one replaces).
+    args = ["train", "--out", str(out), "--overwrite", "--no-progress"] + (
+        ["--steps", str(steps)] if steps is not None else [])
     env = dict(os.environ)
     prefix = ""
     if threads is not None:

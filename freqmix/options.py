@@ -1,0 +1,119 @@
+"""Command-line options shared by the ``freqmix`` subcommands, and what the user typed as opposed to a default.
+
+Kept apart from ``freqmix.cli`` (the dispatcher) so that subcommand modules import their options from here and
+``cli`` imports the subcommands only when one runs: no import loop, and ``freqmix --help`` imports no torch.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import typing
+import warnings
+from dataclasses import fields
+from typing import TYPE_CHECKING
+
+from freqmix.errors import FreqmixError
+
+if TYPE_CHECKING:
+    from freqmix.train import TrainConfig
+
+# Every k the paper mixes; k = 1 trains on unmixed (masked) faces: the no-defense baseline.
+PAPER_K_RANGE = (2, 6)
+# Without a terminal a progress bar writes one line per refresh into the log; this many seconds between refreshes
+# keep a long run's log readable (tqdm reads it once, when it is first imported).
+NON_TTY_REFRESH_SECONDS = 60
+
+
+def add_train_options(p: argparse.ArgumentParser) -> None:
+    """The options shared by every command that trains (train, ablate, compare): one ``--name`` per
+    :class:`TrainConfig` field that carries help text, typed by its annotation (a bool is a switch)."""
+    from freqmix.train import TrainConfig
+
+    hints = typing.get_type_hints(TrainConfig)
+    groups: dict[str, argparse._MutuallyExclusiveGroup] = {}
+    for f in fields(TrainConfig):
+        if "help" not in f.metadata:
+            continue
+        options = {key: value for key, value in f.metadata.items() if key != "group"}
+        target: argparse._ActionsContainer = p
+        if "group" in f.metadata:
+            if f.metadata["group"] not in groups:
+                groups[f.metadata["group"]] = p.add_mutually_exclusive_group()
+            target = groups[f.metadata["group"]]
+        flag = "--" + f.name.replace("_", "-")
+        kind = next(t for t in typing.get_args(hints[f.name]) or (hints[f.name],) if t is not type(None))
+        if kind is bool:
+            target.add_argument(flag, action="store_true", **options)
+        else:
+            target.add_argument(flag, **{"type": kind, "default": f.default, **options})  # a field may set its type
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+
+def add_overwrite_option(p: argparse._ActionsContainer) -> None:
+    """``--overwrite``: replace the freqmix files of an existing ``--out`` (other files there are kept)."""
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace the results of an earlier run in --out (without it a non-empty --out is refused)")
+
+
+def add_threads_option(p: argparse.ArgumentParser) -> None:
+    """``--threads N``: torch CPU threads of the command (``freqmix.cli`` applies it before the command runs)."""
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch CPU threads (default: torch's choice; 1 is fastest on a busy machine)")
+
+
+def set_threads(threads: int | None) -> None:
+    """Apply ``--threads`` (None or 0 keep torch's default); FreqmixError for a negative count."""
+    if threads is None or threads == 0:
+        return
+    if threads < 0:
+        raise FreqmixError(f"--threads must be >= 1 (or 0 for torch's default), not {threads}")
+    import torch
+
+    torch.set_num_threads(threads)
+
+
+def config_from_args(args: argparse.Namespace, **overrides: object) -> TrainConfig:
+    """A :class:`TrainConfig` from parsed options (fields the parser lacks keep their defaults)."""
+    from freqmix.train import TrainConfig
+
+    values = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if hasattr(args, f.name)}
+    return TrainConfig(**{**values, **overrides})
+
+
+def given_options(parser: argparse.ArgumentParser, argv: list[str]) -> set[str]:
+    """The destinations of the options ``argv`` gives explicitly (``{"k", "channels"}``), a default value typed
+    out included, as opposed to those left at their defaults.
+
+    :param parser: the parser of one subcommand (built afresh: its defaults are cleared here).
+    :param argv: that subcommand's arguments (after its name).
+    """
+    for action in parser._actions:
+        action.default = argparse.SUPPRESS
+    parser._defaults.clear()  # set_defaults() values (the command's func, ...) would count as given
+    given, _ = parser.parse_known_args(argv, argparse.Namespace())
+    return set(vars(given))
+
+
+def flag(dest: str) -> str:
+    """The option an argparse destination comes from: ``n_high`` -> ``--n-high``."""
+    return "--" + dest.replace("_", "-")
+
+
+def note_unusual_k(k: int) -> None:
+    """A one-line note (a warning, which the CLI prints as ``freqmix: warning: ...``) for a k outside the
+    paper's range."""
+    low, high = PAPER_K_RANGE
+    if k == 1:
+        warnings.warn("--k 1 mixes nothing: the no-defense baseline (masked faces only); the paper's k is 2..6",
+                      stacklevel=2)
+    elif k > high:  # k < 1 is refused where the env checks its k choices
+        warnings.warn(f"--k {k} lies outside the paper's range {low}..{high}; results are not comparable to its "
+                      "tables", stacklevel=2)
+
+
+def quiet_progress_without_a_terminal(environ: dict[str, str]) -> None:
+    """Make every progress bar of the process refresh at most every ``NON_TTY_REFRESH_SECONDS`` when stderr is not
+    a terminal (a log file, a pipe, a batch job): tqdm reads ``TQDM_MININTERVAL`` from ``environ`` on import.
+    A value the user set is kept."""
+    if not sys.stderr.isatty():
+        environ.setdefault("TQDM_MININTERVAL", str(NON_TTY_REFRESH_SECONDS))

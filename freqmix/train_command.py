@@ -1,0 +1,115 @@
+"""``freqmix train``: its options, and how they become a run (a fresh one, a rerun of a saved ``config.json``, or
+the continuation of a checkpointed one)."""
+from __future__ import annotations
+
+import argparse
+import os
+from dataclasses import fields, replace
+from pathlib import Path
+
+from agents.hyperparams import parse_overrides
+from agents.registry import AGENTS
+from freqmix.errors import FreqmixError
+from freqmix.options import (
+    add_overwrite_option, add_train_options, config_from_args, flag, note_unusual_k,
+)
+from freqmix.run_folder import finished_steps, interruption_note, planned_steps
+from freqmix.train import TrainConfig, load_resume, run_training
+from mixup_env import ENV_IDS
+
+HELP = "train a recognizer on hybrid-masked faces, recipes chosen by an agent"
+# What --resume may be combined with: everything else is the checkpointed run's own configuration.
+RESUME_OPTIONS = frozenset({"resume", "steps", "save_every", "stop_at", "no_progress", "threads"})
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    """Register ``freqmix train``."""
+    p = sub.add_parser("train", help=HELP)
+    add_train_options(p)
+    p.add_argument("--agent", default=TrainConfig.agent,
+                   help=" | ".join(AGENTS) + " (sac, td3: through the Box relaxation)")
+    p.add_argument("--k", type=int, default=TrainConfig.k,
+                   help="k of the fixed agent (the paper's range is 2..6; 1 = no mixing, the no-defense baseline)")
+    p.add_argument("--env", default=TrainConfig.env,
+                   help=" | ".join(ENV_IDS) + " (action: k alone, or the whole recipe)")
+    p.add_argument("--hp", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a hyperparameter of agents/hyperparams_yaml/<agent>.yml (repeatable), "
+                        "e.g. --hp learning_rate=3e-4 --hp n_steps=16")
+    p.add_argument("--config", default=None, metavar="FILE",
+                   help="rerun the configuration a run saved (its config.json); options given here override it")
+    p.add_argument("--out", default="runs/train", help="output folder (must be new or empty, see --overwrite)")
+    add_overwrite_option(p)
+    p.add_argument("--save-every", type=int, default=None, metavar="N",
+                   help="write DIR/checkpoint.pt every N recognizer steps (atomically); --resume keeps it")
+    p.add_argument("--stop-at", type=int, default=None, metavar="STEP",
+                   help="write a checkpoint at STEP and stop (continue later with --resume)")
+    p.add_argument("--resume", default=None, metavar="DIR",
+                   help="continue the run in DIR from its checkpoint (its config; --steps may extend the budget)")
+    p.set_defaults(func=_cmd_train)
+
+
+def config_of(args: argparse.Namespace, given: set[str]) -> TrainConfig:
+    """The run's configuration: the options given, over the ``--config`` file's values when one is named, over the
+    defaults; FreqmixError for an option that the chosen agent would ignore."""
+    config = config_from_args(args, hyperparams=parse_overrides(args.hp))
+    if args.config:
+        saved = _read_config(Path(args.config))
+        explicit = {f.name: getattr(config, f.name) for f in fields(TrainConfig) if f.name in given}
+        if "epochs" in given and "steps" not in given:
+            explicit["steps"] = None  # the two are one budget: an explicit --epochs replaces the saved --steps
+        config = replace(saved, **explicit, hyperparams={**saved.hyperparams, **config.hyperparams})
+    if config.agent == "fixed":
+        note_unusual_k(config.k)
+    elif "k" in given:
+        raise FreqmixError(f"--k sets the fixed agent's k, but --agent {config.agent} chooses k itself; drop --k "
+                           "(or use --agent fixed --k K)")
+    return config
+
+
+def _read_config(path: Path) -> TrainConfig:
+    if not path.is_file():
+        raise FreqmixError(f"--config {path} does not exist; pass the config.json of a freqmix train run")
+    text = path.read_text()
+    config = TrainConfig.from_json(text)
+    if '"agent"' not in text or '"data"' not in text:
+        raise FreqmixError(f"--config {path} is not the config.json of a freqmix train run (no agent or data)")
+    return config
+
+
+def _cmd_train(args: argparse.Namespace) -> None:
+    given: set[str] = args.given
+    checkpoint, save_every = None, args.save_every
+    if args.resume:
+        out = Path(args.resume)
+        ignored = sorted(given - RESUME_OPTIONS)
+        if ignored:
+            raise FreqmixError(f"--resume continues the run as it was configured; drop "
+                               f"{', '.join(flag(dest) for dest in ignored)} (or start a new run with --out)")
+        done = finished_steps(out)
+        if done is not None and (args.steps or planned_steps(out) or done) <= done:
+            print(f"{out}: already finished ({done} steps, metrics.json); nothing to do. Pass --steps N > {done} to "
+                  "extend it from its last checkpoint")
+            return
+        config, checkpoint = load_resume(out, args.steps)
+        if "save_every" not in given:
+            save_every = checkpoint.get("save_every")  # a second interruption loses no more than the first
+    else:
+        out = Path(args.out)
+        config = config_of(args, given)
+    try:
+        metrics = run_training(config, out, progress=not args.no_progress, save_every=save_every,
+                               stop_at=args.stop_at, checkpoint=checkpoint, overwrite=args.overwrite)
+    except KeyboardInterrupt:
+        raise KeyboardInterrupt(interruption_note(out)) from None
+    if os.environ.get("RANK", "0") != "0":  # under torchrun only rank 0 reports
+        return
+    if metrics is None:
+        print(f"stopped at step {args.stop_at} with a checkpoint; continue with: freqmix train --resume {out}")
+        return
+
+    def figure(name: str) -> str:  # a streamed run measures no held-out identification
+        return "n/a" if metrics[name] is None else f"{metrics[name]:.4f}"
+
+    print(f"identification accuracy {figure('identification_accuracy')}  "
+          f"verification accuracy {figure('verification_accuracy')}  mean k {metrics['mean_k']:.2f}  "
+          f"final loss {metrics['final_loss']:.3f}  {metrics['wall_seconds']:.1f} s  -> {out}")

@@ -1,0 +1,73 @@
+"""Options are honoured or refused, never silently ignored: compare's protection flags (each defense sets its own),
+--k with an agent that chooses k, ablate --hp (passed to every learning agent), and a note for k outside the
+paper's 2..6."""
+import json
+
+import pytest
+
+from freqmix.cli import main
+
+TINY = ["--image-size", "32", "--batch-size", "8", "--embedding-dim", "32", "--no-progress", "--steps", "2"]
+
+
+@pytest.fixture(autouse=True)
+def no_debug(monkeypatch):
+    monkeypatch.delenv("FREQMIX_DEBUG", raising=False)
+
+
+def error_line(capsys):
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("freqmix: error: ") and "\n" not in err, err
+    return err
+
+
+def test_compare_refuses_protection_flags_that_the_defenses_override(tmp_path, capsys):
+    out = tmp_path / "compare"
+    argv = ["compare", *TINY, "--defenses", "none,fixed2", "--private-fraction", "0.1", "--out", str(out)]
+    assert main([*argv, "--channels", "high", "--key", "7", "--n-high", "20"]) == 2
+    err = error_line(capsys)
+    assert "--channels, --n-high, --key" in err and "--defenses" in err
+    with pytest.raises(SystemExit) as usage:  # compare has no --k (and no longer reads it as an abbreviated --key)
+        main([*argv, "--k", "4"])
+    assert usage.value.code == 2 and "unrecognized arguments: --k 4" in error_line(capsys)
+    assert main([*argv, "--channels", "all"]) == 2  # a default typed out is still a flag compare would ignore
+    assert "--channels" in error_line(capsys)
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("agent", ["reinforce", "random"])
+def test_k_with_an_agent_that_chooses_k_is_refused(tmp_path, capsys, agent):
+    out = tmp_path / "run"
+    assert main(["train", *TINY, "--agent", agent, "--k", "4", "--out", str(out)]) == 2
+    assert f"--agent {agent} chooses k itself" in error_line(capsys)
+    assert not out.exists()
+
+
+def test_ablate_passes_hp_to_every_learning_agent(tmp_path):
+    out = tmp_path / "ablation"
+    assert main(["ablate", *TINY, "--agents", "reinforce,fixed", "--seeds", "1", "--hp", "n_steps=2",
+                 "--hp", "learning_rate=0.01", "--out", str(out)]) == 0
+    learned = json.loads((out / "reinforce" / "seed0" / "config.json").read_text())["hyperparams"]
+    fixed = json.loads((out / "fixed" / "seed0" / "config.json").read_text())["hyperparams"]
+    assert learned == {"n_steps": 2, "learning_rate": 0.01} and fixed == {}
+
+
+def test_ablate_refuses_an_unknown_hp_before_training(tmp_path, capsys):
+    out = tmp_path / "ablation"
+    assert main(["ablate", *TINY, "--agents", "reinforce,fixed", "--seeds", "1", "--hp", "n_stepz=2",
+                 "--out", str(out)]) == 2
+    assert "unknown hyperparameter 'n_stepz'" in error_line(capsys)
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("k, note", [("9", "--k 9 lies outside the paper's range 2..6"),
+                                     ("1", "no-defense baseline")])
+def test_k_outside_the_papers_range_gets_a_note(tmp_path, k, note):
+    with pytest.warns(UserWarning, match=note) as notes:
+        assert main(["train", *TINY, "--batch-size", "10", "--k", k, "--out", str(tmp_path / "run")]) == 0
+    assert len([w for w in notes if "paper" in str(w.message)]) == 1
+
+
+def test_k_inside_the_papers_range_gets_no_note(tmp_path, recwarn):
+    assert main(["train", *TINY, "--k", "6", "--out", str(tmp_path / "run")]) == 0
+    assert not [w for w in recwarn if "paper" in str(w.message)]
