@@ -90,7 +90,8 @@ def _cmd_train(args: argparse.Namespace) -> None:
 
 
 # Other subcommands live in their own modules, each with ``add_parser(subparsers)`` that sets ``func``.
-COMMAND_MODULES: tuple[str, ...] = ("freqmix.align", "freqmix.ablate", "freqmix.bench", "freqmix.evaluate", "freqmix.compare")
+COMMAND_MODULES: tuple[str, ...] = ("freqmix.align", "freqmix.ablate", "freqmix.bench", "freqmix.evaluate", "freqmix.compare",
+                                     "freqmix.frontier")
 
 
 class OneLineErrorParser(argparse.ArgumentParser):
