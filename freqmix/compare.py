@@ -16,6 +16,7 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from matplotlib.figure import Figure
 from tqdm import tqdm
 
@@ -43,20 +44,28 @@ ATTACK_COLUMNS = tuple(f"{figure}_attack" for figure in ("psnr", "ssim", "recon_
                                                           "mia_top5", "knn_distance"))
 NUMERIC = tuple(c for c in COLUMNS + EXTRA_COLUMNS if c != "defense")
 REFERENCE = "none"
+ROW_FILE = "compare_row.json"  # one finished defense/seed run: its fingerprint and table row
 DEFAULT_PRIVATE_FRACTION = 0.5
 
 
 def run_compare(base: TrainConfig, defenses: list[str], budget: AttackBudget, out: Path, seeds: int = 1,
-                progress: bool = True, device: str = "cpu") -> list[dict[str, Any]]:
+                progress: bool = True, device: str = "cpu", resume: bool = False,
+                overwrite: bool = False) -> list[dict[str, Any]]:
     """Train and attack each defense under ``seeds`` seeds (``base.seed``, ``base.seed + 1``, ...); write every
     output file to ``out``; return the table rows (mean, ``_ci_low``, ``_ci_high`` per figure).
 
     :param base: the shared training configuration (data, recognizer, seed, private_fraction); each defense
         replaces its protection fields, and ``budget.recognizer_epochs`` applies unless ``base.steps`` is set.
     :param device: where the attacks run (``--device`` of the command: the same as training).
+    :param resume: reuse every defense/seed run of ``out`` that finished under the same configuration and budget
+        (its ``compare_row.json``), and train and attack only the others.
+    :param overwrite: run into an ``out`` that already holds a comparison, replacing it.
     """
     if seeds < 1:
         raise FreqmixError(f"--seeds must be >= 1, not {seeds}")
+    if (out / "config.json").exists() and not (resume or overwrite):
+        raise FreqmixError(f"{out} already holds a comparison; --resume continues it, --overwrite replaces it, or "
+                           f"choose another --out")
     started = time.perf_counter()
     seed_list = [base.seed + i for i in range(seeds)]
     out.mkdir(parents=True, exist_ok=True)
@@ -72,28 +81,49 @@ def run_compare(base: TrainConfig, defenses: list[str], budget: AttackBudget, ou
     line = tqdm(total=len(seed_list) * len(order), desc="compare", unit="run", disable=not progress)
     for seed in seed_list:
         config = replace(base, seed=seed)
-        line.set_description(f"compare [seed {seed}: attacker kit]")
-        data = load_attack_data(config)
-        kit = prepare_kit(data.private_train, data.private_test, data.auxiliary, budget, seed, progress, device)
-        judge_accuracy.append(kit.judge_accuracy)
-        reference = None
+        kit, reference = None, None
         for name in order:
-            line.set_description(f"compare [seed {seed}: {name}]")
-            began = time.perf_counter()
             folder = out / name if seeds == 1 else out / name / f"seed{seed}"
-            metrics = run_training(replace(config, **defense_overrides(name, seed)), folder, progress=progress)
-            results = evaluate_run(folder, budget, seed, kit=kit, reference_accuracy=reference, progress=progress)
+            run_config = replace(config, **defense_overrides(name, seed))
+            fingerprint = {"config": asdict(run_config), "budget": asdict(budget)}
+            row = _finished_row(folder, fingerprint) if resume else None
+            if row is None:
+                if kit is None:
+                    line.set_description(f"compare [seed {seed}: attacker kit]")
+                    data = load_attack_data(config)
+                    kit = prepare_kit(data.private_train, data.private_test, data.auxiliary, budget, seed,
+                                      progress, device)
+                line.set_description(f"compare [seed {seed}: {name}]")
+                began = time.perf_counter()
+                metrics = run_training(run_config, folder, progress=progress)
+                results = evaluate_run(folder, budget, seed, kit=kit, reference_accuracy=reference,
+                                       progress=progress)
+                if name == REFERENCE:
+                    reference = metrics["identification_accuracy"]
+                row = {**_run_row(metrics, results, reference, kit.judge_accuracy, time.perf_counter() - began),
+                       "private_identities": kit.private.num_identities}
+                (folder / ROW_FILE).write_text(json.dumps({**fingerprint, "row": row}))
             if name == REFERENCE:
-                reference = metrics["identification_accuracy"]
-            runs[name].append(_run_row(metrics, results, reference, kit.judge_accuracy,
-                                       time.perf_counter() - began))
+                reference = row["values"]["identification_accuracy"]
+            runs[name].append(row)
             line.update()
+        judge_accuracy.append(runs[order[0]][-1]["values"]["judge_heldout_accuracy"])
     line.close()
     table = [_aggregate(name, runs[name], sub_seed(base.seed, f"compare-{name}")) for name in defenses]
     _write_tables(table, out, base, budget, seed_list, judge_accuracy, time.perf_counter() - started,
-                  kit.private.num_identities)
+                  runs[order[0]][-1]["private_identities"])
     _plot(table, out / "compare.png")
     return table
+
+
+def _finished_row(folder: Path, fingerprint: dict[str, Any]) -> dict[str, Any] | None:
+    """The row a finished run of ``folder`` left under the same configuration and budget, else None."""
+    try:
+        saved = json.loads((folder / ROW_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    # A JSON round trip makes tuples lists, so the fingerprint is compared in the form it was saved in.
+    return saved["row"] if {k: saved.get(k) for k in fingerprint} == json.loads(json.dumps(fingerprint)) else None
 
 
 def _run_row(metrics: dict[str, Any], results: dict[str, Any], reference: float | None, judge_accuracy: float,
@@ -113,7 +143,8 @@ def _run_row(metrics: dict[str, Any], results: dict[str, Any], reference: float 
               "mean_k": metrics["mean_k"], "judge_heldout_accuracy": judge_accuracy,
               **{f"exposure_{figure}_E{e}": results["exposure"][str(e)][figure]
                  for e in EXPOSURES for figure in ("ssim", "recon_id_accuracy")}}
-    return {"values": values, "per_image": {f: results["per_image"][f] for f in PER_IMAGE},
+    return {"values": values, "per_image": {f: np.asarray(results["per_image"][f], dtype=float).tolist()
+                                            for f in PER_IMAGE},
             "attacks": {c: s[c] for c in ATTACK_COLUMNS}}
 
 
@@ -229,6 +260,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                                         "(--seed, --seed + 1, ...) for the intervals")
     p.add_argument("--out", default="runs/compare", help="output folder")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (1 is fastest on a busy machine)")
+    again = p.add_mutually_exclusive_group()
+    again.add_argument("--resume", action="store_true",
+                       help="continue a comparison in --out: reuse its finished defense/seed runs")
+    again.add_argument("--overwrite", action="store_true", help="replace a comparison already in --out")
     # The budget decides the epochs unless --epochs/--steps is given; the attacker needs identities of its own.
     p.set_defaults(func=_cmd_compare, epochs=None, private_fraction=DEFAULT_PRIVATE_FRACTION)
 
@@ -240,7 +275,7 @@ def _cmd_compare(args: argparse.Namespace) -> None:
     epochs = args.epochs if args.epochs is not None else budget.recognizer_epochs
     base = config_from_args(args, epochs=epochs)
     table = run_compare(base, defenses, budget, Path(args.out), seeds=args.seeds, progress=not args.no_progress,
-                        device=base.device)
+                        device=base.device, resume=args.resume, overwrite=args.overwrite)
     for row in table:
         print(f"{row['defense']:>14}  accuracy {row['identification_accuracy']:.3f}  "
               f"SSIM {row['ssim']:.3f} [{row['ssim_ci_low']:.3f}, {row['ssim_ci_high']:.3f}]  "

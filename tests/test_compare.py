@@ -101,3 +101,61 @@ def test_bad_seed_count_is_one_line(tmp_path, capsys):
     assert main(["compare", "--defenses", "none", "--seeds", "0", "--out", str(tmp_path / "c")]) == 2
     assert "--seeds must be >= 1" in capsys.readouterr().err
     assert not (tmp_path / "c").exists()
+
+
+def test_an_existing_comparison_is_refused_without_resume_or_overwrite(compare_dir, capsys):
+    before = (compare_dir / "compare.csv").read_bytes()
+    assert main(["compare", "--defenses", "none", "--out", str(compare_dir), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "already holds a comparison; --resume continues it, --overwrite replaces it" in err
+    assert (compare_dir / "compare.csv").read_bytes() == before
+
+
+def test_resume_reuses_every_finished_run_and_rebuilds_the_same_table(compare_dir, tmp_path, monkeypatch):
+    import shutil
+
+    import freqmix.compare as compare
+
+    copy = tmp_path / "copy"
+    shutil.copytree(compare_dir, copy)
+    (copy / "compare.csv").unlink()
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("a finished run was trained again")
+
+    monkeypatch.setattr(compare, "run_training", no_training)
+    monkeypatch.setattr(compare, "prepare_kit", no_training)
+    argv = ["compare", "--data", "synthetic", "--image-size", "32", "--defenses", "fixed2,none", "--budget", "tiny",
+            "--seeds", "2", "--steps", "3", "--batch-size", "6", "--embedding-dim", "16", "--seed", "1",
+            "--private-fraction", "0.1", "--train-per-identity", "3", "--out", str(copy), "--no-progress",
+            "--threads", "1", "--resume"]
+    assert main(argv) == 0
+    with open(copy / "compare.csv") as f, open(compare_dir / "compare.csv") as g:
+        resumed, original = list(csv.DictReader(f)), list(csv.DictReader(g))
+    drop = {"wall_seconds", "wall_seconds_ci_low", "wall_seconds_ci_high"}
+    assert [{k: v for k, v in r.items() if k not in drop} for r in resumed] == \
+        [{k: v for k, v in r.items() if k not in drop} for r in original]
+
+
+def test_resume_retrains_a_run_whose_configuration_changed(compare_dir, tmp_path, monkeypatch):
+    import shutil
+
+    import freqmix.compare as compare
+
+    copy = tmp_path / "copy"
+    shutil.copytree(compare_dir, copy)
+    trained = []
+
+    def record(config, folder, progress=True):
+        trained.append(folder)
+        raise RuntimeError("stop")  # ends the comparison once the retraining decision is known
+
+    monkeypatch.setattr(compare, "run_training", record)
+    monkeypatch.setattr(compare, "prepare_kit", lambda *a, **k: type("Kit", (), {})())
+    argv = ["compare", "--data", "synthetic", "--image-size", "32", "--defenses", "none", "--budget", "tiny",
+            "--seeds", "2", "--steps", "4", "--batch-size", "6", "--embedding-dim", "16", "--seed", "1",
+            "--private-fraction", "0.1", "--train-per-identity", "3", "--out", str(copy), "--no-progress",
+            "--threads", "1", "--resume"]
+    with pytest.raises(RuntimeError, match="stop"):
+        main(argv)
+    assert trained == [copy / "none" / "seed1"]
