@@ -39,7 +39,7 @@ FIXED_DEFENSES = tuple(f"fixed{k}" for k in range(2, 7))
 BASELINES = (*FIXED_DEFENSES, *SCHEDULE_DEFENSES)  # the frontier adaptive points are judged against
 DEPLOYED = "deployed"
 UTILITY, PRIVACY = "identification_accuracy", "ssim"  # x: higher is better; y: lower is better
-DEFAULT_EPISODES = 4
+DEFAULT_EPISODES = 3
 
 
 def frontier_defenses(deployed: bool) -> list[str]:
@@ -47,14 +47,19 @@ def frontier_defenses(deployed: bool) -> list[str]:
     return [*BASELINES, "random", *ADAPTIVE_DEFENSES, *([DEPLOYED] if deployed else [])]
 
 
-def learn_deployed_policies(base: TrainConfig, seeds: list[int], episodes: int, out: Path, progress: bool) -> str:
+def learn_deployed_policies(base: TrainConfig, seeds: list[int], episodes: int, out: Path, progress: bool,
+                            resume: bool = False) -> str:
     """For each seed, learn REINFORCE under the constrained reward over ``episodes`` whole runs on the auxiliary
     identities (hybrid mask, the seed's key) into ``out/learn/seedS``; register the ``deployed`` defense (the saved
-    policy acting on the private identities) and return its name."""
+    policy acting on the private identities) and return its name.
+
+    :param resume: keep a seed's policy that an earlier call already learned (its ``metrics.json`` written)."""
     for seed in seeds:
         mask = defense_overrides("reinforce-constrained", seed)
         config = replace(base, **mask, seed=seed, episode="run", episodes=episodes, train_identities="auxiliary")
-        run_training(config, out / "learn" / f"seed{seed}", progress=progress)
+        folder = out / "learn" / f"seed{seed}"
+        if not (resume and (folder / "metrics.json").is_file()):
+            run_training(config, folder, progress=progress)
     template = str((out / "learn" / "seed{seed}" / "agent.zip").resolve())
     if DEPLOYED not in DEFENSES.names():
         DEFENSES.register(DEPLOYED, {**DEFENSES.get("fixed2"), **HYBRID_MASK, "agent": template,
@@ -122,7 +127,7 @@ def _write(table: list[dict[str, Any]], verdicts: list[dict[str, Any]], out: Pat
     for row in table:
         if row["defense"] in BASELINES or row["defense"] == "random":
             lines.append(f"| {row['defense']} | {cell(row, UTILITY)} | {cell(row, PRIVACY)} | "
-                         f"{cell(row, 'recon_id_accuracy')} | {row['mean_k']:.2f} | baseline |")
+                         f"{cell(row, 'recon_id_accuracy')} | {row['mean_k']:.2f} | {'baseline' if row['defense'] in BASELINES else 'reference'} |")
     for row in verdicts:
         lines.append(f"| {row['defense']} | {cell(row, UTILITY)} | {cell(row, PRIVACY)} | "
                      f"{cell(row, 'recon_id_accuracy')} | {row['mean_k']:.2f} | **{row['verdict']}** |")
@@ -168,17 +173,20 @@ def plot(table: list[dict[str, Any]], path: Path) -> None:
 
 
 def run_frontier(base: TrainConfig, budget_name: str, seeds: int, episodes: int, out: Path, deployed: bool = True,
-                 progress: bool = True) -> list[dict[str, Any]]:
-    """Learn the deployed policies, run the comparison, judge every adaptive point; returns the verdict rows."""
+                 progress: bool = True, resume: bool = False) -> list[dict[str, Any]]:
+    """Learn the deployed policies, run the comparison, judge every adaptive point; returns the verdict rows.
+
+    :param resume: reuse the policies and the defense/seed runs an interrupted call finished (``compare --resume``).
+    """
     if seeds < 1 or episodes < 1:
         raise FreqmixError(f"--seeds and --episodes must be >= 1, not {seeds} and {episodes}")
     budget = get_budget(budget_name)
     seed_list = [base.seed + i for i in range(seeds)]
     out.mkdir(parents=True, exist_ok=True)
     if deployed:
-        learn_deployed_policies(base, seed_list, episodes, out, progress)
+        learn_deployed_policies(base, seed_list, episodes, out, progress, resume)
     table = run_compare(base, frontier_defenses(deployed), budget, out, seeds=seeds, progress=progress,
-                        device=base.device)
+                        device=base.device, resume=resume)
     verdicts = judge(table)
     _write(table, verdicts, out, seed_list, budget.name, episodes)
     plot(table, out / "frontier.png")
@@ -197,6 +205,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="whole runs the deployed policy learns over (on the auxiliary identities)")
     p.add_argument("--no-deployed", action="store_true", help="skip the policy learned on other faces")
     p.add_argument("--out", default="runs/frontier", help="output folder")
+    p.add_argument("--resume", action="store_true", help="continue an interrupted frontier in --out")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (1 is fastest on a busy machine)")
     p.set_defaults(func=_cmd_frontier, epochs=None, private_fraction=DEFAULT_PRIVATE_FRACTION)
 
@@ -206,7 +215,7 @@ def _cmd_frontier(args: argparse.Namespace) -> None:
     budget = get_budget(args.budget)
     base = config_from_args(args, epochs=args.epochs if args.epochs is not None else budget.recognizer_epochs)
     verdicts = run_frontier(base, args.budget, args.seeds, args.learn_episodes, Path(args.out),
-                            deployed=not args.no_deployed, progress=not args.no_progress)
+                            deployed=not args.no_deployed, progress=not args.no_progress, resume=args.resume)
     for row in verdicts:
         print(f"{row['defense']:>22}  accuracy {row[UTILITY]:.3f}  SSIM {row[PRIVACY]:.3f}  mean k "
               f"{row['mean_k']:.2f}  {row['verdict']}")

@@ -33,6 +33,7 @@ _LOSS_WINDOW = 20
 INFO_KEYS = ("k", "weights", "loss", "reward", "cost", "lambda", "leakage", "lr", "step", "epoch", "accuracy",
              "evaluated", "error")
 EPISODES = ("epoch", "run")
+NOT_MEASURED = -1.0  # info["leakage"] of a reward that needs no leakage signal (NaN would break info equality checks)
 
 
 @dataclass(frozen=True)
@@ -196,7 +197,7 @@ class FreqMixUpEnv(gym.Env):
         reward = 0.0 if terminated else terms.reward
         info = {"k": recipe.k, "weights": mixed.weights.cpu().numpy(), "loss": loss, "reward": reward,
                 "cost": terms.cost, "lambda": terms.multiplier,
-                "leakage": float("nan") if leakage is None else leakage, "lr": self.recognizer.lr,
+                "leakage": NOT_MEASURED if leakage is None else leakage, "lr": self.recognizer.lr,
                 "step": self.recognizer.step, "epoch": self.epoch, "accuracy": self._probe_accuracy,
                 "evaluated": evaluated, "error": error}
         if not terminated:

@@ -50,9 +50,9 @@ class RewardConfig:
     reward: str = "loss"
     accuracy_target: float = 0.85
     utility_weight: float = 0.0
-    lambda_lr: float = 10.0
+    lambda_lr: float = 2.0
     privacy: str = "loss"
-    constraint_start: float = 0.5
+    constraint_start: float = 0.25
 
 
 @dataclass(frozen=True)
