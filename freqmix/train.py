@@ -289,14 +289,15 @@ def run_training(config: TrainConfig, out: Path, progress: bool = True, save_eve
     if final_obs is None:
         return None
     base = env.unwrapped
-    base.recognizer.save(out / "recognizer.pt")
+    recognizer = base.trained_recognizer
+    recognizer.save(out / "recognizer.pt")
     if isinstance(agent, BaseAlgorithm):
         agent.save(out / "agent.zip")
 
     measured = env.rows[-steps:]  # the last run: the recognizer saved and measured
     losses = [row["loss"] for row in measured]
     ks = [int(row["k"]) for row in measured]
-    metrics = measure_utility(base.recognizer, base.transform, task)
+    metrics = measure_utility(recognizer, base.transform, task)
     metrics.update(final_loss=float(np.mean(losses[-FINAL_LOSS_WINDOW:])), mean_k=float(np.mean(ks)),
                    k_histogram={str(k): ks.count(k) for k in sorted(set(ks))},
                    action_distribution=action_distribution(agent, base.codec, final_obs, ks), steps=len(measured),

@@ -134,6 +134,7 @@ class FreqMixUpEnv(gym.Env):
                                f"{config.augment_shift}")
         self.augment_shift = int(round(config.augment_shift * self.train_data.images.shape[-1]))
         self.recognizer: Recognizer | None = None
+        self.finished_recognizer: Recognizer | None = None
 
     # -- Gymnasium API ------------------------------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None
@@ -155,6 +156,8 @@ class FreqMixUpEnv(gym.Env):
         fresh_run = self.config.episode == "run" and self.recognizer is not None and seed is None
         if fresh_run:
             self._recognizer_seed = int(self.np_random.integers(2**31))
+            # Agents reset as soon as an episode ends, so the run just finished is kept for whoever measures it.
+            self.finished_recognizer = self.recognizer
         if self.recognizer is None or seed is not None or fresh_run or options.get("reset_recognizer", False):
             self.recognizer = self._new_recognizer()
             self._losses: deque[float] = deque(maxlen=_LOSS_WINDOW)
@@ -172,6 +175,7 @@ class FreqMixUpEnv(gym.Env):
             raise gym.error.ResetNeeded("call reset() before step()")
         recipe = self.codec.decode(action)
         mixed = self.mixup(recipe, self._x, self._y, self._mix_rng)
+        self.finished_recognizer = None
         self._batch_pending = False
         loss = self.recognizer.train_step(mixed.x, mixed.soft_labels)
         self._episode_step += 1
@@ -258,6 +262,12 @@ class FreqMixUpEnv(gym.Env):
         if self.leakage is not None and faces is None:
             raise FreqmixError("the state holds no batch faces, which the leakage signal of this env's reward needs")
         self._pixels = faces
+
+    @property
+    def trained_recognizer(self) -> Recognizer | None:
+        """The recognizer the last step trained: with ``episode="run"``, the finished run's even after the reset
+        that started a fresh one."""
+        return self.finished_recognizer or self.recognizer
 
     def current_observation(self) -> np.ndarray:
         """The observation of the batch the next step will mix (what the last reset/step returned)."""

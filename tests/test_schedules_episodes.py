@@ -1,5 +1,6 @@
 """k schedules as agents, episodes that are whole runs, and a saved policy deployed without learning."""
 import pytest
+import torch
 
 from agents.registry import build_agent
 from agents.schedules import KSchedule
@@ -82,6 +83,8 @@ def test_learning_over_runs_measures_the_last_one(tmp_path):
     metrics = run_training(config, tmp_path / "run", progress=False)
     rows = (tmp_path / "run" / "steps.csv").read_text().splitlines()
     assert len(rows) == 1 + 18 and metrics["steps"] == 6
+    saved = torch.load(tmp_path / "run" / "recognizer.pt", weights_only=True)
+    assert saved["step"] == 6  # the last run's trained recognizer, not the fresh one the final reset built
     steps = [int(row.split(",")[0]) for row in rows[1:]]
     assert steps == [1, 2, 3, 4, 5, 6] * 3  # each run's recognizer starts from step 0
     with pytest.raises(FreqmixError, match="--episodes"):
