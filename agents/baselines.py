@@ -32,6 +32,7 @@ class _RecipeChooser:
         self.env: gym.Env | None = None
         self.seed: int | None = None
         self.num_timesteps = 0
+        self.end_timesteps = 0  # the step count at which the current learn() ends (schedules read the progress)
         self.logger = Logger(folder=None, output_formats=[])
         self._last_obs: np.ndarray | None = None
 
@@ -60,11 +61,10 @@ class _RecipeChooser:
             raise FreqmixError("call set_env(env) before learn()")
         if reset_num_timesteps:
             self.num_timesteps, self._last_obs = 0, None
-        end = self.num_timesteps + total_timesteps
+        end = self.end_timesteps = self.num_timesteps + total_timesteps
         obs = self._last_obs
         if obs is None:
-            obs = self.env.reset(seed=self.seed)[0] if reset_num_timesteps else np.zeros(
-                self.env.observation_space.shape, dtype=np.float32)
+            obs = self.env.reset(seed=self.seed)[0] if reset_num_timesteps else self._resumed_observation()
         if callback is not None:
             callback.init_callback(self)  # type: ignore[arg-type]
             callback.on_training_start(locals(), globals())
@@ -85,6 +85,10 @@ class _RecipeChooser:
         if callback is not None:
             callback.on_training_end()
         return self
+
+    def _resumed_observation(self) -> np.ndarray:
+        """The observation a resumed run continues from (these choosers read none)."""
+        return np.zeros(self.env.observation_space.shape, dtype=np.float32)
 
     def _action(self) -> Any:
         raise NotImplementedError

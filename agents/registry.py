@@ -21,6 +21,8 @@ from agents.baselines import FixedK, RandomK
 from agents.hyperparams import HYPERPARAMS_DIR, check_hyperparams, load_hyperparams, schedule
 from agents.policies import split_policy_kwargs
 from agents.reinforce import REINFORCE
+from agents.saved import is_saved_policy, saved_policy_builder
+from agents.schedules import SCHEDULES, KSchedule
 from freqmix.errors import FreqmixError
 from freqmix.registry import Registry
 
@@ -85,9 +87,20 @@ def _random(env: gym.Env, seed: int, k: int, hyperparams: dict[str, Any]) -> Ran
     return agent
 
 
+def _schedule(name: str) -> Callable[..., KSchedule]:
+    def build(env: gym.Env, seed: int, k: int, hyperparams: dict[str, Any]) -> KSchedule:
+        agent = KSchedule(name, env.get_wrapper_attr("codec"))
+        agent.set_env(env, seed)
+        return agent
+
+    return build
+
+
 AGENTS: Registry[AgentSpec] = Registry("agent", "--agent")
 AGENTS.register("fixed", AgentSpec(_fixed, learns=False))
 AGENTS.register("random", AgentSpec(_random, learns=False))
+for _name in SCHEDULES.names():
+    AGENTS.register(_name, AgentSpec(_schedule(_name), learns=False))
 
 
 def register_sb3(name: str, algorithm: type[BaseAlgorithm], box_actions: bool = False,
@@ -112,7 +125,12 @@ register_sb3("td3", TD3, box_actions=True)
 
 
 def agent_spec(name: str) -> AgentSpec:
-    """The registered spec of ``name``; ``UnknownNameError`` listing the choices if unknown."""
+    """The registered spec of ``name``, or of the saved policy ``name`` when it is a path ending in ``.zip``
+    (``DIR/agent.zip`` of a ``freqmix train`` run: it acts without learning); ``UnknownNameError`` listing the
+    choices if unknown."""
+    if is_saved_policy(name):
+        algorithms = {n: spec.algorithm for n, spec in AGENTS.items() if spec.algorithm is not None}
+        return AgentSpec(saved_policy_builder(name, algorithms), learns=False)
     return AGENTS.get(name)
 
 

@@ -8,7 +8,12 @@
 - ``fixed2`` … ``fixed6``: the paper's hybrid mask (:data:`HYBRID_MASK`: PPFR-FD's high-frequency channel
   selection and keyed shuffle, then frequency MixUp) with k fixed;
 - ``random``: the hybrid mask with k drawn uniformly from {2..6} per batch;
-- ``adaptive``: the hybrid mask with k chosen per batch by the trained REINFORCE agent (the paper's method);
+- ``linear``, ``step``, ``cosine``: the hybrid mask with k following a schedule of the run's progress
+  (:mod:`agents.schedules`: 2 -> 6 as a ramp, a step at half time, a half cosine);
+- ``adaptive``: the hybrid mask with k chosen per batch by the REINFORCE agent learning during the run under the
+  constrained reward (the paper's method with our reward; :mod:`mixup_env.rewards`);
+- ``reinforce-loss``, ``reinforce-constrained``, ``ppo-loss``, ``ppo-constrained``: the adaptive agents under
+  each reward (``reinforce-constrained`` is ``adaptive``);
 - ``fixed2-nodc`` … ``fixed6-nodc``, ``random-nodc``, ``adaptive-nodc``: the same with the weaker mask that only
   drops the DC channel (:data:`NO_DC_MASK`), kept for comparison with earlier results.
 """
@@ -29,7 +34,9 @@ _KEY_STREAM = 7919  # keeps the secret key's draw apart from every other use of 
 # Every protection field, so that a defense never inherits one from the command line.
 _PLAIN: dict[str, Any] = {"agent": "fixed", "k": 1, "env": "FreqMixUp-v0", "channels": "all", "n_high": 36,
                           "upsample": 1, "weights": "dirichlet", "alpha": 1.0, "sign_flip": False, "drop": 0.0,
-                          "laplace_epsilon": None, "keyed": False}
+                          "laplace_epsilon": None, "keyed": False, "reward": "loss"}
+SCHEDULE_DEFENSES = ("linear", "step", "cosine")
+ADAPTIVE_DEFENSES = ("reinforce-loss", "reinforce-constrained", "ppo-loss", "ppo-constrained")
 
 DEFENSES: Registry[dict[str, Any]] = Registry("defense", "--defenses")
 DEFENSES.register("none", dict(_PLAIN))
@@ -40,7 +47,12 @@ for _suffix, _mask in (("", HYBRID_MASK), ("-nodc", NO_DC_MASK)):
     for _k in range(2, 7):
         DEFENSES.register(f"fixed{_k}{_suffix}", {**_PLAIN, **_mask, "k": _k})
     DEFENSES.register(f"random{_suffix}", {**_PLAIN, **_mask, "agent": "random"})
-    DEFENSES.register(f"adaptive{_suffix}", {**_PLAIN, **_mask, "agent": "reinforce"})
+    DEFENSES.register(f"adaptive{_suffix}", {**_PLAIN, **_mask, "agent": "reinforce", "reward": "constrained"})
+for _name in SCHEDULE_DEFENSES:
+    DEFENSES.register(_name, {**_PLAIN, **HYBRID_MASK, "agent": _name})
+for _name in ADAPTIVE_DEFENSES:
+    _agent, _reward = _name.split("-")
+    DEFENSES.register(_name, {**_PLAIN, **HYBRID_MASK, "agent": _agent, "reward": _reward})
 
 
 class DefenseError(FreqmixError):
@@ -64,8 +76,10 @@ def parse_defenses(text: str) -> list[str]:
 
 
 def defense_overrides(name: str, seed: int) -> dict[str, Any]:
-    """The training-config fields of defense ``name`` (the secret key drawn from ``seed`` where it shuffles)."""
+    """The training-config fields of defense ``name`` (the secret key drawn from ``seed`` where it shuffles; an
+    agent given as a path template, e.g. a policy saved per seed, gets ``{seed}`` filled in)."""
     fields = dict(DEFENSES.get(name))
+    fields["agent"] = fields["agent"].format(seed=seed)
     keyed = fields.pop("keyed", False)
     fields["key"] = secret_key(seed) if keyed else None
     return fields

@@ -10,7 +10,7 @@ guessed pipeline coincides) lives in an :class:`AttackerKit`, built once and sha
 from __future__ import annotations
 
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -88,6 +88,14 @@ def prepare_kit(private: FaceDataset, private_test: FaceDataset, auxiliary: Face
     return AttackerKit(private, auxiliary, judge, judge_accuracy, evaluator, evaluator_accuracy, prior, device)
 
 
+def attacked_faces(private: FaceDataset, per_identity: int) -> FaceDataset:
+    """The first ``per_identity`` faces of every private identity (all of an identity's faces if it has fewer)."""
+    if per_identity < 1:
+        raise FreqmixError(f"attacked_per_identity must be >= 1, not {per_identity}")
+    keep = [i for k in range(private.num_identities) for i in (private.labels == k).nonzero().flatten()[:per_identity]]
+    return private.subset(torch.stack(keep))
+
+
 def _interval(values: np.ndarray, seed: int) -> list[float]:
     _, low, high = bootstrap_interval([values], seed=seed)
     return [low, high]
@@ -160,6 +168,8 @@ def attack_recognizer(recognizer: Recognizer, truth: Protection, kit: AttackerKi
         (SAMPLES, P, H, W) images for a figure (``target``, ``analytic_white_box``, ``cgan_white_box``,
         ``cgan_black_box``, ``identity``, ``tv_prior``, ``generator_prior``).
     """
+    if budget.attacked_per_identity is not None:
+        kit = replace(kit, private=attacked_faces(kit.private, budget.attacked_per_identity))
     aux = kit.auxiliary
     num_identities = kit.private.num_identities
     if recognizer.config["num_classes"] != num_identities:

@@ -1,8 +1,12 @@
-"""``freqmix ablate``: every agent × seed on the same data, budget and seeds, summarised side by side.
+"""``freqmix ablate``: every agent × seed on the same data, budget, reward and seeds, summarised side by side.
 
-Files written to ``out``: ``AGENT/seedS/`` (each run's ``freqmix train`` folder), ``runs.csv`` (one row per run),
-``ablation.csv`` and ``ablation.md`` (one row per agent, mean and standard deviation over seeds) and
-``ablation.png`` (reward and k over training, one line per agent, averaged over seeds).
+The reward is the run's (``--reward``, by default ``constrained``: privacy while the clean-probe accuracy holds
+``--accuracy-target``), so algorithms are compared on a problem without a dominant arm. ``--hp KEY=VALUE`` reaches
+every learning agent. Files written to ``out``: ``AGENT/seedS/`` (each run's ``freqmix train`` folder), ``runs.csv``
+(one row per run), ``ablation.csv`` and ``ablation.md`` (one row per agent: mean ± standard deviation over seeds
+and a 95% bootstrap interval over seeds; then, per figure, the pairs of agents whose intervals do not overlap,
+i.e. that differ beyond seed noise) and ``ablation.png`` (reward, k and clean-probe accuracy over training, one
+line per agent, averaged over seeds).
 """
 from __future__ import annotations
 
@@ -17,6 +21,7 @@ import numpy as np
 
 from agents.hyperparams import parse_overrides
 from agents.registry import agent_spec, resolve_hyperparams
+from attacks.intervals import bootstrap_interval
 from freqmix.options import add_overwrite_option, add_train_options, config_from_args, note_unusual_k
 from freqmix.run_folder import claim_output_folder
 from freqmix.train import TrainConfig, env_action, run_training
@@ -72,7 +77,7 @@ def parse_agents(text: str) -> list[AgentChoice]:
 def _read_steps(path: Path) -> dict[str, np.ndarray]:
     with open(path, newline="") as f:
         rows = list(csv.DictReader(f))
-    return {key: np.array([float(row[key]) for row in rows]) for key in ("step", "k", "reward")}
+    return {key: np.array([float(row[key]) for row in rows]) for key in ("step", "k", "reward", "accuracy")}
 
 
 def run_ablation(base: TrainConfig, choices: list[AgentChoice], seeds: list[int], out: Path,
@@ -118,7 +123,8 @@ def hyperparams_of(base: TrainConfig, agent: str) -> dict[str, Any]:
 
 
 def summarize(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One row per agent (in first-seen order): ``<column>_mean`` and ``<column>_std`` (ddof=1; 0 for one seed)."""
+    """One row per agent (in first-seen order): ``<column>_mean``, ``<column>_std`` (ddof=1; 0 for one seed) and
+    ``<column>_ci_low`` / ``_ci_high``, the 95% bootstrap interval of the mean over seeds."""
     rows = []
     for agent in dict.fromkeys(run["agent"] for run in runs):
         mine = [run for run in runs if run["agent"] == agent]
@@ -127,8 +133,20 @@ def summarize(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
             values = np.array([run[key] for run in mine], dtype=np.float64)
             row[f"{key}_mean"] = float(values.mean())
             row[f"{key}_std"] = float(values.std(ddof=1)) if len(values) > 1 else 0.0
+            _, row[f"{key}_ci_low"], row[f"{key}_ci_high"] = bootstrap_interval([[v] for v in values])
         rows.append(row)
     return rows
+
+
+def beyond_noise(summary: list[dict[str, Any]], key: str) -> list[tuple[str, str]]:
+    """Pairs of agents (higher first) whose intervals of ``key`` do not overlap: they differ beyond seed noise."""
+    pairs = []
+    for i, a in enumerate(summary):
+        for b in summary[i + 1:]:
+            high, low = (a, b) if a[f"{key}_mean"] >= b[f"{key}_mean"] else (b, a)
+            if low[f"{key}_ci_high"] < high[f"{key}_ci_low"]:
+                pairs.append((high["agent"], low["agent"]))
+    return pairs
 
 
 def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
@@ -141,28 +159,41 @@ def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
 def write_markdown(path: Path, summary: list[dict[str, Any]], base: TrainConfig, steps: int) -> None:
     """The per-agent table as Markdown, with the shared settings above it."""
     header = ["agent"] + [title for _, title, _ in SUMMARY_COLUMNS]
-    lines = [f"Ablation on `{base.data}`, env {base.env}, {steps} recognizer steps per run, "
-             f"seeds {summary[0]['seeds']} per agent; mean ± std over seeds.", "",
-             "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    reward = (f"reward `{base.reward}`" + (f" (accuracy target {base.accuracy_target:g})"
+                                           if base.reward == "constrained" else ""))
+    lines = [f"Ablation on `{base.data}`, env {base.env}, {reward}, {steps} recognizer steps per run, "
+             f"seeds {summary[0]['seeds']} per agent; mean ± std over seeds [95% bootstrap interval over seeds].",
+             "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for row in summary:
-        cells = [row["agent"]] + [f"{row[f'{key}_mean']:.{digits}f} ± {row[f'{key}_std']:.{digits}f}"
+        cells = [row["agent"]] + [f"{row[f'{key}_mean']:.{digits}f} ± {row[f'{key}_std']:.{digits}f} "
+                                  f"[{row[f'{key}_ci_low']:.{digits}f}, {row[f'{key}_ci_high']:.{digits}f}]"
                                   for key, _, digits in SUMMARY_COLUMNS]
         lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", "Where agents differ beyond seed noise (intervals that do not overlap; higher first):", "",
+              "| figure | pairs |", "|---|---|"]
+    for key, title, _ in SUMMARY_COLUMNS:
+        if key == "wall_seconds":
+            continue
+        pairs = beyond_noise(summary, key)
+        lines.append(f"| {title} | {', '.join(f'{a} > {b}' for a, b in pairs) or 'none'} |")
     path.write_text("\n".join(lines) + "\n")
 
 
-def plot(path: Path, runs: list[dict[str, Any]]) -> None:
-    """Reward and k over training, one line per agent: a moving average per run, then the mean over seeds."""
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4), layout="constrained")
+def plot(path: Path, runs: list[dict[str, Any]], accuracy_target: float | None = None) -> None:
+    """Reward, k and clean-probe accuracy over training, one line per agent: a moving average per run, then the
+    mean over seeds; the accuracy target as a dashed line when given."""
+    fig, axes = plt.subplots(1, 3, figsize=(16, 4), layout="constrained")
     for agent in dict.fromkeys(run["agent"] for run in runs):
         curves = [_read_steps(Path(run["folder"]) / "steps.csv") for run in runs if run["agent"] == agent]
         length = min(len(c["step"]) for c in curves)
         window = max(1, length // 20)
         kernel = np.ones(window) / window
-        for ax, key in zip(axes, ("reward", "k")):
+        for ax, key in zip(axes, ("reward", "k", "accuracy")):
             smooth = np.mean([np.convolve(c[key][:length], kernel, mode="valid") for c in curves], axis=0)
             ax.plot(curves[0]["step"][window - 1:length], smooth, label=agent)
-    for ax, title in zip(axes, ("reward (recognition loss of the mixed batch)", "k (images mixed)")):
+    if accuracy_target is not None:
+        axes[2].axhline(accuracy_target, color="black", linestyle="--", linewidth=1, label="accuracy target")
+    for ax, title in zip(axes, ("reward", "k (images mixed)", "clean-probe accuracy")):
         ax.set_xlabel("recognizer step")
         ax.set_title(title)
     fig.legend(*axes[0].get_legend_handles_labels(), loc="outside right upper")  # clear of the curves
@@ -199,5 +230,5 @@ def _cmd_ablate(args: argparse.Namespace) -> None:
     _write_csv(out / "ablation.csv", summary)
     steps = int(_read_steps(Path(runs[0]["folder"]) / "steps.csv")["step"].size)
     write_markdown(out / "ablation.md", summary, base, steps)
-    plot(out / "ablation.png", runs)
+    plot(out / "ablation.png", runs, base.accuracy_target if base.reward == "constrained" else None)
     print((out / "ablation.md").read_text(), end="")

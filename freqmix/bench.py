@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 
-from freqmix.benchmarks import dct_vs_copy, dct_vs_cv2, env_step, train_run
+from freqmix.benchmarks import dct_vs_copy, dct_vs_cv2, env_step, reward_costs, train_run
 from recognizer.data import split_per_identity, synthetic_faces
 from freqmix.errors import FreqmixError
 
@@ -50,7 +50,9 @@ def run_bench(out: Path, rounds: int = DEFAULT_ROUNDS, batch_size: int = 32, ima
         if threads:
             torch.set_num_threads(threads)
         step, episodes = env_step.measure(faces, batch_size, rounds)
+        leakage, probe = reward_costs.measure(faces, batch_size, rounds)
         figures = {"env_step_over_plain": step.to_dict(), "env_episodes_over_plain": episodes.to_dict(),
+                   "leakage_over_step": leakage.to_dict(), "probe_over_step": probe.to_dict(),
                    "dct_speedup_vs_cv2": dct_vs_cv2.measure(batch, rounds).to_dict(),
                    "dct_over_copy": dct_vs_copy.measure(batch, rounds).to_dict()}
         used_threads = torch.get_num_threads()

@@ -31,6 +31,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "bench": ("freqmix.bench", "speed figures (ratios timed side by side) into OUT/bench.json"),
     "evaluate": ("freqmix.evaluate", "all attacks on one trained run -> DIR/privacy.json"),
     "compare": ("freqmix.compare", "train and attack every defense side by side -> compare.csv/md/json/png"),
+    "frontier": ("freqmix.frontier", "baselines vs adaptive agents on the privacy–utility plane, N seeds "
+                                     "-> frontier.md/png"),
 }
 
 

@@ -274,11 +274,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_cmd_compare, epochs=None, private_fraction=DEFAULT_PRIVATE_FRACTION)
 
 
-def _cmd_compare(args: argparse.Namespace) -> None:
-    conflicting = [flag(dest) for dest in DEFENSE_OPTIONS if dest in args.given]
+def refuse_defense_options(given: set[str]) -> None:
+    """FreqmixError for the protection options in ``given`` (the options typed): every defense sets its own."""
+    conflicting = [flag(dest) for dest in DEFENSE_OPTIONS if dest in given]
     if conflicting:
-        raise FreqmixError(f"each defense sets its own protection, so compare would ignore {', '.join(conflicting)}; "
+        raise FreqmixError(f"each defense sets its own protection, so it would ignore {', '.join(conflicting)}; "
                            "drop them (choose protections with --defenses, see attacks/defenses.py)")
+
+
+def _cmd_compare(args: argparse.Namespace) -> None:
+    refuse_defense_options(args.given)
     defenses = parse_defenses(args.defenses)
     budget = get_budget(args.budget)
     epochs = args.epochs if args.epochs is not None else budget.recognizer_epochs

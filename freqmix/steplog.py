@@ -10,7 +10,7 @@ import numpy as np
 
 from freqmix.errors import FreqmixError
 
-STEP_COLUMNS = ("step", "epoch", "k", "reward", "loss", "utility_penalty", "lr", "max_weight", "accuracy")
+STEP_COLUMNS = ("step", "epoch", "k", "reward", "loss", "cost", "lambda", "leakage", "lr", "max_weight", "accuracy")
 _INTEGER_COLUMNS = ("step", "epoch", "k")
 
 
@@ -34,7 +34,7 @@ class StepLog(gym.Wrapper):
     def step(self, action: Any) -> tuple[Any, float, bool, bool, dict[str, Any]]:
         obs, reward, terminated, truncated, info = self.env.step(action)
         row = {"step": info["step"], "epoch": info["epoch"], "k": info["k"], "reward": reward, "loss": info["loss"],
-               "utility_penalty": info["utility_penalty"], "lr": info["lr"],
+               "cost": info["cost"], "lambda": info["lambda"], "leakage": info["leakage"], "lr": info["lr"],
                "max_weight": float(np.max(info["weights"], axis=1).mean()), "accuracy": info["accuracy"]}
         self.rows.append(row)
         self._writer.writerow(row)

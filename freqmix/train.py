@@ -39,12 +39,14 @@ from freqmix.scalars import RecognizerScalars
 from freqmix.steplog import StepLog
 from mixup_env import ENV_IDS
 from freqmix.config_fields import pick
-from mixup_env.env import EnvConfig, FreqMixUpEnv
+from mixup_env.env import EPISODES, EnvConfig, FreqMixUpEnv
 from mixup_env.frequency import SELECTIONS, FrequencyTransform, TransformConfig
 from mixup_env.masking import WEIGHT_SCHEMES, Recipe
+from mixup_env.rewards import PRIVACY_TERMS, REWARDS, RewardConfig
 from mixup_env.spaces import DROP_LEVELS, PAPER_K_CHOICES, WEIGHT_OPTIONS
 from recognizer.data import (
     FaceDataset, PairSet, UnusablePairsError, load_dataset, load_lfw_pairs, make_pairs, private_split,
+    split_per_identity,
 )
 from recognizer.distributed import (
     ProcessGroup, check_world, join_process_group, spawn, torchrun_world_size,
@@ -101,9 +103,21 @@ class TrainConfig:
                             "gloo on CPU, NCCL on CUDA); rank 0 runs the agent")
     steps: int | None = _option(None, "recognizer steps", group="budget")
     epochs: float = _option(100, "epochs over the training split", group="budget")
-    probe_every: int = _option(0, "clean-probe accuracy every N steps")
-    utility_weight: float = _option(0.0, "reward -= weight × max(0, floor - probe accuracy)")
-    accuracy_floor: float = _option(0.9, "the probe accuracy below which --utility-weight penalises")
+    probe_every: int = _option(10, "clean-probe accuracy every N steps (0 = at episode ends only)")
+    reward: str = _option("constrained", "constrained: privacy against the free analytic attack - λ × accuracy "
+                          "shortfall, λ by dual ascent; loss: the paper's (recognition loss)", choices=REWARDS.names())
+    accuracy_target: float = _option(0.85, "clean-probe accuracy below which a step has a cost")
+    lambda_lr: float = _option(2.0, "constrained reward: dual ascent step on λ per probe and unit of shortfall")
+    privacy: str = _option("loss", "constrained reward's privacy term: loss (of the mixed batch) or leakage "
+                           "(1 - SSIM of the free analytic attack on it)", choices=PRIVACY_TERMS)
+    constraint_start: float = _option(0.25, "constrained reward: share of the run from which the constraint binds")
+    utility_weight: float = _option(0.0, "loss reward: reward -= weight × the accuracy shortfall")
+    episode: str = _option("epoch", "epoch: one long game; run: each episode trains a fresh recognizer for the "
+                           "whole budget", choices=EPISODES)
+    episodes: int = _option(1, "with --episode run: runs the agent learns over (the last one is measured)")
+    train_identities: str = _option(
+        "private", "with --private-fraction: train on the private identities, or on the disjoint auxiliary ones "
+        "(learn a policy on faces its deployment never sees)", choices=("private", "auxiliary"))
     augment_shift: float = _option(
         0.07, "random translation of training images, as a fraction of the side (0 = off)")
     train_per_identity: int | None = _option(None, "training images per identity (default: half)")
@@ -139,10 +153,12 @@ class TrainConfig:
         return pick(RecognizerConfig, self, data_parallel=data_parallel)
 
     def env_config(self, total_steps: int | None = None, data_parallel: bool = False) -> EnvConfig:
-        """The env of the run, planned for ``total_steps`` recognizer steps (cosine lr schedule)."""
+        """The env of the run, planned for ``total_steps`` recognizer steps (cosine lr schedule; per episode with
+        ``episode="run"``); ``data_parallel``: one replica of a multi-process run."""
         return pick(EnvConfig, self, action=env_action(self.env), k_choices=self.k_choices(),
                     default_recipe=self.recipe(), transform=self.transform_config(),
-                    recognizer=self.recognizer_config(data_parallel), total_steps=total_steps)
+                    recognizer=self.recognizer_config(data_parallel), total_steps=total_steps,
+                    objective=pick(RewardConfig, self))
 
     def agent_config(self) -> AgentConfig:
         """The agent of the run (its own seed is the run's)."""
@@ -201,6 +217,10 @@ def load_task(config: TrainConfig) -> Task:
     val_sets = load_val_sets(config.val, config.image_size, color)
     split = private_split(full, config.private_fraction, config.train_per_identity, seed=config.seed)
     train, test = split.train, split.test
+    if config.train_identities == "auxiliary":
+        if split.auxiliary is None:
+            raise FreqmixError("--train-identities auxiliary needs --private-fraction (the identities to leave out)")
+        train, test = split_per_identity(split.auxiliary, config.train_per_identity, seed=config.seed)
     pairs_file = Path(config.pairs) if config.pairs else None
     if pairs_file is None and Path(config.data).is_dir() and (Path(config.data) / "pairs.txt").is_file():
         pairs_file = Path(config.data) / "pairs.txt"
@@ -328,6 +348,8 @@ def run_training(config: TrainConfig, out: Path, progress: bool = True, save_eve
     resolve_hyperparams(config.agent, config.env, config.hyperparams)
     if config.seed < 0:
         raise FreqmixError(f"--seed must be a non-negative integer, not {config.seed}")
+    if config.episodes < 1 or (config.episodes > 1 and config.episode != "run"):
+        raise FreqmixError(f"--episodes {config.episodes}: give a number >= 1, and more than 1 only with --episode run")
     for name, value in (("--save-every", save_every), ("--stop-at", stop_at)):
         if value is not None and value < 1:
             raise FreqmixError(f"{name} must be >= 1, not {value}")
@@ -342,9 +364,10 @@ def run_training(config: TrainConfig, out: Path, progress: bool = True, save_eve
     group = join_process_group(config.device)
     started = time.perf_counter()
     task = load_task(config)
-    steps = total_steps(config, len(task.train))
+    steps = total_steps(config, len(task.train))  # of one run (one episode with --episode run)
+    agent_steps = steps * config.episodes
     done = int(checkpoint["steps_done"]) if checkpoint else 0
-    if checkpoint and steps <= done:
+    if checkpoint and agent_steps <= done:
         raise FreqmixError(f"the checkpoint already covers {done} steps; pass --steps larger than that to extend")
     if group is not None and not group.is_main:
         follow(FreqMixUpEnv(task.train, config.env_config(steps, data_parallel=True)), group,
@@ -379,7 +402,7 @@ def run_training(config: TrainConfig, out: Path, progress: bool = True, save_eve
     saver = Checkpointer(out / CHECKPOINT_NAME, config.to_json(), env, agent, save_every, stop_at,
                          float(checkpoint["wall_seconds"]) if checkpoint else 0.0, started)
     try:
-        final_obs = drive(env, agent, steps, progress, start=done, saver=saver, scalars=scalars)
+        final_obs = drive(env, agent, agent_steps, progress, start=done, saver=saver, scalars=scalars)
     finally:
         env.close()
         if scalars is not None:
@@ -387,17 +410,21 @@ def run_training(config: TrainConfig, out: Path, progress: bool = True, save_eve
     if final_obs is None:
         return None
     base = env.unwrapped
-    base.recognizer.save(out / "recognizer.pt")
+    recognizer = base.trained_recognizer
+    recognizer.save(out / "recognizer.pt")
     if isinstance(agent, BaseAlgorithm):
         agent.save(out / "agent.zip")
 
-    losses = [row["loss"] for row in env.rows]
-    ks = [int(row["k"]) for row in env.rows]
-    metrics = measure_utility(base.recognizer, base.transform, task)
+    measured = env.rows[-steps:]  # the last run: the recognizer saved and measured
+    losses = [row["loss"] for row in measured]
+    ks = [int(row["k"]) for row in measured]
+    metrics = measure_utility(recognizer, base.transform, task)
     metrics.update(final_loss=float(np.mean(losses[-FINAL_LOSS_WINDOW:])), mean_k=float(np.mean(ks)),
                    k_histogram={str(k): ks.count(k) for k in sorted(set(ks))},
-                   action_distribution=action_distribution(agent, base.codec, final_obs, ks), steps=len(env.rows),
+                   action_distribution=action_distribution(agent, base.codec, final_obs, ks), steps=len(measured),
                    wall_seconds=saver.elapsed())
+    metrics.update(final_lambda=float(measured[-1]["lambda"]),
+                   steps_below_target=float(np.mean([row["cost"] > 0 for row in measured])))
     metrics["images_per_second"] = len(env.rows) * config.batch_size / metrics["wall_seconds"]
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
     return metrics

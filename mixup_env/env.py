@@ -1,10 +1,12 @@
 """``FreqMixUpEnv``: the per-batch MixUp recipe as the action, one recognizer step inside ``step()``.
 
-One long adversarial game: the agent picks a recipe for the batch the observation describes, the recognizer
-takes one optimizer step on the mixed, masked batch, and the reward is that batch's recognition loss (the
-paper's privacy reward, which the agent maximises while the recognizer minimises it). An optional, named
-utility term subtracts ``utility_weight × max(0, accuracy_floor − probe_accuracy)`` so that an agent cannot buy
-loss with unusable recognizers (the paper's own extra terms are unpublished; this one is ours).
+The agent picks a recipe for the batch the observation describes, the recognizer takes one optimizer step on the
+mixed, masked batch, and a named, pluggable reward (:mod:`mixup_env.rewards`) scores the step: ``loss`` (the
+paper's: the batch's recognition loss, which the agent maximises while the recognizer minimises it) or
+``constrained`` (privacy of the batch against the free analytic attack minus λ × the clean-probe accuracy
+shortfall, λ by dual ascent). An episode is an epoch of one long game (``episode="epoch"``: the recognizer persists
+across episodes) or a whole run (``episode="run"``: every episode trains a fresh recognizer for the whole budget,
+so that a policy can be learned across runs and deployed on other faces).
 
 Gymnasium conventions: every ``info`` value has the same shape and dtype at every step, so that vector envs
 (``gymnasium.make_vec``) stack them: ``info["weights"]`` is ``(batch_size, max(k_choices))`` float32, the weights of
@@ -25,7 +27,9 @@ import torch
 from freqmix.config_fields import with_fields
 from freqmix.errors import FreqmixError
 from mixup_env.frequency import FrequencyTransform, TransformConfig
+from mixup_env.leakage import AnalyticLeakage
 from mixup_env.masking import FrequencyMixUp, Recipe
+from mixup_env.rewards import RewardConfig, StepSignals, build_reward
 from mixup_env.spaces import PAPER_K_CHOICES, ActionCodec, ObservationLayout
 from recognizer.augment import random_shift
 from recognizer.data import FaceDataset, load_dataset, split_per_identity
@@ -35,8 +39,10 @@ from recognizer.trainer import Recognizer, RecognizerConfig
 _LOSS_WINDOW = 20
 WEIGHT_FILL = 0.0  # info["weights"] beyond the step's k columns
 RENDER_COLUMNS = 8  # images of the batch shown side by side by render()
-INFO_KEYS = ("k", "weights", "loss", "reward", "utility_penalty", "lr", "step", "epoch", "accuracy", "evaluated",
-             "error")
+INFO_KEYS = ("k", "weights", "loss", "reward", "cost", "lambda", "leakage", "lr", "step", "epoch", "accuracy",
+             "evaluated", "error")
+EPISODES = ("epoch", "run")
+NOT_MEASURED = -1.0  # info["leakage"] of a reward that needs no leakage signal (NaN would break info equality checks)
 
 
 @dataclass(frozen=True)
@@ -49,11 +55,15 @@ class EnvConfig:
     :param transform: the frequency transform (channels kept, shuffle key, upsampling).
     :param recognizer: the recognizer (backbone, head, embedding size, lr, device).
     :param batch_size: images per step (the last incomplete batch of an epoch is dropped).
-    :param steps_per_episode: recognizer steps per episode; default one epoch.
-    :param total_steps: planned recognizer steps of the whole run (cosine lr schedule); None = constant lr.
+    :param episode: ``"epoch"`` (one long game, the recognizer persists) or ``"run"`` (each episode trains a fresh
+        recognizer, with a fresh seed drawn from the env's generator, for ``total_steps`` steps).
+    :param steps_per_episode: recognizer steps per episode; default one epoch (``"epoch"``) or ``total_steps``
+        (``"run"``).
+    :param total_steps: planned recognizer steps of the whole run (cosine lr schedule; of each episode with
+        ``episode="run"``); None = constant lr.
     :param probe_every: clean-probe accuracy every this many steps (0 = only at episode ends).
     :param probe_size: training images in the fixed clean probe (unmixed, masked).
-    :param utility_weight, accuracy_floor: the optional utility term (off at weight 0).
+    :param objective: the reward (:class:`mixup_env.rewards.RewardConfig`: name, accuracy target, weights).
     :param augment_shift: training images are translated by up to this fraction of their side (borders
         replicated; 0.07 is 8 pixels at 112) before the frequency transform, drawn from the data-order
         generator; 0 turns it off.
@@ -65,12 +75,12 @@ class EnvConfig:
     transform: TransformConfig = TransformConfig()
     recognizer: RecognizerConfig = RecognizerConfig()
     batch_size: int = 32
+    episode: str = "epoch"
     steps_per_episode: int | None = None
     total_steps: int | None = None
     probe_every: int = 0
     probe_size: int = 128
-    utility_weight: float = 0.0
-    accuracy_floor: float = 0.9
+    objective: RewardConfig = RewardConfig()
     augment_shift: float = 0.07
 
 
@@ -119,28 +129,34 @@ class FreqMixUpEnv(gym.Env):
 
         self.batch_size = batch_size
         self.steps_per_epoch = len(self.train_data) // batch_size
-        self.steps_per_episode = config.steps_per_episode or self.steps_per_epoch
+        if config.episode not in EPISODES:
+            raise FreqmixError(f"unknown episode {config.episode!r}; choose one of {', '.join(EPISODES)}")
+        if config.episode == "run" and config.total_steps is None and config.steps_per_episode is None:
+            raise FreqmixError('episode="run" needs total_steps (the budget each episode trains a fresh recognizer for)')
+        self.steps_per_episode = config.steps_per_episode or (
+            config.total_steps if config.episode == "run" else self.steps_per_epoch)
         if self.steps_per_episode < 1:
             raise FreqmixError(f"steps_per_episode must be >= 1, not {config.steps_per_episode}")
-        probe_every, utility_weight, accuracy_floor = config.probe_every, config.utility_weight, config.accuracy_floor
-        if probe_every < 0 or not 0 <= utility_weight < np.inf or not 0 <= accuracy_floor <= 1:
-            raise FreqmixError(f"need probe_every >= 0, a finite utility_weight >= 0 and 0 <= accuracy_floor <= 1; got "
-                               f"{probe_every}, {utility_weight}, {accuracy_floor}")
-        self.probe_every, self.probe_size = probe_every, config.probe_size
+        if config.probe_every < 0:
+            raise FreqmixError(f"probe_every must be >= 0, not {config.probe_every}")
+        self.probe_every, self.probe_size = config.probe_every, config.probe_size
+        self.reward = build_reward(config.objective)
+        self.leakage = (AnalyticLeakage(self.transform, self.train_data.images)
+                        if self.reward.needs_leakage else None)
         if not 0 <= config.augment_shift < 0.5:
             raise FreqmixError(f"augment_shift must be a fraction of the image side in [0, 0.5), not "
                                f"{config.augment_shift}")
         self.augment_shift = int(round(config.augment_shift * self.train_data.image_size))
-        self.utility_weight, self.accuracy_floor = utility_weight, accuracy_floor
         self.recognizer: Recognizer | None = None
+        self.finished_recognizer: Recognizer | None = None
         self._stream = None  # the StreamingLoader of a streamed training set (made at the first reset)
         self._rendered: tuple[torch.Tensor, torch.Tensor] | None = None  # (batch, mixed batch) of the last step
 
     # -- Gymnasium API ------------------------------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None
               ) -> tuple[np.ndarray, dict[str, Any]]:
-        """Start an episode. The recognizer persists across episodes unless ``options={"reset_recognizer": True}``
-        or this is the first reset; ``seed`` reseeds every generator the env owns (data order, mix partners and
+        """Start an episode. The recognizer persists across episodes unless ``options={"reset_recognizer": True}``,
+        this is the first reset, or episodes are runs (``episode="run"``: a fresh recognizer with a fresh seed); ``seed`` reseeds every generator the env owns (data order, mix partners and
         weights, recognizer init) from ``self.np_random``. The batch the last ``step()`` drew (and described) is
         the new episode's first, so that every batch drawn is trained on; a fresh one is drawn only on the first
         or a seeded reset, or after a terminated step."""
@@ -156,7 +172,12 @@ class FreqMixUpEnv(gym.Env):
             if isinstance(self.train_data, StreamedTrainingSet):
                 self._restart_stream(int(self.np_random.integers(2**31)))
             self._rendered = None  # a new game: nothing of the old one is shown
-        if self.recognizer is None or seed is not None or options.get("reset_recognizer", False):
+        fresh_run = self.config.episode == "run" and self.recognizer is not None and seed is None
+        if fresh_run:
+            self._recognizer_seed = int(self.np_random.integers(2**31))
+            # Agents reset as soon as an episode ends, so the run just finished is kept for whoever measures it.
+            self.finished_recognizer = self.recognizer
+        if self.recognizer is None or seed is not None or fresh_run or options.get("reset_recognizer", False):
             self.recognizer = self._new_recognizer()
             self._losses: deque[float] = deque(maxlen=_LOSS_WINDOW)
             self._recent_k: deque[int] = deque(maxlen=_LOSS_WINDOW)
@@ -168,11 +189,12 @@ class FreqMixUpEnv(gym.Env):
         return self._observation(), {}
 
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
-        """Mix the described batch with the recipe ``action`` encodes, train one step, reward = its loss."""
+        """Mix the described batch with the recipe ``action`` encodes, train one step, score it with the reward."""
         if self.recognizer is None:
             raise gym.error.ResetNeeded("call reset() before step()")
         recipe = self.codec.decode(action)
         mixed = self.mixup(recipe, self._x, self._y, self._mix_rng)
+        self.finished_recognizer = None
         self._batch_pending = False
         loss = self.recognizer.train_step(mixed.x, mixed.soft_labels)
         self._episode_step += 1
@@ -187,15 +209,24 @@ class FreqMixUpEnv(gym.Env):
             self._probe_accuracy = self._clean_probe_accuracy()
         if not terminated:
             self._losses.append(loss)
-        penalty = self.utility_weight * max(0.0, self.accuracy_floor - self._probe_accuracy)
-        reward = 0.0 if terminated else loss - penalty
+        leakage = (self.leakage.leakage(mixed.x, self._pixels, mixed.partners) if self.leakage is not None
+                   else None)
+        k_low, k_high = self.codec.k_choices[0], self.codec.k_choices[-1]
+        blame = (recipe.k - k_low) / (k_high - k_low) if k_high > k_low else 0.0
+        planned = self.steps_per_episode if self.config.episode == "run" else self.config.total_steps
+        progress = (self._episode_step if self.config.episode == "run" else self.recognizer.step) / (planned or 1)
+        terms = self.reward(StepSignals(loss, blame, self._probe_accuracy, evaluated,
+                                        min(1.0, progress) if planned else 1.0, leakage))
+        reward = 0.0 if terminated else terms.reward
         if self.render_mode == "rgb_array":
             self._rendered = (self._x[:RENDER_COLUMNS].cpu(), mixed.x[:RENDER_COLUMNS].detach().cpu())
         weights = np.full((len(mixed.weights), max(self.codec.k_choices)), WEIGHT_FILL, dtype=np.float32)
         weights[:, :recipe.k] = mixed.weights.cpu().numpy()
         info = {"k": recipe.k, "weights": weights, "loss": loss, "reward": reward,
-                "utility_penalty": penalty, "lr": self.recognizer.lr, "step": self.recognizer.step,
-                "epoch": self.epoch, "accuracy": self._probe_accuracy, "evaluated": evaluated, "error": error}
+                "cost": terms.cost, "lambda": terms.multiplier,
+                "leakage": NOT_MEASURED if leakage is None else leakage, "lr": self.recognizer.lr,
+                "step": self.recognizer.step, "epoch": self.epoch, "accuracy": self._probe_accuracy,
+                "evaluated": evaluated, "error": error}
         if not terminated:
             self._next_batch()
         return self._observation(), float(reward), terminated, truncated, info
@@ -218,7 +249,7 @@ class FreqMixUpEnv(gym.Env):
     # -- resume -------------------------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
         """Everything the game needs to continue bit-identically: the recognizer (with its optimizer), every
-        generator the env owns, the data order and cursor, and the observation windows. Plain types and tensors
+        generator the env owns, the data order and cursor, the observation windows and the reward's state (λ). Plain types and tensors
         only, so ``torch.load(..., weights_only=True)`` reads it back."""
         if self.recognizer is None:
             raise gym.error.ResetNeeded("call reset() before state_dict()")
@@ -228,7 +259,8 @@ class FreqMixUpEnv(gym.Env):
                 "cursor": self._cursor, "epoch": self.epoch, "episode_step": self._episode_step,
                 "losses": list(self._losses), "recent_k": list(self._recent_k),
                 "probe_accuracy": self._probe_accuracy, "batch": self._x.clone(), "batch_labels": self._y.clone(),
-                "batch_pending": self._batch_pending,
+                "batch_pending": self._batch_pending, "batch_faces": self._pixels,
+                "reward": self.reward.state_dict(),
                 **({"stream": self._stream.state_dict()} if self._stream is not None else {})}
 
     def load_state_dict(self, state: dict[str, Any], reschedule: bool = False) -> None:
@@ -260,6 +292,9 @@ class FreqMixUpEnv(gym.Env):
             batch, batch_labels = state["batch"], state["batch_labels"]
             # States of earlier versions: a batch was always pending between steps.
             self._batch_pending = bool(state.get("batch_pending", True))
+            # States of earlier versions: the loss reward, which keeps no state and needs no batch faces.
+            self.reward.load_state_dict(state.get("reward", {}))
+            faces = state.get("batch_faces")
         except (KeyError, TypeError, AttributeError) as exc:
             raise FreqmixError(f"not a FreqMixUpEnv state ({exc})") from None
         self.recognizer = self._new_recognizer()
@@ -267,6 +302,15 @@ class FreqMixUpEnv(gym.Env):
         self._probe = self._probe_batch()
         # The described batch is stored as drawn (its augmentation came from generators already advanced).
         self._x, self._y = batch, batch_labels
+        if self.leakage is not None and faces is None:
+            raise FreqmixError("the state holds no batch faces, which the leakage signal of this env's reward needs")
+        self._pixels = faces
+
+    @property
+    def trained_recognizer(self) -> Recognizer | None:
+        """The recognizer the last step trained: with ``episode="run"``, the finished run's even after the reset
+        that started a fresh one."""
+        return self.finished_recognizer or self.recognizer
 
     def close(self) -> None:
         """Stop the decoding processes of a streamed training set (they restart at the next batch)."""
@@ -292,18 +336,18 @@ class FreqMixUpEnv(gym.Env):
         if self._stream is not None:
             self.epoch = self._stream.delivered // len(self.train_data)
             images, self._y = self._stream.next_batch()
-            self._batch_pending = True
-            self._x = self.transform(random_shift(images, self.augment_shift, self._data_rng))
-            return
-        if self._cursor + self.batch_size > len(self._order):
-            if len(self._order):
-                self.epoch += 1
-            self._order, self._cursor = self._data_rng.permutation(len(self.train_data)), 0
-        idx = torch.from_numpy(self._order[self._cursor:self._cursor + self.batch_size])
-        self._cursor += self.batch_size
+        else:
+            if self._cursor + self.batch_size > len(self._order):
+                if len(self._order):
+                    self.epoch += 1
+                self._order, self._cursor = self._data_rng.permutation(len(self.train_data)), 0
+            idx = torch.from_numpy(self._order[self._cursor:self._cursor + self.batch_size])
+            self._cursor += self.batch_size
+            images, self._y = self.train_data.images[idx], self.train_data.labels[idx]
         self._batch_pending = True
-        self._x = self.transform(random_shift(self.train_data.images[idx], self.augment_shift, self._data_rng))
-        self._y = self.train_data.labels[idx]
+        faces = random_shift(images, self.augment_shift, self._data_rng)
+        self._x = self.transform(faces)
+        self._pixels = faces if self.leakage is not None else None  # what the leakage signal compares against
 
     def _probe_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
         # A fixed, evenly spread subset of the training faces, unmixed but masked like the training data.

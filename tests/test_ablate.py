@@ -1,11 +1,12 @@
 """``freqmix ablate``: every agent × seed with the same budget, the per-agent table, CSVs and plot."""
 import csv
+import json
 
 import numpy as np
 import pytest
 import torch
 
-from freqmix.ablate import AgentChoice, parse_agents, summarize
+from freqmix.ablate import AgentChoice, beyond_noise, parse_agents, summarize
 from freqmix.cli import main
 
 TINY_ARGS = ["--image-size", "32", "--batch-size", "12", "--embedding-dim", "32", "--steps", "8", "--no-progress"]
@@ -16,7 +17,7 @@ def test_ablate_writes_tables_and_plot(tmp_path, capsys):
     torch.set_num_threads(1)
     try:
         code = main(["ablate", "--agents", "reinforce,fixed:6,random", "--seeds", "2", *TINY_ARGS,
-                     "--out", str(tmp_path)])
+                     "--hp", "ent_coef=0.05", "--out", str(tmp_path)])
     finally:
         torch.set_num_threads(threads)
     assert code == 0
@@ -35,8 +36,12 @@ def test_ablate_writes_tables_and_plot(tmp_path, capsys):
     assert float(summary[2]["mean_reward_mean"]) == pytest.approx(np.mean(rewards))
     assert float(summary[2]["mean_reward_std"]) == pytest.approx(np.std(rewards, ddof=1))
     table = (tmp_path / "ablation.md").read_text().splitlines()
-    assert table[2].startswith("| agent | identification accuracy |") and len(table) == 4 + 3
-    assert table[5].startswith("| fixed:6 |") and "6.00 ± 0.00" in table[5]
+    assert table[2].startswith("| agent | identification accuracy |") and table[7] == ""
+    assert table[5].startswith("| fixed:6 |") and "6.00 ± 0.00 [6.00, 6.00]" in table[5]
+    assert "constrained" in table[0] and any(line.startswith("| mean k |") for line in table[8:])
+    hyperparams = [json.loads((tmp_path / name / "seed0" / "config.json").read_text())["hyperparams"]
+                   for name in ("reinforce", "fixed_k6")]
+    assert hyperparams == [{"ent_coef": 0.05}, {}]  # --hp reaches the learning agents only
     assert (tmp_path / "ablation.png").read_bytes()[:4] == b"\x89PNG"
     assert "| reinforce |" in capsys.readouterr().out
 
@@ -61,3 +66,15 @@ def test_summary_of_one_seed_has_zero_spread():
            "late_k": 4.0, "mean_reward": 1.0, "wall_seconds": 2.0}
     (row,) = summarize([run])
     assert row["seeds"] == 1 and row["mean_k_mean"] == 3.0 and row["mean_k_std"] == 0.0
+
+
+def test_only_agents_whose_intervals_do_not_overlap_differ_beyond_noise():
+    def runs(agent, values):
+        return [{"agent": agent, "identification_accuracy": v, "verification_accuracy": v, "mean_k": 2.0,
+                 "late_k": 2.0, "mean_reward": 0.0, "wall_seconds": 1.0} for v in values]
+
+    summary = summarize(runs("a", [0.90, 0.91, 0.92]) + runs("b", [0.70, 0.72, 0.71]) + runs("c", [0.69, 0.80, 0.95]))
+    a, b, c = summary
+    assert (a["identification_accuracy_ci_low"], a["identification_accuracy_ci_high"]) == pytest.approx((0.90, 0.92))
+    assert beyond_noise(summary, "identification_accuracy") == [("a", "b")]  # c's seeds spread over both
+    assert beyond_noise(summary, "mean_k") == []

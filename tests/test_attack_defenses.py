@@ -8,6 +8,8 @@ from freqmix.train import TrainConfig
 from mixup_env.frequency import FrequencyTransform, zigzag_order
 
 MIXING = ["fixed2", "fixed3", "fixed4", "fixed5", "fixed6", "random", "adaptive"]
+SCHEDULED_AND_AGENTS = ["linear", "step", "cosine", "reinforce-loss", "reinforce-constrained", "ppo-loss",
+                        "ppo-constrained"]
 
 
 def _transform(name, seed=0):
@@ -16,11 +18,12 @@ def _transform(name, seed=0):
 
 
 def test_the_issue_s_defenses_are_all_there():
-    expected = {"none", "ppfr", "dctdp", "instahide", *MIXING, *(f"{name}-nodc" for name in MIXING)}
+    expected = {"none", "ppfr", "dctdp", "instahide", *MIXING, *(f"{name}-nodc" for name in MIXING),
+                *SCHEDULED_AND_AGENTS}
     assert set(DEFENSES) == expected
 
 
-@pytest.mark.parametrize("name", MIXING)
+@pytest.mark.parametrize("name", MIXING + SCHEDULED_AND_AGENTS)
 def test_mixing_defenses_use_the_hybrid_mask(name):
     # PPFR-FD's mask: the 36 highest zigzag frequencies of the block, shuffled with the run's key, then MixUp.
     config, transform = _transform(name, seed=4)

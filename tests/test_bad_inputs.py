@@ -266,7 +266,7 @@ def test_truncated_checkpoint_file(finished_run, capsys):
     ("--device", "tpu9", "unknown device 'tpu9'"),
     ("--lr", "nan", "finite lr > 0"),
     ("--key", "-1", "shuffle key must be a non-negative integer"),
-    ("--probe-every", "-1", "probe_every >= 0"),
+    ("--probe-every", "-1", "probe_every must be >= 0"),
     ("--utility-weight", "nan", "finite utility_weight"),
     ("--steps", "many", "invalid int value: 'many'"),
 ])

@@ -12,6 +12,7 @@ from freqmix.train import TrainConfig
 from mixup_env.env import EnvConfig
 from mixup_env.frequency import TransformConfig
 from mixup_env.masking import Recipe
+from mixup_env.rewards import RewardConfig
 from mixup_env.spaces import ActionCodec
 from recognizer.trainer import RecognizerConfig
 
@@ -20,14 +21,15 @@ def test_train_config_hands_each_piece_its_own_fields():
     config = TrainConfig(agent="fixed", k=8, env="FreqMixUpRecipe-v0", channels="high", n_high=20, key=7,
                          upsample=2, weights="uniform", alpha=0.5, sign_flip=True, drop=0.25, laplace_epsilon=3.0,
                          backbone="iresnet18", head="cosface", embedding_dim=64, lr=0.05, batch_size=16,
-                         probe_every=5, utility_weight=2.0, accuracy_floor=0.8, augment_shift=0.0)
+                         probe_every=5, reward="loss", utility_weight=2.0, accuracy_target=0.8, augment_shift=0.0)
     env = config.env_config(total_steps=123)
     assert env == EnvConfig(
         action="recipe", k_choices=(2, 3, 4, 5, 6, 8),
         default_recipe=Recipe(k=2, weights="uniform", alpha=0.5, sign_flip=True, drop=0.25, laplace_epsilon=3.0),
         transform=TransformConfig(channels="high", n_high=20, key=7, upsample=2),
         recognizer=RecognizerConfig(backbone="iresnet18", head="cosface", embedding_dim=64, lr=0.05),
-        batch_size=16, total_steps=123, probe_every=5, utility_weight=2.0, accuracy_floor=0.8, augment_shift=0.0)
+        batch_size=16, total_steps=123, probe_every=5, objective=RewardConfig(utility_weight=2.0, accuracy_target=0.8),
+        augment_shift=0.0)
     agent = config.agent_config()
     assert (agent.name, agent.k, agent.env_id) == ("fixed", 8, "FreqMixUpRecipe-v0")
 

@@ -115,11 +115,11 @@ def test_non_finite_loss_terminates_with_error(faces, monkeypatch):
 
 
 def test_utility_term_subtracts_shortfall(faces):
-    env = _env(faces, utility_weight=2.0, accuracy_floor=0.9, probe_every=1)
+    env = _env(faces, utility_weight=2.0, accuracy_target=0.9, probe_every=1)
     env.reset(seed=0)
     _, reward, _, _, info = env.step(0)
-    assert info["utility_penalty"] == pytest.approx(2.0 * max(0.0, 0.9 - info["accuracy"]))
-    assert reward == pytest.approx(info["loss"] - info["utility_penalty"])
+    assert info["cost"] == pytest.approx(max(0.0, 0.9 - info["accuracy"])) and info["lambda"] == 2.0
+    assert reward == pytest.approx(info["loss"] - 2.0 * info["cost"])
 
 
 def test_fixed_k_baseline_encodes_k_one_when_offered(faces):

@@ -1,0 +1,41 @@
+"""What the decision signals cost per step, each timed against the same env without it:
+
+- ``leakage_over_step``: ``env.step`` whose reward reads the leakage signal (the free analytic inverse of the mixed
+  batch and its best-component SSIM: ``--reward constrained --privacy leakage``) ÷ the same step under the paper's
+  loss reward, at the largest k (the SSIM is taken against every face mixed in, so k = 6 is its dearest case);
+- ``probe_over_step``: ``env.step`` with a clean probe every :data:`PROBE_EVERY` steps (the CLI default, what the
+  constrained reward's λ reads) ÷ the same step without probes.
+"""
+from __future__ import annotations
+
+from freqmix.benchmarks.timing import Ratio, interleaved, ratio
+from mixup_env.env import FreqMixUpEnv
+from mixup_env.masking import Recipe
+from recognizer.data import FaceDataset
+
+PROBE_EVERY = 10  # freqmix train's default --probe-every
+ENDLESS = 10**9  # steps per episode that never end within a benchmark
+
+
+def measure(train: FaceDataset, batch_size: int, rounds: int, seed: int = 0) -> tuple[Ratio, Ratio]:
+    """``(leakage_over_step, probe_over_step)`` on the training faces ``train`` with the hybrid mask."""
+    common = dict(batch_size=batch_size, steps_per_episode=ENDLESS, channels="high", key=1)
+    envs = {"loss": FreqMixUpEnv(train, **common),
+            "leakage": FreqMixUpEnv(train, **common, reward="constrained", privacy="leakage"),
+            "probed": FreqMixUpEnv(train, **common, probe_every=PROBE_EVERY)}
+    for env in envs.values():
+        env.reset(seed=seed)
+    k = envs["loss"].codec.k_choices[-1]
+    action = envs["loss"].codec.encode(Recipe(k=k))
+    candidates = {name: (lambda env=env: env.step(action)) for name, env in envs.items()}
+    for _ in range(PROBE_EVERY):  # warm-up: first calls allocate
+        for fn in candidates.values():
+            fn()
+    timings = interleaved(candidates, rounds, PROBE_EVERY)  # every round holds exactly one probe
+    _, c, h, w = train.images.shape
+    setting = f"batch {batch_size} of {c}x{h}x{w} faces, hybrid mask, k={k}"
+    leakage = ratio(timings, "leakage", "loss", "", f"env.step with the leakage signal ÷ without; {setting}")
+    probe = ratio(timings, "probed", "loss", "",
+                  f"env.step with a clean probe of {min(envs['probed'].probe_size, len(train))} images every "
+                  f"{PROBE_EVERY} steps ÷ without; {setting}")
+    return leakage, probe

@@ -1,0 +1,91 @@
+"""Per-batch leakage: how well the free analytic attack recovers the faces of one mixed batch.
+
+The attack is the inverse of the true pipeline (white-box: the key is known): kept channels go back to their
+block-DCT slots, dropped ones are filled with the mean face's coefficients, and the inverse DCT gives an image; on a
+mix it gives the mix of the faces (the DCT is linear). The leakage of a mixed row is the SSIM of that image against
+the best-matching face mixed into it (scikit-image's SSIM: 7×7 uniform window, sample covariance), averaged over the
+batch. It costs one inverse DCT and a few pooled means per step (``freqmix bench`` measures it against a step), so
+it can be a reward on every step. ``attacks.analytic`` is the same attack for the privacy evaluation; this module
+does not import ``attacks`` (the arrows point the other way).
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from freqmix.errors import FreqmixError
+from mixup_env.frequency import LEVEL_SHIFT, FrequencyTransform, block_idct, ycbcr_to_rgb
+
+SSIM_WINDOW = 7
+DATA_RANGE = 255.0
+_K1, _K2 = 0.01, 0.03
+
+
+def ssim(images: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """(N,) SSIM of each image (N, C, H, W) against its target, both 0..255, equal to scikit-image's
+    ``structural_similarity(data_range=255, channel_axis=0)`` (7×7 uniform window, sample covariance, the mean over
+    the window positions inside the image, colour channels averaged), to float32 precision."""
+    if images.shape != targets.shape or images.dim() != 4:
+        raise FreqmixError(f"ssim needs two (N, C, H, W) tensors of one shape, got {tuple(images.shape)} and "
+                           f"{tuple(targets.shape)}")
+    if min(images.shape[-2:]) < SSIM_WINDOW:
+        raise FreqmixError(f"ssim needs images of at least {SSIM_WINDOW}×{SSIM_WINDOW} pixels")
+    x, y = images.float(), targets.float()
+    n, c, h, w = x.shape
+    x, y = x.reshape(n * c, 1, h, w), y.reshape(n * c, 1, h, w)
+
+    def mean(t: torch.Tensor) -> torch.Tensor:
+        return F.avg_pool2d(t, SSIM_WINDOW, stride=1)
+
+    ux, uy = mean(x), mean(y)
+    cov_norm = SSIM_WINDOW**2 / (SSIM_WINDOW**2 - 1)
+    vx = cov_norm * (mean(x * x) - ux * ux)
+    vy = cov_norm * (mean(y * y) - uy * uy)
+    vxy = cov_norm * (mean(x * y) - ux * uy)
+    c1, c2 = (_K1 * DATA_RANGE) ** 2, (_K2 * DATA_RANGE) ** 2
+    s = ((2 * ux * uy + c1) * (2 * vxy + c2)) / ((ux * ux + uy * uy + c1) * (vx + vy + c2))
+    return s.mean(dim=(1, 2, 3)).reshape(n, c).mean(dim=1)
+
+
+class AnalyticLeakage:
+    """The free white-box analytic inverse of one env's pipeline, and the leakage it scores on a mixed batch.
+
+    :param transform: the env's frequency transform (``upsample`` must be 1).
+    :param faces: (N, P, H, W) 0..255 faces whose mean coefficients fill the dropped channels (the env's training
+        faces: the defender's best stand-in for an attacker's mean face).
+    """
+
+    def __init__(self, transform: FrequencyTransform, faces: torch.Tensor) -> None:
+        if transform.upsample != 1:
+            raise FreqmixError(f"the leakage signal supports upsample=1 only, not {transform.upsample}")
+        self.transform = transform
+        everything = FrequencyTransform(transform.image_channels)
+        # Summed in chunks: the coefficients of a whole training set would be as large as its float images.
+        self.fill = sum(everything(faces[i:i + 256].float()).sum(dim=0) for i in range(0, len(faces), 256)
+                        ) / len(faces)
+
+    def reconstruct(self, tensors: torch.Tensor) -> torch.Tensor:
+        """(N, C, h, w) protected tensors -> (N, P, 8h, 8w) images, float32 clipped to 0..255."""
+        full = self.fill.expand(len(tensors), *self.fill.shape).clone()
+        full[:, self.transform.kept] = tensors.float()
+        pixels = block_idct(full) + LEVEL_SHIFT
+        if self.transform.image_channels == 3:
+            pixels = ycbcr_to_rgb(pixels)
+        return pixels.clamp(0, 255)
+
+    def best_component_ssim(self, tensors: torch.Tensor, faces: torch.Tensor, partners: torch.Tensor
+                            ) -> torch.Tensor:
+        """(N,) for each mixed row, the SSIM of its analytic inverse against the best-matching face mixed into it.
+
+        :param tensors: (N, C, h, w) mixed protected tensors.
+        :param faces: (N, P, H, W) 0..255, the batch's faces as they were before the transform.
+        :param partners: (N, k) indices into ``faces`` of the faces each row mixes (column 0 = the row itself).
+        """
+        images = self.reconstruct(tensors)
+        n, k = partners.shape
+        scores = ssim(images.repeat_interleave(k, dim=0), faces[partners.reshape(-1)].float())
+        return scores.reshape(n, k).max(dim=1).values
+
+    def leakage(self, tensors: torch.Tensor, faces: torch.Tensor, partners: torch.Tensor) -> float:
+        """Mean best-component SSIM of the batch (1 = faces recovered exactly; lower = more private)."""
+        return float(self.best_component_ssim(tensors, faces, partners).mean())

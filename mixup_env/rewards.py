@@ -1,0 +1,163 @@
+"""Rewards of the FreqMixUp env as named, pluggable pieces (the task apart from the reward, as in DACBench).
+
+Each reward turns what one step measured (:class:`StepSignals`) into ``(reward, cost, lambda)``:
+
+- ``loss`` — **the paper's**: the recognition loss of the mixed batch, which the agent maximises while the
+  recognizer minimises it, minus an optional fixed penalty ``utility_weight × cost`` (off at weight 0; its
+  ``lambda`` is that fixed weight).
+- ``constrained`` — a privacy reward minus ``λ × cost × blame``, with ``λ >= 0`` adapted by dual ascent on the
+  measured violation (the PPO-Lagrangian recipe of constrained RL): after every clean probe,
+  ``λ <- max(0, λ + lambda_lr × (accuracy_target − probe accuracy))``, so λ grows while accuracy is short of the
+  target and shrinks to 0 while it is above. The privacy reward (``privacy``) is the batch's recognition loss
+  (``"loss"``, the default) or ``1 − leakage`` (``"leakage"``: the free analytic attack's best-component SSIM on
+  this batch, :mod:`mixup_env.leakage`). On the hybrid mask (high-frequency channels) the analytic inverse is about
+  as far from the faces at k = 2 as at k = 6 (ORL: best-component SSIM 0.45 for every k; no-dc: 0.69 -> 0.59), so
+  leakage gives the agent no direction there; the loss does. The constraint binds from ``constraint_start`` of
+  the run on (cost 0 and no ascent before): early in training accuracy is short of any useful target whatever the
+  recipe, and counting that shortfall drove λ up and every policy to the least mixing in the first few probes
+  (ORL, 300 steps: k = 2 from step ~30 on, λ ~ 20 with ``lambda_lr`` 1, ~200 with 10). ``blame`` is the step's share of the mixing,
+  ``(k − k_min) / (k_max − k_min)``: one step's effect on accuracy is far below batch noise, so with per-step
+  returns (the agents' ``gamma = 0``) a penalty the action cannot change would carry no gradient; charging the
+  shortfall in proportion to the mixing chosen makes the least mixing free and the most mixing pay it all.
+
+In both, ``cost = max(0, accuracy_target − probe accuracy)`` (the Safety-Gymnasium convention: a non-negative
+cost per step, in ``info["cost"]``), from the last clean probe. Register another with ``REWARDS.register(name,
+factory)``, ``factory(config) -> Reward``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Protocol
+
+from freqmix.errors import FreqmixError
+from freqmix.registry import Registry
+
+PRIVACY_TERMS = ("loss", "leakage")
+
+
+@dataclass(frozen=True)
+class RewardConfig:
+    """The reward of an env.
+
+    :param reward: a registered reward name (``loss``, ``constrained``).
+    :param accuracy_target: the clean-probe accuracy (0..1) below which a step has a cost.
+    :param utility_weight: ``loss`` only: the fixed weight of the cost (0 = the paper's pure loss).
+    :param lambda_lr: ``constrained`` only: dual ascent step on λ per probe, per unit of violation.
+    :param privacy: ``constrained`` only: its privacy reward, ``"loss"`` or ``"leakage"``.
+    :param constraint_start: ``constrained`` only: the share of the run (0..1) from which the constraint binds.
+    """
+
+    reward: str = "loss"
+    accuracy_target: float = 0.85
+    utility_weight: float = 0.0
+    lambda_lr: float = 2.0
+    privacy: str = "loss"
+    constraint_start: float = 0.25
+
+
+@dataclass(frozen=True)
+class StepSignals:
+    """What one env step measured.
+
+    :param loss: recognition loss of the mixed batch.
+    :param blame: the step's share of the mixing, ``(k − k_min) / (k_max − k_min)`` in [0, 1].
+    :param accuracy: the last clean-probe accuracy (0..1).
+    :param evaluated: whether ``accuracy`` was measured at this step.
+    :param progress: recognizer steps done / steps planned for the run (0..1; 1 when no plan is known).
+    :param leakage: mean best-component SSIM of the analytic inverse of the mixed batch (None if not computed).
+    """
+
+    loss: float
+    blame: float
+    accuracy: float
+    evaluated: bool
+    progress: float = 1.0
+    leakage: float | None = None
+
+
+@dataclass(frozen=True)
+class RewardTerms:
+    """A step's reward, its constraint cost, and the multiplier λ the reward used."""
+
+    reward: float
+    cost: float
+    multiplier: float
+
+
+class Reward(Protocol):
+    """A reward piece: ``needs_leakage`` says whether the env must compute the leakage signal."""
+
+    needs_leakage: bool
+
+    def __call__(self, signals: StepSignals) -> RewardTerms: ...
+
+    def state_dict(self) -> dict[str, Any]: ...
+
+    def load_state_dict(self, state: dict[str, Any]) -> None: ...
+
+
+class LossReward:
+    """The paper's reward: the mixed batch's recognition loss (minus ``utility_weight × cost``)."""
+
+    needs_leakage = False
+
+    def __init__(self, config: RewardConfig) -> None:
+        self.target, self.weight = config.accuracy_target, config.utility_weight
+
+    def __call__(self, signals: StepSignals) -> RewardTerms:
+        cost = max(0.0, self.target - signals.accuracy)
+        return RewardTerms(signals.loss - self.weight * cost, cost, self.weight)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        return None
+
+
+class ConstrainedReward:
+    """``privacy − λ × cost × blame``, λ by dual ascent after every probe (see the module docstring)."""
+
+    def __init__(self, config: RewardConfig) -> None:
+        if config.privacy not in PRIVACY_TERMS:
+            raise FreqmixError(f"unknown privacy term {config.privacy!r}; choose one of {', '.join(PRIVACY_TERMS)}")
+        self.target, self.lambda_lr, self.start = config.accuracy_target, config.lambda_lr, config.constraint_start
+        self.needs_leakage = config.privacy == "leakage"
+        self.multiplier = 0.0
+
+    def __call__(self, signals: StepSignals) -> RewardTerms:
+        if self.needs_leakage and signals.leakage is None:
+            raise FreqmixError("the constrained reward needs the leakage signal of the step")
+        privacy = 1.0 - signals.leakage if self.needs_leakage else signals.loss
+        binds = signals.progress >= self.start
+        cost = max(0.0, self.target - signals.accuracy) if binds else 0.0
+        terms = RewardTerms(privacy - self.multiplier * cost * signals.blame, cost, self.multiplier)
+        if signals.evaluated and binds:
+            self.ascend(self.target - signals.accuracy)
+        return terms
+
+    def ascend(self, violation: float) -> None:
+        """One dual ascent step on a measured violation (target − accuracy; negative when satisfied)."""
+        self.multiplier = max(0.0, self.multiplier + self.lambda_lr * violation)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"lambda": self.multiplier}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.multiplier = float(state.get("lambda", 0.0))
+
+
+REWARDS: Registry[Callable[[RewardConfig], Reward]] = Registry("reward", "--reward")
+REWARDS.register("loss", LossReward)
+REWARDS.register("constrained", ConstrainedReward)
+
+
+def build_reward(config: RewardConfig) -> Reward:
+    """The reward ``config`` names; FreqmixError for an unknown name or values out of range."""
+    factory = REWARDS.get(config.reward)
+    if not 0 <= config.accuracy_target <= 1:
+        raise FreqmixError(f"accuracy_target must be in [0, 1], not {config.accuracy_target}")
+    if not 0 <= config.utility_weight < float("inf") or not 0 <= config.lambda_lr < float("inf"):
+        raise FreqmixError(f"need a finite utility_weight >= 0 and a finite lambda_lr >= 0; got "
+                           f"{config.utility_weight}, {config.lambda_lr}")
+    return factory(config)
