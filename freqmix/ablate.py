@@ -22,7 +22,9 @@ import numpy as np
 from agents.hyperparams import parse_overrides
 from agents.registry import agent_spec, resolve_hyperparams
 from attacks.intervals import bootstrap_interval
-from freqmix.options import add_overwrite_option, add_train_options, config_from_args, note_unusual_k
+from freqmix.options import (
+    add_overwrite_option, add_train_options, config_from_args, note_unusual_k, refuse_streaming,
+)
 from freqmix.run_folder import claim_output_folder
 from freqmix.train import TrainConfig, env_action, run_training
 
@@ -92,6 +94,7 @@ def run_ablation(base: TrainConfig, choices: list[AgentChoice], seeds: list[int]
         ``out`` is refused).
     """
     env_action(base.env)
+    refuse_streaming(base)
     for choice in choices:  # unknown names and hyperparameters fail before hours of training, not after
         resolve_hyperparams(choice.agent, base.env, hyperparams_of(base, choice.agent))
         if choice.agent == "fixed":

@@ -27,7 +27,7 @@ from attacks.intervals import bootstrap_interval
 from attacks.privacy import prepare_kit, sub_seed
 from freqmix.errors import FreqmixError
 from freqmix.evaluate import evaluate_run, load_attack_data
-from freqmix.options import add_overwrite_option, add_train_options, config_from_args, flag
+from freqmix.options import add_overwrite_option, add_train_options, config_from_args, flag, refuse_streaming
 from freqmix.run_folder import OutputExistsError, claim_output_folder
 from freqmix.train import TrainConfig, run_training
 
@@ -67,6 +67,7 @@ def run_compare(base: TrainConfig, defenses: list[str], budget: AttackBudget, ou
     """
     if seeds < 1:
         raise FreqmixError(f"--seeds must be >= 1, not {seeds}")
+    refuse_streaming(base)
     started = time.perf_counter()
     seed_list = [base.seed + i for i in range(seeds)]
     if not resume:

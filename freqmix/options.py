@@ -117,3 +117,10 @@ def quiet_progress_without_a_terminal(environ: dict[str, str]) -> None:
     A value the user set is kept."""
     if not sys.stderr.isatty():
         environ.setdefault("TQDM_MININTERVAL", str(NON_TTY_REFRESH_SECONDS))
+
+
+def refuse_streaming(config: TrainConfig) -> None:
+    """FreqmixError for a streamed configuration: it trains on every image, leaving none held out to score."""
+    if config.stream:
+        raise FreqmixError("--stream trains on every image, so no held-out identification is left for the "
+                           "comparison to score; drop --stream (streaming is for freqmix train on large sets)")

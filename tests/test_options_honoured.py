@@ -35,6 +35,15 @@ def test_compare_refuses_protection_flags_that_the_defenses_override(tmp_path, c
     assert not out.exists()
 
 
+@pytest.mark.parametrize("command", [["compare", "--defenses", "none", "--private-fraction", "0.1"],
+                                     ["ablate", "--agents", "fixed,random", "--seeds", "1"]])
+def test_stream_is_refused_where_held_out_accuracy_is_scored(tmp_path, capsys, command):
+    out = tmp_path / "out"
+    assert main([*command, *TINY, "--stream", "--out", str(out)]) == 2
+    assert "--stream trains on every image" in error_line(capsys)
+    assert not out.exists()
+
+
 @pytest.mark.parametrize("agent", ["reinforce", "random"])
 def test_k_with_an_agent_that_chooses_k_is_refused(tmp_path, capsys, agent):
     out = tmp_path / "run"
