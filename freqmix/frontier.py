@@ -128,7 +128,8 @@ def _write(table: list[dict[str, Any]], verdicts: list[dict[str, Any]], out: Pat
     for row in table:
         if row["defense"] in BASELINES or row["defense"] == "random":
             lines.append(f"| {row['defense']} | {cell(row, UTILITY)} | {cell(row, PRIVACY)} | "
-                         f"{cell(row, 'recon_id_accuracy')} | {row['mean_k']:.2f} | {'baseline' if row['defense'] in BASELINES else 'reference'} |")
+                         f"{cell(row, 'recon_id_accuracy')} | {row['mean_k']:.2f} | "
+                         f"{'baseline' if row['defense'] in BASELINES else 'reference'} |")
     for row in verdicts:
         lines.append(f"| {row['defense']} | {cell(row, UTILITY)} | {cell(row, PRIVACY)} | "
                      f"{cell(row, 'recon_id_accuracy')} | {row['mean_k']:.2f} | **{row['verdict']}** |")

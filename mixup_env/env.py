@@ -132,7 +132,8 @@ class FreqMixUpEnv(gym.Env):
         if config.episode not in EPISODES:
             raise FreqmixError(f"unknown episode {config.episode!r}; choose one of {', '.join(EPISODES)}")
         if config.episode == "run" and config.total_steps is None and config.steps_per_episode is None:
-            raise FreqmixError('episode="run" needs total_steps (the budget each episode trains a fresh recognizer for)')
+            raise FreqmixError('episode="run" needs total_steps (the budget each episode trains a fresh recognizer '
+                               'for)')
         self.steps_per_episode = config.steps_per_episode or (
             config.total_steps if config.episode == "run" else self.steps_per_epoch)
         if self.steps_per_episode < 1:
@@ -156,8 +157,9 @@ class FreqMixUpEnv(gym.Env):
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None
               ) -> tuple[np.ndarray, dict[str, Any]]:
         """Start an episode. The recognizer persists across episodes unless ``options={"reset_recognizer": True}``,
-        this is the first reset, or episodes are runs (``episode="run"``: a fresh recognizer with a fresh seed); ``seed`` reseeds every generator the env owns (data order, mix partners and
-        weights, recognizer init) from ``self.np_random``. The batch the last ``step()`` drew (and described) is
+        this is the first reset, or episodes are runs (``episode="run"``: a fresh recognizer with a fresh seed);
+        ``seed`` reseeds every generator the env owns (data order, mix partners and weights, recognizer init) from
+        ``self.np_random``. The batch the last ``step()`` drew (and described) is
         the new episode's first, so that every batch drawn is trained on; a fresh one is drawn only on the first
         or a seeded reset, or after a terminated step."""
         super().reset(seed=seed)
@@ -249,8 +251,8 @@ class FreqMixUpEnv(gym.Env):
     # -- resume -------------------------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
         """Everything the game needs to continue bit-identically: the recognizer (with its optimizer), every
-        generator the env owns, the data order and cursor, the observation windows and the reward's state (λ). Plain types and tensors
-        only, so ``torch.load(..., weights_only=True)`` reads it back."""
+        generator the env owns, the data order and cursor, the observation windows and the reward's state (λ).
+        Plain types and tensors only, so ``torch.load(..., weights_only=True)`` reads it back."""
         if self.recognizer is None:
             raise gym.error.ResetNeeded("call reset() before state_dict()")
         return {"recognizer": self.recognizer.state_dict(), "np_random": self.np_random.bit_generator.state,

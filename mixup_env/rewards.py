@@ -15,10 +15,11 @@ Each reward turns what one step measured (:class:`StepSignals`) into ``(reward, 
   leakage gives the agent no direction there; the loss does. The constraint binds from ``constraint_start`` of
   the run on (cost 0 and no ascent before): early in training accuracy is short of any useful target whatever the
   recipe, and counting that shortfall drove λ up and every policy to the least mixing in the first few probes
-  (ORL, 300 steps: k = 2 from step ~30 on, λ ~ 20 with ``lambda_lr`` 1, ~200 with 10). ``blame`` is the step's share of the mixing,
-  ``(k − k_min) / (k_max − k_min)``: one step's effect on accuracy is far below batch noise, so with per-step
-  returns (the agents' ``gamma = 0``) a penalty the action cannot change would carry no gradient; charging the
-  shortfall in proportion to the mixing chosen makes the least mixing free and the most mixing pay it all.
+  (ORL, 300 steps: k = 2 from step ~30 on, λ ~ 20 with ``lambda_lr`` 1, ~200 with 10). ``blame`` is the step's
+  share of the mixing, ``(k − k_min) / (k_max − k_min)``: one step's effect on accuracy is far below batch noise,
+  so with per-step returns (the agents' ``gamma = 0``) a penalty the action cannot change would carry no gradient;
+  charging the shortfall in proportion to the mixing chosen makes the least mixing free and the most mixing pay it
+  all.
 
 In both, ``cost = max(0, accuracy_target − probe accuracy)`` (the Safety-Gymnasium convention: a non-negative
 cost per step, in ``info["cost"]``), from the last clean probe. Register another with ``REWARDS.register(name,
