@@ -4,14 +4,13 @@ The attack is the inverse of the true pipeline (white-box: the key is known): ke
 block-DCT slots, dropped ones are filled with the mean face's coefficients, and the inverse DCT gives an image; on a
 mix it gives the mix of the faces (the DCT is linear). The leakage of a mixed row is the SSIM of that image against
 the best-matching face mixed into it (scikit-image's SSIM: 7×7 uniform window, sample covariance), averaged over the
-batch. It costs one inverse DCT and a few pooled means per step (``freqmix bench`` measures it against a step), so
+batch. It costs one inverse DCT and a few windowed means per step (``freqmix bench`` measures it against a step), so
 it can be a reward on every step. ``attacks.analytic`` is the same attack for the privacy evaluation; this module
 does not import ``attacks`` (the arrows point the other way).
 """
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
 from freqmix.errors import FreqmixError
 from mixup_env.frequency import LEVEL_SHIFT, FrequencyTransform, block_idct, ycbcr_to_rgb
@@ -21,30 +20,61 @@ DATA_RANGE = 255.0
 _K1, _K2 = 0.01, 0.03
 
 
+def _window_mean(t: torch.Tensor) -> torch.Tensor:
+    """(..., H, W) -> (..., H − 6, W − 6): the mean of every 7×7 window inside the image.
+
+    Sums of shifted slices, one axis after the other: exact to float32 rounding, and about 4× faster on the CPU
+    than ``avg_pool2d`` (ORL-sized batches: 34 against 155 ms), which made the signal cost 15 env steps."""
+    w = SSIM_WINDOW
+    rows = t[..., : t.shape[-1] - w + 1].clone()
+    for shift in range(1, w):
+        rows += t[..., shift: t.shape[-1] - w + 1 + shift]
+    both = rows[..., : rows.shape[-2] - w + 1, :].clone()
+    for shift in range(1, w):
+        both += rows[..., shift: rows.shape[-2] - w + 1 + shift, :]
+    return both / (w * w)
+
+
+def _check_pair(images: torch.Tensor, targets: torch.Tensor) -> None:
+    if images.dim() != 4 or targets.dim() != 4 or images.shape[1:] != targets.shape[1:]:
+        raise FreqmixError(f"ssim needs (N, C, H, W) tensors of one image shape, got {tuple(images.shape)} and "
+                           f"{tuple(targets.shape)}")
+    if min(images.shape[-2:]) < SSIM_WINDOW:
+        raise FreqmixError(f"ssim needs images of at least {SSIM_WINDOW}×{SSIM_WINDOW} pixels")
+
+
+def pairwise_ssim(images: torch.Tensor, targets: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor
+                  ) -> torch.Tensor:
+    """(M,) SSIM of ``images[rows[m]]`` against ``targets[cols[m]]`` (as :func:`ssim`), computing each image's
+    and each target's window statistics once however many pairs it is in (only the cross term is per pair).
+
+    :param images: (N, C, H, W) 0..255.
+    :param targets: (T, C, H, W) 0..255.
+    :param rows: (M,) int64 indices into ``images``; ``cols``: (M,) int64 indices into ``targets``.
+    """
+    _check_pair(images, targets)
+    x, y = images.float(), targets.float()
+    ux, uy = _window_mean(x), _window_mean(y)
+    xx, yy = _window_mean(x * x), _window_mean(y * y)
+    xy = _window_mean(x[rows] * y[cols])
+    ux, xx, uy, yy = ux[rows], xx[rows], uy[cols], yy[cols]
+    cov_norm = SSIM_WINDOW**2 / (SSIM_WINDOW**2 - 1)
+    vx, vy, vxy = cov_norm * (xx - ux * ux), cov_norm * (yy - uy * uy), cov_norm * (xy - ux * uy)
+    c1, c2 = (_K1 * DATA_RANGE) ** 2, (_K2 * DATA_RANGE) ** 2
+    s = ((2 * ux * uy + c1) * (2 * vxy + c2)) / ((ux * ux + uy * uy + c1) * (vx + vy + c2))
+    # Every channel has as many window positions, so the mean over all is the mean of the per-channel means.
+    return s.mean(dim=(1, 2, 3))
+
+
 def ssim(images: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     """(N,) SSIM of each image (N, C, H, W) against its target, both 0..255, equal to scikit-image's
     ``structural_similarity(data_range=255, channel_axis=0)`` (7×7 uniform window, sample covariance, the mean over
     the window positions inside the image, colour channels averaged), to float32 precision."""
-    if images.shape != targets.shape or images.dim() != 4:
+    if images.shape != targets.shape:
         raise FreqmixError(f"ssim needs two (N, C, H, W) tensors of one shape, got {tuple(images.shape)} and "
                            f"{tuple(targets.shape)}")
-    if min(images.shape[-2:]) < SSIM_WINDOW:
-        raise FreqmixError(f"ssim needs images of at least {SSIM_WINDOW}×{SSIM_WINDOW} pixels")
-    x, y = images.float(), targets.float()
-    n, c, h, w = x.shape
-    x, y = x.reshape(n * c, 1, h, w), y.reshape(n * c, 1, h, w)
-
-    def mean(t: torch.Tensor) -> torch.Tensor:
-        return F.avg_pool2d(t, SSIM_WINDOW, stride=1)
-
-    ux, uy = mean(x), mean(y)
-    cov_norm = SSIM_WINDOW**2 / (SSIM_WINDOW**2 - 1)
-    vx = cov_norm * (mean(x * x) - ux * ux)
-    vy = cov_norm * (mean(y * y) - uy * uy)
-    vxy = cov_norm * (mean(x * y) - ux * uy)
-    c1, c2 = (_K1 * DATA_RANGE) ** 2, (_K2 * DATA_RANGE) ** 2
-    s = ((2 * ux * uy + c1) * (2 * vxy + c2)) / ((ux * ux + uy * uy + c1) * (vx + vy + c2))
-    return s.mean(dim=(1, 2, 3)).reshape(n, c).mean(dim=1)
+    index = torch.arange(len(images))
+    return pairwise_ssim(images, targets, index, index)
 
 
 class AnalyticLeakage:
@@ -83,8 +113,8 @@ class AnalyticLeakage:
         """
         images = self.reconstruct(tensors)
         n, k = partners.shape
-        scores = ssim(images.repeat_interleave(k, dim=0), faces[partners.reshape(-1)].float())
-        return scores.reshape(n, k).max(dim=1).values
+        rows = torch.arange(n).repeat_interleave(k)
+        return pairwise_ssim(images, faces, rows, partners.reshape(-1)).reshape(n, k).max(dim=1).values
 
     def leakage(self, tensors: torch.Tensor, faces: torch.Tensor, partners: torch.Tensor) -> float:
         """Mean best-component SSIM of the batch (1 = faces recovered exactly; lower = more private)."""

@@ -11,7 +11,7 @@ from freqmix.errors import FreqmixError
 from freqmix.registry import UnknownNameError
 from mixup_env.env import FreqMixUpEnv
 from mixup_env.frequency import FrequencyTransform
-from mixup_env.leakage import AnalyticLeakage, ssim
+from mixup_env.leakage import AnalyticLeakage, pairwise_ssim, ssim
 from mixup_env.masking import FrequencyMixUp, Recipe
 from mixup_env.rewards import ConstrainedReward, RewardConfig, StepSignals, build_reward
 from recognizer.data import synthetic_faces
@@ -86,6 +86,29 @@ def test_ssim_matches_scikit_image(channels):
     b = np.clip(a + rng.normal(0, 40, a.shape), 0, 255)
     expected = [structural_similarity(a[i], b[i], data_range=255, channel_axis=0) for i in range(3)]
     assert ssim(torch.tensor(b), torch.tensor(a)).numpy() == pytest.approx(expected, abs=1e-4)
+
+
+def test_pairwise_ssim_scores_every_pair_as_scikit_image_does():
+    rng = np.random.default_rng(1)
+    images = rng.uniform(0, 255, (3, 3, 16, 18))
+    targets = np.clip(images[[2, 0]] + rng.normal(0, 30, (2, 3, 16, 18)), 0, 255)
+    rows, cols = torch.tensor([0, 0, 1, 2, 2]), torch.tensor([0, 1, 1, 0, 1])
+    expected = [structural_similarity(targets[c], images[r], data_range=255, channel_axis=0)
+                for r, c in zip(rows, cols)]
+    got = pairwise_ssim(torch.tensor(images), torch.tensor(targets), rows, cols)
+    assert got.numpy() == pytest.approx(expected, abs=1e-4)
+
+
+def test_best_component_ssim_is_the_best_of_each_component_s_ssim(faces):
+    images = faces.images[:12].float()
+    transform = FrequencyTransform(1, "high", key=3)
+    leakage = AnalyticLeakage(transform, faces.images)
+    mixed = FrequencyMixUp(faces.num_identities)(Recipe(k=4), transform(images), faces.labels[:12],
+                                                 np.random.default_rng(2))
+    rebuilt = leakage.reconstruct(mixed.x)
+    each = torch.stack([ssim(rebuilt, images[mixed.partners[:, j]]) for j in range(4)], dim=1)
+    assert leakage.best_component_ssim(mixed.x, images, mixed.partners).numpy() == pytest.approx(
+        each.max(dim=1).values.numpy(), abs=1e-5)
 
 
 def test_leakage_is_one_for_the_unprotected_batch_and_falls_with_mixing(faces):
