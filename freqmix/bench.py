@@ -17,14 +17,18 @@ from typing import Any
 import torch
 
 from freqmix.benchmarks import dct_vs_copy, dct_vs_cv2, env_step, reward_costs, train_run
-from recognizer.data import split_per_identity, synthetic_faces
 from freqmix.errors import FreqmixError
+from freqmix.options import add_overwrite_option
+from freqmix.run_folder import claim_output_folder
+from recognizer.data import split_per_identity, synthetic_faces
 
 DEFAULT_ROUNDS = 15
+BENCH_FILES = ("bench.json", "train_run")
 
 
 def run_bench(out: Path, rounds: int = DEFAULT_ROUNDS, batch_size: int = 32, image_size: int = 112,
-              threads: int = 1, train_steps: int | None = None, train: bool = True) -> dict[str, Any]:
+              threads: int = 1, train_steps: int | None = None, train: bool = True, overwrite: bool = False
+              ) -> dict[str, Any]:
     """Measure every figure and write ``out/bench.json``; returns its content.
 
     :param rounds: interleaved rounds per figure (medians and quartiles are over rounds).
@@ -33,12 +37,14 @@ def run_bench(out: Path, rounds: int = DEFAULT_ROUNDS, batch_size: int = 32, ima
     :param threads: torch intra-op threads here and in the ``freqmix train`` child; 0 keeps torch's default.
     :param train_steps: recognizer steps of the ``freqmix train`` run; None keeps its default budget.
     :param train: whether to run ``freqmix train`` at all.
+    :param overwrite: replace an earlier bench's files in ``out`` (else a non-empty ``out`` is refused).
     """
     if rounds < 1 or batch_size < env_step.K or threads < 0:
         raise FreqmixError(f"need --rounds >= 1, --batch-size >= {env_step.K} and --threads >= 0; got {rounds}, "
                            f"{batch_size}, {threads}")
     if train_steps is not None and train_steps < 1:
         raise FreqmixError(f"--train-steps must be >= 1, not {train_steps}")
+    claim_output_folder(out, overwrite, BENCH_FILES)
     out.mkdir(parents=True, exist_ok=True)
     # The default run's data: synthetic gray faces, split per identity with seed 0; batches come from its train part.
     faces, _ = split_per_identity(synthetic_faces(image_size=image_size, seed=0), seed=0)
@@ -102,11 +108,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--train-steps", type=int, default=None,
                    help="steps of the freqmix train run (default: its default budget)")
     p.add_argument("--no-train", action="store_true", help="skip the freqmix train run")
+    add_overwrite_option(p)
     p.set_defaults(func=_cmd_bench)
 
 
 def _cmd_bench(args: argparse.Namespace) -> None:
     result = run_bench(Path(args.out), rounds=args.rounds, batch_size=args.batch_size, image_size=args.image_size,
-                       threads=args.threads, train_steps=args.train_steps, train=not args.no_train)
+                       threads=args.threads, train_steps=args.train_steps, train=not args.no_train,
+                       overwrite=args.overwrite)
     print(format_table(result))
     print(f"-> {Path(args.out) / 'bench.json'}")

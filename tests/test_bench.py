@@ -29,7 +29,10 @@ def test_bench_writes_every_figure_inside_out(tmp_path, monkeypatch, capsys):
     cwd = tmp_path / "cwd"
     cwd.mkdir()
     monkeypatch.chdir(cwd)
-    assert main(["bench", "--out", str(out), "--rounds", "2", "--image-size", "16", "--train-steps", "2"]) == 0
+    command = ["bench", "--out", str(out), "--rounds", "2", "--image-size", "16", "--train-steps", "2"]
+    assert main(command) == 2  # a non-empty --out is refused before anything is measured or written
+    assert "--overwrite" in capsys.readouterr().err and sorted(p.name for p in out.iterdir()) == ["notes.txt"]
+    assert main([*command, "--overwrite"]) == 0
     result = json.loads((out / "bench.json").read_text())
 
     assert set(result["figures"]) == FIGURES
