@@ -4,9 +4,10 @@ The attack is the inverse of the true pipeline (white-box: the key is known): ke
 block-DCT slots, dropped ones are filled with the mean face's coefficients, and the inverse DCT gives an image; on a
 mix it gives the mix of the faces (the DCT is linear). The leakage of a mixed row is the SSIM of that image against
 the best-matching face mixed into it (scikit-image's SSIM: 7×7 uniform window, sample covariance), averaged over the
-batch. It costs one inverse DCT and a few windowed means per step (``freqmix bench`` measures it against a step), so
-it can be a reward on every step. ``attacks.analytic`` is the same attack for the privacy evaluation; this module
-does not import ``attacks`` (the arrows point the other way).
+batch. It costs one inverse DCT and a few windowed means per step: ``freqmix bench``'s ``leakage_over_step`` puts
+a step that computes it at about 4.6 plain steps of the default small model at k = 6 (gray 112 px, one thread), so
+it is cheap next to a large backbone's step and dear next to the small one's. ``attacks.analytic`` is the same
+attack for the privacy evaluation; this module does not import ``attacks`` (the arrows point the other way).
 """
 from __future__ import annotations
 
