@@ -104,13 +104,16 @@ class TrainConfig:
     steps: int | None = _option(None, "recognizer steps", group="budget")
     epochs: float = _option(100, "epochs over the training split", group="budget")
     probe_every: int = _option(10, "clean-probe accuracy every N steps (0 = at episode ends only)")
-    reward: str = _option("constrained", "constrained: privacy against the free analytic attack - λ × accuracy "
-                          "shortfall, λ by dual ascent; loss: the paper's (recognition loss)", choices=REWARDS.names())
+    reward: str = _option("constrained", "constrained: privacy (--privacy) - λ × accuracy shortfall × the step's "
+                          "share of the mixing, λ by dual ascent; loss: the paper's (recognition loss)",
+                          choices=REWARDS.names())
     accuracy_target: float = _option(0.85, "clean-probe accuracy below which a step has a cost")
     lambda_lr: float = _option(2.0, "constrained reward: dual ascent step on λ per probe and unit of shortfall")
     privacy: str = _option("loss", "constrained reward's privacy term: loss (of the mixed batch) or leakage "
                            "(1 - SSIM of the free analytic attack on it)", choices=PRIVACY_TERMS)
     constraint_start: float = _option(0.25, "constrained reward: share of the run from which the constraint binds")
+    lambda_kp: float = _option(0.0, "constrained reward: proportional gain (PID Lagrangian): the price of the "
+                               "shortfall is λ + gain × shortfall")
     utility_weight: float = _option(0.0, "loss reward: reward -= weight × the accuracy shortfall")
     episode: str = _option("epoch", "epoch: one long game; run: each episode trains a fresh recognizer for the "
                            "whole budget", choices=EPISODES)

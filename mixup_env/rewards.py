@@ -19,7 +19,9 @@ Each reward turns what one step measured (:class:`StepSignals`) into ``(reward, 
   share of the mixing, ``(k − k_min) / (k_max − k_min)``: one step's effect on accuracy is far below batch noise,
   so with per-step returns (the agents' ``gamma = 0``) a penalty the action cannot change would carry no gradient;
   charging the shortfall in proportion to the mixing chosen makes the least mixing free and the most mixing pay it
-  all.
+  all. ``lambda_kp`` (0 by default) adds the proportional term of a PID Lagrangian (Stooke, Achiam and Abbeel
+  2020): the price of a unit of cost is ``λ + lambda_kp × cost``, which rises the moment accuracy falls short and
+  drops the moment it recovers, where the dual-ascent λ (the integral term) lags both ways.
 
 In both, ``cost = max(0, accuracy_target − probe accuracy)`` (the Safety-Gymnasium convention: a non-negative
 cost per step, in ``info["cost"]``), from the last clean probe. Register another with ``REWARDS.register(name,
@@ -46,6 +48,7 @@ class RewardConfig:
     :param lambda_lr: ``constrained`` only: dual ascent step on λ per probe, per unit of violation.
     :param privacy: ``constrained`` only: its privacy reward, ``"loss"`` or ``"leakage"``.
     :param constraint_start: ``constrained`` only: the share of the run (0..1) from which the constraint binds.
+    :param lambda_kp: ``constrained`` only: proportional gain; the price of the cost is ``λ + lambda_kp × cost``.
     """
 
     reward: str = "loss"
@@ -54,6 +57,7 @@ class RewardConfig:
     lambda_lr: float = 2.0
     privacy: str = "loss"
     constraint_start: float = 0.25
+    lambda_kp: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -78,7 +82,7 @@ class StepSignals:
 
 @dataclass(frozen=True)
 class RewardTerms:
-    """A step's reward, its constraint cost, and the multiplier λ the reward used."""
+    """A step's reward, its constraint cost, and the price per unit of cost the reward used (λ + kp × cost)."""
 
     reward: float
     cost: float
@@ -117,13 +121,15 @@ class LossReward:
 
 
 class ConstrainedReward:
-    """``privacy − λ × cost × blame``, λ by dual ascent after every probe (see the module docstring)."""
+    """``privacy − (λ + kp × cost) × cost × blame``, λ by dual ascent after every probe (see the module
+    docstring)."""
 
     def __init__(self, config: RewardConfig) -> None:
         if config.privacy not in PRIVACY_TERMS:
             raise FreqmixError(f"unknown privacy term {config.privacy!r}; choose one of {', '.join(PRIVACY_TERMS)}")
         self.target, self.lambda_lr, self.start = config.accuracy_target, config.lambda_lr, config.constraint_start
         self.needs_leakage = config.privacy == "leakage"
+        self.kp = config.lambda_kp
         self.multiplier = 0.0
 
     def __call__(self, signals: StepSignals) -> RewardTerms:
@@ -132,7 +138,8 @@ class ConstrainedReward:
         privacy = 1.0 - signals.leakage if self.needs_leakage else signals.loss
         binds = signals.progress >= self.start
         cost = max(0.0, self.target - signals.accuracy) if binds else 0.0
-        terms = RewardTerms(privacy - self.multiplier * cost * signals.blame, cost, self.multiplier)
+        price = self.multiplier + self.kp * cost
+        terms = RewardTerms(privacy - price * cost * signals.blame, cost, price)
         if signals.evaluated and binds:
             self.ascend(self.target - signals.accuracy)
         return terms
@@ -158,7 +165,8 @@ def build_reward(config: RewardConfig) -> Reward:
     factory = REWARDS.get(config.reward)
     if not 0 <= config.accuracy_target <= 1:
         raise FreqmixError(f"accuracy_target must be in [0, 1], not {config.accuracy_target}")
-    if not 0 <= config.utility_weight < float("inf") or not 0 <= config.lambda_lr < float("inf"):
-        raise FreqmixError(f"need a finite utility_weight >= 0 and a finite lambda_lr >= 0; got "
-                           f"{config.utility_weight}, {config.lambda_lr}")
+    weights = (config.utility_weight, config.lambda_lr, config.lambda_kp)
+    if not all(0 <= w < float("inf") for w in weights):
+        raise FreqmixError("need a finite utility_weight, lambda_lr and lambda_kp >= 0; got "
+                           + ", ".join(map(str, weights)))
     return factory(config)

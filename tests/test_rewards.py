@@ -62,6 +62,15 @@ def test_constraint_binds_only_from_its_start():
     assert reward(_probe(0.1, progress=0.5)).cost == pytest.approx(0.7) and reward.multiplier > 0
 
 
+def test_proportional_term_prices_the_shortfall_at_once_and_drops_with_it():
+    reward = _constrained(lambda_kp=5.0)
+    first = reward(_probe(0.5))                   # λ was 0: the price is 5 × 0.3 alone, then λ ascends to 0.6
+    assert first.multiplier == pytest.approx(1.5) and first.reward == pytest.approx(5.0 - 1.5 * 0.3)
+    recovered = reward(_probe(0.9))               # no cost: the proportional part is gone, only λ = 0.6 is left
+    assert recovered.cost == 0.0 and recovered.multiplier == pytest.approx(0.6) and recovered.reward == 5.0
+    assert reward.multiplier == pytest.approx(0.4)
+
+
 def test_loss_reward_is_the_paper_s_with_a_fixed_weight():
     reward = build_reward(RewardConfig(reward="loss", accuracy_target=0.9, utility_weight=3.0))
     terms = reward(_probe(0.7, loss=4.0))
@@ -72,6 +81,7 @@ def test_loss_reward_is_the_paper_s_with_a_fixed_weight():
     (RewardConfig(reward="constraint"), "constrained"),
     (RewardConfig(accuracy_target=1.5), "accuracy_target"),
     (RewardConfig(lambda_lr=float("nan")), "lambda_lr"),
+    (RewardConfig(reward="constrained", lambda_kp=-1.0), "lambda_kp"),
     (RewardConfig(reward="constrained", privacy="psnr"), "privacy term"),
 ])
 def test_bad_reward_configurations_are_one_line_errors(config, message):
