@@ -9,6 +9,7 @@ the first of them is written; a non-empty ``out`` is refused unless ``overwrite`
 """
 from __future__ import annotations
 
+import gc
 import importlib.util
 import json
 import os
@@ -49,7 +50,7 @@ from recognizer.data import (
     split_per_identity,
 )
 from recognizer.distributed import (
-    ProcessGroup, check_world, join_process_group, spawn, torchrun_world_size,
+    ProcessGroup, check_world, join_process_group, leave_process_group, spawn, torchrun_world_size,
 )
 from recognizer.evaluate import identification_accuracy, insightface_verification, verification
 from recognizer.insightface_io import load_bin
@@ -365,6 +366,20 @@ def run_training(config: TrainConfig, out: Path, progress: bool = True, save_eve
         return run_processes(config, out, progress, save_every, stop_at, resume=checkpoint is not None,
                              overwrite=overwrite)
     group = join_process_group(config.device)
+    try:
+        return _train_here(config, out, progress, save_every, stop_at, checkpoint, overwrite, group)
+    finally:
+        if group is not None:
+            # Left here, once the run's objects are collected, not by the atexit hook: a DDP replica torn down at
+            # interpreter exit after its group can abort the process (rank 1 ended in SIGABRT once under xdist).
+            gc.collect()
+            leave_process_group()
+
+
+def _train_here(config: TrainConfig, out: Path, progress: bool, save_every: int | None, stop_at: int | None,
+                checkpoint: dict[str, Any] | None, overwrite: bool, group: ProcessGroup | None
+                ) -> dict[str, Any] | None:
+    """:func:`run_training` in this process (rank ``group.rank`` of a group, or alone when ``group`` is None)."""
     started = time.perf_counter()
     task = load_task(config)
     steps = total_steps(config, len(task.train))  # of one run (one episode with --episode run)
