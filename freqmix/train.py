@@ -38,12 +38,13 @@ from freqmix.lockstep import LockstepBroadcast, follow
 from freqmix.run_folder import claim_output_folder
 from freqmix.scalars import RecognizerScalars
 from freqmix.steplog import StepLog
+from freqmix.state_response import k_by_probe_accuracy, policy_k_by_probe_accuracy
 from mixup_env import ENV_IDS
 from freqmix.config_fields import pick
 from mixup_env.env import EPISODES, EnvConfig, FreqMixUpEnv
 from mixup_env.frequency import SELECTIONS, FrequencyTransform, TransformConfig
 from mixup_env.masking import WEIGHT_SCHEMES, Recipe
-from mixup_env.rewards import PRIVACY_TERMS, REWARDS, RewardConfig
+from mixup_env.rewards import ASCENTS, PRIVACY_TERMS, REWARDS, RewardConfig
 from mixup_env.spaces import DROP_LEVELS, PAPER_K_CHOICES, WEIGHT_OPTIONS
 from recognizer.data import (
     FaceDataset, PairSet, UnusablePairsError, load_dataset, load_lfw_pairs, make_pairs, private_split,
@@ -112,9 +113,12 @@ class TrainConfig:
     lambda_lr: float = _option(2.0, "constrained reward: dual ascent step on λ per probe and unit of shortfall")
     privacy: str = _option("loss", "constrained reward's privacy term: loss (of the mixed batch) or leakage "
                            "(1 - SSIM of the free analytic attack on it)", choices=PRIVACY_TERMS)
-    constraint_start: float = _option(0.25, "constrained reward: share of the run from which the constraint binds")
+    constraint_start: float = _option(0.0, "constrained reward: share of the run from which the constraint binds")
     lambda_kp: float = _option(0.0, "constrained reward: proportional gain (PID Lagrangian): the price of the "
                                "shortfall is λ + gain × shortfall")
+    ascent: str = _option("conditional", "constrained reward: plain dual ascent on λ, or conditional (each step scaled by "
+                          "how far the mixing since the last probe can still respond: no wind-up while k is "
+                          "already the least)", choices=ASCENTS)
     utility_weight: float = _option(0.0, "loss reward: reward -= weight × the accuracy shortfall")
     episode: str = _option("epoch", "epoch: one long game; run: each episode trains a fresh recognizer for the "
                            "whole budget", choices=EPISODES)
@@ -442,7 +446,11 @@ def _train_here(config: TrainConfig, out: Path, progress: bool, save_every: int 
                    action_distribution=action_distribution(agent, base.codec, final_obs, ks), steps=len(measured),
                    wall_seconds=saver.elapsed())
     metrics.update(final_lambda=float(measured[-1]["lambda"]),
-                   steps_below_target=float(np.mean([row["cost"] > 0 for row in measured])))
+                   steps_below_target=float(np.mean([row["cost"] > 0 for row in measured])),
+                   k_by_probe_accuracy=k_by_probe_accuracy(measured))
+    response = policy_k_by_probe_accuracy(agent, base.codec.k_choices, final_obs)
+    if response is not None:
+        metrics["policy_k_by_probe_accuracy"] = response
     metrics["images_per_second"] = len(env.rows) * config.batch_size / metrics["wall_seconds"]
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
     return metrics

@@ -34,6 +34,13 @@ def test_every_learning_agent_trains_saves_and_reports(tmp_path, name):
     distribution = metrics["action_distribution"]
     assert list(distribution["k"]) == ["2", "3", "4", "5", "6"] and sum(distribution["k"].values()) == pytest.approx(1)
     assert distribution["source"].startswith("empirical" if name in ("sac", "td3") else "policy")
+    in_run = metrics["k_by_probe_accuracy"]
+    assert sum(b["steps"] for b in in_run.values()) == 10
+    assert sum(b["steps"] * b["mean_k"] for b in in_run.values()) == pytest.approx(10 * metrics["mean_k"])
+    frozen = metrics.get("policy_k_by_probe_accuracy")
+    assert (frozen is None) == (name in ("sac", "td3"))
+    assert frozen is None or (list(frozen) == [f"{i / 10:.1f}" for i in range(11)]
+                              and all(2 <= k <= 6 for k in frozen.values()))
     assert (tmp_path / "agent_logs" / "progress.csv").stat().st_size > 0
     if importlib.util.find_spec("tensorboard"):
         assert any(p.name.startswith("events.out.tfevents") for p in (tmp_path / "agent_logs").iterdir())

@@ -24,7 +24,7 @@ def faces():
 
 def _constrained(**kw):
     return ConstrainedReward(RewardConfig(reward="constrained", accuracy_target=0.8, lambda_lr=2.0,
-                                          constraint_start=0.0, **kw))
+                                          constraint_start=0.0, **{"ascent": "plain", **kw}))
 
 
 def _probe(accuracy, blame=1.0, loss=5.0, progress=1.0):
@@ -45,6 +45,31 @@ def test_dual_ascent_raises_lambda_under_violation_and_lowers_it_to_zero_when_sa
     assert reward.multiplier == 0.0 and terms.cost == 0.0  # clipped at 0, never negative
 
 
+def test_conditional_ascent_moves_lambda_only_as_far_as_the_mixing_can_respond():
+    reward = _constrained(ascent="conditional")
+    unprobed = StepSignals(loss=5.0, blame=0.0, accuracy=0.5, evaluated=False)
+    reward(unprobed)
+    reward(_probe(0.5, blame=1.0))           # mean mixing since the last probe 0.5: λ = 2 × 0.3 × 0.5
+    assert reward.multiplier == pytest.approx(0.3)
+    for _ in range(3):
+        reward(_probe(0.5, blame=0.0))       # already the least mixing: a higher price could not lower it
+    assert reward.multiplier == pytest.approx(0.3)
+    reward(_probe(1.0, blame=1.0))           # satisfied while mixing the most: a lower price could not raise it
+    assert reward.multiplier == pytest.approx(0.3)
+    reward(StepSignals(loss=5.0, blame=0.75, accuracy=1.0, evaluated=False))
+    reward(_probe(0.9, blame=0.25))          # satisfied by 0.1 at mean mixing 0.5: λ = 0.3 − 2 × 0.1 × 0.5
+    assert reward.multiplier == pytest.approx(0.2)
+
+
+def test_conditional_ascent_resumes_with_the_mixing_since_the_last_probe():
+    first, second = _constrained(ascent="conditional"), _constrained(ascent="conditional")
+    first(StepSignals(loss=5.0, blame=1.0, accuracy=0.5, evaluated=False))
+    second.load_state_dict(first.state_dict())
+    for reward in (first, second):
+        reward(_probe(0.5, blame=0.0))
+    assert first.multiplier == second.multiplier == pytest.approx(0.3)
+
+
 def test_the_least_mixing_pays_no_penalty_and_unprobed_steps_leave_lambda_alone():
     reward = _constrained()
     reward(_probe(0.3))
@@ -56,7 +81,8 @@ def test_the_least_mixing_pays_no_penalty_and_unprobed_steps_leave_lambda_alone(
 
 
 def test_constraint_binds_only_from_its_start():
-    reward = ConstrainedReward(RewardConfig(reward="constrained", accuracy_target=0.8, constraint_start=0.5))
+    reward = ConstrainedReward(RewardConfig(reward="constrained", accuracy_target=0.8, constraint_start=0.5,
+                                            ascent="plain"))
     terms = reward(_probe(0.1, progress=0.4))
     assert terms.cost == 0.0 and reward.multiplier == 0.0
     assert reward(_probe(0.1, progress=0.5)).cost == pytest.approx(0.7) and reward.multiplier > 0
@@ -83,6 +109,7 @@ def test_loss_reward_is_the_paper_s_with_a_fixed_weight():
     (RewardConfig(lambda_lr=float("nan")), "lambda_lr"),
     (RewardConfig(reward="constrained", lambda_kp=-1.0), "lambda_kp"),
     (RewardConfig(reward="constrained", privacy="psnr"), "privacy term"),
+    (RewardConfig(reward="constrained", ascent="pid"), "unknown ascent 'pid'; choose one of plain, conditional"),
 ])
 def test_bad_reward_configurations_are_one_line_errors(config, message):
     with pytest.raises((FreqmixError, UnknownNameError), match=message):
