@@ -20,13 +20,13 @@ import matplotlib
 import numpy as np
 
 from agents.hyperparams import parse_overrides
-from agents.registry import agent_spec, resolve_hyperparams
+from agents.registry import resolve_hyperparams
 from attacks.intervals import bootstrap_interval
 from freqmix.options import (
-    add_overwrite_option, add_train_options, config_from_args, note_unusual_k, refuse_streaming,
+    add_hp_option, add_overwrite_option, add_train_options, config_from_args, note_unusual_k, refuse_streaming,
 )
 from freqmix.run_folder import claim_output_folder
-from freqmix.train import TrainConfig, env_action, run_training
+from freqmix.train import TrainConfig, env_action, hyperparams_for, run_training
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the file-only backend)
@@ -96,7 +96,7 @@ def run_ablation(base: TrainConfig, choices: list[AgentChoice], seeds: list[int]
     env_action(base.env)
     refuse_streaming(base)
     for choice in choices:  # unknown names and hyperparameters fail before hours of training, not after
-        resolve_hyperparams(choice.agent, base.env, hyperparams_of(base, choice.agent))
+        resolve_hyperparams(choice.agent, base.env, hyperparams_for(base, choice.agent))
         if choice.agent == "fixed":
             note_unusual_k(base.k if choice.k is None else choice.k)
     claim_output_folder(out, overwrite, ABLATION_FILES)
@@ -105,7 +105,7 @@ def run_ablation(base: TrainConfig, choices: list[AgentChoice], seeds: list[int]
     for choice in choices:
         for seed in seeds:
             config = replace(base, agent=choice.agent, k=base.k if choice.k is None else choice.k, seed=seed,
-                             hyperparams=hyperparams_of(base, choice.agent))
+                             hyperparams=hyperparams_for(base, choice.agent))
             folder = out / choice.label.replace(":", "_k") / f"seed{seed}"
             metrics = run_training(config, folder, progress=progress, overwrite=overwrite)
             steps = _read_steps(folder / "steps.csv")
@@ -118,11 +118,6 @@ def run_ablation(base: TrainConfig, choices: list[AgentChoice], seeds: list[int]
                   f"mean k {metrics['mean_k']:.2f}  late k {runs[-1]['late_k']:.2f}  "
                   f"mean reward {runs[-1]['mean_reward']:.3f}  {metrics['wall_seconds']:.0f} s", flush=True)
     return runs
-
-
-def hyperparams_of(base: TrainConfig, agent: str) -> dict[str, Any]:
-    """The ``--hp`` overrides agent ``agent`` gets: all of them for a learning agent, none for fixed and random."""
-    return dict(base.hyperparams) if agent_spec(agent).learns else {}
 
 
 def summarize(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -213,8 +208,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seeds", type=int, default=3, help="seeds per agent: --seed, --seed+1, ...")
     p.add_argument("--k", type=int, default=TrainConfig.k, help="k of a plain 'fixed' agent")
     p.add_argument("--env", default=TrainConfig.env, help="FreqMixUp-v0 | FreqMixUpRecipe-v0")
-    p.add_argument("--hp", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a hyperparameter of every learning agent (repeatable), as freqmix train --hp")
+    add_hp_option(p, "override a hyperparameter of every learning agent (repeatable), as freqmix train --hp")
     p.add_argument("--out", default="runs/ablate", help="output folder")
     add_overwrite_option(p)
     p.set_defaults(func=_cmd_ablate)

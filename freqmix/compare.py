@@ -27,9 +27,13 @@ from attacks.intervals import bootstrap_interval
 from attacks.privacy import prepare_kit, sub_seed
 from freqmix.errors import FreqmixError
 from freqmix.evaluate import evaluate_run, load_attack_data
-from freqmix.options import add_overwrite_option, add_train_options, config_from_args, flag, refuse_streaming
+from agents.hyperparams import parse_overrides
+from agents.registry import resolve_hyperparams
+from freqmix.options import (
+    add_hp_option, add_overwrite_option, add_train_options, config_from_args, flag, refuse_streaming,
+)
 from freqmix.run_folder import OutputExistsError, claim_output_folder
-from freqmix.train import TrainConfig, run_training
+from freqmix.train import TrainConfig, hyperparams_for, run_training
 
 COLUMNS = ("defense", "identification_accuracy", "verification_accuracy", "psnr", "ssim", "recon_id_accuracy",
            "mia_top1", "mia_top5", "knn_distance", "score_pp", "score_cls", "wall_seconds")
@@ -59,7 +63,8 @@ def run_compare(base: TrainConfig, defenses: list[str], budget: AttackBudget, ou
     output file to ``out``; return the table rows (mean, ``_ci_low``, ``_ci_high`` per figure).
 
     :param base: the shared training configuration (data, recognizer, seed, private_fraction); each defense
-        replaces its protection fields, and ``budget.recognizer_epochs`` applies unless ``base.steps`` is set.
+        replaces its protection fields, and ``budget.recognizer_epochs`` applies unless ``base.steps`` is set; its
+        ``hyperparams`` (``--hp``) go to every defense whose agent learns (none to fixed k, random, schedules).
     :param device: where the attacks run (``--device`` of the command: the same as training).
     :param resume: reuse every defense/seed run of ``out`` that finished under the same configuration and budget
         (its ``compare_row.json``), and train and attack only the others.
@@ -68,6 +73,7 @@ def run_compare(base: TrainConfig, defenses: list[str], budget: AttackBudget, ou
     if seeds < 1:
         raise FreqmixError(f"--seeds must be >= 1, not {seeds}")
     refuse_streaming(base)
+    check_defense_hyperparams(base, defenses)
     started = time.perf_counter()
     seed_list = [base.seed + i for i in range(seeds)]
     if not resume:
@@ -92,6 +98,7 @@ def run_compare(base: TrainConfig, defenses: list[str], budget: AttackBudget, ou
         for name in order:
             folder = out / name if seeds == 1 else out / name / f"seed{seed}"
             run_config = replace(config, **defense_overrides(name, seed))
+            run_config = replace(run_config, hyperparams=hyperparams_for(base, run_config.agent))
             fingerprint = {"config": asdict(run_config), "budget": asdict(budget)}
             row = _finished_row(folder, fingerprint) if resume else None
             if row is None:
@@ -122,6 +129,15 @@ def run_compare(base: TrainConfig, defenses: list[str], budget: AttackBudget, ou
                   runs[order[0]][-1]["private_identities"])
     _plot(table, out / "compare.png")
     return table
+
+
+def check_defense_hyperparams(base: TrainConfig, defenses: list[str]) -> None:
+    """FreqmixError naming the agent when a defense's learning agent does not take a key of ``base.hyperparams``:
+    before hours of training, not after."""
+    for name in defenses:
+        agent = defense_overrides(name, base.seed)["agent"]
+        if hyperparams_for(base, agent):
+            resolve_hyperparams(agent, base.env, base.hyperparams)
 
 
 def _finished_row(folder: Path, fingerprint: dict[str, Any]) -> dict[str, Any] | None:
@@ -266,6 +282,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--budget", default="default", help=f"training and attack budget: {', '.join(BUDGETS)}")
     p.add_argument("--seeds", type=int, default=1, help="train and attack each defense under this many seeds "
                                                         "(--seed, --seed + 1, ...) for the intervals")
+    add_hp_option(p, "override a hyperparameter of every learning defense's agent (repeatable), as freqmix "
+                     "train --hp")
     p.add_argument("--out", default="runs/compare", help="output folder")
     again = p.add_mutually_exclusive_group()
     again.add_argument("--resume", action="store_true",
@@ -288,7 +306,7 @@ def _cmd_compare(args: argparse.Namespace) -> None:
     defenses = parse_defenses(args.defenses)
     budget = get_budget(args.budget)
     epochs = args.epochs if args.epochs is not None else budget.recognizer_epochs
-    base = config_from_args(args, epochs=epochs)
+    base = config_from_args(args, epochs=epochs, hyperparams=parse_overrides(args.hp))
     table = run_compare(base, defenses, budget, Path(args.out), seeds=args.seeds, progress=not args.no_progress,
                         device=base.device, resume=args.resume, overwrite=args.overwrite)
     for row in table:

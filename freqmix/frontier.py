@@ -29,9 +29,12 @@ from matplotlib.figure import Figure
 
 from attacks.budget import BUDGETS, get_budget
 from attacks.defenses import ADAPTIVE_DEFENSES, DEFENSES, HYBRID_MASK, SCHEDULE_DEFENSES, defense_overrides
-from freqmix.compare import COMPARE_FILES, DEFAULT_PRIVATE_FRACTION, refuse_defense_options, run_compare
+from freqmix.compare import (
+    COMPARE_FILES, DEFAULT_PRIVATE_FRACTION, check_defense_hyperparams, refuse_defense_options, run_compare,
+)
 from freqmix.errors import FreqmixError
-from freqmix.options import add_overwrite_option, add_train_options, config_from_args
+from agents.hyperparams import parse_overrides
+from freqmix.options import add_hp_option, add_overwrite_option, add_train_options, config_from_args
 from freqmix.run_folder import claim_output_folder
 from freqmix.train import TrainConfig, run_training
 
@@ -184,6 +187,7 @@ def run_frontier(base: TrainConfig, budget_name: str, seeds: int, episodes: int,
     if seeds < 1 or episodes < 1:
         raise FreqmixError(f"--seeds and --episodes must be >= 1, not {seeds} and {episodes}")
     budget = get_budget(budget_name)
+    check_defense_hyperparams(base, list(ADAPTIVE_DEFENSES))
     seed_list = [base.seed + i for i in range(seeds)]
     if not resume:
         claim_output_folder(out, overwrite, FRONTIER_FILES)
@@ -210,6 +214,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--learn-episodes", type=int, default=DEFAULT_EPISODES,
                    help="whole runs the deployed policy learns over (on the auxiliary identities)")
     p.add_argument("--no-deployed", action="store_true", help="skip the policy learned on other faces")
+    add_hp_option(p, "override a hyperparameter of every learning agent, the deployed policy's included "
+                     "(repeatable), as freqmix train --hp")
     p.add_argument("--out", default="runs/frontier", help="output folder")
     again = p.add_mutually_exclusive_group()
     again.add_argument("--resume", action="store_true", help="continue an interrupted frontier in --out")
@@ -220,7 +226,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def _cmd_frontier(args: argparse.Namespace) -> None:
     refuse_defense_options(args.given)
     budget = get_budget(args.budget)
-    base = config_from_args(args, epochs=args.epochs if args.epochs is not None else budget.recognizer_epochs)
+    base = config_from_args(args, epochs=args.epochs if args.epochs is not None else budget.recognizer_epochs,
+                            hyperparams=parse_overrides(args.hp))
     verdicts = run_frontier(base, args.budget, args.seeds, args.learn_episodes, Path(args.out),
                             deployed=not args.no_deployed, progress=not args.no_progress, resume=args.resume,
                             overwrite=args.overwrite)

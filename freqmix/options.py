@@ -49,6 +49,12 @@ def add_train_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
+def add_hp_option(p: argparse.ArgumentParser, help: str) -> None:
+    """``--hp KEY=VALUE`` (repeatable): hyperparameter overrides; read them with
+    ``agents.hyperparams.parse_overrides(args.hp)``."""
+    p.add_argument("--hp", action="append", default=[], metavar="KEY=VALUE", help=help)
+
+
 def add_overwrite_option(p: argparse._ActionsContainer) -> None:
     """``--overwrite``: replace the freqmix files of an existing ``--out`` (other files there are kept)."""
     p.add_argument("--overwrite", action="store_true",

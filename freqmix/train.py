@@ -269,6 +269,12 @@ def _load_streamed_task(config: TrainConfig) -> Task:
     return Task(train, None, pairs, protocol, val_sets)
 
 
+def hyperparams_for(base: TrainConfig, agent: str) -> dict[str, Any]:
+    """The hyperparameter overrides of ``base`` (``--hp``) that agent ``agent`` gets in a command that runs several
+    agents: all of them for a learning agent, none for fixed, random, the schedules and saved policies."""
+    return dict(base.hyperparams) if agent_spec(agent).learns else {}
+
+
 def env_action(env_id: str) -> str:
     """The action kind (``"k"`` or ``"recipe"``) of a registered FreqMixUp env id; UnknownNameError if unknown."""
     return ENV_IDS.get(env_id)

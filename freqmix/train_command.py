@@ -11,7 +11,7 @@ from agents.hyperparams import parse_overrides
 from agents.registry import AGENTS
 from freqmix.errors import FreqmixError
 from freqmix.options import (
-    add_overwrite_option, add_train_options, config_from_args, flag, note_unusual_k,
+    add_hp_option, add_overwrite_option, add_train_options, config_from_args, flag, note_unusual_k,
 )
 from freqmix.run_folder import finished_steps, interruption_note, planned_steps
 from freqmix.train import TrainConfig, load_resume, run_training
@@ -32,9 +32,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="k of the fixed agent (the paper's range is 2..6; 1 = no mixing, the no-defense baseline)")
     p.add_argument("--env", default=TrainConfig.env,
                    help=" | ".join(ENV_IDS) + " (action: k alone, or the whole recipe)")
-    p.add_argument("--hp", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a hyperparameter of agents/hyperparams_yaml/<agent>.yml (repeatable), "
-                        "e.g. --hp learning_rate=3e-4 --hp n_steps=16")
+    add_hp_option(p, "override a hyperparameter of agents/hyperparams_yaml/<agent>.yml (repeatable), "
+                     "e.g. --hp learning_rate=3e-4 --hp n_steps=16")
     p.add_argument("--config", default=None, metavar="FILE",
                    help="rerun the configuration a run saved (its config.json); options given here override it")
     p.add_argument("--out", default="runs/train", help="output folder (must be new or empty, see --overwrite)")

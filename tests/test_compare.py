@@ -159,3 +159,15 @@ def test_resume_retrains_a_run_whose_configuration_changed(compare_dir, tmp_path
     with pytest.raises(RuntimeError, match="stop"):
         main(argv)
     assert trained == [copy / "none" / "seed1"]
+
+
+def test_hp_reaches_every_learning_defense_and_no_other(tmp_path):
+    out = tmp_path / "c"
+    argv = ["compare", "--data", "synthetic", "--image-size", "32", "--defenses", "fixed2,reinforce-constrained",
+            "--budget", "tiny", "--steps", "3", "--batch-size", "6", "--embedding-dim", "16", "--private-fraction",
+            "0.1", "--train-per-identity", "3", "--hp", "n_steps=2", "--hp", "baseline=value", "--out", str(out),
+            "--no-progress", "--threads", "1"]
+    assert main(argv) == 0
+    learned = json.loads((out / "reinforce-constrained" / "config.json").read_text())["hyperparams"]
+    fixed = json.loads((out / "fixed2" / "config.json").read_text())["hyperparams"]
+    assert learned == {"n_steps": 2, "baseline": "value"} and fixed == {}

@@ -1,5 +1,6 @@
 """Options are honoured or refused, never silently ignored: compare's protection flags (each defense sets its own),
---k with an agent that chooses k, ablate --hp (passed to every learning agent), and a note for k outside the
+--k with an agent that chooses k, --hp of ablate, compare and frontier (passed to every learning agent, refused
+before training when one does not take it), and a note for k outside the
 paper's 2..6."""
 import json
 
@@ -66,6 +67,17 @@ def test_ablate_refuses_an_unknown_hp_before_training(tmp_path, capsys):
     assert main(["ablate", *TINY, "--agents", "reinforce,fixed", "--seeds", "1", "--hp", "n_stepz=2",
                  "--out", str(out)]) == 2
     assert "unknown hyperparameter 'n_stepz'" in error_line(capsys)
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("command, agent", [(["compare", "--defenses", "fixed2,ppo-constrained"], "PPO"),
+                                            (["frontier", "--seeds", "1"], "PPO")])
+def test_compare_and_frontier_refuse_a_hp_a_learning_defense_does_not_take_before_training(tmp_path, capsys,
+                                                                                          command, agent):
+    out = tmp_path / "out"
+    # REINFORCE takes a baseline, PPO does not: the run would fail at its PPO defense, hours in.
+    assert main([*command, *TINY, "--hp", "baseline=value", "--out", str(out)]) == 2
+    assert f"unknown hyperparameter 'baseline' for {agent}" in error_line(capsys)
     assert not out.exists()
 
 
