@@ -25,7 +25,7 @@ env = gym.make("FreqMixUp-v0", data=args.data, image_size=args.image_size, total
 
 # One update every 4 steps; gamma 0: a k's reward is the loss of the batch it mixed; the running mean of
 # returns is the baseline (it follows the falling loss); the entropy bonus keeps the other k tried.
-model = REINFORCE("MlpPolicy", env, learning_rate=1e-2, n_steps=4, gamma=0.0, baseline="mean", ent_coef=0.01,
+model = REINFORCE("MlpPolicy", env, learning_rate=1e-3, n_steps=4, gamma=0.0, baseline="mean", ent_coef=0.01,
                   policy_kwargs=split_policy_kwargs(env, features_dim=32), seed=args.seed)
 model.learn(total_timesteps=args.steps)
 
