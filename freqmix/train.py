@@ -116,9 +116,9 @@ class TrainConfig:
     constraint_start: float = _option(0.0, "constrained reward: share of the run from which the constraint binds")
     lambda_kp: float = _option(0.0, "constrained reward: proportional gain (PID Lagrangian): the price of the "
                                "shortfall is λ + gain × shortfall")
-    ascent: str = _option("conditional", "constrained reward: plain dual ascent on λ, or conditional (each step scaled by "
-                          "how far the mixing since the last probe can still respond: no wind-up while k is "
-                          "already the least)", choices=ASCENTS)
+    ascent: str = _option("conditional", "constrained reward: plain dual ascent on λ, or conditional (each step "
+                          "scaled by how far the mixing since the last probe can still respond: no wind-up while k "
+                          "is already the least)", choices=ASCENTS)
     utility_weight: float = _option(0.0, "loss reward: reward -= weight × the accuracy shortfall")
     episode: str = _option("epoch", "epoch: one long game; run: each episode trains a fresh recognizer for the "
                            "whole budget", choices=EPISODES)

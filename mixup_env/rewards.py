@@ -23,8 +23,9 @@ Each reward turns what one step measured (:class:`StepSignals`) into ``(reward, 
   had already moved to the least mixing (ORL, hybrid mask, 600 steps, REINFORCE, 5 seeds: λ peaks 48–59 plain,
   20–23 conditional). The constraint binds from ``constraint_start`` of the run on (cost 0 and no ascent before; 0 by
   default): a later start let the agent mix heavily while the recognizer was immature, and that damage lasted
-  (ORL, 5 seeds: identification 0.66–0.86 binding from 0.25 of the run, 0.905–0.945 from the start). ``lambda_kp`` (0 by default) adds the proportional term of a PID Lagrangian (Stooke, Achiam and Abbeel
-  2020): the price of a unit of cost is ``λ + lambda_kp × cost``, which rises the moment accuracy falls short and
+  (ORL, 5 seeds: identification 0.66–0.86 binding from 0.25 of the run, 0.905–0.945 from the start).
+  ``lambda_kp`` (0 by default) adds the proportional term of a PID Lagrangian (Stooke, Achiam and Abbeel 2020): the
+  price of a unit of cost is ``λ + lambda_kp × cost``, which rises the moment accuracy falls short and
   drops the moment it recovers, where the dual-ascent λ (the integral term) lags both ways.
 
 In both, ``cost = max(0, accuracy_target − probe accuracy)`` (the Safety-Gymnasium convention: a non-negative
