@@ -20,6 +20,8 @@ import numpy as np
 from matplotlib.figure import Figure
 from tqdm import tqdm
 
+from agents.hyperparams import parse_overrides
+from agents.registry import resolve_hyperparams
 from attacks.budget import BUDGETS, AttackBudget, get_budget
 from attacks.defenses import DEFENSES, defense_overrides, parse_defenses
 from attacks.exposure import EXPOSURES
@@ -27,8 +29,6 @@ from attacks.intervals import bootstrap_interval
 from attacks.privacy import prepare_kit, sub_seed
 from freqmix.errors import FreqmixError
 from freqmix.evaluate import evaluate_run, load_attack_data
-from agents.hyperparams import parse_overrides
-from agents.registry import resolve_hyperparams
 from freqmix.options import (
     add_hp_option, add_overwrite_option, add_train_options, config_from_args, flag, refuse_streaming,
 )
@@ -97,8 +97,8 @@ def run_compare(base: TrainConfig, defenses: list[str], budget: AttackBudget, ou
         kit, reference = None, None
         for name in order:
             folder = out / name if seeds == 1 else out / name / f"seed{seed}"
-            run_config = replace(config, **defense_overrides(name, seed))
-            run_config = replace(run_config, hyperparams=hyperparams_for(base, run_config.agent))
+            fields = defense_overrides(name, seed)
+            run_config = replace(config, **fields, hyperparams=hyperparams_for(base, fields["agent"]))
             fingerprint = {"config": asdict(run_config), "budget": asdict(budget)}
             row = _finished_row(folder, fingerprint) if resume else None
             if row is None:

@@ -160,7 +160,7 @@ class ConstrainedReward:
             self.blame_sum, self.blame_steps = 0.0, 0
         return terms
 
-    def ascend(self, violation: float, mixing: float = 0.5) -> None:
+    def ascend(self, violation: float, mixing: float) -> None:
         """One dual ascent step on a measured violation (target − accuracy; negative when satisfied); ``mixing``
         is the mean share of the mixing (0..1) since the last probe, used by the conditional ascent only: a
         higher price cannot lower mixing that is already the least (nor a lower price raise the most)."""

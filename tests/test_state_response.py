@@ -1,9 +1,9 @@
 """How k depends on the state: the run's steps binned by probe accuracy, and the frozen policy's expected k as
 its probe-accuracy feature alone changes (checked against hand-computed softmax values)."""
+import gymnasium as gym
 import numpy as np
 import pytest
 import torch
-import gymnasium as gym
 from gymnasium import spaces
 
 from agents.reinforce import REINFORCE
