@@ -54,7 +54,9 @@ from recognizer.distributed import (
     ProcessGroup, check_world, join_process_group, leave_process_group, spawn, torchrun_world_size,
 )
 from recognizer.evaluate import identification_accuracy, insightface_verification, verification
+from recognizer.input_norm import INPUT_NORMS
 from recognizer.insightface_io import load_bin
+from recognizer.pretrain import pretrain_backbone
 from recognizer.streaming import StreamedTrainingSet
 from recognizer.trainer import PRECISIONS, Recognizer, RecognizerConfig
 from freqmix.errors import FreqmixError
@@ -95,6 +97,8 @@ class TrainConfig:
     backbone: str = _option("small", "small | iresnet18 | iresnet50")
     head: str = _option("arcface", "arcface | cosface | softmax")
     embedding_dim: int = _option(128, "embedding size")
+    input_norm: str = _option("rms", "what the recognizer does to each input first: rms (divide it by its own RMS, "
+                              "so that mixes and clean faces arrive at one scale) or none", choices=INPUT_NORMS.names())
     lr: float = _option(0.1, "recognizer SGD learning rate (cosine schedule)")
     batch_size: int = _option(32, "images per recognizer step")
     device: str = _option("cpu", "recognizer device (cpu, cuda); agents stay on the CPU")
@@ -139,6 +143,10 @@ class TrainConfig:
     data_workers: int = _option(2, "image-decoding processes of --stream")
     private_fraction: float | None = _option(
         None, "train on this share of the identities only; the rest are the attacker's (freqmix evaluate)")
+    pretrain_on: str | None = _option(
+        None, "public faces (one folder per identity, none of them private) that the recognizer first trains on, "
+        "unmixed and through this run's mask; the run starts from that backbone (default: random weights)")
+    pretrain_epochs: float = _option(20, "epochs of --pretrain-on over the public faces")
     seed: int = _option(0, "the one seed of every generator")
     hyperparams: dict[str, Any] = field(default_factory=dict)
 
@@ -302,6 +310,25 @@ def total_steps(config: TrainConfig, train_size: int) -> int:
     return max(1, round(config.epochs * (train_size // config.batch_size)))
 
 
+def load_public_faces(config: TrainConfig, train: FaceDataset) -> FaceDataset:
+    """The public faces of ``config.pretrain_on``, read in the colour of the private faces ``train``."""
+    if config.pretrain_epochs <= 0:
+        raise FreqmixError(f"--pretrain-epochs must be > 0, not {config.pretrain_epochs}")
+    return load_dataset(config.pretrain_on, image_size=config.image_size,
+                        color="rgb" if train.image_channels == 3 else "gray", seed=config.seed)
+
+
+def pretrained_backbone(config: TrainConfig, public: FaceDataset, progress: bool = False) -> dict[str, torch.Tensor]:
+    """The backbone of a recognizer trained on the ``public`` faces for ``config.pretrain_epochs``, unmixed, through
+    the run's own mask and augmentation, seeded by the run's seed (:func:`recognizer.pretrain.pretrain_backbone`)."""
+    transform = FrequencyTransform.from_config(public.image_channels, config.transform_config())
+    batch_size = min(config.batch_size, len(public))
+    steps = max(1, round(config.pretrain_epochs * (len(public) // batch_size)))
+    return pretrain_backbone(public, transform, config.recognizer_config(), steps, batch_size,
+                             max_shift=int(round(config.augment_shift * config.image_size)), seed=config.seed,
+                             progress=progress)
+
+
 def measure_utility(recognizer: Recognizer, transform: FrequencyTransform, task: Task) -> dict[str, Any]:
     """Identification (held-out images vs. training-image centroids) and verification on clean, masked faces, in
     the pairs' own folds; each ``--val`` set under ``val_sets.<stem>``. What a streamed run cannot measure (no
@@ -372,6 +399,9 @@ def run_training(config: TrainConfig, out: Path, progress: bool = True, save_eve
         raise FreqmixError(f"--nproc {config.nproc} under a launcher that started {world} processes; drop --nproc "
                            "(torchrun's --nproc-per-node decides)")
     check_world(world if world > 1 else config.nproc, config.device, config.batch_size)
+    if config.pretrain_on is not None and max(world, config.nproc) > 1:
+        # The other ranks build their replicas from the config alone and would start from random weights.
+        raise FreqmixError("--pretrain-on starts one process's recognizer: drop --nproc (or torchrun)")
     if config.nproc > 1 and world == 1:
         return run_processes(config, out, progress, save_every, stop_at, resume=checkpoint is not None,
                              overwrite=overwrite)
@@ -401,10 +431,14 @@ def _train_here(config: TrainConfig, out: Path, progress: bool, save_every: int 
         follow(FreqMixUpEnv(task.train, config.env_config(steps, data_parallel=True)), group,
                checkpoint["env"] if checkpoint else None)
         return None
+    # A resumed run's checkpoint holds the recognizer, so its pretrained start is not needed again.
+    public = load_public_faces(config, task.train) if config.pretrain_on and not checkpoint else None
     env = make_env(config, task.train, steps, group)
     check_buildable(config, env)
     if not checkpoint:
         claim_output_folder(out, overwrite)
+    if public is not None:  # minutes of pretraining, so only once the output folder is known to be usable
+        env.unwrapped.initial_backbone = pretrained_backbone(config, public, progress)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
