@@ -108,7 +108,7 @@ class TrainConfig:
     nproc: int = _option(1, "recognizer processes under torch.distributed (DDP over the global --batch-size; "
                             "gloo on CPU, NCCL on CUDA); rank 0 runs the agent")
     steps: int | None = _option(None, "recognizer steps", group="budget")
-    epochs: float = _option(100, "epochs over the training split", group="budget")
+    epochs: float = _option(200, "epochs over the training split", group="budget")
     probe_every: int = _option(10, "clean-probe accuracy every N steps (0 = at episode ends only)")
     reward: str = _option("constrained", "constrained: privacy (--privacy) - λ × accuracy shortfall × the step's "
                           "share of the mixing, λ by dual ascent; loss: the paper's (recognition loss)",
