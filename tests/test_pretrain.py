@@ -79,13 +79,16 @@ def test_train_pretrains_on_public_faces(tmp_path, image_folder, capsys):
     assert not torch.allclose(pretrained.embed(x), plain.embed(x))
 
 
-def test_missing_public_faces_are_a_user_error_before_anything_is_written(tmp_path, image_folder, capsys):
+@pytest.mark.parametrize("public, epochs, message", [("nowhere", "20", "nowhere"),
+                                                     ("faces", "0", "--pretrain-epochs must be > 0")])
+def test_unusable_pretraining_is_a_user_error_before_anything_is_written(tmp_path, image_folder, capsys, public,
+                                                                          epochs, message):
     faces = image_folder({"ann": 6, "bob": 6}, size=(16, 16))
     out = tmp_path / "run"
-    code = main(["train", "--data", str(faces), "--pretrain-on", str(tmp_path / "nowhere"), "--out", str(out),
-                 *FAST])
+    code = main(["train", "--data", str(faces), "--pretrain-on", str(tmp_path / public), "--pretrain-epochs", epochs,
+                 "--out", str(out), *FAST])
     err = capsys.readouterr().err
-    assert code == 2 and err.count("freqmix: error:") == 1 and "nowhere" in err
+    assert code == 2 and err.count("freqmix: error:") == 1 and message in err
     assert not out.exists()
 
 
