@@ -15,7 +15,7 @@ import numpy as np
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.logger import Logger
 
-from freqmix.errors import FreqmixError
+from freqmix_base.errors import FreqmixError
 from mixup_env.masking import Recipe
 from mixup_env.spaces import ActionCodec
 

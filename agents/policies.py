@@ -20,7 +20,7 @@ from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
 from stable_baselines3.dqn import DQN
 
-from freqmix.errors import FreqmixError
+from freqmix_base.errors import FreqmixError
 
 
 class SplitObservationExtractor(BaseFeaturesExtractor):

@@ -23,8 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from freqmix.errors import FreqmixError
-from freqmix.registry import Registry
+from freqmix_base.errors import FreqmixError
+from freqmix_base.registry import Registry
 
 DCTDP_EPSILON = 1.0
 HYBRID_MASK: dict[str, Any] = {"channels": "high", "weights": "dirichlet", "alpha": 1.0, "keyed": True}

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from freqmix.errors import FreqmixError
+from freqmix_base.errors import FreqmixError
 from attacks.analytic import AnalyticAttack, coefficients_to_images
 from attacks.protection import Protection
 

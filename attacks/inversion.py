@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from freqmix.errors import FreqmixError
+from freqmix_base.errors import FreqmixError
 from attacks.augment import shift_flip
 from attacks.logits import recognizer_logits
 from attacks.networks import CoarseDiscriminator, CoarseEncoder, LatentGenerator, shrink

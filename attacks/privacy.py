@@ -9,37 +9,32 @@ guessed pipeline coincides) lives in an :class:`AttackerKit`, built once and sha
 """
 from __future__ import annotations
 
-import zlib
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 import torch
 
-from freqmix.errors import FreqmixError
+from freqmix_base.errors import FreqmixError
+from freqmix_base.seeds import sub_seed
 from attacks.analytic import AnalyticAttack
 from attacks.budget import AttackBudget
 from attacks.evaluator import Evaluator, train_evaluator
 from attacks.exposure import EXPOSURES, linked_inverses
-from attacks.intervals import bootstrap_interval
+from freqmix_base.intervals import bootstrap_interval
 from attacks.inversion import GeneratorPrior, TargetModel, invert_gmi, invert_tv, train_generator_prior
 from attacks.judge import PretrainedJudge
 from attacks.metrics import TOP_K, component_scores, knn_distances, privacy_scores, psnr, ssim, topk_hits
 from attacks.progress import StageProgress, attack_costs, kit_costs
 from attacks.protection import Protection, black_box_guess, white_box
 from attacks.reconstruction import ReconstructionAttack, train_reconstruction
-from recognizer.data import FaceDataset
+from recognizer.faces import FaceDataset
 from recognizer.trainer import Recognizer
 
 SAMPLES = 8  # images per row of the sample figure
 RECONSTRUCTION_FIGURES = {"psnr": "psnr_best", "ssim": "ssim_best", "recon_id_accuracy": "id_accuracy_best"}
 INVERSION_FIGURES = {"mia_top1": "top1", "mia_top5": "top5", "knn_distance": "knn_distance"}
 LOWER_IS_STRONGER = frozenset({"knn_distance"})
-
-
-def sub_seed(seed: int, purpose: str) -> int:
-    """A seed for one purpose, derived from the one run seed (independent streams for independent draws)."""
-    return int(np.random.default_rng([seed, zlib.crc32(purpose.encode())]).integers(2**31))
 
 
 @dataclass

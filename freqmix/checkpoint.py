@@ -27,7 +27,7 @@ from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 
 from agents.baselines import FixedK, RandomK
 from freqmix.steplog import StepLog
-from recognizer.atomic import save_atomically
+from freqmix_base.atomic import save_atomically
 from recognizer.trainer import CheckpointError
 
 CHECKPOINT_NAME = "checkpoint.pt"

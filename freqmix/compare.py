@@ -25,9 +25,10 @@ from agents.registry import resolve_hyperparams
 from attacks.budget import BUDGETS, AttackBudget, get_budget
 from attacks.defenses import DEFENSES, defense_overrides, parse_defenses
 from attacks.exposure import EXPOSURES
-from attacks.intervals import bootstrap_interval
-from attacks.privacy import prepare_kit, sub_seed
-from freqmix.errors import FreqmixError
+from freqmix_base.intervals import bootstrap_interval
+from attacks.privacy import prepare_kit
+from freqmix_base.seeds import sub_seed
+from freqmix_base.errors import FreqmixError
 from freqmix.evaluate import evaluate_run, load_attack_data
 from freqmix.options import (
     add_hp_option, add_overwrite_option, add_train_options, config_from_args, flag, refuse_streaming,

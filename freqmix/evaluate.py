@@ -22,13 +22,15 @@ from attacks.budget import BUDGETS, AttackBudget, get_budget
 from attacks.metrics import score_cls
 from attacks.privacy import AttackerKit, attack_recognizer, prepare_kit
 from attacks.protection import Protection
-from freqmix.errors import FreqmixError
+from freqmix_base.errors import FreqmixError
 from freqmix.options import add_overwrite_option
 from freqmix.train import TrainConfig
 from freqmix.trained_run import load_run
 from mixup_env.frequency import FrequencyTransform
 from mixup_env.masking import Recipe
-from recognizer.data import FaceDataset, load_dataset, private_split
+from recognizer.data import load_dataset
+from recognizer.faces import FaceDataset
+from recognizer.splits import private_split
 from recognizer.trainer import Recognizer
 
 SAMPLE_ROWS = (("target", "private training face"), ("analytic_white_box", "white-box analytic inverse"),

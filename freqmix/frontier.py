@@ -33,7 +33,7 @@ from attacks.defenses import ADAPTIVE_DEFENSES, DEFENSES, HYBRID_MASK, SCHEDULE_
 from freqmix.compare import (
     COMPARE_FILES, DEFAULT_PRIVATE_FRACTION, check_defense_hyperparams, refuse_defense_options, run_compare,
 )
-from freqmix.errors import FreqmixError
+from freqmix_base.errors import FreqmixError
 from freqmix.options import add_hp_option, add_overwrite_option, add_train_options, config_from_args
 from freqmix.run_folder import claim_output_folder
 from freqmix.train import TrainConfig, run_training

@@ -12,7 +12,7 @@ import warnings
 from dataclasses import fields
 from typing import TYPE_CHECKING
 
-from freqmix.errors import FreqmixError
+from freqmix_base.errors import FreqmixError
 
 if TYPE_CHECKING:
     from freqmix.train import TrainConfig

@@ -12,7 +12,7 @@ import shutil
 from collections.abc import Iterable
 from pathlib import Path
 
-from freqmix.errors import FreqmixError
+from freqmix_base.errors import FreqmixError
 
 # Everything ``freqmix train`` (and ``freqmix evaluate`` in a run folder) writes; glob patterns.
 RUN_FILES = ("config.json", "steps.csv", "recognizer.pt", "agent.zip", "agent_logs", "tensorboard", "metrics.json",

@@ -40,16 +40,16 @@ from freqmix.scalars import RecognizerScalars
 from freqmix.steplog import StepLog
 from freqmix.state_response import k_by_probe_accuracy, policy_k_by_probe_accuracy
 from mixup_env import ENV_IDS
-from freqmix.config_fields import pick
+from freqmix_base.fields import pick
 from mixup_env.env import EPISODES, EnvConfig, FreqMixUpEnv
 from mixup_env.frequency import SELECTIONS, FrequencyTransform, TransformConfig
 from mixup_env.masking import WEIGHT_SCHEMES, Recipe
 from mixup_env.rewards import ASCENTS, PRIVACY_TERMS, REWARDS, RewardConfig
 from mixup_env.spaces import DROP_LEVELS, PAPER_K_CHOICES, WEIGHT_OPTIONS
-from recognizer.data import (
-    FaceDataset, PairSet, UnusablePairsError, load_dataset, load_lfw_pairs, make_pairs, private_split,
-    split_per_identity,
-)
+from recognizer.data import load_dataset
+from recognizer.faces import FaceDataset, PairSet, UnusablePairsError
+from recognizer.pairs import load_lfw_pairs, make_pairs
+from recognizer.splits import private_split, split_per_identity
 from recognizer.distributed import (
     ProcessGroup, check_world, join_process_group, leave_process_group, spawn, torchrun_world_size,
 )
@@ -57,7 +57,7 @@ from recognizer.evaluate import identification_accuracy, insightface_verificatio
 from recognizer.insightface_io import load_bin
 from recognizer.streaming import StreamedTrainingSet
 from recognizer.trainer import PRECISIONS, Recognizer, RecognizerConfig
-from freqmix.errors import FreqmixError
+from freqmix_base.errors import FreqmixError
 
 FINAL_LOSS_WINDOW = 10
 ACTION_WINDOW = 50  # last actions behind the empirical action distribution of agents without a categorical policy

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from agents.hyperparams import parse_overrides
 from agents.registry import AGENTS
-from freqmix.errors import FreqmixError
+from freqmix_base.errors import FreqmixError
 from freqmix.options import (
     add_hp_option, add_overwrite_option, add_train_options, config_from_args, flag, note_unusual_k,
 )

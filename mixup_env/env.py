@@ -24,15 +24,17 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from freqmix.config_fields import with_fields
-from freqmix.errors import FreqmixError
+from freqmix_base.fields import with_fields
+from freqmix_base.errors import FreqmixError
 from mixup_env.frequency import FrequencyTransform, TransformConfig
 from mixup_env.leakage import AnalyticLeakage
 from mixup_env.masking import FrequencyMixUp, Recipe
 from mixup_env.rewards import RewardConfig, StepSignals, build_reward
 from mixup_env.spaces import PAPER_K_CHOICES, ActionCodec, ObservationLayout
 from recognizer.augment import random_shift
-from recognizer.data import FaceDataset, load_dataset, split_per_identity
+from recognizer.data import load_dataset
+from recognizer.faces import FaceDataset
+from recognizer.splits import split_per_identity
 from recognizer.streaming import StreamedTrainingSet
 from recognizer.trainer import Recognizer, RecognizerConfig
 

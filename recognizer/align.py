@@ -19,7 +19,7 @@ import numpy as np
 from skimage.transform import SimilarityTransform
 from tqdm import tqdm
 
-from freqmix.errors import FreqmixError
+from freqmix_base.errors import FreqmixError
 from recognizer.dlib_models import face_detector, landmark_predictor
 
 __all__ = [

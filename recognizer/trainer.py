@@ -19,10 +19,10 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-from recognizer.atomic import save_atomically
+from freqmix_base.atomic import save_atomically
 from recognizer.backbones import build_backbone
 from recognizer.heads import build_head
-from freqmix.errors import FreqmixError
+from freqmix_base.errors import FreqmixError
 
 __all__ = ["CheckpointError", "Recognizer", "RecognizerConfig", "PRECISIONS"]
 

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from attacks.defenses import DEFENSES, defense_overrides, parse_defenses, secret_key
-from freqmix.errors import FreqmixError
+from freqmix_base.errors import FreqmixError
 from freqmix.train import TrainConfig
 from mixup_env.frequency import FrequencyTransform, zigzag_order
 

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from freqmix.cli import COMMANDS, build_parser, command_parser, main
-from freqmix.errors import FreqmixError
+from freqmix_base.errors import FreqmixError
 
 TINY = ["--image-size", "32", "--batch-size", "8", "--embedding-dim", "32", "--seed", "3"]
 REPO = Path(__file__).resolve().parents[1]

@@ -4,7 +4,7 @@ import torch
 
 from agents.registry import build_agent
 from agents.schedules import KSchedule
-from freqmix.errors import FreqmixError
+from freqmix_base.errors import FreqmixError
 from freqmix.train import TrainConfig, run_training
 from mixup_env.env import FreqMixUpEnv
 from mixup_env.spaces import ActionCodec

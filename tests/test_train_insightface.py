@@ -14,7 +14,9 @@ import torch
 from freqmix.cli import main
 from freqmix.train import Task, TrainConfig, measure_utility
 from mixup_env.frequency import FrequencyTransform
-from recognizer.data import PairSet, load_dataset, make_pairs, synthetic_faces
+from recognizer.data import load_dataset, synthetic_faces
+from recognizer.faces import PairSet
+from recognizer.pairs import make_pairs
 from recognizer.evaluate import insightface_verification, verification
 from recognizer.insightface_io import InsightfaceFormatError, load_bin, pack_image_record, write_bin, write_records
 from recognizer.trainer import Recognizer

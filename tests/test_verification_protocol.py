@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 from sklearn.model_selection import KFold
 
-from recognizer.data import UnusablePairsError, load_lfw_pairs
+from recognizer.faces import UnusablePairsError
+from recognizer.pairs import load_lfw_pairs
 from recognizer.evaluate import fold_splits, insightface_verification, verification
 
 # Squared L2 distances of eight unit pairs; folds 0 (pairs 0-3) and 1 (pairs 4-7), two same + two different each.

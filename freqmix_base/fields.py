@@ -1,18 +1,18 @@
 """Generic field mapping between configuration dataclasses, so no caller re-lists a configuration's fields.
 
-The run's user-facing record (``freqmix.train.TrainConfig``: the CLI flags, ``config.json``) is flat; the pieces it
+The run's user-facing record (the run configuration: the CLI flags, ``config.json``) is flat; the pieces it
 configures own small typed configurations (``Recipe``, ``TransformConfig``, ``RecognizerConfig``, ``EnvConfig``,
 ``AgentConfig``). :func:`pick` builds one of those from the same-named fields of another object, and
 :func:`with_fields` updates a (possibly nested) configuration from flat names, as ``FreqMixUpEnv(**options)`` and
-``gymnasium.make(..., batch_size=8)`` pass them. This module imports nothing of the project, so every layer may
-import it.
+``gymnasium.make(..., batch_size=8)`` pass them. It lives in the base layer, which imports no
+project code.
 """
 from __future__ import annotations
 
 import dataclasses
 from typing import Any, TypeVar
 
-from freqmix.errors import FreqmixError
+from freqmix_base.errors import FreqmixError
 
 C = TypeVar("C")
 

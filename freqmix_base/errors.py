@@ -2,7 +2,7 @@
 
 Every layer (``recognizer``, ``mixup_env``, ``agents``, ``attacks``) raises a subclass of :class:`FreqmixError` for
 what the user can fix; the ``freqmix`` command catches this class only and prints its first line. Anything else is
-a bug and shows its traceback. This module imports nothing of the project, so every layer may import it.
+a bug and shows its traceback. It lives in the base layer, which imports no project code.
 """
 from __future__ import annotations
 
