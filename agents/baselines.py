@@ -1,6 +1,6 @@
 """Non-learning recipe choosers that behave as Stable-Baselines3 algorithms: ``predict()``, and a ``learn()`` that
 acts for a number of env steps with SB3's callback protocol (nothing is learned), so that one training loop
-(``freqmix.train.drive``) serves every agent.
+(``freqmix.experiment.loop.drive``) serves every agent.
 
 They read the action encoding from the env's :class:`mixup_env.spaces.ActionCodec` (the one place that says
 what an action means) and nothing else of the env.

@@ -1,5 +1,5 @@
 """The defenses compared side by side: name -> the training-config fields that make it (field names of
-``freqmix.train.TrainConfig``; this package does not import the CLI), in the :data:`DEFENSES` registry.
+``freqmix.experiment.config.TrainConfig``; this package does not import the experiment), in the :data:`DEFENSES` registry.
 
 - ``none``: all channels, k = 1 (no protection, the reference of ``score_cls``);
 - ``ppfr``: PPFR-FD-like channel masking: keep the 36 highest-frequency channels per plane, keyed shuffle, k = 1;

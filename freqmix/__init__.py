@@ -16,7 +16,7 @@ _LAZY = ("load_run", "TrainedRun")
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
-        from freqmix import trained_run
+        from freqmix.experiment import trained_run
 
         return getattr(trained_run, name)
     raise AttributeError(f"module 'freqmix' has no attribute {name!r}")

@@ -29,12 +29,14 @@ from freqmix_base.intervals import bootstrap_interval
 from attacks.privacy import prepare_kit
 from freqmix_base.seeds import sub_seed
 from freqmix_base.errors import FreqmixError
-from freqmix.evaluate import evaluate_run, load_attack_data
+from freqmix.evaluate import evaluate_run
 from freqmix.options import (
     add_hp_option, add_overwrite_option, add_train_options, config_from_args, flag, refuse_streaming,
 )
-from freqmix.run_folder import OutputExistsError, claim_output_folder
-from freqmix.train import TrainConfig, hyperparams_for, run_training
+from freqmix.experiment.run_folder import OutputExistsError, claim_output_folder
+from freqmix.experiment.config import hyperparams_for, TrainConfig
+from freqmix.experiment.launch import run_training
+from freqmix.experiment.task import attack_split
 
 COLUMNS = ("defense", "identification_accuracy", "verification_accuracy", "psnr", "ssim", "recon_id_accuracy",
            "mia_top1", "mia_top5", "knn_distance", "score_pp", "score_cls", "wall_seconds")
@@ -105,8 +107,8 @@ def run_compare(base: TrainConfig, defenses: list[str], budget: AttackBudget, ou
             if row is None:
                 if kit is None:
                     line.set_description(f"compare [seed {seed}: attacker kit]")
-                    data = load_attack_data(config)
-                    kit = prepare_kit(data.private_train, data.private_test, data.auxiliary, budget, seed,
+                    data = attack_split(config)
+                    kit = prepare_kit(data.train, data.test, data.auxiliary, budget, seed,
                                       progress, device)
                 line.set_description(f"compare [seed {seed}: {name}]")
                 began = time.perf_counter()

@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,39 +23,17 @@ from attacks.privacy import AttackerKit, attack_recognizer, prepare_kit
 from attacks.protection import Protection
 from freqmix_base.errors import FreqmixError
 from freqmix.options import add_overwrite_option
-from freqmix.train import TrainConfig
-from freqmix.trained_run import load_run
+from freqmix.experiment.config import TrainConfig
+from freqmix.experiment.task import attack_split
+from freqmix.experiment.trained_run import load_run
 from mixup_env.frequency import FrequencyTransform
 from mixup_env.masking import Recipe
-from recognizer.data import load_dataset
-from recognizer.faces import FaceDataset
-from recognizer.splits import private_split
 from recognizer.trainer import Recognizer
 
 SAMPLE_ROWS = (("target", "private training face"), ("analytic_white_box", "white-box analytic inverse"),
                ("cgan_white_box", "white-box CGAN"), ("cgan_black_box", "black-box CGAN"),
                ("identity", "private identity"), ("tv_prior", "inversion, TV prior"),
                ("generator_prior", "inversion, generator prior"))
-
-
-@dataclass
-class AttackData:
-    """The faces of a privacy evaluation: the defender's private train/test faces, the attacker's own faces."""
-
-    private_train: FaceDataset
-    private_test: FaceDataset
-    auxiliary: FaceDataset
-
-
-def load_attack_data(config: TrainConfig) -> AttackData:
-    """The same private split as ``freqmix.train.load_task`` and the attacker's disjoint identities."""
-    if config.private_fraction is None:
-        raise FreqmixError("the run trained on every identity of its data (no private_fraction), so no attacker owns "
-                         "other faces; retrain it with --private-fraction 0.5")
-    full = load_dataset(config.data, image_size=config.image_size, seed=config.seed,
-                        drop_small=config.drop_small_identities)
-    split = private_split(full, config.private_fraction, config.train_per_identity, seed=config.seed)
-    return AttackData(split.train, split.test, split.auxiliary)
 
 
 def read_run(run: Path, device: str = "cpu") -> tuple[TrainConfig, dict[str, Any], Recognizer]:
@@ -103,8 +80,8 @@ def evaluate_run(run: Path, budget: AttackBudget, seed: int | None = None, kit: 
         raise FreqmixError(f"{results_path} holds an earlier evaluation under budget {budget.name!r}; pass "
                            "--overwrite to replace it")
     seed = config.seed if seed is None else seed
-    data = load_attack_data(config) if kit is None else None
-    private = kit.private if kit is not None else data.private_train
+    data = attack_split(config) if kit is None else None
+    private = kit.private if kit is not None else data.train
     truth = protection_of(config, metrics, private.image_channels)
     # Checked before any attack trains, so a wrong folder fails in seconds.
     expected = (truth.transform.out_channels, private.num_identities)
@@ -113,7 +90,7 @@ def evaluate_run(run: Path, budget: AttackBudget, seed: int | None = None, kit: 
         raise FreqmixError(f"{run / 'recognizer.pt'} takes {found[0]} channels and {found[1]} identities but the run's "
                          f"config makes {expected[0]} and {expected[1]}; the checkpoint does not match config.json")
     if kit is None:
-        kit = prepare_kit(data.private_train, data.private_test, data.auxiliary, budget, seed, progress, device)
+        kit = prepare_kit(data.train, data.test, data.auxiliary, budget, seed, progress, device)
     results, samples = attack_recognizer(recognizer, truth, kit, budget, seed, progress)
     results["utility"] = {key: metrics[key] for key in ("identification_accuracy", "verification_accuracy")}
     if reference_accuracy is not None:

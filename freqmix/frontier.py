@@ -35,8 +35,9 @@ from freqmix.compare import (
 )
 from freqmix_base.errors import FreqmixError
 from freqmix.options import add_hp_option, add_overwrite_option, add_train_options, config_from_args
-from freqmix.run_folder import claim_output_folder
-from freqmix.train import TrainConfig, run_training
+from freqmix.experiment.run_folder import claim_output_folder
+from freqmix.experiment.config import TrainConfig
+from freqmix.experiment.launch import run_training
 
 FIXED_DEFENSES = tuple(f"fixed{k}" for k in range(2, 7))
 BASELINES = (*FIXED_DEFENSES, *SCHEDULE_DEFENSES)  # the frontier adaptive points are judged against

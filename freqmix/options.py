@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from freqmix_base.errors import FreqmixError
 
 if TYPE_CHECKING:
-    from freqmix.train import TrainConfig
+    from freqmix.experiment.config import TrainConfig
 
 # Every k the paper mixes; k = 1 trains on unmixed (masked) faces: the no-defense baseline.
 PAPER_K_RANGE = (2, 6)
@@ -27,7 +27,7 @@ NON_TTY_REFRESH_SECONDS = 60
 def add_train_options(p: argparse.ArgumentParser) -> None:
     """The options shared by every command that trains (train, ablate, compare): one ``--name`` per
     :class:`TrainConfig` field that carries help text, typed by its annotation (a bool is a switch)."""
-    from freqmix.train import TrainConfig
+    from freqmix.experiment.config import TrainConfig
 
     hints = typing.get_type_hints(TrainConfig)
     groups: dict[str, argparse._MutuallyExclusiveGroup] = {}
@@ -80,7 +80,7 @@ def set_threads(threads: int | None) -> None:
 
 def config_from_args(args: argparse.Namespace, **overrides: object) -> TrainConfig:
     """A :class:`TrainConfig` from parsed options (fields the parser lacks keep their defaults)."""
-    from freqmix.train import TrainConfig
+    from freqmix.experiment.config import TrainConfig
 
     values = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if hasattr(args, f.name)}
     return TrainConfig(**{**values, **overrides})

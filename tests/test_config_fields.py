@@ -8,7 +8,7 @@ import pytest
 from agents.baselines import FixedK
 from freqmix_base.fields import UnknownFieldError, pick, with_fields
 from freqmix_base.errors import FreqmixError
-from freqmix.train import TrainConfig
+from freqmix.experiment.config import TrainConfig
 from mixup_env.env import EnvConfig
 from mixup_env.frequency import TransformConfig
 from mixup_env.masking import Recipe

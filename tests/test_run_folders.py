@@ -8,7 +8,7 @@ import json
 import pytest
 
 from attacks.budget import BUDGETS, AttackBudget
-from freqmix.checkpoint import CHECKPOINT_NAME, load_checkpoint
+from freqmix.experiment.checkpoint import CHECKPOINT_NAME, load_checkpoint
 from freqmix.cli import main
 from freqmix.evaluate import privacy_paths
 from mixup_env.env import FreqMixUpEnv

@@ -12,7 +12,9 @@ import pytest
 import torch
 
 from freqmix.cli import main
-from freqmix.train import Task, TrainConfig, measure_utility
+from freqmix.experiment.config import TrainConfig
+from freqmix.experiment.reporting import measure_utility
+from freqmix.experiment.task import Task
 from mixup_env.frequency import FrequencyTransform
 from recognizer.data import load_dataset, synthetic_faces
 from recognizer.faces import PairSet

@@ -14,7 +14,7 @@ from typing import Any
 import torch
 
 from freqmix_base.errors import FreqmixError
-from freqmix.train import TrainConfig
+from freqmix.experiment.config import TrainConfig
 from mixup_env.frequency import FrequencyTransform
 from recognizer.trainer import CheckpointError, Recognizer
 

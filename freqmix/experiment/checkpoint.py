@@ -26,7 +26,7 @@ from stable_baselines3.common.logger import CSVOutputFormat, Logger
 from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 
 from agents.baselines import FixedK, RandomK
-from freqmix.steplog import StepLog
+from freqmix.experiment.steplog import StepLog
 from freqmix_base.atomic import save_atomically
 from recognizer.trainer import CheckpointError
 

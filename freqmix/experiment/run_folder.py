@@ -73,7 +73,7 @@ def planned_steps(out: Path) -> int | None:
 def interruption_note(out: Path) -> str:
     """One line for a run in ``out`` stopped by Ctrl-C: whether a checkpoint exists, and the command that resumes
     from it (or how to make the next run resumable)."""
-    from freqmix.checkpoint import CHECKPOINT_NAME, load_checkpoint
+    from freqmix.experiment.checkpoint import CHECKPOINT_NAME, load_checkpoint
 
     path = out / CHECKPOINT_NAME
     try:
