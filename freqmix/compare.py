@@ -23,10 +23,11 @@ from tqdm import tqdm
 from agents.hyperparams import parse_overrides
 from agents.registry import resolve_hyperparams
 from attacks.budget import BUDGETS, AttackBudget, get_budget
-from attacks.defenses import DEFENSES, defense_overrides, parse_defenses
+from attacks.defenses import DEFENSES, PROTECTION_OPTIONS, defense_overrides, parse_defenses
 from attacks.exposure import EXPOSURES
 from freqmix_base.intervals import bootstrap_interval
 from attacks.privacy import prepare_kit
+from attacks.registry import ATTACKS
 from freqmix_base.seeds import sub_seed
 from freqmix_base.errors import FreqmixError
 from freqmix.evaluate import evaluate_run
@@ -54,8 +55,6 @@ NUMERIC = tuple(c for c in COLUMNS + EXTRA_COLUMNS if c != "defense")
 REFERENCE = "none"
 ROW_FILE = "compare_row.json"  # one finished defense/seed run: its fingerprint and table row
 COMPARE_FILES = ("config.json", "compare.csv", "compare.md", "compare.json", "compare.png")
-# Compare's options that every defense sets itself (attacks.defenses): given, they would be silently replaced.
-DEFENSE_OPTIONS = ("channels", "n_high", "key", "upsample", "weights", "alpha", "sign_flip", "drop", "laplace_epsilon")
 DEFAULT_PRIVATE_FRACTION = 0.5
 
 
@@ -157,7 +156,7 @@ def _run_row(metrics: dict[str, Any], results: dict[str, Any], reference: float 
              seconds: float) -> dict[str, Any]:
     """One defense under one seed: every figure's value, and per-image values where the figure has them."""
     s, recon = results["summary"], results["reconstruction"]
-    black = [recon[name] for name in ("analytic_black_box", "cgan_black_box")]
+    black = [recon[name] for name in recon if name in ATTACKS and ATTACKS[name].black_box]
     values = {"identification_accuracy": metrics["identification_accuracy"],
               "verification_accuracy": metrics["verification_accuracy"],
               **{figure: s[figure] for figure in ("psnr", "ssim", "recon_id_accuracy", "mia_top1", "mia_top5",
@@ -298,7 +297,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def refuse_defense_options(given: set[str]) -> None:
     """FreqmixError for the protection options in ``given`` (the options typed): every defense sets its own."""
-    conflicting = [flag(dest) for dest in DEFENSE_OPTIONS if dest in given]
+    # Options that every defense sets itself: given, they would be silently replaced.
+    conflicting = [flag(dest) for dest in PROTECTION_OPTIONS if dest in given]
     if conflicting:
         raise FreqmixError(f"each defense sets its own protection, so it would ignore {', '.join(conflicting)}; "
                            "drop them (choose protections with --defenses, see attacks/defenses.py)")

@@ -19,7 +19,7 @@ from matplotlib.figure import Figure
 
 from attacks.budget import BUDGETS, AttackBudget, get_budget
 from attacks.metrics import score_cls
-from attacks.privacy import AttackerKit, attack_recognizer, prepare_kit
+from attacks.privacy import AttackerKit, attack_recognizer, prepare_kit, sample_label
 from attacks.protection import Protection
 from freqmix_base.errors import FreqmixError
 from freqmix.options import add_overwrite_option
@@ -27,13 +27,7 @@ from freqmix.experiment.config import TrainConfig
 from freqmix.experiment.task import attack_split
 from freqmix.experiment.trained_run import load_run
 from mixup_env.frequency import FrequencyTransform
-from mixup_env.masking import Recipe
 from recognizer.trainer import Recognizer
-
-SAMPLE_ROWS = (("target", "private training face"), ("analytic_white_box", "white-box analytic inverse"),
-               ("cgan_white_box", "white-box CGAN"), ("cgan_black_box", "black-box CGAN"),
-               ("identity", "private identity"), ("tv_prior", "inversion, TV prior"),
-               ("generator_prior", "inversion, generator prior"))
 
 
 def read_run(run: Path, device: str = "cpu") -> tuple[TrainConfig, dict[str, Any], Recognizer]:
@@ -53,10 +47,8 @@ def protection_of(config: TrainConfig, metrics: dict[str, Any], image_channels: 
     """The run's real pipeline: its transform, and its recipe distribution (the k its agent chose, by frequency)."""
     counts = {int(k): n for k, n in metrics["k_histogram"].items()}
     total = sum(counts.values())
-    transform = FrequencyTransform(image_channels, config.channels, config.n_high, config.key, config.upsample)
-    recipe = Recipe(weights=config.weights, alpha=config.alpha, sign_flip=config.sign_flip, drop=config.drop,
-                    laplace_epsilon=config.laplace_epsilon)
-    return Protection(transform, {k: n / total for k, n in counts.items()}, recipe, config.batch_size)
+    transform = FrequencyTransform.from_config(image_channels, config.transform_config())
+    return Protection(transform, {k: n / total for k, n in counts.items()}, config.recipe(), config.batch_size)
 
 
 def evaluate_run(run: Path, budget: AttackBudget, seed: int | None = None, kit: AttackerKit | None = None,
@@ -108,18 +100,19 @@ def evaluate_run(run: Path, budget: AttackBudget, seed: int | None = None, kit: 
 
 
 def save_samples(samples: dict[str, torch.Tensor], path: Path, title: str) -> None:
-    """One row per attack output (see ``SAMPLE_ROWS``), one column per sample."""
+    """One row per attack output (in the order of ``samples``: targets, reconstructions, identities, inversions),
+    one column per sample."""
     cols = max(len(v) for v in samples.values())
-    fig = Figure(figsize=(1.2 * cols, 1.35 * len(SAMPLE_ROWS)))
-    axes = fig.subplots(len(SAMPLE_ROWS), cols, squeeze=False)
-    for r, (name, label) in enumerate(SAMPLE_ROWS):
+    fig = Figure(figsize=(1.2 * cols, 1.35 * len(samples)))
+    axes = fig.subplots(len(samples), cols, squeeze=False)
+    for r, (name, images) in enumerate(samples.items()):
         for c in range(cols):
             ax = axes[r, c]
             ax.axis("off")
-            if c < len(samples[name]):
-                image = samples[name][c].clamp(0, 255).byte().permute(1, 2, 0).numpy()
+            if c < len(images):
+                image = images[c].clamp(0, 255).byte().permute(1, 2, 0).numpy()
                 ax.imshow(image.squeeze(-1) if image.shape[-1] == 1 else image, cmap="gray", vmin=0, vmax=255)
-        axes[r, 0].set_title(label, fontsize=7, loc="left")
+        axes[r, 0].set_title(sample_label(name), fontsize=7, loc="left")
     fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=100)

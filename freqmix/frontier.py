@@ -38,8 +38,9 @@ from freqmix.options import add_hp_option, add_overwrite_option, add_train_optio
 from freqmix.experiment.run_folder import claim_output_folder
 from freqmix.experiment.config import TrainConfig
 from freqmix.experiment.launch import run_training
+from mixup_env.spaces import PAPER_K_CHOICES
 
-FIXED_DEFENSES = tuple(f"fixed{k}" for k in range(2, 7))
+FIXED_DEFENSES = tuple(f"fixed{k}" for k in PAPER_K_CHOICES)
 BASELINES = (*FIXED_DEFENSES, *SCHEDULE_DEFENSES)  # the frontier adaptive points are judged against
 DEPLOYED = "deployed"
 UTILITY, PRIVACY = "identification_accuracy", "ssim"  # x: higher is better; y: lower is better

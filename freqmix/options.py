@@ -17,8 +17,6 @@ from freqmix_base.errors import FreqmixError
 if TYPE_CHECKING:
     from freqmix.experiment.config import TrainConfig
 
-# Every k the paper mixes; k = 1 trains on unmixed (masked) faces: the no-defense baseline.
-PAPER_K_RANGE = (2, 6)
 # Without a terminal a progress bar writes one line per refresh into the log; this many seconds between refreshes
 # keep a long run's log readable (tqdm reads it once, when it is first imported).
 NON_TTY_REFRESH_SECONDS = 60
@@ -107,8 +105,10 @@ def flag(dest: str) -> str:
 
 def note_unusual_k(k: int) -> None:
     """A one-line note (a warning, which the CLI prints as ``freqmix: warning: ...``) for a k outside the
-    paper's range."""
-    low, high = PAPER_K_RANGE
+    paper's range (k = 1 trains on unmixed, masked faces: the no-defense baseline)."""
+    from mixup_env.spaces import PAPER_K_CHOICES  # here: the help of the command line imports no torch
+
+    low, high = min(PAPER_K_CHOICES), max(PAPER_K_CHOICES)
     if k == 1:
         warnings.warn("--k 1 mixes nothing: the no-defense baseline (masked faces only); the paper's k is 2..6",
                       stacklevel=2)

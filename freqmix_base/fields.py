@@ -28,6 +28,19 @@ def pick(cls: type[C], source: object, **overrides: Any) -> C:
     return cls(**{**values, **overrides})
 
 
+def default_of(cls: type, name: str) -> Any:
+    """The default of field ``name`` of dataclass ``cls`` (a fresh one if it has a factory), so that a record that
+    gathers several pieces' fields states none of their defaults again."""
+    for f in dataclasses.fields(cls):
+        if f.name == name:
+            if f.default_factory is not dataclasses.MISSING:
+                return f.default_factory()
+            if f.default is dataclasses.MISSING:
+                raise TypeError(f"{cls.__name__}.{name} has no default")
+            return f.default
+    raise TypeError(f"{cls.__name__} has no field {name!r}")
+
+
 def with_fields(config: C, **flat: Any) -> C:
     """``config`` with the flat ``name=value`` options applied: a name is a field of ``config`` itself or of one of
     its dataclass-valued fields (one level down), e.g. ``batch_size`` or ``channels`` (of ``config.transform``).

@@ -9,7 +9,7 @@ from typing import Any
 
 from agents.registry import AgentConfig, agent_spec
 from freqmix_base.errors import FreqmixError
-from freqmix_base.fields import pick
+from freqmix_base.fields import default_of, pick
 from mixup_env import ENV_IDS
 from mixup_env.env import EPISODES, EnvConfig
 from mixup_env.frequency import SELECTIONS, TransformConfig
@@ -20,9 +20,14 @@ from recognizer.trainer import PRECISIONS, RecognizerConfig
 
 
 def _option(default: Any, help: str, **argparse_kwargs: Any) -> Any:
-    """A TrainConfig field that ``freqmix.cli.add_train_options`` offers as ``--name`` (``help`` and the extra
+    """A TrainConfig field that ``freqmix.options.add_train_options`` offers as ``--name`` (``help`` and the extra
     argparse arguments, e.g. ``choices``, are its flag's; ``group`` names a mutually exclusive group)."""
     return field(default=default, metadata={"help": help, **argparse_kwargs})
+
+
+def _piece(piece: type, name: str, help: str, **argparse_kwargs: Any) -> Any:
+    """An option whose default is the piece's own (field ``name`` of the dataclass ``piece``): stated once."""
+    return _option(default_of(piece, name), help, **argparse_kwargs)
 
 
 @dataclass
@@ -32,68 +37,77 @@ class TrainConfig:
     (:meth:`env_config`, :meth:`agent_config`, ...)."""
 
     data: str = _option("synthetic", "synthetic | PATH (one folder per identity) | PATH/train.rec (insightface, "
-                        "train.idx beside it) | olivetti | lfw")
+                                     "train.idx beside it) | olivetti | lfw")
     agent: str = "fixed"
-    k: int = 2
+    k: int = default_of(AgentConfig, "k")
     env: str = "FreqMixUp-v0"
-    channels: str = _option("all", "frequency channels kept", choices=SELECTIONS)
-    n_high: int = _option(36, "channels per plane kept by --channels high")
-    key: int | None = _option(None, "secret key of the channel shuffle (default: none)")
-    upsample: int = _option(1, "×s upsampling before the DCT")
+    channels: str = _piece(TransformConfig, "channels", "frequency channels kept", choices=SELECTIONS)
+    n_high: int = _piece(TransformConfig, "n_high", "channels per plane kept by --channels high")
+    key: int | None = _piece(TransformConfig, "key", "secret key of the channel shuffle (default: none)")
+    upsample: int = _piece(TransformConfig, "upsample", "×s upsampling before the DCT")
     image_size: int = _option(112, "square image side in pixels (×8)")
-    weights: str = _option("dirichlet", "mixing weight scheme", choices=WEIGHT_SCHEMES)
-    alpha: float = _option(1.0, "Dirichlet concentration")
-    sign_flip: bool = _option(False, "random sign flip of mixed coefficients")
-    drop: float = _option(0.0, "fraction of channels zeroed per mixed output")
-    laplace_epsilon: float | None = _option(
-        None, "DCTDP: Laplace noise of budget ε on the mixed coefficients (default: none)")
-    backbone: str = _option("small", "small | iresnet18 | iresnet50")
-    head: str = _option("arcface", "arcface | cosface | softmax")
-    embedding_dim: int = _option(128, "embedding size")
-    lr: float = _option(0.1, "recognizer SGD learning rate (cosine schedule)")
-    batch_size: int = _option(32, "images per recognizer step")
-    device: str = _option("cpu", "recognizer device (cpu, cuda); agents stay on the CPU")
-    precision: str = _option("fp32", "recognizer arithmetic: fp32, or bf16/fp16 autocast (fp16: CUDA only)",
-                             choices=PRECISIONS)
-    channels_last: bool = _option(False, "channels-last memory format for the recognizer (for CUDA convolutions)")
-    nproc: int = _option(1, "recognizer processes under torch.distributed (DDP over the global --batch-size; "
-                            "gloo on CPU, NCCL on CUDA); rank 0 runs the agent")
+    weights: str = _piece(Recipe, "weights", "mixing weight scheme", choices=WEIGHT_SCHEMES)
+    alpha: float = _piece(Recipe, "alpha", "Dirichlet concentration")
+    sign_flip: bool = _piece(Recipe, "sign_flip", "random sign flip of mixed coefficients")
+    drop: float = _piece(Recipe, "drop", "fraction of channels zeroed per mixed output")
+    laplace_epsilon: float | None = _piece(Recipe, "laplace_epsilon", "DCTDP: Laplace noise of budget ε on the mixed "
+                                                                      "coefficients (default: none)")
+    backbone: str = _piece(RecognizerConfig, "backbone", "small | iresnet18 | iresnet50")
+    head: str = _piece(RecognizerConfig, "head", "arcface | cosface | softmax")
+    embedding_dim: int = _piece(RecognizerConfig, "embedding_dim", "embedding size")
+    lr: float = _piece(RecognizerConfig, "lr", "recognizer SGD learning rate (cosine schedule)")
+    batch_size: int = _piece(EnvConfig, "batch_size", "images per recognizer step")
+    device: str = _piece(RecognizerConfig, "device", "recognizer device (cpu, cuda); agents stay on the CPU")
+    precision: str = _piece(RecognizerConfig, "precision", "recognizer arithmetic: fp32, or bf16/fp16 autocast (fp16: "
+                                                           "CUDA only)", choices=PRECISIONS)
+    channels_last: bool = _piece(RecognizerConfig, "channels_last", "channels-last memory format for the recognizer "
+                                                                    "(for CUDA convolutions)")
+    nproc: int = _option(1, "recognizer processes under torch.distributed (DDP over the global --batch-size; gloo on "
+                            "CPU, NCCL on CUDA); rank 0 runs the agent")
     steps: int | None = _option(None, "recognizer steps", group="budget")
     epochs: float = _option(100, "epochs over the training split", group="budget")
+    # The run's own choices where they differ from the env's defaults (the env alone plays the paper's game: the
+    # loss reward, probes at episode ends): a run probes and constrains accuracy unless told otherwise.
     probe_every: int = _option(10, "clean-probe accuracy every N steps (0 = at episode ends only)")
-    reward: str = _option("constrained", "constrained: privacy (--privacy) - λ × accuracy shortfall × the step's "
-                          "share of the mixing, λ by dual ascent; loss: the paper's (recognition loss)",
-                          choices=REWARDS.names())
-    accuracy_target: float = _option(0.85, "clean-probe accuracy below which a step has a cost")
-    lambda_lr: float = _option(2.0, "constrained reward: dual ascent step on λ per probe and unit of shortfall")
-    privacy: str = _option("loss", "constrained reward's privacy term: loss (of the mixed batch) or leakage "
-                           "(1 - SSIM of the free analytic attack on it)", choices=PRIVACY_TERMS)
-    constraint_start: float = _option(0.0, "constrained reward: share of the run from which the constraint binds")
-    lambda_kp: float = _option(0.0, "constrained reward: proportional gain (PID Lagrangian): the price of the "
-                               "shortfall is λ + gain × shortfall")
-    ascent: str = _option("conditional", "constrained reward: plain dual ascent on λ, or conditional (each step "
-                          "scaled by how far the mixing since the last probe can still respond: no wind-up while k "
-                          "is already the least)", choices=ASCENTS)
-    utility_weight: float = _option(0.0, "loss reward: reward -= weight × the accuracy shortfall")
-    episode: str = _option("epoch", "epoch: one long game; run: each episode trains a fresh recognizer for the "
-                           "whole budget", choices=EPISODES)
+    reward: str = _option("constrained", "constrained: privacy (--privacy) - λ × accuracy shortfall × the step's share "
+                                         "of the mixing, λ by dual ascent; loss: the paper's (recognition loss)",
+                                         choices=REWARDS.names())
+    accuracy_target: float = _piece(RewardConfig, "accuracy_target", "clean-probe accuracy below which a step has a "
+                                                                     "cost")
+    lambda_lr: float = _piece(RewardConfig, "lambda_lr", "constrained reward: dual ascent step on λ per probe and unit "
+                                                         "of shortfall")
+    privacy: str = _piece(RewardConfig, "privacy", "constrained reward's privacy term: loss (of the mixed batch) or "
+                                                   "leakage (1 - SSIM of the free analytic attack on it)",
+                                                   choices=PRIVACY_TERMS)
+    constraint_start: float = _piece(
+        RewardConfig, "constraint_start", "constrained reward: share of the run from which the constraint binds",
+        )
+    lambda_kp: float = _piece(RewardConfig, "lambda_kp", "constrained reward: proportional gain (PID Lagrangian): the "
+                                                         "price of the shortfall is λ + gain × shortfall")
+    ascent: str = _piece(RewardConfig, "ascent", "constrained reward: plain dual ascent on λ, or conditional (each "
+                                                 "step scaled by how far the mixing since the last probe can still "
+                                                 "respond: no wind-up while k is already the least)", choices=ASCENTS)
+    utility_weight: float = _piece(RewardConfig, "utility_weight", "loss reward: reward -= weight × the accuracy "
+                                                                   "shortfall")
+    episode: str = _piece(EnvConfig, "episode", "epoch: one long game; run: each episode trains a fresh recognizer for "
+                                                "the whole budget", choices=EPISODES)
     episodes: int = _option(1, "with --episode run: runs the agent learns over (the last one is measured)")
-    train_identities: str = _option(
-        "private", "with --private-fraction: train on the private identities, or on the disjoint auxiliary ones "
-        "(learn a policy on faces its deployment never sees)", choices=("private", "auxiliary"))
-    augment_shift: float = _option(
-        0.07, "random translation of training images, as a fraction of the side (0 = off)")
+    train_identities: str = _option("private", "with --private-fraction: train on the private identities, or on the "
+                                               "disjoint auxiliary ones (learn a policy on faces its deployment never "
+                                               "sees)", choices=("private", "auxiliary"))
+    augment_shift: float = _piece(EnvConfig, "augment_shift", "random translation of training images, as a fraction of "
+                                                              "the side (0 = off)")
     train_per_identity: int | None = _option(None, "training images per identity (default: half)")
     drop_small_identities: bool = _option(False, "drop identities with fewer than 2 images instead of failing")
     pairs: str | None = _option(None, "LFW-format pairs file for verification")
     val: list[str] | None = _option(None, "insightface .bin verification set (repeatable); its results go to "
-                                    "metrics.json under val_sets.<file stem>", action="append", type=str,
-                                    metavar="FILE.bin")
+                                          "metrics.json under val_sets.<file stem>",
+                                          action="append", type=str, metavar="FILE.bin")
     stream: bool = _option(False, "read the training images batch by batch through DataLoader workers (sets larger "
                                   "than memory): trains on every image, measured by --val/--pairs only")
     data_workers: int = _option(2, "image-decoding processes of --stream")
-    private_fraction: float | None = _option(
-        None, "train on this share of the identities only; the rest are the attacker's (freqmix evaluate)")
+    private_fraction: float | None = _option(None, "train on this share of the identities only; the rest are the "
+                                                   "attacker's (freqmix evaluate)")
     seed: int = _option(0, "the one seed of every generator")
     hyperparams: dict[str, Any] = field(default_factory=dict)
 
