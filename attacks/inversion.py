@@ -22,10 +22,10 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from freqmix_base.errors import FreqmixError
 from attacks.augment import shift_flip
 from attacks.logits import recognizer_logits
 from attacks.networks import CoarseDiscriminator, CoarseEncoder, LatentGenerator, shrink
+from freqmix_base.errors import FreqmixError
 from mixup_env.frequency import FrequencyTransform
 from recognizer.trainer import Recognizer
 

@@ -21,13 +21,13 @@ import numpy as np
 
 from agents.hyperparams import parse_overrides
 from agents.registry import resolve_hyperparams
-from freqmix_base.intervals import bootstrap_interval
+from freqmix.experiment.config import TrainConfig, env_action, hyperparams_for
+from freqmix.experiment.launch import run_training
+from freqmix.experiment.run_folder import claim_output_folder
 from freqmix.options import (
     add_hp_option, add_overwrite_option, add_train_options, config_from_args, note_unusual_k, refuse_streaming,
 )
-from freqmix.experiment.run_folder import claim_output_folder
-from freqmix.experiment.config import env_action, hyperparams_for, TrainConfig
-from freqmix.experiment.launch import run_training
+from freqmix_base.intervals import bootstrap_interval
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the file-only backend)

@@ -25,19 +25,19 @@ from agents.registry import resolve_hyperparams
 from attacks.budget import BUDGETS, AttackBudget, get_budget
 from attacks.defenses import DEFENSES, PROTECTION_OPTIONS, defense_overrides, parse_defenses
 from attacks.exposure import EXPOSURES
-from freqmix_base.intervals import bootstrap_interval
 from attacks.privacy import prepare_kit
 from attacks.registry import ATTACKS
-from freqmix_base.seeds import sub_seed
-from freqmix_base.errors import FreqmixError
 from freqmix.evaluate import evaluate_run
+from freqmix.experiment.config import TrainConfig, hyperparams_for
+from freqmix.experiment.launch import run_training
+from freqmix.experiment.run_folder import OutputExistsError, claim_output_folder
+from freqmix.experiment.task import attack_split
 from freqmix.options import (
     add_hp_option, add_overwrite_option, add_train_options, config_from_args, flag, refuse_streaming,
 )
-from freqmix.experiment.run_folder import OutputExistsError, claim_output_folder
-from freqmix.experiment.config import hyperparams_for, TrainConfig
-from freqmix.experiment.launch import run_training
-from freqmix.experiment.task import attack_split
+from freqmix_base.errors import FreqmixError
+from freqmix_base.intervals import bootstrap_interval
+from freqmix_base.seeds import sub_seed
 
 COLUMNS = ("defense", "identification_accuracy", "verification_accuracy", "psnr", "ssim", "recon_id_accuracy",
            "mia_top1", "mia_top5", "knn_distance", "score_pp", "score_cls", "wall_seconds")

@@ -21,11 +21,11 @@ from attacks.budget import BUDGETS, AttackBudget, get_budget
 from attacks.metrics import score_cls
 from attacks.privacy import AttackerKit, attack_recognizer, prepare_kit, sample_label
 from attacks.protection import Protection
-from freqmix_base.errors import FreqmixError
-from freqmix.options import add_overwrite_option
 from freqmix.experiment.config import TrainConfig
 from freqmix.experiment.task import attack_split
 from freqmix.experiment.trained_run import load_run
+from freqmix.options import add_overwrite_option
+from freqmix_base.errors import FreqmixError
 from mixup_env.frequency import FrequencyTransform
 from recognizer.trainer import Recognizer
 

@@ -33,11 +33,11 @@ from attacks.defenses import ADAPTIVE_DEFENSES, DEFENSES, HYBRID_MASK, SCHEDULE_
 from freqmix.compare import (
     COMPARE_FILES, DEFAULT_PRIVATE_FRACTION, check_defense_hyperparams, refuse_defense_options, run_compare,
 )
-from freqmix_base.errors import FreqmixError
-from freqmix.options import add_hp_option, add_overwrite_option, add_train_options, config_from_args
-from freqmix.experiment.run_folder import claim_output_folder
 from freqmix.experiment.config import TrainConfig
 from freqmix.experiment.launch import run_training
+from freqmix.experiment.run_folder import claim_output_folder
+from freqmix.options import add_hp_option, add_overwrite_option, add_train_options, config_from_args
+from freqmix_base.errors import FreqmixError
 from mixup_env.spaces import PAPER_K_CHOICES
 
 FIXED_DEFENSES = tuple(f"fixed{k}" for k in PAPER_K_CHOICES)

@@ -10,3 +10,7 @@ from __future__ import annotations
 class FreqmixError(ValueError):
     """A user error whose message says what to change. A ``ValueError`` too, so callers that catch
     ``ValueError`` around library calls keep working."""
+
+
+class CheckpointError(FreqmixError):
+    """A checkpoint (a recognizer's or a run's) is unreadable, not ours, or from another configuration."""

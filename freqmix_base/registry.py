@@ -49,6 +49,10 @@ class Registry(Generic[T]):
 
         return add if obj is None else add(obj)
 
+    def unregister(self, name: str) -> T:
+        """Remove ``name`` (e.g. a plug-in registered for one experiment or test) and return its object."""
+        return self._entries.pop(name) if name in self._entries else self.get(name)
+
     def get(self, name: str) -> T:
         """The object registered as ``name``; :class:`UnknownNameError` listing the choices if there is none."""
         try:

@@ -24,8 +24,8 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from freqmix_base.fields import with_fields
 from freqmix_base.errors import FreqmixError
+from freqmix_base.fields import with_fields
 from mixup_env.frequency import FrequencyTransform, TransformConfig
 from mixup_env.leakage import AnalyticLeakage
 from mixup_env.masking import FrequencyMixUp, Recipe
@@ -144,6 +144,9 @@ class FreqMixUpEnv(gym.Env):
             raise FreqmixError(f"probe_every must be >= 0, not {config.probe_every}")
         self.probe_every, self.probe_size = config.probe_every, config.probe_size
         self.reward = build_reward(config.objective)
+        if self.reward.needs_leakage and isinstance(self.train_data, StreamedTrainingSet):
+            raise FreqmixError("the leakage privacy term fills dropped channels with the training faces' mean face, "
+                               "which a streamed set does not hold in memory; drop --stream or use --privacy loss")
         self.leakage = (AnalyticLeakage(self.transform, self.train_data.images)
                         if self.reward.needs_leakage else None)
         if not 0 <= config.augment_shift < 0.5:

@@ -20,9 +20,9 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 from freqmix_base.atomic import save_atomically
+from freqmix_base.errors import CheckpointError, FreqmixError
 from recognizer.backbones import build_backbone
 from recognizer.heads import build_head
-from freqmix_base.errors import FreqmixError
 
 __all__ = ["CheckpointError", "Recognizer", "RecognizerConfig", "PRECISIONS"]
 
@@ -35,10 +35,6 @@ _FORMAT = "freqmix.recognizer/1"
 # weights, which the state replaces).
 _MATCH_KEYS = ("in_channels", "num_classes", "backbone", "head", "embedding_dim", "lr", "momentum",
                "weight_decay", "total_steps")
-
-
-class CheckpointError(FreqmixError):
-    """A checkpoint is unreadable, not a Recognizer checkpoint, or from another configuration."""
 
 
 @dataclass(frozen=True)

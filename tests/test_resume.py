@@ -5,8 +5,8 @@ import pytest
 import torch
 
 import freqmix.experiment.checkpoint as checkpoint_module
-from freqmix.experiment.checkpoint import CHECKPOINT_NAME, load_checkpoint
 from freqmix.cli import main
+from freqmix.experiment.checkpoint import CHECKPOINT_NAME, load_checkpoint
 
 TINY = ["--image-size", "32", "--batch-size", "8", "--embedding-dim", "32", "--no-progress", "--seed", "3"]
 TIMING = {"wall_seconds", "images_per_second"}

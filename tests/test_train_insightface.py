@@ -17,10 +17,10 @@ from freqmix.experiment.reporting import measure_utility
 from freqmix.experiment.task import Task
 from mixup_env.frequency import FrequencyTransform
 from recognizer.data import load_dataset, synthetic_faces
-from recognizer.faces import PairSet
-from recognizer.pairs import make_pairs
 from recognizer.evaluate import insightface_verification, verification
+from recognizer.faces import PairSet
 from recognizer.insightface_io import InsightfaceFormatError, load_bin, pack_image_record, write_bin, write_records
+from recognizer.pairs import make_pairs
 from recognizer.trainer import Recognizer
 
 SIZE = 32

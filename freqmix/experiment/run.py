@@ -22,10 +22,10 @@ import torch
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.logger import configure
 
+from agents.checkpointing import load_agent_state, require_checkpointable
 from freqmix.experiment.assembly import check_buildable, make_env, total_steps
 from freqmix.experiment.checkpoint import (
-    CHECKPOINT_NAME, Checkpointer, continue_progress_csv, load_agent_state, load_checkpoint, require_checkpointable,
-    restore_rng,
+    CHECKPOINT_NAME, Checkpointer, continue_progress_csv, load_checkpoint, restore_rng,
 )
 from freqmix.experiment.config import TrainConfig
 from freqmix.experiment.lockstep import LockstepBroadcast, follow

@@ -13,10 +13,10 @@ from typing import Any
 
 import torch
 
-from freqmix_base.errors import FreqmixError
 from freqmix.experiment.config import TrainConfig
+from freqmix_base.errors import CheckpointError, FreqmixError
 from mixup_env.frequency import FrequencyTransform
-from recognizer.trainer import CheckpointError, Recognizer
+from recognizer.trainer import Recognizer
 
 RUN_FILES_NEEDED = ("config.json", "metrics.json", "recognizer.pt")
 
