@@ -1,6 +1,6 @@
 """One overall progress line for a privacy evaluation: which stage runs, how much of the whole is done, elapsed
-time and ETA. Stages are weighted by their expected cost (each attack's ``seconds`` and :func:`judging_seconds`), so the ETA is in seconds, not in
-stages of very different length."""
+time and ETA. Stages are weighted by their expected cost (each attack's ``seconds`` and :func:`judging_seconds`),
+so the ETA is in seconds, not in stages of very different length."""
 from __future__ import annotations
 
 from collections.abc import Iterator

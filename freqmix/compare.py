@@ -25,7 +25,7 @@ from agents.registry import resolve_hyperparams
 from attacks.budget import BUDGETS, AttackBudget, get_budget
 from attacks.defenses import DEFENSES, PROTECTION_OPTIONS, defense_overrides, parse_defenses
 from attacks.exposure import EXPOSURES
-from attacks.privacy import prepare_kit
+from attacks.privacy import AttackerKit, prepare_kit
 from attacks.registry import ATTACKS
 from freqmix.evaluate import evaluate_run
 from freqmix.experiment.config import TrainConfig, hyperparams_for
@@ -78,16 +78,7 @@ def run_compare(base: TrainConfig, defenses: list[str], budget: AttackBudget, ou
     check_defense_hyperparams(base, defenses)
     started = time.perf_counter()
     seed_list = [base.seed + i for i in range(seeds)]
-    if not resume:
-        if (out / "config.json").exists() and not overwrite:
-            raise OutputExistsError(f"{out} already holds a comparison; --resume continues it, --overwrite replaces "
-                                    "it, or choose another --out")
-        claim_output_folder(out, overwrite, COMPARE_FILES)
-    out.mkdir(parents=True, exist_ok=True)
-    overrides = {name: defense_overrides(name, base.seed) for name in defenses}
-    (out / "config.json").write_text(json.dumps(
-        {"defenses": defenses, "seeds": seed_list, "budget": asdict(budget), "base": asdict(base),
-         "defense_overrides": overrides}, indent=2))
+    _start(out, base, defenses, budget, seed_list, resume, overwrite)
 
     # The reference goes first so that every later privacy.json can carry score_cls.
     order = sorted(defenses, key=lambda name: name != REFERENCE)
@@ -110,15 +101,9 @@ def run_compare(base: TrainConfig, defenses: list[str], budget: AttackBudget, ou
                     kit = prepare_kit(data.train, data.test, data.auxiliary, budget, seed,
                                       progress, device)
                 line.set_description(f"compare [seed {seed}: {name}]")
-                began = time.perf_counter()
-                metrics = run_training(run_config, folder, progress=progress,
-                                       overwrite=overwrite or resume)  # resume: an unfinished run starts again
-                results = evaluate_run(folder, budget, seed, kit=kit, reference_accuracy=reference,
-                                       progress=progress)
-                if name == REFERENCE:
-                    reference = metrics["identification_accuracy"]
-                row = {**_run_row(metrics, results, reference, kit.judge_accuracy, time.perf_counter() - began),
-                       "private_identities": kit.private.num_identities}
+                # resume: an unfinished run starts again
+                row = _defense_row(name, run_config, folder, budget, seed, kit, reference, progress,
+                                   overwrite or resume)
                 (folder / ROW_FILE).write_text(json.dumps({**fingerprint, "row": row}))
             if name == REFERENCE:
                 reference = row["values"]["identification_accuracy"]
@@ -140,6 +125,33 @@ def check_defense_hyperparams(base: TrainConfig, defenses: list[str]) -> None:
         agent = defense_overrides(name, base.seed)["agent"]
         if hyperparams_for(base, agent):
             resolve_hyperparams(agent, base.env, base.hyperparams)
+
+
+def _start(out: Path, base: TrainConfig, defenses: list[str], budget: AttackBudget, seed_list: list[int],
+           resume: bool, overwrite: bool) -> None:
+    """Claim ``out`` (unless resuming) and write the comparison's ``config.json``."""
+    if not resume:
+        if (out / "config.json").exists() and not overwrite:
+            raise OutputExistsError(f"{out} already holds a comparison; --resume continues it, --overwrite replaces "
+                                    "it, or choose another --out")
+        claim_output_folder(out, overwrite, COMPARE_FILES)
+    out.mkdir(parents=True, exist_ok=True)
+    overrides = {name: defense_overrides(name, base.seed) for name in defenses}
+    (out / "config.json").write_text(json.dumps(
+        {"defenses": defenses, "seeds": seed_list, "budget": asdict(budget), "base": asdict(base),
+         "defense_overrides": overrides}, indent=2))
+
+
+def _defense_row(name: str, run_config: TrainConfig, folder: Path, budget: AttackBudget, seed: int,
+                 kit: AttackerKit, reference: float | None, progress: bool, overwrite: bool) -> dict[str, Any]:
+    """Train and attack one defense under one seed; its table row (the reference run is its own reference)."""
+    began = time.perf_counter()
+    metrics = run_training(run_config, folder, progress=progress, overwrite=overwrite)
+    results = evaluate_run(folder, budget, seed, kit=kit, reference_accuracy=reference, progress=progress)
+    if name == REFERENCE:
+        reference = metrics["identification_accuracy"]
+    return {**_run_row(metrics, results, reference, kit.judge_accuracy, time.perf_counter() - began),
+            "private_identities": kit.private.num_identities}
 
 
 def _finished_row(folder: Path, fingerprint: dict[str, Any]) -> dict[str, Any] | None:

@@ -107,20 +107,9 @@ def load_identity_folders(
     if not root.is_dir():
         raise DataError(f"data path '{root}' is not a directory; pass a folder laid out as ROOT/<identity>/<image>.jpg")
 
-    folders: list[tuple[str, list[Path]]] = []
-    for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        files = sorted(f for f in folder.iterdir() if is_image_file(f))
-        if files:
-            folders.append((folder.name, files))
-    if not folders:
-        raise DataError(
-            f"data path '{root}' contains no identity folders with images (expected ROOT/<identity>/<image>.jpg; "
-            f"image files end in {', '.join(sorted(IMAGE_EXTENSIONS))})"
-        )
-
     unreadable: list[str] = []
     per_identity: list[tuple[str, list[np.ndarray], list[str]]] = []
-    for name, files in folders:
+    for name, files in _identity_folders(root):
         images, paths = [], []
         for f in files:
             img = read_image(f)
@@ -132,6 +121,36 @@ def load_identity_folders(
         per_identity.append((name, images, paths))
     warn_unreadable(unreadable, f"'{root}'")
 
+    per_identity = _enough_images(per_identity, root, min_images, drop_small)
+    images = [img for _, imgs, _ in per_identity for img in imgs]
+    labels = [label for label, (_, imgs, _) in enumerate(per_identity) for _ in imgs]
+    return FaceDataset(
+        images=torch.from_numpy(stack_chw(images, color, f"'{root}'")),
+        labels=torch.tensor(labels, dtype=torch.int64),
+        names=[name for name, _, _ in per_identity],
+        paths=[p for _, _, paths in per_identity for p in paths],
+    )
+
+
+def _identity_folders(root: Path) -> list[tuple[str, list[Path]]]:
+    """(name, image files) of every sub-folder of ``root`` that holds image files, in sorted name order."""
+    folders: list[tuple[str, list[Path]]] = []
+    for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        files = sorted(f for f in folder.iterdir() if is_image_file(f))
+        if files:
+            folders.append((folder.name, files))
+    if not folders:
+        raise DataError(
+            f"data path '{root}' contains no identity folders with images (expected ROOT/<identity>/<image>.jpg; "
+            f"image files end in {', '.join(sorted(IMAGE_EXTENSIONS))})"
+        )
+    return folders
+
+
+def _enough_images(per_identity: list[tuple[str, list[np.ndarray], list[str]]], root: Path, min_images: int,
+                   drop_small: bool) -> list[tuple[str, list[np.ndarray], list[str]]]:
+    """The identities with at least ``min_images`` readable images (DataError for one with fewer unless
+    ``drop_small``); at least two of them."""
     small = [(name, len(images)) for name, images, _ in per_identity if len(images) < min_images]
     if small and not drop_small:
         name, count = small[0]
@@ -144,7 +163,7 @@ def load_identity_folders(
         warnings.warn(
             f"dropped {len(small)} identities with fewer than {min_images} images from '{root}' "
             f"(first: '{small[0][0]}')",
-            stacklevel=2,
+            stacklevel=3,
         )
         per_identity = [entry for entry in per_identity if len(entry[1]) >= min_images]
     # With min_images < 1 an identity whose files were all unreadable would still be here, holding no images.
@@ -154,12 +173,4 @@ def load_identity_folders(
             f"data path '{root}' has {len(per_identity)} identity folder(s) with readable images; face recognition "
             "needs at least 2"
         )
-
-    images = [img for _, imgs, _ in per_identity for img in imgs]
-    labels = [label for label, (_, imgs, _) in enumerate(per_identity) for _ in imgs]
-    return FaceDataset(
-        images=torch.from_numpy(stack_chw(images, color, f"'{root}'")),
-        labels=torch.tensor(labels, dtype=torch.int64),
-        names=[name for name, _, _ in per_identity],
-        paths=[p for _, _, paths in per_identity for p in paths],
-    )
+    return per_identity

@@ -40,6 +40,27 @@ def _parse_pairs(pairs_file: Path) -> list[tuple[str, int, str, int, int]]:
     return pairs
 
 
+class _LfwImages:
+    """LFW's ``root/<name>/<name>_<i:04d>.jpg``, each read and resized once (None: missing or unreadable)."""
+
+    def __init__(self, root: Path, image_size: int, skip_missing: bool) -> None:
+        self.root, self.image_size, self.skip_missing = root, image_size, skip_missing
+        self.cache: dict[Path, np.ndarray | None] = {}
+
+    def __call__(self, name: str, index: int) -> np.ndarray | None:
+        path = self.root / name / f"{name}_{index:04d}.jpg"
+        if path not in self.cache:
+            img = read_image(path) if path.is_file() else None
+            if img is None and not self.skip_missing:
+                raise DataError(f"LFW image '{path}' is missing or unreadable; check root or pass skip_missing=True")
+            self.cache[path] = None if img is None else resize_face(img, self.image_size, f"'{path}'")
+        return self.cache[path]
+
+    def unreadable(self) -> list[str]:
+        """The files that exist but could not be decoded."""
+        return [str(p) for p, img in self.cache.items() if img is None and p.is_file()]
+
+
 def load_lfw_pairs(
     pairs_file: str | Path,
     root: str | Path,
@@ -66,17 +87,7 @@ def load_lfw_pairs(
         if not path.exists():
             raise DataError(f"{what} '{path}' does not exist")
 
-    cache: dict[Path, np.ndarray | None] = {}
-
-    def image(name: str, index: int) -> np.ndarray | None:
-        path = root / name / f"{name}_{index:04d}.jpg"
-        if path not in cache:
-            img = read_image(path) if path.is_file() else None
-            if img is None and not skip_missing:
-                raise DataError(f"LFW image '{path}' is missing or unreadable; check root or pass skip_missing=True")
-            cache[path] = None if img is None else resize_face(img, image_size, f"'{path}'")
-        return cache[path]
-
+    image = _LfwImages(root, image_size, skip_missing)
     kept_a, kept_b, same, folds = [], [], [], []
     skipped = 0
     for name_a, i, name_b, j, fold in _parse_pairs(pairs_file):
@@ -88,7 +99,7 @@ def load_lfw_pairs(
         kept_b.append(b)
         same.append(name_a == name_b)
         folds.append(fold)
-    warn_unreadable([str(p) for p, img in cache.items() if img is None and p.is_file()], f"'{root}'")
+    warn_unreadable(image.unreadable(), f"'{root}'")
     if not kept_a:
         raise DataError(
             f"none of the pairs in '{pairs_file}' have both images under '{root}' (skipped {skipped}); "

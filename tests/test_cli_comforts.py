@@ -54,7 +54,8 @@ def _imports(path):
 def test_no_subcommand_imports_the_cli():
     # The subcommands take their shared options from freqmix.options; the cli imports them only to run one.
     assert [p.name for p in (REPO / "freqmix").rglob("*.py") if "freqmix.cli" in _imports(p)] == []
-    assert {"freqmix.compare", "freqmix.experiment.launch", "freqmix.train_command"}.isdisjoint(_imports(REPO / "freqmix/cli.py"))
+    assert ({"freqmix.compare", "freqmix.experiment.launch", "freqmix.train_command"}
+            .isdisjoint(_imports(REPO / "freqmix/cli.py")))
 
 
 @pytest.mark.parametrize("name", list(COMMANDS))

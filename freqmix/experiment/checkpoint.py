@@ -5,8 +5,8 @@ global torch generator (SB3 samples actions from it), the steps done and the run
 plain types and tensors, so it is read with ``torch.load(weights_only=True)``: nothing is unpickled. The agent's
 state comes through its checkpoint protocol (:mod:`agents.checkpointing`: the choosers' step count and generator;
 on-policy SB3 algorithms' parameters, counters and last observation, saved between rollouts, when the rollout
-buffer is empty); off-policy agents (DQN, SAC, TD3) would also need their replay buffer and are not checkpointed. It also keeps the
-run's ``save_every``, so that a resumed run goes on saving on the same schedule.
+buffer is empty); off-policy agents (DQN, SAC, TD3) would also need their replay buffer and are not checkpointed.
+It also keeps the run's ``save_every``, so that a resumed run goes on saving on the same schedule.
 
 A resumed SB3 agent logs into the same ``agent_logs/progress.csv``: :func:`continue_progress_csv` keeps the rows the
 checkpoint covers and drops those logged after it (their steps are taken again).

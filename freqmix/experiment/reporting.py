@@ -8,6 +8,7 @@ import numpy as np
 from stable_baselines3.common.base_class import BaseAlgorithm
 
 from agents.policies import action_probabilities
+from freqmix.experiment.state_response import k_by_probe_accuracy, policy_k_by_probe_accuracy
 from freqmix.experiment.task import Task
 from mixup_env.frequency import FrequencyTransform
 from mixup_env.spaces import DROP_LEVELS, WEIGHT_OPTIONS
@@ -80,3 +81,29 @@ def action_distribution(agent: Any, codec: Any, observation: np.ndarray, ks: lis
                       drop=[f"{level:g}" for level in DROP_LEVELS])
     return {"source": "policy probabilities at the final observation",
             **{dim: dict(zip(names, map(float, p))) for (dim, names), p in zip(labels.items(), probs)}}
+
+
+def run_metrics(env: Any, task: Task, rows: list[dict[str, float]], steps: int, agent: Any,
+                final_obs: np.ndarray, wall_seconds: float, batch_size: int) -> dict[str, Any]:
+    """``metrics.json`` of a finished run: utility of the env's trained recognizer on ``task``, and what the agent
+    chose over the last ``steps`` rows of the step log (the last run: the recognizer saved and measured).
+
+    :param env: the unwrapped FreqMixUp env after the run.
+    :param rows: every step-log row of the run; ``final_obs``: the observation after the last step.
+    """
+    measured = rows[-steps:]
+    losses = [row["loss"] for row in measured]
+    ks = [int(row["k"]) for row in measured]
+    metrics = measure_utility(env.trained_recognizer, env.transform, task)
+    metrics.update(final_loss=float(np.mean(losses[-FINAL_LOSS_WINDOW:])), mean_k=float(np.mean(ks)),
+                   k_histogram={str(k): ks.count(k) for k in sorted(set(ks))},
+                   action_distribution=action_distribution(agent, env.codec, final_obs, ks), steps=len(measured),
+                   wall_seconds=wall_seconds)
+    metrics.update(final_lambda=float(measured[-1]["lambda"]),
+                   steps_below_target=float(np.mean([row["cost"] > 0 for row in measured])),
+                   k_by_probe_accuracy=k_by_probe_accuracy(measured))
+    response = policy_k_by_probe_accuracy(agent, env.codec.k_choices, final_obs)
+    if response is not None:
+        metrics["policy_k_by_probe_accuracy"] = response
+    metrics["images_per_second"] = len(rows) * batch_size / metrics["wall_seconds"]
+    return metrics

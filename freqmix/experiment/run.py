@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
-import numpy as np
 import torch
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.logger import configure
@@ -30,10 +29,9 @@ from freqmix.experiment.checkpoint import (
 from freqmix.experiment.config import TrainConfig
 from freqmix.experiment.lockstep import LockstepBroadcast, follow
 from freqmix.experiment.loop import drive
-from freqmix.experiment.reporting import FINAL_LOSS_WINDOW, action_distribution, measure_utility
+from freqmix.experiment.reporting import run_metrics
 from freqmix.experiment.run_folder import claim_output_folder
 from freqmix.experiment.scalars import RecognizerScalars
-from freqmix.experiment.state_response import k_by_probe_accuracy, policy_k_by_probe_accuracy
 from freqmix.experiment.steplog import StepLog
 from freqmix.experiment.task import load_task
 from freqmix_base.errors import FreqmixError
@@ -58,26 +56,14 @@ def train_here(config: TrainConfig, out: Path, progress: bool, save_every: int |
         return None
     env = make_env(config, task.train, steps, group)
     check_buildable(config, env)
-    if not checkpoint:
-        claim_output_folder(out, overwrite)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise FreqmixError(f"cannot create the output folder {out}: {exc.strerror or exc}") from None
-    (out / "config.json").write_text(json.dumps({**json.loads(config.to_json()), "resolved_steps": steps}, indent=2))
-
+    _open_folder(out, config, steps, resumed=checkpoint is not None, overwrite=overwrite)
     env = StepLog(env, out / "steps.csv", keep_rows=done if checkpoint else None)
     agent = config.agent_config().build(env, seed=config.seed)
     if save_every or stop_at or checkpoint:
         require_checkpointable(agent)
     tensorboard = importlib.util.find_spec("tensorboard") is not None
     if isinstance(agent, BaseAlgorithm):
-        logs = out / "agent_logs"
-        # configure() starts progress.csv afresh; a resumed run writes back the rows its checkpoint covers.
-        kept = continue_progress_csv(logs, done) if checkpoint else None
-        agent.set_logger(configure(str(logs), ["csv", "tensorboard"] if tensorboard else ["csv"]))
-        if kept is not None:
-            kept.restore(agent.logger)
+        _agent_logs(agent, out / "agent_logs", done if checkpoint else None, tensorboard)
     scalars = RecognizerScalars(out / "tensorboard") if tensorboard else None
     torch.manual_seed(config.seed)  # the agent's own torch draws (SB3 policies) follow the run's seed too
     if checkpoint:
@@ -93,28 +79,32 @@ def train_here(config: TrainConfig, out: Path, progress: bool, save_every: int |
     if final_obs is None:
         return None
     base = env.unwrapped
-    recognizer = base.trained_recognizer
-    recognizer.save(out / "recognizer.pt")
+    base.trained_recognizer.save(out / "recognizer.pt")
     if isinstance(agent, BaseAlgorithm):
         agent.save(out / "agent.zip")
-
-    measured = env.rows[-steps:]  # the last run: the recognizer saved and measured
-    losses = [row["loss"] for row in measured]
-    ks = [int(row["k"]) for row in measured]
-    metrics = measure_utility(recognizer, base.transform, task)
-    metrics.update(final_loss=float(np.mean(losses[-FINAL_LOSS_WINDOW:])), mean_k=float(np.mean(ks)),
-                   k_histogram={str(k): ks.count(k) for k in sorted(set(ks))},
-                   action_distribution=action_distribution(agent, base.codec, final_obs, ks), steps=len(measured),
-                   wall_seconds=saver.elapsed())
-    metrics.update(final_lambda=float(measured[-1]["lambda"]),
-                   steps_below_target=float(np.mean([row["cost"] > 0 for row in measured])),
-                   k_by_probe_accuracy=k_by_probe_accuracy(measured))
-    response = policy_k_by_probe_accuracy(agent, base.codec.k_choices, final_obs)
-    if response is not None:
-        metrics["policy_k_by_probe_accuracy"] = response
-    metrics["images_per_second"] = len(env.rows) * config.batch_size / metrics["wall_seconds"]
+    metrics = run_metrics(base, task, env.rows, steps, agent, final_obs, saver.elapsed(), config.batch_size)
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
     return metrics
+
+
+def _open_folder(out: Path, config: TrainConfig, steps: int, resumed: bool, overwrite: bool) -> None:
+    """Claim ``out`` for a new run (a resumed one owns it already) and write ``config.json`` first."""
+    if not resumed:
+        claim_output_folder(out, overwrite)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise FreqmixError(f"cannot create the output folder {out}: {exc.strerror or exc}") from None
+    (out / "config.json").write_text(json.dumps({**json.loads(config.to_json()), "resolved_steps": steps}, indent=2))
+
+
+def _agent_logs(agent: BaseAlgorithm, logs: Path, resumed_at: int | None, tensorboard: bool) -> None:
+    """SB3's logger into ``logs`` (CSV, and TensorBoard when installed); a run resumed at step ``resumed_at``
+    keeps the rows of ``progress.csv`` its checkpoint covers (``configure()`` starts the file afresh)."""
+    kept = continue_progress_csv(logs, resumed_at) if resumed_at is not None else None
+    agent.set_logger(configure(str(logs), ["csv", "tensorboard"] if tensorboard else ["csv"]))
+    if kept is not None:
+        kept.restore(agent.logger)
 
 
 def load_resume(out: Path, steps: int | None = None) -> tuple[TrainConfig, dict[str, Any]]:
