@@ -26,6 +26,7 @@ import torch
 
 from freqmix.config_fields import with_fields
 from freqmix.errors import FreqmixError
+from mixup_env.fork_safety import use_fork_safe_threads
 from mixup_env.frequency import FrequencyTransform, TransformConfig
 from mixup_env.leakage import AnalyticLeakage
 from mixup_env.masking import FrequencyMixUp, Recipe
@@ -104,6 +105,7 @@ class FreqMixUpEnv(gym.Env):
     def __init__(self, data: FaceDataset | str = "synthetic", config: EnvConfig | None = None, image_size: int = 112,
                  data_seed: int = 0, render_mode: str | None = None, **options: Any) -> None:
         super().__init__()
+        use_fork_safe_threads()
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise FreqmixError(f"render_mode {render_mode!r} is not supported; use None or 'rgb_array'")
         self.render_mode = render_mode
@@ -152,6 +154,7 @@ class FreqMixUpEnv(gym.Env):
         self.finished_recognizer: Recognizer | None = None
         self._stream = None  # the StreamingLoader of a streamed training set (made at the first reset)
         self._rendered: tuple[torch.Tensor, torch.Tensor] | None = None  # (batch, mixed batch) of the last step
+        self._multiplier = 0.0  # the reward's price of cost (info["lambda"]) at the last step
 
     # -- Gymnasium API ------------------------------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None
@@ -188,7 +191,7 @@ class FreqMixUpEnv(gym.Env):
         self._episode_step = 0
         if not self._batch_pending:
             self._next_batch()
-        return self._observation(), {}
+        return self._observation(), self._untrained_info()
 
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         """Mix the described batch with the recipe ``action`` encodes, train one step, score it with the reward."""
@@ -220,6 +223,7 @@ class FreqMixUpEnv(gym.Env):
         terms = self.reward(StepSignals(loss, blame, self._probe_accuracy, evaluated,
                                         min(1.0, progress) if planned else 1.0, leakage))
         reward = 0.0 if terminated else terms.reward
+        self._multiplier = terms.multiplier
         if self.render_mode == "rgb_array":
             self._rendered = (self._x[:RENDER_COLUMNS].cpu(), mixed.x[:RENDER_COLUMNS].detach().cpu())
         weights = np.full((len(mixed.weights), max(self.codec.k_choices)), WEIGHT_FILL, dtype=np.float32)
@@ -324,6 +328,15 @@ class FreqMixUpEnv(gym.Env):
         return self._observation()
 
     # -- internals ----------------------------------------------------------------------------------------------
+    def _untrained_info(self) -> dict[str, Any]:
+        # reset()'s info: the keys, shapes and dtypes of a step's, with the values of a step that trained nothing
+        # (k 0, no weights, loss and leakage not measured, no reward or cost), so that vector envs' autoreset
+        # stacks it with the steps' infos.
+        return {"k": 0, "weights": np.full((self.batch_size, max(self.codec.k_choices)), WEIGHT_FILL, dtype=np.float32),
+                "loss": NOT_MEASURED, "reward": 0.0, "cost": 0.0, "lambda": self._multiplier,
+                "leakage": NOT_MEASURED, "lr": self.recognizer.lr, "step": self.recognizer.step, "epoch": self.epoch,
+                "accuracy": self._probe_accuracy, "evaluated": False, "error": ""}
+
     def _new_recognizer(self) -> Recognizer:
         return Recognizer.from_config(self.transform.out_channels, self.train_data.num_identities,
                                       self.config.recognizer, seed=self._recognizer_seed,
