@@ -18,7 +18,6 @@ from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
-from tqdm import tqdm
 
 from agents.hyperparams import parse_overrides
 from agents.registry import resolve_hyperparams
@@ -32,6 +31,7 @@ from freqmix.evaluate import evaluate_run, load_attack_data
 from freqmix.options import (
     add_hp_option, add_overwrite_option, add_train_options, config_from_args, flag, refuse_streaming,
 )
+from freqmix.progress_bar import progress_bar
 from freqmix.run_folder import OutputExistsError, claim_output_folder
 from freqmix.train import TrainConfig, hyperparams_for, run_training
 
@@ -91,7 +91,7 @@ def run_compare(base: TrainConfig, defenses: list[str], budget: AttackBudget, ou
     order = sorted(defenses, key=lambda name: name != REFERENCE)
     runs: dict[str, list[dict[str, Any]]] = {name: [] for name in defenses}
     judge_accuracy = []
-    line = tqdm(total=len(seed_list) * len(order), desc="compare", unit="run", disable=not progress)
+    line = progress_bar(total=len(seed_list) * len(order), desc="compare", unit="run", disable=not progress)
     for seed in seed_list:
         config = replace(base, seed=seed)
         kit, reference = None, None

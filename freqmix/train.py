@@ -35,6 +35,7 @@ from freqmix.checkpoint import (
     restore_rng,
 )
 from freqmix.lockstep import LockstepBroadcast, follow
+from freqmix.progress_bar import progress_bar
 from freqmix.run_folder import claim_output_folder
 from freqmix.scalars import RecognizerScalars
 from freqmix.steplog import StepLog
@@ -611,7 +612,7 @@ def drive(env: StepLog, agent: Any, steps: int, progress: bool, start: int = 0,
 
     :return: the observation after the last step, or None when ``saver`` stopped the run at a checkpoint.
     """
-    bar = tqdm(total=steps, initial=start, desc="recognizer steps", unit="step", disable=not progress, leave=False)
+    bar = progress_bar(total=steps, initial=start, desc="recognizer steps", unit="step", disable=not progress, leave=False)
     callback = _DriveCallback(bar, steps, start, saver, scalars)
     # log_interval 1: a log row per update (on-policy) or per episode (off-policy); SB3's defaults (A2C: every
     # 100 updates) would leave a run of a few hundred steps without a row.

@@ -90,3 +90,35 @@ def test_make_vec_autoreset_step_has_every_key():
     assert all(k == keys[0] for k in keys) and "step" in keys[0]
     assert infos[2]["step"].tolist() == infos[1]["step"].tolist() == [2, 2]  # the autoreset trained nothing
     assert infos[2]["k"].tolist() == [0, 0] and infos[1]["k"].tolist() == [2, 3]
+
+
+def test_train_piped_prints_plain_progress_lines(tmp_path):
+    # stderr is a pipe, as under nohup or a job scheduler; a short interval stands in for the 15 s of a real log.
+    env = {**os.environ, "FREQMIX_PROGRESS_SECONDS": "0.2", "PYTHONPATH": os.path.dirname(os.path.dirname(__file__))}
+    done = subprocess.run([sys.executable, "-m", "freqmix.cli", "train", "--image-size", "32", "--batch-size", "8",
+                           "--embedding-dim", "16", "--steps", "30", "--out", str(tmp_path / "run")],
+                          capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = [line for line in done.stderr.split("\n") if line.startswith("recognizer steps: ")]
+    assert lines[0].startswith("recognizer steps: 0/30 step (0%)")
+    assert lines[-1].startswith("recognizer steps: 30/30 step (100%)") and " step/s, " in lines[-1]
+    assert "ETA 00:00" in lines[-1] and "loss=" in lines[-1]
+    assert "\x1b" not in done.stderr + done.stdout and "\r" not in done.stderr + done.stdout
+
+
+def test_evaluate_off_a_terminal_prints_plain_lines_for_every_stage(tmp_path, capsys, monkeypatch):
+    from attacks.budget import AttackBudget
+    from freqmix.evaluate import evaluate_run
+    from freqmix.train import TrainConfig, run_training
+
+    budget = AttackBudget("plain-lines", recognizer_epochs=1, evaluator_steps=2, cgan_steps=2, cgan_batch=8,
+                          cgan_width=8, prior_steps=2, inversion_steps=2, inversions_per_identity=1)
+    run_training(TrainConfig(data="synthetic", image_size=32, private_fraction=0.1, train_per_identity=3, steps=2,
+                             batch_size=6, embedding_dim=16, agent="fixed", k=3), tmp_path, progress=False)
+    capsys.readouterr()
+    monkeypatch.setenv("FREQMIX_PROGRESS_SECONDS", "0")  # a line at every update: one per stage at least
+    evaluate_run(tmp_path, budget, progress=True, reference_accuracy=0.5)
+    err = capsys.readouterr().err
+    assert "\x1b" not in err and "\r" not in err
+    stages = {line.split(": ")[0] for line in err.split("\n") if line.startswith("evaluate [")}
+    assert {"evaluate [CGAN white-box]", "evaluate [CGAN black-box]", "evaluate [judging]"} <= stages, stages
