@@ -122,3 +122,31 @@ def test_evaluate_off_a_terminal_prints_plain_lines_for_every_stage(tmp_path, ca
     assert "\x1b" not in err and "\r" not in err
     stages = {line.split(": ")[0] for line in err.split("\n") if line.startswith("evaluate [")}
     assert {"evaluate [CGAN white-box]", "evaluate [CGAN black-box]", "evaluate [judging]"} <= stages, stages
+
+
+def test_ablate_with_one_seed_claims_no_difference_and_names_no_late_window(tmp_path, capsys):
+    from freqmix.ablate import ONE_SEED_NOTE
+    from freqmix.cli import main
+
+    assert main(["ablate", "--agents", "fixed:2,fixed:6", "--seeds", "1", "--image-size", "32", "--batch-size", "12",
+                 "--embedding-dim", "16", "--steps", "4", "--no-progress", "--out", str(tmp_path)]) == 0
+    table = (tmp_path / "ablation.md").read_text()
+    assert ONE_SEED_NOTE in table and ONE_SEED_NOTE in capsys.readouterr().out
+    assert "beyond seed noise" not in table and "last" not in table and "±" not in table and "[" not in table
+    assert "| fixed:6 | " in table and " | 6.00 | " in table  # the one seed's mean k, without an interval
+
+
+def test_compare_row_of_one_seed_has_intervals_only_over_images_and_the_frontier_no_verdict():
+    from freqmix.compare import ATTACK_COLUMNS, NUMERIC, PER_IMAGE, _aggregate
+    from freqmix.frontier import ONE_SEED, verdict
+
+    def run(value):
+        return {"values": {figure: value for figure in NUMERIC},
+                "per_image": {figure: [value - 0.1, value + 0.1] for figure in PER_IMAGE},
+                "attacks": {column: "analytic" for column in ATTACK_COLUMNS}}
+
+    one, two = _aggregate("fixed2", [run(0.5)], seed=0), _aggregate("fixed2", [run(0.5), run(0.7)], seed=0)
+    assert one["identification_accuracy"] == 0.5 and one["identification_accuracy_ci_low"] is None
+    assert one["ssim_ci_low"] < 0.5 < one["ssim_ci_high"]  # the attacked images still vary
+    assert two["identification_accuracy_ci_low"] == pytest.approx(0.5)  # two seeds: an interval over seeds
+    assert verdict(one, [two]) == ONE_SEED and verdict(two, [one]) != ONE_SEED
