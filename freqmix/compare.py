@@ -289,6 +289,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     """``freqmix compare``."""
     p = sub.add_parser("compare", help="train and attack every defense side by side -> compare.csv/md/json/png")
     add_train_options(p)
+    hide_refused_options(p)
     p.add_argument("--defenses", default=",".join(DEFENSES), help=f"comma-separated, from {', '.join(DEFENSES)}")
     p.add_argument("--budget", default="default", help=f"training and attack budget: {', '.join(BUDGETS)}")
     p.add_argument("--seeds", type=int, default=1, help="train and attack each defense under this many seeds "
@@ -302,6 +303,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add_overwrite_option(again)
     # The budget decides the epochs unless --epochs/--steps is given; the attacker needs identities of its own.
     p.set_defaults(func=_cmd_compare, epochs=None, private_fraction=DEFAULT_PRIVATE_FRACTION)
+
+
+def hide_refused_options(p: argparse.ArgumentParser) -> None:
+    """Keep the options compare refuses (each defense's protection, --stream and its --data-workers) out of
+    ``--help``; they stay parseable, so that typing one gets the refusal that says why."""
+    for action in p._actions:
+        if action.dest in (*DEFENSE_OPTIONS, "stream", "data_workers"):
+            action.help = argparse.SUPPRESS
 
 
 def refuse_defense_options(given: set[str]) -> None:

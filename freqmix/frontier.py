@@ -31,8 +31,8 @@ from agents.hyperparams import parse_overrides
 from attacks.budget import BUDGETS, get_budget
 from attacks.defenses import ADAPTIVE_DEFENSES, DEFENSES, HYBRID_MASK, SCHEDULE_DEFENSES, defense_overrides
 from freqmix.compare import (
-    COMPARE_FILES, DEFAULT_PRIVATE_FRACTION, check_defense_hyperparams, error_bars, refuse_defense_options,
-    run_compare,
+    COMPARE_FILES, DEFAULT_PRIVATE_FRACTION, check_defense_hyperparams, error_bars, hide_refused_options,
+    refuse_defense_options, run_compare,
 )
 from freqmix.errors import FreqmixError
 from freqmix.options import add_hp_option, add_overwrite_option, add_train_options, config_from_args
@@ -214,6 +214,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("frontier", help="baselines vs adaptive agents on the privacy–utility plane, N seeds "
                                         "-> frontier.md/png")
     add_train_options(p)
+    hide_refused_options(p)
     p.add_argument("--budget", default="frontier", help=f"training and attack budget: {', '.join(BUDGETS)}")
     p.add_argument("--seeds", type=int, default=3, help="seeds per defense (--seed, --seed + 1, ...)")
     p.add_argument("--learn-episodes", type=int, default=DEFAULT_EPISODES,

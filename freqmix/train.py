@@ -15,6 +15,7 @@ import json
 import os
 import tempfile
 import time
+import warnings
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -417,6 +418,9 @@ def _train_here(config: TrainConfig, out: Path, progress: bool, save_every: int 
     if save_every or stop_at or checkpoint:
         require_checkpointable(agent)
     tensorboard = importlib.util.find_spec("tensorboard") is not None
+    if not tensorboard:
+        warnings.warn("tensorboard is not installed, so this run writes no tensorboard/ folder (steps.csv holds the "
+                      "same scalars); pip install 'freqmix[tensorboard]' for it", stacklevel=2)
     if isinstance(agent, BaseAlgorithm):
         logs = out / "agent_logs"
         # configure() starts progress.csv afresh; a resumed run writes back the rows its checkpoint covers.

@@ -16,6 +16,8 @@ analytic inverse shows it, before and after mixing (see :data:`RENDER_COLUMNS`).
 """
 from __future__ import annotations
 
+import difflib
+import inspect
 from collections import deque
 from dataclasses import dataclass
 from typing import Any
@@ -24,7 +26,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from freqmix.config_fields import with_fields
+from freqmix.config_fields import UnknownFieldError, flat_names, with_fields
 from freqmix.errors import FreqmixError
 from mixup_env.fork_safety import use_fork_safe_threads
 from mixup_env.frequency import FrequencyTransform, TransformConfig
@@ -85,6 +87,18 @@ class EnvConfig:
     augment_shift: float = 0.07
 
 
+def _refuse_unknown_options(config: EnvConfig, options: dict[str, Any]) -> None:
+    """UnknownFieldError naming every keyword ``FreqMixUpEnv`` (so ``gymnasium.make``) takes, with the closest to
+    the first unknown one: the constructor's own and the configuration's flat field names."""
+    accepted = _CONSTRUCTOR_NAMES | flat_names(config)
+    unknown = [name for name in options if name not in accepted]
+    if unknown:
+        close = difflib.get_close_matches(unknown[0], sorted(accepted), n=3, cutoff=0.6)
+        hint = f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else ""
+        raise UnknownFieldError(f"unknown option {unknown[0]!r} for FreqMixUpEnv{hint}; it takes "
+                                f"{', '.join(sorted(accepted))}")
+
+
 class FreqMixUpEnv(gym.Env):
     """Gymnasium env whose action is the MixUp recipe of the next training batch of a face recognizer.
 
@@ -109,6 +123,7 @@ class FreqMixUpEnv(gym.Env):
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise FreqmixError(f"render_mode {render_mode!r} is not supported; use None or 'rgb_array'")
         self.render_mode = render_mode
+        _refuse_unknown_options(config or EnvConfig(), options)
         config = with_fields(config or EnvConfig(), **options)
         self.config = config
         if isinstance(data, (FaceDataset, StreamedTrainingSet)):
@@ -394,3 +409,8 @@ class FreqMixUpEnv(gym.Env):
         energy = self._x.pow(2).mean(dim=(0, 2, 3)).cpu().numpy()
         distinct = len(torch.unique(self._y)) / len(self._y)
         return self.layout.build(state, k_hist, energy, distinct)
+
+
+# The keywords FreqMixUpEnv takes besides its configuration's fields (data, image_size, render_mode, ...).
+_CONSTRUCTOR_NAMES = frozenset(name for name, parameter in inspect.signature(FreqMixUpEnv).parameters.items()
+                               if parameter.kind is not inspect.Parameter.VAR_KEYWORD)

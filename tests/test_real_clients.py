@@ -1,6 +1,7 @@
 """The env and the command line as other people's code and a newcomer's terminal meet them: async vector envs
 with torch's default thread count, reset()'s info, plain progress lines in logs, honest single-seed summaries."""
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -150,3 +151,74 @@ def test_compare_row_of_one_seed_has_intervals_only_over_images_and_the_frontier
     assert one["ssim_ci_low"] < 0.5 < one["ssim_ci_high"]  # the attacked images still vary
     assert two["identification_accuracy_ci_low"] == pytest.approx(0.5)  # two seeds: an interval over seeds
     assert verdict(one, [two]) == ONE_SEED and verdict(two, [one]) != ONE_SEED
+
+
+def test_unknown_env_option_lists_the_envs_own_names_and_the_closest():
+    from freqmix.errors import FreqmixError
+
+    with pytest.raises(FreqmixError, match=r"'image_sise' for FreqMixUpEnv \(did you mean 'image_size'\?\)") as err:
+        gym.make("FreqMixUp-v0", image_sise=32)
+    taken = str(err.value).split("it takes ")[1].split(", ")
+    for name in ("data", "image_size", "data_seed", "render_mode", "config", "batch_size", "channels", "lr"):
+        assert name in taken, name
+
+
+def test_help_of_evaluate_and_compare(capsys):
+    from freqmix.cli import main
+
+    for command in ("evaluate", "compare"):
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+    evaluate_help, compare_help = capsys.readouterr().out.split("usage: freqmix compare")
+    assert "no --out" in evaluate_help and "privacy.json" in evaluate_help
+    offered = set(re.findall(r"^  (--[\w-]+)", compare_help, flags=re.MULTILINE))
+    refused = {"--channels", "--key", "--upsample", "--weights", "--alpha", "--sign-flip", "--drop", "--stream",
+               "--data-workers", "--n-high", "--laplace-epsilon"}
+    assert not offered & refused and {"--defenses", "--seeds", "--data", "--steps"} <= offered
+
+
+def test_resume_of_a_missing_folder_says_so(tmp_path, capsys):
+    from freqmix.cli import main
+
+    assert main(["train", "--resume", str(tmp_path / "nope")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (f"freqmix: error: --resume {tmp_path / 'nope'}: no such folder; pass the --out folder of a run "
+                   "trained with --save-every N or --stop-at STEP")
+
+
+def test_a_run_without_tensorboard_says_why_it_has_no_tensorboard_folder(tmp_path, monkeypatch):
+    import importlib.util
+
+    from freqmix.train import TrainConfig, run_training
+
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "tensorboard" else
+                        find_spec(name, *a))
+    with pytest.warns(UserWarning, match=r"tensorboard is not installed, so this run writes no tensorboard/") as seen:
+        run_training(TrainConfig(image_size=32, batch_size=8, embedding_dim=16, steps=2), tmp_path, progress=False)
+    assert len([w for w in seen if "tensorboard" in str(w.message)]) == 1
+    assert not (tmp_path / "tensorboard").exists() and (tmp_path / "metrics.json").is_file()
+
+
+def test_load_run_embeds_files_and_arrays_as_training_read_them(shared_data, tmp_path):
+    import cv2
+    import torch
+
+    from freqmix import load_run
+    from freqmix.train import TrainConfig, run_training
+    from recognizer.data import load_dataset, read_faces
+
+    orl = shared_data("orl")
+    run_training(TrainConfig(data=str(orl), image_size=32, batch_size=8, embedding_dim=16, steps=2), tmp_path,
+                 progress=False)
+    run = load_run(tmp_path)
+    trained_on = load_dataset(str(orl), image_size=32)  # the training transform's view of the folder
+    picks = [0, 57, 399]
+    paths = [trained_on.paths[i] for i in picks]
+    assert torch.equal(read_faces(paths, 32, 1), trained_on.images[picks])
+    expected = run.embed(trained_on.images[picks])
+    gray = [cv2.imread(p, cv2.IMREAD_UNCHANGED) for p in paths]  # 92×112 uint8 (H, W)
+    rgb = [np.repeat(img[..., None], 3, axis=2) for img in gray]
+    for given in (paths, gray, rgb):
+        assert torch.allclose(run.embed(given), expected, atol=1e-6)
+    assert expected.shape == (3, 16) and not torch.allclose(expected[0], expected[2])
