@@ -222,3 +222,37 @@ def test_load_run_embeds_files_and_arrays_as_training_read_them(shared_data, tmp
     for given in (paths, gray, rgb):
         assert torch.allclose(run.embed(given), expected, atol=1e-6)
     assert expected.shape == (3, 16) and not torch.allclose(expected[0], expected[2])
+
+
+def test_cleanrl_style_loop_over_the_tiny_preset_sees_episodic_returns():
+    # CleanRL's make_env: gym.make(env_id) + RecordEpisodeStatistics per env, then a vector env. Gymnasium 1.x
+    # autoreset gives no "final_info"; the episode statistics arrive as infos["episode"] with the "_episode" mask.
+    envs = gym.vector.SyncVectorEnv([lambda: gym.wrappers.RecordEpisodeStatistics(gym.make("FreqMixUp-Tiny-v0"))
+                                     for _ in range(2)])
+    envs.reset(seed=0)
+    totals, returns = np.zeros(2), []
+    for _ in range(7):
+        _, reward, terminated, truncated, infos = envs.step(np.array([0, 4]))
+        totals += reward
+        assert "final_info" not in infos
+        if "episode" in infos:
+            for i in np.flatnonzero(infos["_episode"]):
+                returns.append((i, float(infos["episode"]["r"][i]), int(infos["episode"]["l"][i])))
+    envs.close()
+    assert [(i, length) for i, _, length in returns] == [(0, 6), (1, 6)]  # one 6-step epoch each
+    assert [r for _, r, _ in returns] == pytest.approx(totals.tolist(), rel=1e-5)  # the 7th step (reset) pays 0
+
+
+def test_orl_preset_reads_the_faces_from_the_environment(shared_data, monkeypatch):
+    from freqmix.errors import FreqmixError
+
+    monkeypatch.delenv("FREQMIX_SHARED_DATA", raising=False)
+    monkeypatch.delenv("FREQMIX_ORL", raising=False)
+    with pytest.raises(FreqmixError, match="FreqMixUp-ORL32-v0 needs the ORL faces: set FREQMIX_ORL"):
+        gym.make("FreqMixUp-ORL32-v0")
+    monkeypatch.setenv("FREQMIX_ORL", str(shared_data("orl")))
+    env = gym.make("FreqMixUp-ORL32-v0")
+    obs, info = env.reset(seed=0)
+    assert env.unwrapped.train_data.num_identities == 40 and env.unwrapped.steps_per_episode == 6
+    assert env.unwrapped.train_data.images.shape[1:] == (1, 32, 32) and set(info) == set(INFO_KEYS)
+    env.close()
