@@ -616,7 +616,8 @@ def drive(env: StepLog, agent: Any, steps: int, progress: bool, start: int = 0,
 
     :return: the observation after the last step, or None when ``saver`` stopped the run at a checkpoint.
     """
-    bar = progress_bar(total=steps, initial=start, desc="recognizer steps", unit="step", disable=not progress, leave=False)
+    bar = progress_bar(total=steps, initial=start, desc="recognizer steps", unit="step", disable=not progress,
+                       leave=False)
     callback = _DriveCallback(bar, steps, start, saver, scalars)
     # log_interval 1: a log row per update (on-policy) or per episode (off-policy); SB3's defaults (A2C: every
     # 100 updates) would leave a run of a few hundred steps without a row.
