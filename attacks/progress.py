@@ -46,7 +46,7 @@ class StageProgress:
 
     def __init__(self, total: float, enabled: bool = True, desc: str = "evaluate") -> None:
         self.desc = desc
-        self.bar = progress_bar(total=round(total, 1), disable=not enabled, unit="s",
+        self.bar = progress_bar(total=round(total, 1), disable=not enabled, unit="s", desc=desc,
                         bar_format="{desc} {percentage:3.0f}%|{bar:20}| {elapsed} elapsed, ETA {remaining}")
 
     @contextmanager

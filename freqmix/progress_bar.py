@@ -78,7 +78,8 @@ class PlainProgress(tqdm):
         if total and rate > 0:
             parts.append(f"ETA {self.format_interval((total - n) / rate)}")
         postfix = f" [{d['postfix']}]" if d.get("postfix") else ""
-        return f"{d['prefix'] or 'progress'}: {', '.join(parts)}{postfix}"
+        desc = (d["prefix"] or "progress").removesuffix(": ")  # set_description() appends ": " for the bar
+        return f"{desc}: {', '.join(parts)}{postfix}"
 
     def _heartbeat(self) -> None:
         while not self._closed.wait(_HEARTBEAT_SECONDS):
