@@ -15,6 +15,7 @@ import json
 import os
 import tempfile
 import time
+import warnings
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,7 @@ from freqmix.checkpoint import (
     restore_rng,
 )
 from freqmix.lockstep import LockstepBroadcast, follow
+from freqmix.progress_bar import progress_bar
 from freqmix.run_folder import claim_output_folder
 from freqmix.scalars import RecognizerScalars
 from freqmix.steplog import StepLog
@@ -416,6 +418,9 @@ def _train_here(config: TrainConfig, out: Path, progress: bool, save_every: int 
     if save_every or stop_at or checkpoint:
         require_checkpointable(agent)
     tensorboard = importlib.util.find_spec("tensorboard") is not None
+    if not tensorboard:
+        warnings.warn("tensorboard is not installed, so this run writes no tensorboard/ folder (steps.csv holds the "
+                      "same scalars); pip install 'freqmix[tensorboard]' for it", stacklevel=2)
     if isinstance(agent, BaseAlgorithm):
         logs = out / "agent_logs"
         # configure() starts progress.csv afresh; a resumed run writes back the rows its checkpoint covers.
@@ -611,7 +616,8 @@ def drive(env: StepLog, agent: Any, steps: int, progress: bool, start: int = 0,
 
     :return: the observation after the last step, or None when ``saver`` stopped the run at a checkpoint.
     """
-    bar = tqdm(total=steps, initial=start, desc="recognizer steps", unit="step", disable=not progress, leave=False)
+    bar = progress_bar(total=steps, initial=start, desc="recognizer steps", unit="step", disable=not progress,
+                       leave=False)
     callback = _DriveCallback(bar, steps, start, saver, scalars)
     # log_interval 1: a log row per update (on-policy) or per episode (off-policy); SB3's defaults (A2C: every
     # 100 updates) would leave a run of a few hundred steps without a row.
