@@ -67,11 +67,12 @@ class Attack:
 
     :param family: ``"reconstruction"`` (``fit`` returns a :class:`Reconstructor`) or ``"inversion"`` (``fit``
         returns the images of ``setting.identities``).
-    :param label: its name in the progress line and in the sample figure.
+    :param label: its row title in the sample figure.
     :param fit: trains or sets up the attack on what ``setting`` gives it.
     :param seconds: its expected seconds on one CPU thread (only ratios matter: they shape the progress ETA).
     :param black_box: it uses ``setting.belief``, never the defender's secrets (reports group attacks by this).
     :param in_samples: its outputs get a row in the sample figure.
+    :param stage: its name in the progress line (default: ``label``).
     """
 
     family: str
@@ -80,6 +81,12 @@ class Attack:
     seconds: Callable[[AttackSetting], float]
     black_box: bool = False
     in_samples: bool = True
+    stage: str | None = None
+
+    @property
+    def stage_name(self) -> str:
+        """What the progress line shows while the attack fits."""
+        return self.stage or self.label
 
     def __post_init__(self) -> None:
         if self.family not in FAMILIES:

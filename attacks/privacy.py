@@ -190,7 +190,7 @@ def attack_recognizer(recognizer: Recognizer, truth: Protection, kit: AttackerKi
     line = StageProgress(sum(attack.seconds(setting) for _, attack in ran) + judging, progress)
     fitted = {}
     for name, attack in ran:
-        with line.stage(attack.label, attack.seconds(setting)):
+        with line.stage(attack.stage_name, attack.seconds(setting)):
             fitted[name] = attack.fit(setting)
     with line.stage("judging", judging):
         outputs = {name: fitted[name].reconstruct(tensors) if name in recon else fitted[name] for name, _ in ran}

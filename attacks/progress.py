@@ -6,9 +6,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from tqdm import tqdm
-
 from attacks.budget import AttackBudget
+from freqmix_base.progress_bar import progress_bar
 
 # Rough seconds per unit of work on one CPU thread at 112×112 (estimates, not a benchmark); only their ratios shape
 # the ETA, since tqdm rescales by the pace actually observed.
@@ -43,7 +42,7 @@ class StageProgress:
 
     def __init__(self, total: float, enabled: bool = True, desc: str = "evaluate") -> None:
         self.desc = desc
-        self.bar = tqdm(total=round(total, 1), disable=not enabled, unit="s",
+        self.bar = progress_bar(total=round(total, 1), disable=not enabled, unit="s", desc=desc,
                         bar_format="{desc} {percentage:3.0f}%|{bar:20}| {elapsed} elapsed, ETA {remaining}")
 
     @contextmanager

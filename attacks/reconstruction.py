@@ -14,13 +14,13 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 import torch.nn.functional as F
-from tqdm import tqdm
 
 from attacks.analytic import AnalyticAttack
 from attacks.augment import shift_flip
 from attacks.metrics import ssim
 from attacks.networks import CoefficientCodec, FrequencyUNet, PatchDiscriminator
 from attacks.protection import Protection
+from freqmix_base.progress_bar import progress_bar
 
 L1_WEIGHT = 100.0  # pix2pix's λ (its L1 is on images in [-1, 1]; ours on [0, 1], the same ratio up to 2)
 LEARNING_RATE = 2e-4
@@ -91,7 +91,7 @@ def train_reconstruction(protection: Protection, images: torch.Tensor, labels: t
     every = max(1, steps // CURVE_POINTS)
     opt_g = torch.optim.Adam(generator.parameters(), lr=LEARNING_RATE, betas=BETAS)
     opt_d = torch.optim.Adam(discriminator.parameters(), lr=LEARNING_RATE, betas=BETAS)
-    bar = tqdm(range(steps), desc=desc, unit="step", disable=not progress, leave=False)
+    bar = progress_bar(range(steps), desc=desc, unit="step", disable=not progress, leave=False)
     for step in bar:
         if step % every == 0:
             attack.curve.append(_curve_point(attack, step, probe, probe_target))

@@ -74,9 +74,10 @@ ATTACKS.register("analytic_white_box", Attack("reconstruction", "white-box analy
                                               no_seconds))
 ATTACKS.register("analytic_black_box", Attack("reconstruction", "black-box analytic inverse", _analytic_black_box,
                                               no_seconds, black_box=True, in_samples=False))
-ATTACKS.register("cgan_white_box", Attack("reconstruction", "white-box CGAN", _cgan_white_box, _cgan_seconds))
+ATTACKS.register("cgan_white_box", Attack("reconstruction", "white-box CGAN", _cgan_white_box, _cgan_seconds,
+                                          stage="CGAN white-box"))
 ATTACKS.register("cgan_black_box", Attack("reconstruction", "black-box CGAN", _cgan_black_box,
-                                          _cgan_black_box_seconds, black_box=True))
+                                          _cgan_black_box_seconds, black_box=True, stage="CGAN black-box"))
 ATTACKS.register("tv_prior", Attack("inversion", "inversion, TV prior", _tv_prior, _inversion_seconds))
 ATTACKS.register("generator_prior", Attack("inversion", "inversion, generator prior", _generator_prior,
                                            _inversion_seconds))

@@ -18,7 +18,6 @@ from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
-from tqdm import tqdm
 
 from agents.hyperparams import parse_overrides
 from agents.registry import resolve_hyperparams
@@ -37,6 +36,7 @@ from freqmix.options import (
 )
 from freqmix_base.errors import FreqmixError
 from freqmix_base.intervals import bootstrap_interval
+from freqmix_base.progress_bar import progress_bar
 from freqmix_base.seeds import sub_seed
 
 COLUMNS = ("defense", "identification_accuracy", "verification_accuracy", "psnr", "ssim", "recon_id_accuracy",
@@ -52,6 +52,9 @@ PER_IMAGE = ("psnr", "ssim", "recon_id_accuracy", "mia_top1", "mia_top5", "knn_d
 ATTACK_COLUMNS = tuple(f"{figure}_attack" for figure in ("psnr", "ssim", "recon_id_accuracy", "mia_top1",
                                                           "mia_top5", "knn_distance"))
 NUMERIC = tuple(c for c in COLUMNS + EXTRA_COLUMNS if c != "defense")
+BEYOND_NOISE = "Two defenses differ beyond noise where their intervals do not overlap."
+ONE_SEED_NOTE = ("One seed: the intervals cover the attacked images of one run, not seed noise, which needs at least "
+                 "2 seeds (--seeds 2 or more), so no difference between defenses is claimed.")
 REFERENCE = "none"
 ROW_FILE = "compare_row.json"  # one finished defense/seed run: its fingerprint and table row
 COMPARE_FILES = ("config.json", "compare.csv", "compare.md", "compare.json", "compare.png")
@@ -84,7 +87,7 @@ def run_compare(base: TrainConfig, defenses: list[str], budget: AttackBudget, ou
     order = sorted(defenses, key=lambda name: name != REFERENCE)
     runs: dict[str, list[dict[str, Any]]] = {name: [] for name in defenses}
     judge_accuracy = []
-    line = tqdm(total=len(seed_list) * len(order), desc="compare", unit="run", disable=not progress)
+    line = progress_bar(total=len(seed_list) * len(order), desc="compare", unit="run", disable=not progress)
     for seed in seed_list:
         config = replace(base, seed=seed)
         kit, reference = None, None
@@ -188,11 +191,16 @@ def _run_row(metrics: dict[str, Any], results: dict[str, Any], reference: float 
 
 def _aggregate(name: str, runs: list[dict[str, Any]], seed: int) -> dict[str, Any]:
     """The table row of one defense: per figure the mean over seeds and its 95% bootstrap interval (over images
-    and seeds for per-image figures, over seeds for the others); per attack column the most frequent attack."""
+    and seeds for per-image figures, over seeds for the others: none from one seed); per attack column the most
+    frequent attack."""
     row: dict[str, Any] = {"defense": name}
     for figure in NUMERIC:
         if any(run["values"][figure] is None for run in runs):
             row[figure] = row[f"{figure}_ci_low"] = row[f"{figure}_ci_high"] = None
+            continue
+        if len(runs) < 2 and figure not in PER_IMAGE:  # one value: no interval to give
+            row[figure] = runs[0]["values"][figure]
+            row[f"{figure}_ci_low"] = row[f"{figure}_ci_high"] = None
             continue
         groups = ([run["per_image"][figure] for run in runs] if figure in PER_IMAGE
                   else [[run["values"][figure]] for run in runs])
@@ -248,14 +256,17 @@ def _write_tables(table: list[dict[str, Any]], out: Path, base: TrainConfig, bud
              "strongest attack run (analytic inverse or residual CGAN, white- or black-box; the stronger "
              "model-inversion prior), named in compare.csv's *_attack columns; exposure_*_E{E}: a face's E linked "
              "encodings averaged. score_pp: higher = more private; score_cls: accuracy relative to `none`. "
-             "Two defenses differ beyond noise where their intervals do not overlap. See docs/privacy_metrics.md.",
+             + (BEYOND_NOISE if len(seeds) > 1 else ONE_SEED_NOTE) + " See docs/privacy_metrics.md.",
              "", "| defense | " + " | ".join(shown) + " |", "|" + "---|" * (len(shown) + 1)]
     lines += ["| " + row["defense"] + " | " + " | ".join(_cell(row, c) for c in shown) + " |" for row in table]
     (out / "compare.md").write_text("\n".join(lines) + "\n")
 
 
-def _errors(rows: list[dict[str, Any]], key: str) -> list[list[float]]:
-    return [[r[key] - r[f"{key}_ci_low"] for r in rows], [r[f"{key}_ci_high"] - r[key] for r in rows]]
+def error_bars(rows: list[dict[str, Any]], key: str) -> list[list[float]]:
+    """Matplotlib's ``[below, above]`` distances of each row's ``key`` to its interval; 0 for a figure without one
+    (one seed), rather than a zero-width interval."""
+    return [[0.0 if r[f"{key}_ci_low"] is None else r[key] - r[f"{key}_ci_low"] for r in rows],
+            [0.0 if r[f"{key}_ci_high"] is None else r[f"{key}_ci_high"] - r[key] for r in rows]]
 
 
 def _plot(table: list[dict[str, Any]], path: Path) -> None:
@@ -274,8 +285,8 @@ def _plot(table: list[dict[str, Any]], path: Path) -> None:
                                     ([r for r in rows if r["defense"] == "adaptive"], "*", "tab:red")):
             if not group:
                 continue
-            ax.errorbar([r[x] for r in group], [r[key] for r in group], xerr=_errors(group, x),
-                        yerr=_errors(group, key), fmt=style, color=color, capsize=2, markersize=6,
+            ax.errorbar([r[x] for r in group], [r[key] for r in group], xerr=error_bars(group, x),
+                        yerr=error_bars(group, key), fmt=style, color=color, capsize=2, markersize=6,
                         label="fixed k" if style == "o-" else None)
             for r in group:
                 ax.annotate(r["defense"], (r[x], r[key]), fontsize=7, xytext=(3, 3), textcoords="offset points")
@@ -292,6 +303,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     """``freqmix compare``."""
     p = sub.add_parser("compare", help="train and attack every defense side by side -> compare.csv/md/json/png")
     add_train_options(p)
+    hide_refused_options(p)
     p.add_argument("--defenses", default=",".join(DEFENSES), help=f"comma-separated, from {', '.join(DEFENSES)}")
     p.add_argument("--budget", default="default", help=f"training and attack budget: {', '.join(BUDGETS)}")
     p.add_argument("--seeds", type=int, default=1, help="train and attack each defense under this many seeds "
@@ -305,6 +317,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add_overwrite_option(again)
     # The budget decides the epochs unless --epochs/--steps is given; the attacker needs identities of its own.
     p.set_defaults(func=_cmd_compare, epochs=None, private_fraction=DEFAULT_PRIVATE_FRACTION)
+
+
+def hide_refused_options(p: argparse.ArgumentParser) -> None:
+    """Keep the options compare refuses (each defense's protection, --stream and its --data-workers) out of
+    ``--help``; they stay parseable, so that typing one gets the refusal that says why."""
+    for action in p._actions:
+        if action.dest in (*PROTECTION_OPTIONS, "stream", "data_workers"):
+            action.help = argparse.SUPPRESS
 
 
 def refuse_defense_options(given: set[str]) -> None:
@@ -329,4 +349,6 @@ def _cmd_compare(args: argparse.Namespace) -> None:
               f"SSIM {row['ssim']:.3f} [{row['ssim_ci_low']:.3f}, {row['ssim_ci_high']:.3f}]  "
               f"recon id {row['recon_id_accuracy']:.3f}  MIA top-5 {row['mia_top5']:.3f}  "
               f"score_pp {row['score_pp']:.3f}")
+    if args.seeds < 2:
+        print(ONE_SEED_NOTE)
     print(f"-> {Path(args.out) / 'compare.md'}")

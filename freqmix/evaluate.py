@@ -120,8 +120,12 @@ def save_samples(samples: dict[str, torch.Tensor], path: Path, title: str) -> No
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     """``freqmix evaluate``."""
-    p = sub.add_parser("evaluate", help="all attacks on one trained run -> DIR/privacy.json")
-    p.add_argument("--run", required=True, help="output folder of freqmix train --private-fraction F")
+    p = sub.add_parser("evaluate", help="all attacks on one trained run -> DIR/privacy.json",
+                       description="Attack one trained run. There is no --out: the results are written beside the "
+                                   "run they measure, DIR/privacy.json and DIR/privacy.png (privacy_BUDGET.json/.png "
+                                   "for a --budget other than default).")
+    p.add_argument("--run", required=True, metavar="DIR",
+                   help="output folder of freqmix train --private-fraction F; the results go here (no --out)")
     p.add_argument("--budget", default="default", help=f"attack compute budget: {', '.join(BUDGETS)}")
     p.add_argument("--seed", type=int, default=None, help="seed of the attacks (default: the run's seed)")
     p.add_argument("--reference-accuracy", type=float, default=None,

@@ -6,7 +6,6 @@ Kept apart from ``freqmix.cli`` (the dispatcher) so that subcommand modules impo
 from __future__ import annotations
 
 import argparse
-import sys
 import typing
 import warnings
 from dataclasses import fields
@@ -17,9 +16,6 @@ from freqmix_base.errors import FreqmixError
 if TYPE_CHECKING:
     from freqmix.experiment.config import TrainConfig
 
-# Without a terminal a progress bar writes one line per refresh into the log; this many seconds between refreshes
-# keep a long run's log readable (tqdm reads it once, when it is first imported).
-NON_TTY_REFRESH_SECONDS = 60
 
 
 def add_train_options(p: argparse.ArgumentParser) -> None:
@@ -115,14 +111,6 @@ def note_unusual_k(k: int) -> None:
     elif k > high:  # k < 1 is refused where the env checks its k choices
         warnings.warn(f"--k {k} lies outside the paper's range {low}..{high}; results are not comparable to its "
                       "tables", stacklevel=2)
-
-
-def quiet_progress_without_a_terminal(environ: dict[str, str]) -> None:
-    """Make every progress bar of the process refresh at most every ``NON_TTY_REFRESH_SECONDS`` when stderr is not
-    a terminal (a log file, a pipe, a batch job): tqdm reads ``TQDM_MININTERVAL`` from ``environ`` on import.
-    A value the user set is kept."""
-    if not sys.stderr.isatty():
-        environ.setdefault("TQDM_MININTERVAL", str(NON_TTY_REFRESH_SECONDS))
 
 
 def refuse_streaming(config: TrainConfig) -> None:

@@ -82,6 +82,9 @@ def _cmd_train(args: argparse.Namespace) -> None:
     checkpoint, save_every = None, args.save_every
     if args.resume:
         out = Path(args.resume)
+        if not out.is_dir():
+            raise FreqmixError(f"--resume {out}: no such folder; pass the --out folder of a run trained with "
+                               "--save-every N or --stop-at STEP")
         ignored = sorted(given - RESUME_OPTIONS)
         if ignored:
             raise FreqmixError(f"--resume continues the run as it was configured; drop "

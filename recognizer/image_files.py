@@ -3,7 +3,9 @@ the LFW pairs reader and the scikit-learn adapters share."""
 
 from __future__ import annotations
 
+import os
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 
 import cv2
@@ -75,6 +77,30 @@ def warn_unreadable(unreadable: list[str], where: str) -> None:
 
 def is_image_file(path: Path) -> bool:
     return path.is_file() and path.suffix.lower() in IMAGE_EXTENSIONS and not path.name.startswith(".")
+
+
+def read_faces(items: Sequence[str | os.PathLike[str] | np.ndarray], image_size: int, channels: int) -> torch.Tensor:
+    """Faces as training reads them: each item an image file (decoded as :func:`load_identity_folders` decodes
+    it) or a ``uint8`` array, ``(H, W)`` gray or ``(H, W, 3)`` RGB; resized to ``image_size`` the same way and
+    converted to ``channels`` (1: gray, 3: RGB) -> ``uint8 (N, channels, image_size, image_size)``."""
+    check_image_size(image_size)
+    if channels not in (1, 3):
+        raise DataError(f"channels={channels} must be 1 (gray) or 3 (RGB)")
+    faces = []
+    for i, item in enumerate(items):
+        if isinstance(item, np.ndarray):
+            if item.dtype != np.uint8 or not (item.ndim == 2 or (item.ndim == 3 and item.shape[2] in (1, 3))):
+                raise DataError(f"image {i} is a {item.dtype} array of shape {item.shape}; pass uint8 (H, W) gray "
+                                "or (H, W, 3) RGB pixels")
+            img, source = (item[..., 0] if item.ndim == 3 and item.shape[2] == 1 else item), f"{i}"
+        else:
+            img, source = read_image(Path(item)), f"'{item}'"
+            if img is None:
+                raise DataError(f"image {source} cannot be read (missing, or not an image OpenCV decodes)")
+        faces.append(resize_face(img, image_size, source))
+    if not faces:
+        raise DataError("no images given")
+    return torch.from_numpy(stack_chw(faces, "gray" if channels == 1 else "rgb", "the images given"))
 
 
 def load_identity_folders(

@@ -64,7 +64,7 @@ def test_truncated_or_missing_checkpoint_is_one_line(tmp_path, capsys):
     assert main(["train", "--resume", str(out)]) == 2
     assert main(["train", "--resume", str(tmp_path / "nothing")]) == 2
     errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("freqmix: error:")]
-    assert len(errors) == 2 and "unreadable" in errors[0] and "no checkpoint" in errors[1]
+    assert len(errors) == 2 and "unreadable" in errors[0] and "no such folder" in errors[1]
 
 
 def test_off_policy_agents_refuse_checkpoints_clearly(tmp_path, capsys):

@@ -13,6 +13,7 @@ from freqmix.experiment.checkpoint import Checkpointer
 from freqmix.experiment.scalars import RecognizerScalars
 from freqmix.experiment.steplog import StepLog
 from freqmix_base.errors import FreqmixError
+from freqmix_base.progress_bar import progress_bar
 
 
 def _report_step(bar: tqdm, info: dict[str, Any]) -> None:
@@ -66,7 +67,8 @@ def drive(env: StepLog, agent: Any, steps: int, progress: bool, start: int = 0,
 
     :return: the observation after the last step, or None when ``saver`` stopped the run at a checkpoint.
     """
-    bar = tqdm(total=steps, initial=start, desc="recognizer steps", unit="step", disable=not progress, leave=False)
+    bar = progress_bar(total=steps, initial=start, desc="recognizer steps", unit="step", disable=not progress,
+                       leave=False)
     callback = _DriveCallback(bar, steps, start, saver, scalars)
     # log_interval 1: a log row per update (on-policy) or per episode (off-policy); SB3's defaults (A2C: every
     # 100 updates) would leave a run of a few hundred steps without a row.

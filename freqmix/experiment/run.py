@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +63,9 @@ def train_here(config: TrainConfig, out: Path, progress: bool, save_every: int |
     if save_every or stop_at or checkpoint:
         require_checkpointable(agent)
     tensorboard = importlib.util.find_spec("tensorboard") is not None
+    if not tensorboard:
+        warnings.warn("tensorboard is not installed, so this run writes no tensorboard/ folder (steps.csv holds the "
+                      "same scalars); pip install 'freqmix[tensorboard]' for it", stacklevel=2)
     if isinstance(agent, BaseAlgorithm):
         _agent_logs(agent, out / "agent_logs", done if checkpoint else None, tensorboard)
     scalars = RecognizerScalars(out / "tensorboard") if tensorboard else None
