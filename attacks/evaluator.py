@@ -7,7 +7,7 @@ import torch
 
 from attacks.augment import shift_flip
 from attacks.logits import recognizer_logits
-from freqmix.progress_bar import progress_bar
+from freqmix_base.progress_bar import progress_bar
 from mixup_env.frequency import FrequencyTransform
 from recognizer.trainer import Recognizer
 

@@ -21,11 +21,11 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from freqmix.errors import FreqmixError
-from freqmix.progress_bar import progress_bar
 from attacks.augment import shift_flip
 from attacks.logits import recognizer_logits
 from attacks.networks import CoarseDiscriminator, CoarseEncoder, LatentGenerator, shrink
+from freqmix_base.errors import FreqmixError
+from freqmix_base.progress_bar import progress_bar
 from mixup_env.frequency import FrequencyTransform
 from recognizer.trainer import Recognizer
 

@@ -21,17 +21,18 @@ import numpy as np
 
 from agents.hyperparams import parse_overrides
 from agents.registry import resolve_hyperparams
-from attacks.intervals import bootstrap_interval
+from freqmix.experiment.config import TrainConfig, env_action, hyperparams_for
+from freqmix.experiment.launch import run_training
+from freqmix.experiment.run_folder import claim_output_folder
 from freqmix.options import (
     add_hp_option, add_overwrite_option, add_train_options, config_from_args, note_unusual_k, refuse_streaming,
 )
-from freqmix.run_folder import claim_output_folder
-from freqmix.train import TrainConfig, env_action, hyperparams_for, run_training
+from freqmix_base.intervals import bootstrap_interval
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the file-only backend)
 
-from freqmix.errors import FreqmixError
+from freqmix_base.errors import FreqmixError
 
 DEFAULT_AGENTS = "reinforce,ppo,a2c,dqn,fixed,random"
 ABLATION_FILES = ("runs.csv", "ablation.csv", "ablation.md", "ablation.png")

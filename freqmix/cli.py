@@ -15,8 +15,8 @@ import sys
 import warnings
 from typing import Any, NoReturn, Sequence
 
-from freqmix.errors import FreqmixError
 from freqmix.options import add_threads_option, given_options, set_threads
+from freqmix_base.errors import FreqmixError
 
 DESCRIPTION = ("freqmix: face recognition trained on block-DCT masked faces mixed k at a time (frequency MixUp), "
                "k chosen per batch by an RL agent; attacks that measure the privacy")

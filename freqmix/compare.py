@@ -22,18 +22,22 @@ from matplotlib.figure import Figure
 from agents.hyperparams import parse_overrides
 from agents.registry import resolve_hyperparams
 from attacks.budget import BUDGETS, AttackBudget, get_budget
-from attacks.defenses import DEFENSES, defense_overrides, parse_defenses
+from attacks.defenses import DEFENSES, PROTECTION_OPTIONS, defense_overrides, parse_defenses
 from attacks.exposure import EXPOSURES
-from attacks.intervals import bootstrap_interval
-from attacks.privacy import prepare_kit, sub_seed
-from freqmix.errors import FreqmixError
-from freqmix.evaluate import evaluate_run, load_attack_data
+from attacks.privacy import AttackerKit, prepare_kit
+from attacks.registry import ATTACKS
+from freqmix.evaluate import evaluate_run
+from freqmix.experiment.config import TrainConfig, hyperparams_for
+from freqmix.experiment.launch import run_training
+from freqmix.experiment.run_folder import OutputExistsError, claim_output_folder
+from freqmix.experiment.task import attack_split
 from freqmix.options import (
     add_hp_option, add_overwrite_option, add_train_options, config_from_args, flag, refuse_streaming,
 )
-from freqmix.progress_bar import progress_bar
-from freqmix.run_folder import OutputExistsError, claim_output_folder
-from freqmix.train import TrainConfig, hyperparams_for, run_training
+from freqmix_base.errors import FreqmixError
+from freqmix_base.intervals import bootstrap_interval
+from freqmix_base.progress_bar import progress_bar
+from freqmix_base.seeds import sub_seed
 
 COLUMNS = ("defense", "identification_accuracy", "verification_accuracy", "psnr", "ssim", "recon_id_accuracy",
            "mia_top1", "mia_top5", "knn_distance", "score_pp", "score_cls", "wall_seconds")
@@ -54,8 +58,6 @@ ONE_SEED_NOTE = ("One seed: the intervals cover the attacked images of one run, 
 REFERENCE = "none"
 ROW_FILE = "compare_row.json"  # one finished defense/seed run: its fingerprint and table row
 COMPARE_FILES = ("config.json", "compare.csv", "compare.md", "compare.json", "compare.png")
-# Compare's options that every defense sets itself (attacks.defenses): given, they would be silently replaced.
-DEFENSE_OPTIONS = ("channels", "n_high", "key", "upsample", "weights", "alpha", "sign_flip", "drop", "laplace_epsilon")
 DEFAULT_PRIVATE_FRACTION = 0.5
 
 
@@ -79,16 +81,7 @@ def run_compare(base: TrainConfig, defenses: list[str], budget: AttackBudget, ou
     check_defense_hyperparams(base, defenses)
     started = time.perf_counter()
     seed_list = [base.seed + i for i in range(seeds)]
-    if not resume:
-        if (out / "config.json").exists() and not overwrite:
-            raise OutputExistsError(f"{out} already holds a comparison; --resume continues it, --overwrite replaces "
-                                    "it, or choose another --out")
-        claim_output_folder(out, overwrite, COMPARE_FILES)
-    out.mkdir(parents=True, exist_ok=True)
-    overrides = {name: defense_overrides(name, base.seed) for name in defenses}
-    (out / "config.json").write_text(json.dumps(
-        {"defenses": defenses, "seeds": seed_list, "budget": asdict(budget), "base": asdict(base),
-         "defense_overrides": overrides}, indent=2))
+    _start(out, base, defenses, budget, seed_list, resume, overwrite)
 
     # The reference goes first so that every later privacy.json can carry score_cls.
     order = sorted(defenses, key=lambda name: name != REFERENCE)
@@ -107,19 +100,13 @@ def run_compare(base: TrainConfig, defenses: list[str], budget: AttackBudget, ou
             if row is None:
                 if kit is None:
                     line.set_description(f"compare [seed {seed}: attacker kit]")
-                    data = load_attack_data(config)
-                    kit = prepare_kit(data.private_train, data.private_test, data.auxiliary, budget, seed,
+                    data = attack_split(config)
+                    kit = prepare_kit(data.train, data.test, data.auxiliary, budget, seed,
                                       progress, device)
                 line.set_description(f"compare [seed {seed}: {name}]")
-                began = time.perf_counter()
-                metrics = run_training(run_config, folder, progress=progress,
-                                       overwrite=overwrite or resume)  # resume: an unfinished run starts again
-                results = evaluate_run(folder, budget, seed, kit=kit, reference_accuracy=reference,
-                                       progress=progress)
-                if name == REFERENCE:
-                    reference = metrics["identification_accuracy"]
-                row = {**_run_row(metrics, results, reference, kit.judge_accuracy, time.perf_counter() - began),
-                       "private_identities": kit.private.num_identities}
+                # resume: an unfinished run starts again
+                row = _defense_row(name, run_config, folder, budget, seed, kit, reference, progress,
+                                   overwrite or resume)
                 (folder / ROW_FILE).write_text(json.dumps({**fingerprint, "row": row}))
             if name == REFERENCE:
                 reference = row["values"]["identification_accuracy"]
@@ -143,6 +130,33 @@ def check_defense_hyperparams(base: TrainConfig, defenses: list[str]) -> None:
             resolve_hyperparams(agent, base.env, base.hyperparams)
 
 
+def _start(out: Path, base: TrainConfig, defenses: list[str], budget: AttackBudget, seed_list: list[int],
+           resume: bool, overwrite: bool) -> None:
+    """Claim ``out`` (unless resuming) and write the comparison's ``config.json``."""
+    if not resume:
+        if (out / "config.json").exists() and not overwrite:
+            raise OutputExistsError(f"{out} already holds a comparison; --resume continues it, --overwrite replaces "
+                                    "it, or choose another --out")
+        claim_output_folder(out, overwrite, COMPARE_FILES)
+    out.mkdir(parents=True, exist_ok=True)
+    overrides = {name: defense_overrides(name, base.seed) for name in defenses}
+    (out / "config.json").write_text(json.dumps(
+        {"defenses": defenses, "seeds": seed_list, "budget": asdict(budget), "base": asdict(base),
+         "defense_overrides": overrides}, indent=2))
+
+
+def _defense_row(name: str, run_config: TrainConfig, folder: Path, budget: AttackBudget, seed: int,
+                 kit: AttackerKit, reference: float | None, progress: bool, overwrite: bool) -> dict[str, Any]:
+    """Train and attack one defense under one seed; its table row (the reference run is its own reference)."""
+    began = time.perf_counter()
+    metrics = run_training(run_config, folder, progress=progress, overwrite=overwrite)
+    results = evaluate_run(folder, budget, seed, kit=kit, reference_accuracy=reference, progress=progress)
+    if name == REFERENCE:
+        reference = metrics["identification_accuracy"]
+    return {**_run_row(metrics, results, reference, kit.judge_accuracy, time.perf_counter() - began),
+            "private_identities": kit.private.num_identities}
+
+
 def _finished_row(folder: Path, fingerprint: dict[str, Any]) -> dict[str, Any] | None:
     """The row a finished run of ``folder`` left under the same configuration and budget, else None."""
     try:
@@ -157,7 +171,7 @@ def _run_row(metrics: dict[str, Any], results: dict[str, Any], reference: float 
              seconds: float) -> dict[str, Any]:
     """One defense under one seed: every figure's value, and per-image values where the figure has them."""
     s, recon = results["summary"], results["reconstruction"]
-    black = [recon[name] for name in ("analytic_black_box", "cgan_black_box")]
+    black = [recon[name] for name in recon if name in ATTACKS and ATTACKS[name].black_box]
     values = {"identification_accuracy": metrics["identification_accuracy"],
               "verification_accuracy": metrics["verification_accuracy"],
               **{figure: s[figure] for figure in ("psnr", "ssim", "recon_id_accuracy", "mia_top1", "mia_top5",
@@ -309,13 +323,14 @@ def hide_refused_options(p: argparse.ArgumentParser) -> None:
     """Keep the options compare refuses (each defense's protection, --stream and its --data-workers) out of
     ``--help``; they stay parseable, so that typing one gets the refusal that says why."""
     for action in p._actions:
-        if action.dest in (*DEFENSE_OPTIONS, "stream", "data_workers"):
+        if action.dest in (*PROTECTION_OPTIONS, "stream", "data_workers"):
             action.help = argparse.SUPPRESS
 
 
 def refuse_defense_options(given: set[str]) -> None:
     """FreqmixError for the protection options in ``given`` (the options typed): every defense sets its own."""
-    conflicting = [flag(dest) for dest in DEFENSE_OPTIONS if dest in given]
+    # Options that every defense sets itself: given, they would be silently replaced.
+    conflicting = [flag(dest) for dest in PROTECTION_OPTIONS if dest in given]
     if conflicting:
         raise FreqmixError(f"each defense sets its own protection, so it would ignore {', '.join(conflicting)}; "
                            "drop them (choose protections with --defenses, see attacks/defenses.py)")

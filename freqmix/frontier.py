@@ -34,12 +34,14 @@ from freqmix.compare import (
     COMPARE_FILES, DEFAULT_PRIVATE_FRACTION, check_defense_hyperparams, error_bars, hide_refused_options,
     refuse_defense_options, run_compare,
 )
-from freqmix.errors import FreqmixError
+from freqmix.experiment.config import TrainConfig
+from freqmix.experiment.launch import run_training
+from freqmix.experiment.run_folder import claim_output_folder
 from freqmix.options import add_hp_option, add_overwrite_option, add_train_options, config_from_args
-from freqmix.run_folder import claim_output_folder
-from freqmix.train import TrainConfig, run_training
+from freqmix_base.errors import FreqmixError
+from mixup_env.spaces import PAPER_K_CHOICES
 
-FIXED_DEFENSES = tuple(f"fixed{k}" for k in range(2, 7))
+FIXED_DEFENSES = tuple(f"fixed{k}" for k in PAPER_K_CHOICES)
 BASELINES = (*FIXED_DEFENSES, *SCHEDULE_DEFENSES)  # the frontier adaptive points are judged against
 DEPLOYED = "deployed"
 UTILITY, PRIVACY = "identification_accuracy", "ssim"  # x: higher is better; y: lower is better

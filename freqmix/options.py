@@ -11,19 +11,17 @@ import warnings
 from dataclasses import fields
 from typing import TYPE_CHECKING
 
-from freqmix.errors import FreqmixError
+from freqmix_base.errors import FreqmixError
 
 if TYPE_CHECKING:
-    from freqmix.train import TrainConfig
+    from freqmix.experiment.config import TrainConfig
 
-# Every k the paper mixes; k = 1 trains on unmixed (masked) faces: the no-defense baseline.
-PAPER_K_RANGE = (2, 6)
 
 
 def add_train_options(p: argparse.ArgumentParser) -> None:
     """The options shared by every command that trains (train, ablate, compare): one ``--name`` per
     :class:`TrainConfig` field that carries help text, typed by its annotation (a bool is a switch)."""
-    from freqmix.train import TrainConfig
+    from freqmix.experiment.config import TrainConfig
 
     hints = typing.get_type_hints(TrainConfig)
     groups: dict[str, argparse._MutuallyExclusiveGroup] = {}
@@ -76,7 +74,7 @@ def set_threads(threads: int | None) -> None:
 
 def config_from_args(args: argparse.Namespace, **overrides: object) -> TrainConfig:
     """A :class:`TrainConfig` from parsed options (fields the parser lacks keep their defaults)."""
-    from freqmix.train import TrainConfig
+    from freqmix.experiment.config import TrainConfig
 
     values = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if hasattr(args, f.name)}
     return TrainConfig(**{**values, **overrides})
@@ -103,8 +101,10 @@ def flag(dest: str) -> str:
 
 def note_unusual_k(k: int) -> None:
     """A one-line note (a warning, which the CLI prints as ``freqmix: warning: ...``) for a k outside the
-    paper's range."""
-    low, high = PAPER_K_RANGE
+    paper's range (k = 1 trains on unmixed, masked faces: the no-defense baseline)."""
+    from mixup_env.spaces import PAPER_K_CHOICES  # here: the help of the command line imports no torch
+
+    low, high = min(PAPER_K_CHOICES), max(PAPER_K_CHOICES)
     if k == 1:
         warnings.warn("--k 1 mixes nothing: the no-defense baseline (masked faces only); the paper's k is 2..6",
                       stacklevel=2)

@@ -7,7 +7,7 @@ Importing this package registers ``FreqMixUp-v0`` (the paper's action: ``Discret
 """
 import gymnasium
 
-from freqmix.registry import Registry
+from freqmix_base.registry import Registry
 
 # env id -> the action kind of FreqMixUpEnv it makes ("k" or "recipe").
 ENV_IDS: Registry[str] = Registry("env", "--env")

@@ -26,8 +26,8 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from freqmix.config_fields import UnknownFieldError, flat_names, with_fields
-from freqmix.errors import FreqmixError
+from freqmix_base.errors import FreqmixError
+from freqmix_base.fields import UnknownFieldError, flat_names, with_fields
 from mixup_env.fork_safety import use_fork_safe_threads
 from mixup_env.frequency import FrequencyTransform, TransformConfig
 from mixup_env.leakage import AnalyticLeakage
@@ -35,7 +35,9 @@ from mixup_env.masking import FrequencyMixUp, Recipe
 from mixup_env.rewards import RewardConfig, StepSignals, build_reward
 from mixup_env.spaces import PAPER_K_CHOICES, ActionCodec, ObservationLayout
 from recognizer.augment import random_shift
-from recognizer.data import FaceDataset, load_dataset, split_per_identity
+from recognizer.data import load_dataset
+from recognizer.faces import FaceDataset
+from recognizer.splits import split_per_identity
 from recognizer.streaming import StreamedTrainingSet
 from recognizer.trainer import Recognizer, RecognizerConfig
 
@@ -159,6 +161,9 @@ class FreqMixUpEnv(gym.Env):
             raise FreqmixError(f"probe_every must be >= 0, not {config.probe_every}")
         self.probe_every, self.probe_size = config.probe_every, config.probe_size
         self.reward = build_reward(config.objective)
+        if self.reward.needs_leakage and isinstance(self.train_data, StreamedTrainingSet):
+            raise FreqmixError("the leakage privacy term fills dropped channels with the training faces' mean face, "
+                               "which a streamed set does not hold in memory; drop --stream or use --privacy loss")
         self.leakage = (AnalyticLeakage(self.transform, self.train_data.images)
                         if self.reward.needs_leakage else None)
         if not 0 <= config.augment_shift < 0.5:

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from freqmix.errors import FreqmixError
+from freqmix_base.errors import FreqmixError
 
 BLOCK = 8
 COEFFS_PER_BLOCK = BLOCK * BLOCK

@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from freqmix.errors import FreqmixError
+from freqmix_base.errors import FreqmixError
 
 if TYPE_CHECKING:  # importing the env imports torch; registering the ids must not
     from mixup_env.env import FreqMixUpEnv

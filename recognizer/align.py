@@ -19,8 +19,8 @@ import numpy as np
 from skimage.transform import SimilarityTransform
 from tqdm import tqdm
 
-from freqmix.errors import FreqmixError
-from freqmix.progress_bar import progress_bar
+from freqmix_base.errors import FreqmixError
+from freqmix_base.progress_bar import progress_bar
 from recognizer.dlib_models import face_detector, landmark_predictor
 
 __all__ = [

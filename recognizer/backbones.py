@@ -14,8 +14,8 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from freqmix.errors import FreqmixError
-from freqmix.registry import Registry
+from freqmix_base.errors import FreqmixError
+from freqmix_base.registry import Registry
 
 __all__ = ["BACKBONES", "IResNet", "SmallNet", "build_backbone", "iresnet18", "iresnet50"]
 

@@ -110,7 +110,8 @@ def test_train_piped_prints_plain_progress_lines(tmp_path):
 def test_evaluate_off_a_terminal_prints_plain_lines_for_every_stage(tmp_path, capsys, monkeypatch):
     from attacks.budget import AttackBudget
     from freqmix.evaluate import evaluate_run
-    from freqmix.train import TrainConfig, run_training
+    from freqmix.experiment.config import TrainConfig
+    from freqmix.experiment.launch import run_training
 
     budget = AttackBudget("plain-lines", recognizer_epochs=1, evaluator_steps=2, cgan_steps=2, cgan_batch=8,
                           cgan_width=8, prior_steps=2, inversion_steps=2, inversions_per_identity=1)
@@ -154,7 +155,7 @@ def test_compare_row_of_one_seed_has_intervals_only_over_images_and_the_frontier
 
 
 def test_unknown_env_option_lists_the_envs_own_names_and_the_closest():
-    from freqmix.errors import FreqmixError
+    from freqmix_base.errors import FreqmixError
 
     with pytest.raises(FreqmixError, match=r"'image_sise' for FreqMixUpEnv \(did you mean 'image_size'\?\)") as err:
         gym.make("FreqMixUp-v0", image_sise=32)
@@ -189,7 +190,8 @@ def test_resume_of_a_missing_folder_says_so(tmp_path, capsys):
 def test_a_run_without_tensorboard_says_why_it_has_no_tensorboard_folder(tmp_path, monkeypatch):
     import importlib.util
 
-    from freqmix.train import TrainConfig, run_training
+    from freqmix.experiment.config import TrainConfig
+    from freqmix.experiment.launch import run_training
 
     find_spec = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "tensorboard" else
@@ -205,8 +207,10 @@ def test_load_run_embeds_files_and_arrays_as_training_read_them(shared_data, tmp
     import torch
 
     from freqmix import load_run
-    from freqmix.train import TrainConfig, run_training
-    from recognizer.data import load_dataset, read_faces
+    from freqmix.experiment.config import TrainConfig
+    from freqmix.experiment.launch import run_training
+    from recognizer.data import load_dataset
+    from recognizer.image_files import read_faces
 
     orl = shared_data("orl")
     run_training(TrainConfig(data=str(orl), image_size=32, batch_size=8, embedding_dim=16, steps=2), tmp_path,
@@ -244,7 +248,7 @@ def test_cleanrl_style_loop_over_the_tiny_preset_sees_episodic_returns():
 
 
 def test_orl_preset_reads_the_faces_from_the_environment(shared_data, monkeypatch):
-    from freqmix.errors import FreqmixError
+    from freqmix_base.errors import FreqmixError
 
     monkeypatch.delenv("FREQMIX_SHARED_DATA", raising=False)
     monkeypatch.delenv("FREQMIX_ORL", raising=False)

@@ -4,9 +4,9 @@ import json
 import pytest
 import torch
 
-import freqmix.checkpoint as checkpoint_module
-from freqmix.checkpoint import CHECKPOINT_NAME, load_checkpoint
+import freqmix.experiment.checkpoint as checkpoint_module
 from freqmix.cli import main
+from freqmix.experiment.checkpoint import CHECKPOINT_NAME, load_checkpoint
 
 TINY = ["--image-size", "32", "--batch-size", "8", "--embedding-dim", "32", "--no-progress", "--seed", "3"]
 TIMING = {"wall_seconds", "images_per_second"}

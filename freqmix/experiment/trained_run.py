@@ -7,19 +7,19 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from freqmix.errors import FreqmixError
-from freqmix.train import TrainConfig
+from freqmix.experiment.config import TrainConfig
+from freqmix_base.errors import CheckpointError, FreqmixError
 from mixup_env.frequency import FrequencyTransform
-from recognizer.data import read_faces
-from recognizer.trainer import CheckpointError, Recognizer
+from recognizer.image_files import read_faces
+from recognizer.trainer import Recognizer
 
 RUN_FILES_NEEDED = ("config.json", "metrics.json", "recognizer.pt")
 
