@@ -165,8 +165,9 @@ def _loss(decoded: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 
 def train_decoder(protection: Protection, images: torch.Tensor, labels: torch.Tensor, steps: int, seed: int,
                   batch_size: int = 32, widths: tuple[int, ...] = (64, 128, 256),
-                  learning_rate: float = 2e-3, probe_faces: int = PROBE_FACES, progress: bool = True,
-                  desc: str = "decoder", device: str = "cpu") -> DecoderAttack:
+                  learning_rate: float = 2e-3, fill_faces: torch.Tensor | None = None,
+                  probe_faces: int = PROBE_FACES, progress: bool = True, desc: str = "decoder",
+                  device: str = "cpu") -> DecoderAttack:
     """Train the decoder on the attacker's faces.
 
     :param protection: the attacker's belief of the defense (the truth for a white-box attacker).
@@ -175,6 +176,10 @@ def train_decoder(protection: Protection, images: torch.Tensor, labels: torch.Te
         protects a fresh, augmented batch, so the decoder never sees the same mix twice.
     :param seed: seeds network init, batch draws, augmentation, the protection's randomness and the probe.
     :param widths: U-Net channels per level (see :class:`ResidualUNet`).
+    :param fill_faces: (M, P, H, W) faces whose mean face stands in for dropped channels in the analytic inverse
+        (default: ``images``). The auxiliary identities, captured like the private ones, make a better fill than a
+        folder of other public faces (ORL ppfr: analytic SSIM 0.426 with the auxiliary mean, 0.351 with the mean of
+        the auxiliary faces plus the LFW subset).
     :param probe_faces: faces held out of training for the learning curve (at most a quarter of ``images``).
     :param device: where the network trains (``"cpu"``, ``"cuda"``).
     """
@@ -187,7 +192,7 @@ def train_decoder(protection: Protection, images: torch.Tensor, labels: torch.Te
     order = rng.permutation(len(faces))
     n_probe = min(probe_faces, len(faces) // 4)
     probe_idx, train_idx = torch.from_numpy(order[:n_probe]), torch.from_numpy(np.sort(order[n_probe:]))
-    analytic = AnalyticAttack.fit(protection, faces)
+    analytic = AnalyticAttack.fit(protection, faces if fill_faces is None else fill_faces.float())
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         network = ResidualUNet(CoefficientCodec.fit(faces), widths).to(device)
