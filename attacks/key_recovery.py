@@ -125,14 +125,21 @@ def estimate_k(tensors: torch.Tensor, faces: torch.Tensor, belief: Protection, s
 def recovered_belief(guess: Protection, tensors: torch.Tensor, faces: torch.Tensor, seed: int
                      ) -> tuple[Protection, KeyRecovery]:
     """The black-box attacker's belief after recovery: ``guess`` (what it knows of the method, e.g.
-    :func:`attacks.protection.black_box_guess`) with the recovered channel set and order, and, when the method
-    mixes, the k read from the energy shrink (:func:`estimate_k`) in place of the guessed distribution.
+    :func:`attacks.protection.black_box_guess`) with the recovered channel set and order (ascending when the method
+    does not shuffle; all channels in order when it keeps them all unshuffled), and, when the method mixes, the k
+    read from the energy shrink (:func:`estimate_k`) in place of the guessed distribution.
 
     :param tensors: (N, C, h, w) protected tensors the attacker observes.
     :param faces: (M, P, H, W) 0..255 faces the attacker owns.
     :param seed: seeds the simulated mixes of :func:`estimate_k`.
     """
     recovery = recover_channels(tensors, faces)
+    shuffled = guess.transform.key is not None
+    if not shuffled:
+        # Without a shuffle the kept channels stay in ascending order, and keeping all of them leaves no secret.
+        every = tensors.shape[1] == guess.planes * COEFFS_PER_BLOCK
+        kept = torch.arange(tensors.shape[1]) if every else recovery.kept.sort().values
+        recovery = replace(recovery, kept=kept)
     belief = replace(guess, transform=recovery.transform(guess.planes))
     if guess.mixes:
         belief = replace(belief, k_probs={estimate_k(tensors, faces, belief, seed): 1.0})

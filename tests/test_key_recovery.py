@@ -29,6 +29,17 @@ def test_recovers_the_hybrid_masks_channels_and_key_exactly_on_orl(orl, k):
     assert belief.mixes == (k > 1)
 
 
+def test_an_unshuffled_selection_is_recovered_in_ascending_order(orl):
+    truth = Protection(FrequencyTransform(1, "no-dc"), {1: 1.0})
+    tensors = truth.transform(orl.train.images.float())
+    belief, recovery = recovered_belief(black_box_guess(truth, 5), tensors, orl.auxiliary.images, seed=0)
+    assert torch.equal(belief.transform.kept, torch.arange(1, 64))
+    plain = Protection(FrequencyTransform(1), {1: 1.0})
+    belief, _ = recovered_belief(black_box_guess(plain, 5), plain.transform(orl.train.images.float()),
+                                 orl.auxiliary.images, seed=0)
+    assert torch.equal(belief.transform.kept, torch.arange(64))
+
+
 def test_a_random_guess_is_what_recovery_replaces(orl):
     truth = Protection(FrequencyTransform(1, "high", 36, secret_key(0)), {1: 1.0})
     guess = black_box_guess(truth, 5)
