@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from attacks.analytic import AnalyticAttack, coefficients_to_images
+from attacks.analytic import AnalyticAttack
 from attacks.augment import shift_flip
 from attacks.metrics import DATA_RANGE, ssim
 from attacks.networks import CoefficientCodec
@@ -139,21 +139,6 @@ class DecoderAttack:
         CPU, clipped to 0..255."""
         return self.decode(self.inverse(tensors.float()), batch_size)
 
-    def reconstruct_second(self, tensors: torch.Tensor, faces: torch.Tensor | None = None,
-                           batch_size: int = 64) -> torch.Tensor:
-        """(N, C, h, w) protected tensors -> (N, P, 8h, 8w) guesses of each mix's *second* component: the decoded
-        dominant face is peeled off the observed channels (t = w·d + (1 − w)·r, w fitted by least squares and kept
-        in [0.5, 0.95]) and the remainder r decoded like a protected tensor. Only meaningful for mixes.
-
-        :param faces: the decoded dominant faces (:meth:`reconstruct`), if already at hand.
-        """
-        tensors = tensors.float()
-        dominant = self.reconstruct(tensors, batch_size) if faces is None else faces
-        ours = self.protection.transform(dominant)
-        w = ((tensors * ours).sum(dim=(1, 2, 3)) / (ours * ours).sum(dim=(1, 2, 3)).clamp_min(1e-6)).clamp(0.5, 0.95)
-        rest = (tensors - w.view(-1, 1, 1, 1) * ours) / (1 - w.view(-1, 1, 1, 1))
-        return self.reconstruct(rest, batch_size)
-
 
 def _dominant(images: torch.Tensor, partners: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
     return images[partners[torch.arange(len(partners)), weights.argmax(dim=1)]]
@@ -217,7 +202,7 @@ def train_decoder(protection: Protection, images: torch.Tensor, labels: torch.Te
         idx = torch.from_numpy(rng.choice(len(train_faces), size=min(batch_size, len(train_faces)), replace=False))
         batch = shift_flip(train_faces[idx], MAX_SHIFT, gen)
         mixed = protection.protect(batch, train_labels[idx], rng)
-        inverse = coefficients_to_images(analytic.coefficients(mixed.x)).clamp(0, 255).to(device)
+        inverse = analytic.reconstruct(mixed.x).to(device)
         target = _dominant(batch, mixed.partners, mixed.weights).to(device)
         loss = _loss(network(inverse), target)
         optimizer.zero_grad(set_to_none=True)
