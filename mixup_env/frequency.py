@@ -239,6 +239,16 @@ class FrequencyTransform:
         self._all_in_order = torch.equal(self.kept, torch.arange(image_channels * COEFFS_PER_BLOCK))
 
     @classmethod
+    def from_kept(cls, image_channels: int, kept: Sequence[int]) -> FrequencyTransform:
+        """The transform that outputs exactly the channels ``kept`` (distinct indices among ``image_channels*64``)
+        in the order given: any channel set and order, e.g. one an attacker recovered, which no (selection, key)
+        pair need express."""
+        transform = cls(image_channels, selection=kept)
+        transform.kept = torch.tensor([int(i) for i in kept], dtype=torch.long)
+        transform._all_in_order = torch.equal(transform.kept, torch.arange(image_channels * COEFFS_PER_BLOCK))
+        return transform
+
+    @classmethod
     def from_config(cls, image_channels: int, config: TransformConfig) -> FrequencyTransform:
         """The transform ``config`` describes for images of ``image_channels`` (1 gray, 3 RGB) channels."""
         return cls(image_channels, config.channels, config.n_high, config.key, config.upsample)
