@@ -6,8 +6,9 @@ from pathlib import Path
 
 import torch
 
-from freqmix.errors import FreqmixError
-from recognizer.data import FaceDataset, load_identity_folders
+from freqmix_base.errors import FreqmixError
+from recognizer.faces import FaceDataset
+from recognizer.image_files import load_identity_folders
 
 # The folder of public faces an attacker takes by default when it lies beside the private data (e.g. data/orl and
 # data/lfw_subset).

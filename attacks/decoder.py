@@ -26,7 +26,7 @@ from attacks.augment import shift_flip
 from attacks.metrics import DATA_RANGE, ssim
 from attacks.networks import CoefficientCodec
 from attacks.protection import Protection
-from freqmix.errors import FreqmixError
+from freqmix_base.errors import FreqmixError
 
 MAX_SHIFT = 4  # pixels of augmentation of the attacker's faces
 CURVE_POINTS = 10  # learning-curve evaluations after step 0

@@ -20,7 +20,7 @@ from scipy.optimize import linear_sum_assignment
 
 from attacks.networks import raw_coefficients
 from attacks.protection import Protection
-from freqmix.errors import FreqmixError
+from freqmix_base.errors import FreqmixError
 from mixup_env.frequency import COEFFS_PER_BLOCK, FrequencyTransform
 from mixup_env.spaces import PAPER_K_CHOICES
 

@@ -10,9 +10,10 @@ from attacks.defenses import secret_key
 from attacks.metrics import ssim
 from attacks.networks import CoefficientCodec
 from attacks.protection import Protection
-from freqmix.errors import FreqmixError
+from freqmix_base.errors import FreqmixError
 from mixup_env.frequency import FrequencyTransform
-from recognizer.data import load_dataset, private_split, synthetic_faces
+from recognizer.data import load_dataset, synthetic_faces
+from recognizer.splits import private_split
 
 
 def test_differentiable_ssim_is_scikit_images():

@@ -6,9 +6,10 @@ import torch
 from attacks.defenses import secret_key
 from attacks.key_recovery import log_energy_maps, recover_channels, recovered_belief
 from attacks.protection import Protection, black_box_guess
-from freqmix.errors import FreqmixError
+from freqmix_base.errors import FreqmixError
 from mixup_env.frequency import FrequencyTransform
-from recognizer.data import load_dataset, private_split
+from recognizer.data import load_dataset
+from recognizer.splits import private_split
 
 
 @pytest.fixture(scope="module")
