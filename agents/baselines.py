@@ -1,6 +1,6 @@
 """Non-learning recipe choosers that behave as Stable-Baselines3 algorithms: ``predict()``, and a ``learn()`` that
 acts for a number of env steps with SB3's callback protocol (nothing is learned), so that one training loop
-(``freqmix.train.drive``) serves every agent.
+(``freqmix.experiment.loop.drive``) serves every agent.
 
 They read the action encoding from the env's :class:`mixup_env.spaces.ActionCodec` (the one place that says
 what an action means) and nothing else of the env.
@@ -15,10 +15,9 @@ import numpy as np
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.logger import Logger
 
-from freqmix.errors import FreqmixError
+from freqmix_base.errors import FreqmixError
 from mixup_env.masking import Recipe
 from mixup_env.spaces import ActionCodec
-
 
 SelfChooser = TypeVar("SelfChooser", bound="_RecipeChooser")
 
@@ -86,6 +85,24 @@ class _RecipeChooser:
             callback.on_training_end()
         return self
 
+    def get_parameters(self) -> dict[str, dict[str, Any]]:
+        """The state dicts of the chooser's networks, as SB3's ``get_parameters()`` (a chooser learns none)."""
+        return {}
+
+    def set_parameters(self, parameters: dict[str, dict[str, Any]], exact_match: bool = True) -> None:
+        """SB3's ``set_parameters()`` for :meth:`get_parameters`' state dicts (none to set)."""
+        if parameters and exact_match:
+            raise ValueError(f"{type(self).__name__} has no parameters to load ({', '.join(parameters)} given)")
+
+    def extra_state(self) -> dict[str, Any]:
+        """What the chooser needs beyond :meth:`get_parameters` to continue exactly: its step count (a schedule's
+        progress follows it), as plain types (the checkpoint protocol of :mod:`agents.checkpointing`)."""
+        return {"num_timesteps": self.num_timesteps}
+
+    def load_extra_state(self, state: dict[str, Any], steps_done: int) -> None:
+        """Restore :meth:`extra_state` (``steps_done``: the step count of checkpoints that lack one)."""
+        self.num_timesteps = int(state.get("num_timesteps", steps_done))
+
     def _resumed_observation(self) -> np.ndarray:
         """The observation a resumed run continues from (these choosers read none)."""
         return np.zeros(self.env.observation_space.shape, dtype=np.float32)
@@ -133,3 +150,12 @@ class RandomK(_RecipeChooser):
 
     def _action(self) -> Any:
         return self._actions[int(self.rng.integers(len(self._actions)))]
+
+    def extra_state(self) -> dict[str, Any]:
+        """The step count and the chooser's own generator."""
+        return {**super().extra_state(), "rng": self.rng.bit_generator.state}
+
+    def load_extra_state(self, state: dict[str, Any], steps_done: int) -> None:
+        """Restore :meth:`extra_state`."""
+        super().load_extra_state(state, steps_done)
+        self.rng.bit_generator.state = state["rng"]

@@ -14,7 +14,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from freqmix.errors import FreqmixError
+from freqmix_base.errors import FreqmixError
 
 
 class BoxRelaxation(gym.ActionWrapper):

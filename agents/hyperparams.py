@@ -23,7 +23,7 @@ from typing import Any, Iterable
 import yaml
 from stable_baselines3.common.utils import LinearSchedule
 
-from freqmix.errors import FreqmixError
+from freqmix_base.errors import FreqmixError
 
 HYPERPARAMS_DIR = Path(__file__).resolve().parent / "hyperparams_yaml"
 # Keys every SB3 builder understands besides the algorithm's own arguments.

@@ -18,9 +18,8 @@ import torch
 from gymnasium import spaces
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
-from stable_baselines3.dqn import DQN
 
-from freqmix.errors import FreqmixError
+from freqmix_base.errors import FreqmixError
 
 
 class SplitObservationExtractor(BaseFeaturesExtractor):
@@ -70,8 +69,9 @@ def split_policy_kwargs(env: gym.Env, **extractor_kwargs: Any) -> dict[str, Any]
 def action_probabilities(model: BaseAlgorithm, observation: np.ndarray) -> list[np.ndarray] | None:
     """The probability the model's exploring policy gives each choice of each action dimension at ``observation``.
 
-    Categorical policies (REINFORCE, PPO, A2C) report their distribution; DQN its epsilon-greedy one at the
-    current exploration rate. Returns one array per action dimension (one for ``Discrete``), or None when the
+    Categorical policies (REINFORCE, PPO, A2C) report their distribution; value-based ones with an
+    ``exploration_rate`` (DQN, sb3-contrib's QRDQN) their epsilon-greedy one at the current exploration rate, around
+    their greedy action. Returns one array per action dimension (one for ``Discrete``), or None when the
     policy is not over discrete choices (SAC/TD3 on the Box relaxation).
 
     :param model: a trained SB3 model.
@@ -80,14 +80,14 @@ def action_probabilities(model: BaseAlgorithm, observation: np.ndarray) -> list[
     space = model.action_space
     if not isinstance(space, (spaces.Discrete, spaces.MultiDiscrete)):
         return None
+    if hasattr(model, "exploration_rate"):  # epsilon-greedy on values: DQN, and sb3-contrib's QRDQN alike
+        greedy = int(np.asarray(model.predict(observation, deterministic=True)[0]).reshape(-1)[0])
+        n = int(space.n)
+        probs = np.full(n, model.exploration_rate / n)
+        probs[greedy] += 1.0 - model.exploration_rate
+        return [probs]
     obs_tensor, _ = model.policy.obs_to_tensor(observation)
     with torch.no_grad():
-        if isinstance(model, DQN):
-            greedy = int(model.q_net(obs_tensor).argmax(dim=1)[0])
-            n = int(space.n)
-            probs = np.full(n, model.exploration_rate / n)
-            probs[greedy] += 1.0 - model.exploration_rate
-            return [probs]
         distribution = model.policy.get_distribution(obs_tensor).distribution
     parts = distribution if isinstance(distribution, list) else [distribution]
     return [part.probs[0].cpu().numpy().astype(np.float64) for part in parts]

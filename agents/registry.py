@@ -23,8 +23,8 @@ from agents.policies import split_policy_kwargs
 from agents.reinforce import REINFORCE
 from agents.saved import is_saved_policy, saved_policy_builder
 from agents.schedules import SCHEDULES, KSchedule
-from freqmix.errors import FreqmixError
-from freqmix.registry import Registry
+from freqmix_base.errors import FreqmixError
+from freqmix_base.registry import Registry
 
 # Not an SB3 argument: the standard deviation of TD3's Gaussian exploration noise (RL Zoo's ``noise_std``), in
 # units of the [-1, 1] Box; SAC explores through its own entropy and does not take it.

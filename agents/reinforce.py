@@ -36,7 +36,7 @@ from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 from stable_baselines3.common.policies import ActorCriticPolicy, BasePolicy
 from stable_baselines3.common.type_aliases import GymEnv, MaybeCallback, Schedule
 
-from freqmix.errors import FreqmixError
+from freqmix_base.errors import FreqmixError
 
 BASELINES = ("mean", "value", "none")
 SelfREINFORCE = TypeVar("SelfREINFORCE", bound="REINFORCE")

@@ -16,7 +16,7 @@ import numpy as np
 from stable_baselines3.common.base_class import BaseAlgorithm
 
 from agents.baselines import _RecipeChooser
-from freqmix.errors import FreqmixError
+from freqmix_base.errors import FreqmixError
 
 
 def is_saved_policy(name: str) -> bool:

@@ -17,7 +17,7 @@ from typing import Any, Callable
 import numpy as np
 
 from agents.baselines import _RecipeChooser
-from freqmix.registry import Registry
+from freqmix_base.registry import Registry
 from mixup_env.masking import Recipe
 from mixup_env.spaces import ActionCodec
 

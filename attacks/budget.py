@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from freqmix.registry import Registry
+from freqmix_base.registry import Registry
 
 
 @dataclass(frozen=True)

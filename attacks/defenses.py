@@ -1,5 +1,6 @@
-"""The defenses compared side by side: name -> the training-config fields that make it (field names of
-``freqmix.train.TrainConfig``; this package does not import the CLI), in the :data:`DEFENSES` registry.
+"""The defenses compared side by side: name -> the run-configuration fields that make it (the fields of the
+protection pieces, :class:`mixup_env.frequency.TransformConfig` and :class:`mixup_env.masking.Recipe`, plus who
+chooses k and under which reward), in the :data:`DEFENSES` registry.
 
 - ``none``: all channels, k = 1 (no protection, the reference of ``score_cls``);
 - ``ppfr``: PPFR-FD-like channel masking: keep the 36 highest-frequency channels per plane, keyed shuffle, k = 1;
@@ -19,22 +20,30 @@
 """
 from __future__ import annotations
 
+from dataclasses import asdict, fields
 from typing import Any
 
 import numpy as np
 
-from freqmix.errors import FreqmixError
-from freqmix.registry import Registry
+from freqmix_base.errors import FreqmixError
+from freqmix_base.registry import Registry
+from mixup_env.frequency import TransformConfig
+from mixup_env.masking import Recipe
+from mixup_env.spaces import PAPER_K_CHOICES
 
 DCTDP_EPSILON = 1.0
 HYBRID_MASK: dict[str, Any] = {"channels": "high", "weights": "dirichlet", "alpha": 1.0, "keyed": True}
 NO_DC_MASK: dict[str, Any] = {"channels": "no-dc", "weights": "dirichlet", "alpha": 1.0, "keyed": True}
 _KEY_STREAM = 7919  # keeps the secret key's draw apart from every other use of the seed
 
-# Every protection field, so that a defense never inherits one from the command line.
-_PLAIN: dict[str, Any] = {"agent": "fixed", "k": 1, "env": "FreqMixUp-v0", "channels": "all", "n_high": 36,
-                          "upsample": 1, "weights": "dirichlet", "alpha": 1.0, "sign_flip": False, "drop": 0.0,
-                          "laplace_epsilon": None, "keyed": False, "reward": "loss"}
+#: The run-configuration fields of the protection: the transform's and the recipe's (but k, the agent's choice).
+PROTECTION_OPTIONS = (*(f.name for f in fields(TransformConfig)), *(f.name for f in fields(Recipe) if f.name != "k"))
+# Every protection field at its piece's default, so that a defense never inherits one from the command line (a new
+# field of the transform or the recipe joins every defense); ``keyed`` stands for the key, drawn per seed.
+_PROTECTION = {**asdict(TransformConfig()), **asdict(Recipe())}
+_PLAIN: dict[str, Any] = {"agent": "fixed", "k": 1, "env": "FreqMixUp-v0",
+                          **{name: _PROTECTION[name] for name in PROTECTION_OPTIONS if name != "key"},
+                          "keyed": False, "reward": "loss"}
 SCHEDULE_DEFENSES = ("linear", "step", "cosine")
 ADAPTIVE_DEFENSES = ("reinforce-loss", "reinforce-constrained", "ppo-loss", "ppo-constrained")
 
@@ -44,7 +53,7 @@ DEFENSES.register("ppfr", {**_PLAIN, "channels": "high", "keyed": True})
 DEFENSES.register("dctdp", {**_PLAIN, "channels": "no-dc", "laplace_epsilon": DCTDP_EPSILON})
 DEFENSES.register("instahide", {**_PLAIN, "k": 4, "weights": "instahide", "sign_flip": True})
 for _suffix, _mask in (("", HYBRID_MASK), ("-nodc", NO_DC_MASK)):
-    for _k in range(2, 7):
+    for _k in PAPER_K_CHOICES:
         DEFENSES.register(f"fixed{_k}{_suffix}", {**_PLAIN, **_mask, "k": _k})
     DEFENSES.register(f"random{_suffix}", {**_PLAIN, **_mask, "agent": "random"})
     DEFENSES.register(f"adaptive{_suffix}", {**_PLAIN, **_mask, "agent": "reinforce", "reward": "constrained"})
@@ -76,7 +85,7 @@ def parse_defenses(text: str) -> list[str]:
 
 
 def defense_overrides(name: str, seed: int) -> dict[str, Any]:
-    """The training-config fields of defense ``name`` (the secret key drawn from ``seed`` where it shuffles; an
+    """The run-configuration fields of defense ``name`` (the secret key drawn from ``seed`` where it shuffles; an
     agent given as a path template, e.g. a policy saved per seed, gets ``{seed}`` filled in)."""
     fields = dict(DEFENSES.get(name))
     fields["agent"] = fields["agent"].format(seed=seed)

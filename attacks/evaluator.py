@@ -4,10 +4,10 @@ data protection nor weights with the recognizer under attack."""
 from __future__ import annotations
 
 import torch
-from tqdm import tqdm
 
 from attacks.augment import shift_flip
 from attacks.logits import recognizer_logits
+from freqmix_base.progress_bar import progress_bar
 from mixup_env.frequency import FrequencyTransform
 from recognizer.trainer import Recognizer
 
@@ -49,7 +49,7 @@ def train_evaluator(images: torch.Tensor, labels: torch.Tensor, steps: int, seed
     evaluator = Evaluator(rec)
     gen = torch.Generator().manual_seed(seed)
     eye = torch.eye(num_classes)
-    for _ in tqdm(range(steps), desc="evaluator", unit="step", disable=not progress, leave=False):
+    for _ in progress_bar(range(steps), desc="evaluator", unit="step", disable=not progress, leave=False):
         idx = torch.randint(len(images), (batch_size,), generator=gen)
         batch = shift_flip(images[idx].float(), MAX_SHIFT, gen)
         rec.train_step(evaluator.transform(batch), eye[labels[idx]])

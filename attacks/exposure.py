@@ -9,9 +9,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from freqmix.errors import FreqmixError
 from attacks.analytic import AnalyticAttack, coefficients_to_images
 from attacks.protection import Protection
+from freqmix_base.errors import FreqmixError
 
 EXPOSURES = (1, 5, 20)  # linked encodings per face
 

@@ -20,12 +20,12 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
-from tqdm import tqdm
 
-from freqmix.errors import FreqmixError
 from attacks.augment import shift_flip
 from attacks.logits import recognizer_logits
 from attacks.networks import CoarseDiscriminator, CoarseEncoder, LatentGenerator, shrink
+from freqmix_base.errors import FreqmixError
+from freqmix_base.progress_bar import progress_bar
 from mixup_env.frequency import FrequencyTransform
 from recognizer.trainer import Recognizer
 
@@ -98,7 +98,7 @@ def invert_tv(target: TargetModel, identities: torch.Tensor, mean_face: torch.Te
         return (anchor + 127.5 * up).clamp(0, 255)
 
     opt = torch.optim.Adam([offset], lr=lr)
-    bar = tqdm(range(steps), desc="inversion (TV prior)", unit="step", disable=not progress, leave=False)
+    bar = progress_bar(range(steps), desc="inversion (TV prior)", unit="step", disable=not progress, leave=False)
     for _ in bar:
         x = image()
         identity = target.identity_loss(_flip(x, gen), identities)
@@ -144,7 +144,7 @@ def train_generator_prior(images: torch.Tensor, steps: int, seed: int, latent_di
         module.to(device)
     opt_g = torch.optim.Adam([*encoder.parameters(), *generator.parameters()], lr=1e-3, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(discriminator.parameters(), lr=2e-4, betas=(0.5, 0.999))
-    bar = tqdm(range(steps), desc="generator prior", unit="step", disable=not progress, leave=False)
+    bar = progress_bar(range(steps), desc="generator prior", unit="step", disable=not progress, leave=False)
     for _ in bar:
         idx = torch.randint(len(faces), (min(batch_size, len(faces)),), generator=gen)
         real = shrink(_flip(faces[idx], gen).to(device))
@@ -186,7 +186,7 @@ def invert_gmi(target: TargetModel, prior: GeneratorPrior, identities: torch.Ten
     start = prior.latents[torch.randint(len(prior.latents), (len(identities),), generator=gen)]
     z = start.clone().to(next(prior.generator.parameters()).device).requires_grad_(True)
     opt = torch.optim.Adam([z], lr=lr)
-    bar = tqdm(range(steps), desc="inversion (generator prior)", unit="step", disable=not progress, leave=False)
+    bar = progress_bar(range(steps), desc="inversion (generator prior)", unit="step", disable=not progress, leave=False)
     for _ in bar:
         coarse = prior.generator(z)
         identity = target.identity_loss(_flip(prior.generator.full(coarse), gen), identities)

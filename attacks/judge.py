@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 import torch
 
-from freqmix.errors import FreqmixError
+from freqmix_base.errors import FreqmixError
 from recognizer.dlib_models import dlib_module, face_descriptor_model, landmark_predictor
 
 CHIP_SIZE = 150  # pixels, the descriptor's input

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-from freqmix.errors import FreqmixError
+from freqmix_base.errors import FreqmixError
 
 DATA_RANGE = 255.0
 MAX_PSNR = 100.0  # dB; identical images have infinite PSNR, which JSON cannot hold

@@ -1,6 +1,6 @@
-"""Every attack on one trained recognizer, scored: the analytic (free) inverse and the residual CGAN, each
-white-box and black-box, against the private protected training tensors; model inversion with both priors; the
-exposure of a face over E linked encodings; the strongest attack per figure, with bootstrap intervals over images.
+"""Every registered attack (:data:`attacks.registry.ATTACKS`) on one trained recognizer, scored: reconstructions of
+the private protected training tensors, model inversions of the private identities, the exposure of a face over E
+linked encodings; the strongest attack per figure, with bootstrap intervals over images.
 
 Identity is judged by dlib's pretrained descriptor (:mod:`attacks.judge`), which never saw the private faces; the
 small recognizer trained on the clean private faces (:mod:`attacks.evaluator`) is reported as a second opinion.
@@ -9,37 +9,35 @@ guessed pipeline coincides) lives in an :class:`AttackerKit`, built once and sha
 """
 from __future__ import annotations
 
-import zlib
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 import torch
 
-from freqmix.errors import FreqmixError
 from attacks.analytic import AnalyticAttack
+from attacks.attack import FAMILIES, Attack, AttackSetting
 from attacks.budget import AttackBudget
 from attacks.evaluator import Evaluator, train_evaluator
 from attacks.exposure import EXPOSURES, linked_inverses
-from attacks.intervals import bootstrap_interval
-from attacks.inversion import GeneratorPrior, TargetModel, invert_gmi, invert_tv, train_generator_prior
+from attacks.inversion import GeneratorPrior, train_generator_prior
 from attacks.judge import PretrainedJudge
 from attacks.metrics import TOP_K, component_scores, knn_distances, privacy_scores, psnr, ssim, topk_hits
-from attacks.progress import StageProgress, attack_costs, kit_costs
+from attacks.progress import StageProgress, judging_seconds, kit_costs
 from attacks.protection import Protection, black_box_guess, white_box
-from attacks.reconstruction import ReconstructionAttack, train_reconstruction
-from recognizer.data import FaceDataset
+from attacks.registry import ATTACKS
+from freqmix_base.errors import FreqmixError
+from freqmix_base.intervals import bootstrap_interval
+from freqmix_base.registry import Registry
+from freqmix_base.seeds import sub_seed
+from recognizer.faces import FaceDataset
 from recognizer.trainer import Recognizer
 
 SAMPLES = 8  # images per row of the sample figure
 RECONSTRUCTION_FIGURES = {"psnr": "psnr_best", "ssim": "ssim_best", "recon_id_accuracy": "id_accuracy_best"}
 INVERSION_FIGURES = {"mia_top1": "top1", "mia_top5": "top5", "knn_distance": "knn_distance"}
 LOWER_IS_STRONGER = frozenset({"knn_distance"})
-
-
-def sub_seed(seed: int, purpose: str) -> int:
-    """A seed for one purpose, derived from the one run seed (independent streams for independent draws)."""
-    return int(np.random.default_rng([seed, zlib.crc32(purpose.encode())]).integers(2**31))
+SAMPLE_LABELS = {"target": "private training face", "identity": "private identity"}
 
 
 @dataclass
@@ -54,7 +52,8 @@ class AttackerKit:
     :param second_opinion_accuracy: its held-out identification accuracy.
     :param prior: the generator prior of model inversion (trained on ``auxiliary``).
     :param device: where the attack networks train.
-    :param black_box: black-box reconstruction attacks by guessed pipeline (the same guess is the same attack).
+    :param shared: fitted attacks shared by every defense (``AttackSetting.shared``: the same belief, the same
+        attack).
     """
 
     private: FaceDataset
@@ -65,7 +64,7 @@ class AttackerKit:
     second_opinion_accuracy: float
     prior: GeneratorPrior
     device: str = "cpu"
-    black_box: dict[Any, ReconstructionAttack] = field(default_factory=dict)
+    shared: dict[Any, Any] = field(default_factory=dict)
 
 
 def prepare_kit(private: FaceDataset, private_test: FaceDataset, auxiliary: FaceDataset, budget: AttackBudget,
@@ -131,19 +130,16 @@ def _score_inversion(kit: AttackerKit, images: torch.Tensor, identities: torch.T
             "second_opinion_top5": float(topk_hits(second, identities, TOP_K).mean())}, per_image
 
 
-def _belief_key(belief: Protection) -> tuple:
-    return (tuple(belief.transform.kept.tolist()), tuple(sorted(belief.k_probs.items())), belief.recipe,
-            belief.batch_size)
-
-
 def strongest(attacks: dict[str, dict[str, Any]], key: str, lower_is_stronger: bool = False) -> str:
     """Name of the attack with the highest ``key`` (the lowest if ``lower_is_stronger``); ties go to the first."""
     pick = min if lower_is_stronger else max
     return pick(attacks, key=lambda name: attacks[name][key])
 
 
-def _exposure(kit: AttackerKit, truth: Protection, analytic: AnalyticAttack, seed: int
+def _exposure(kit: AttackerKit, truth: Protection, seed: int
               ) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, np.ndarray]]]:
+    """How well a face is recovered from E linked encodings of it (the analytic white-box inverse), for each E."""
+    analytic = AnalyticAttack.fit(white_box(truth), kit.auxiliary.images)
     rng = np.random.default_rng(sub_seed(seed, "exposure"))
     images, labels = kit.private.images.float(), kit.private.labels
     summary, per_image = {}, {}
@@ -157,73 +153,79 @@ def _exposure(kit: AttackerKit, truth: Protection, analytic: AnalyticAttack, see
     return summary, per_image
 
 
+def black_box_belief(observed: torch.Tensor, auxiliary: FaceDataset, truth: Protection, seed: int) -> Protection:
+    """What the black-box attacker believes the pipeline is, from what it holds: the protected tensors it observed
+    ``(N, C, h, w)``, its own faces, and the facts of ``truth`` that are public (the method, not its secrets).
+    Today a guess of every secret (:func:`attacks.protection.black_box_guess`)."""
+    return black_box_guess(truth, sub_seed(seed, "black-box-guess"))
+
+
 def attack_recognizer(recognizer: Recognizer, truth: Protection, kit: AttackerKit, budget: AttackBudget, seed: int,
-                      progress: bool = True) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
-    """Run every attack against one defense and score it.
+                      progress: bool = True, attacks: Registry[Attack] = ATTACKS
+                      ) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    """Run every registered attack against one defense and score it.
 
     :param recognizer: the defender's trained recognizer (white-box target of model inversion).
     :param truth: the defender's real pipeline (it regenerates the private protected tensors the attacker sees).
+    :param attacks: the attacks to run (default: every registered one).
     :return: ``(results, samples)``: results as JSON-ready nested dicts (``reconstruction``, ``inversion``,
         ``exposure``, ``summary``, ``intervals``, ``per_image``, ``scores``, ``judge``, ``evaluator``); samples:
-        (SAMPLES, P, H, W) images for a figure (``target``, ``analytic_white_box``, ``cgan_white_box``,
-        ``cgan_black_box``, ``identity``, ``tv_prior``, ``generator_prior``).
+        (SAMPLES, P, H, W) images for a figure, in row order: ``target``, the reconstruction attacks shown in
+        samples, ``identity``, the inversion attacks shown in samples.
     """
     if budget.attacked_per_identity is not None:
         kit = replace(kit, private=attacked_faces(kit.private, budget.attacked_per_identity))
-    aux = kit.auxiliary
     num_identities = kit.private.num_identities
     if recognizer.config["num_classes"] != num_identities:
         raise FreqmixError(f"the recognizer knows {recognizer.config['num_classes']} identities but the private set "
-                         f"has {num_identities}; the checkpoint does not match the run's data")
+                           f"has {num_identities}; the checkpoint does not match the run's data")
     identities = torch.arange(num_identities).repeat(budget.inversions_per_identity)
-    costs = attack_costs(budget, len(kit.private), len(identities), len(EXPOSURES))
-    belief = black_box_guess(truth, sub_seed(seed, "black-box-guess"))
-    key = _belief_key(belief)
-    if key in kit.black_box:
-        costs["CGAN black-box"] = 0.0
-    line = StageProgress(sum(costs.values()), progress)
-
     rng = np.random.default_rng(sub_seed(seed, "private-protection"))
     tensors, components, weights = truth.protect_all(kit.private.images, kit.private.labels, rng)
-    cgan = dict(steps=budget.cgan_steps, batch_size=budget.cgan_batch, width=budget.cgan_width, progress=progress,
-                device=kit.device)
-    with line.stage("CGAN white-box", costs["CGAN white-box"]):
-        white = train_reconstruction(white_box(truth), aux.images, aux.labels, seed=sub_seed(seed, "cgan-white"),
-                                     desc="CGAN white-box", **cgan)
-    with line.stage("CGAN black-box", costs["CGAN black-box"]):
-        if key not in kit.black_box:
-            kit.black_box[key] = train_reconstruction(belief, aux.images, aux.labels,
-                                                      seed=sub_seed(seed, "cgan-black"), desc="CGAN black-box",
-                                                      **cgan)
-    target = TargetModel(recognizer, truth.transform)
-    with line.stage("inversion, TV prior", costs["inversion, TV prior"]):
-        tv_images = invert_tv(target, identities, aux.images.float().mean(dim=0), budget.inversion_steps,
-                              sub_seed(seed, "inversion-tv"), progress=progress)
-    with line.stage("inversion, generator prior", costs["inversion, generator prior"]):
-        gmi_images = invert_gmi(target, kit.prior, identities, budget.inversion_steps,
-                                sub_seed(seed, "inversion-gmi"), progress=progress)
-
-    with line.stage("judging", costs["judging"]):
-        analytic_white = AnalyticAttack.fit(white_box(truth), aux.images)
-        recon_images = {"analytic_white_box": analytic_white.reconstruct(tensors),
-                        "analytic_black_box": AnalyticAttack.fit(belief, aux.images).reconstruct(tensors),
-                        "cgan_white_box": white.reconstruct(tensors),
-                        "cgan_black_box": kit.black_box[key].reconstruct(tensors)}
-        reconstruction, recon_per_image = {}, {}
-        for name, images in recon_images.items():
-            reconstruction[name], recon_per_image[name] = _score_reconstructions(kit, images, components, weights)
-        reconstruction["cgan_white_box"]["learning_curve"] = white.curve
-        reconstruction["cgan_black_box"]["learning_curve"] = kit.black_box[key].curve
-        inversion, inv_per_image = {}, {}
-        for name, images in (("tv_prior", tv_images), ("generator_prior", gmi_images)):
-            inversion[name], inv_per_image[name] = _score_inversion(kit, images, identities)
-        exposure, exposure_per_image = _exposure(kit, truth, analytic_white, seed)
+    setting = AttackSetting(truth, black_box_belief(tensors, kit.auxiliary, truth, seed), kit.auxiliary, recognizer,
+                            identities, kit.prior, budget, seed, kit.device, progress, kit.shared)
+    ran = attacks.items()
+    recon = [name for name, attack in ran if attack.family == "reconstruction"]
+    judging = judging_seconds(len(kit.private), len(recon), len(EXPOSURES), len(identities), len(ran) - len(recon))
+    line = StageProgress(sum(attack.seconds(setting) for _, attack in ran) + judging, progress)
+    fitted = {}
+    for name, attack in ran:
+        with line.stage(attack.stage_name, attack.seconds(setting)):
+            fitted[name] = attack.fit(setting)
+    with line.stage("judging", judging):
+        outputs = {name: fitted[name].reconstruct(tensors) if name in recon else fitted[name] for name, _ in ran}
+        scored = _score_all(kit, outputs, recon, fitted, (components, weights), identities)
+        exposure, exposure_per_image = _exposure(kit, truth, seed)
     line.close()
+    results = _results(kit, scored, exposure, exposure_per_image, len(tensors), seed)
+    return results, _samples(kit, outputs, dict(ran), identities)
 
+
+def _score_all(kit: AttackerKit, outputs: dict[str, torch.Tensor], recon: list[str], fitted: dict[str, Any],
+               mixing: tuple[torch.Tensor, torch.Tensor], identities: torch.Tensor
+               ) -> dict[str, tuple[dict[str, dict[str, Any]], dict[str, dict[str, np.ndarray]]]]:
+    """Per family: (scores by attack, per-image values by attack) of every attack's outputs."""
+    scored: dict[str, tuple[dict, dict]] = {family: ({}, {}) for family in FAMILIES}
+    for name, images in outputs.items():
+        if name in recon:
+            scores, per_image = _score_reconstructions(kit, images, *mixing)
+            curve = getattr(fitted[name], "curve", None)
+            if curve is not None:
+                scores["learning_curve"] = curve
+            family = "reconstruction"
+        else:
+            (scores, per_image), family = _score_inversion(kit, images, identities), "inversion"
+        scored[family][0][name], scored[family][1][name] = scores, per_image
+    return scored
+
+
+def _results(kit: AttackerKit, scored: dict[str, tuple[dict, dict]], exposure: dict[str, dict[str, float]],
+             exposure_per_image: dict[str, dict[str, np.ndarray]], attacked: int, seed: int) -> dict[str, Any]:
+    """The JSON-ready results: each family's scores, the strongest attack per figure, intervals, scores."""
     summary: dict[str, Any] = {}
     per_image: dict[str, list[float]] = {}
-    for attacks, figures, values in ((reconstruction, RECONSTRUCTION_FIGURES, recon_per_image),
-                                     (inversion, INVERSION_FIGURES, inv_per_image)):
+    for family, figures in (("reconstruction", RECONSTRUCTION_FIGURES), ("inversion", INVERSION_FIGURES)):
+        attacks, values = scored[family]
         for figure, key_in_attack in figures.items():
             name = strongest(attacks, key_in_attack, figure in LOWER_IS_STRONGER)
             summary[figure] = attacks[name][key_in_attack]
@@ -235,10 +237,11 @@ def attack_recognizer(recognizer: Recognizer, truth: Protection, kit: AttackerKi
             per_image[f"exposure_{figure}_E{encodings}"] = v.tolist()
     intervals = {figure: _interval(np.asarray(v), sub_seed(seed, f"interval-{figure}"))
                  for figure, v in per_image.items()}
-
-    results = {
-        "reconstruction": {**reconstruction, "attacked_tensors": len(tensors)}, "inversion": inversion,
-        "exposure": exposure, "summary": summary, "intervals": intervals, "per_image": per_image,
+    num_identities = kit.private.num_identities
+    return {
+        "reconstruction": {**scored["reconstruction"][0], "attacked_tensors": attacked},
+        "inversion": scored["inversion"][0], "exposure": exposure, "summary": summary, "intervals": intervals,
+        "per_image": per_image,
         "scores": privacy_scores(summary["ssim"], summary["psnr"], summary["recon_id_accuracy"], summary["mia_top5"],
                                  num_identities),
         "chance": {"identity": 1 / num_identities, "top5": min(TOP_K, num_identities) / num_identities},
@@ -246,11 +249,20 @@ def attack_recognizer(recognizer: Recognizer, truth: Protection, kit: AttackerKi
                   "heldout_accuracy": kit.judge_accuracy},
         "evaluator": {"heldout_accuracy": kit.second_opinion_accuracy, "role": "second opinion, not scored"},
     }
-    first = torch.stack([(identities == k).nonzero()[0, 0] for k in range(min(SAMPLES, num_identities))])
-    samples = {"target": kit.private.images[:SAMPLES].float(),
-               **{name: recon_images[name][:SAMPLES] for name in ("analytic_white_box", "cgan_white_box",
-                                                                  "cgan_black_box")},
-               "identity": torch.stack([kit.private.images[kit.private.labels == identities[i]][0] for i in first]
-                                       ).float(),
-               "tv_prior": tv_images[first], "generator_prior": gmi_images[first]}
-    return results, samples
+
+
+def _samples(kit: AttackerKit, outputs: dict[str, torch.Tensor], attacks: dict[str, Attack],
+             identities: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Up to SAMPLES images per figure row: the targets, reconstructions, the inverted identities, inversions."""
+    first = torch.stack([(identities == k).nonzero()[0, 0] for k in range(min(SAMPLES, kit.private.num_identities))])
+    shown = {family: {name: outputs[name] for name, attack in attacks.items()
+                      if attack.family == family and attack.in_samples} for family in FAMILIES}
+    identity = torch.stack([kit.private.images[kit.private.labels == identities[i]][0] for i in first]).float()
+    return {"target": kit.private.images[:SAMPLES].float(),
+            **{name: images[:SAMPLES] for name, images in shown["reconstruction"].items()},
+            "identity": identity, **{name: images[first] for name, images in shown["inversion"].items()}}
+
+
+def sample_label(name: str) -> str:
+    """The row title of ``name`` in the sample figure (an attack's label, or the targets' / identities')."""
+    return SAMPLE_LABELS.get(name) or ATTACKS.get(name).label

@@ -1,14 +1,13 @@
 """One overall progress line for a privacy evaluation: which stage runs, how much of the whole is done, elapsed
-time and ETA. Stages are weighted by their expected cost (:func:`attack_costs`), so the ETA is in seconds, not in
-stages of very different length."""
+time and ETA. Stages are weighted by their expected cost (each attack's ``seconds`` and :func:`judging_seconds`),
+so the ETA is in seconds, not in stages of very different length."""
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from tqdm import tqdm
-
 from attacks.budget import AttackBudget
+from freqmix_base.progress_bar import progress_bar
 
 # Rough seconds per unit of work on one CPU thread at 112×112 (estimates, not a benchmark); only their ratios shape
 # the ETA, since tqdm rescales by the pace actually observed.
@@ -26,14 +25,11 @@ def kit_costs(budget: AttackBudget, gallery_faces: int) -> dict[str, float]:
             "generator prior": SECONDS_PER_PRIOR_STEP * budget.prior_steps}
 
 
-def attack_costs(budget: AttackBudget, private_faces: int, inversions: int, exposures: int) -> dict[str, float]:
-    """Expected seconds of each stage of attacking one defense (``exposures``: how many E are measured)."""
-    judged = private_faces * (4 + exposures) + 2 * inversions
-    return {"CGAN white-box": SECONDS_PER_CGAN_STEP * budget.cgan_steps,
-            "CGAN black-box": SECONDS_PER_CGAN_STEP * budget.cgan_steps,
-            "inversion, TV prior": SECONDS_PER_INVERSION_STEP * budget.inversion_steps * inversions / 20,
-            "inversion, generator prior": SECONDS_PER_INVERSION_STEP * budget.inversion_steps * inversions / 20,
-            "judging": SECONDS_PER_JUDGED_FACE * judged}
+def judging_seconds(private_faces: int, reconstructions: int, exposures: int, inversions: int,
+                    inversion_attacks: int) -> float:
+    """Expected seconds of judging one defense's attack outputs: every private face once per reconstruction attack
+    and per exposure E, every inverted image once per inversion attack."""
+    return SECONDS_PER_JUDGED_FACE * (private_faces * (reconstructions + exposures) + inversion_attacks * inversions)
 
 
 class StageProgress:
@@ -46,7 +42,7 @@ class StageProgress:
 
     def __init__(self, total: float, enabled: bool = True, desc: str = "evaluate") -> None:
         self.desc = desc
-        self.bar = tqdm(total=round(total, 1), disable=not enabled, unit="s",
+        self.bar = progress_bar(total=round(total, 1), disable=not enabled, unit="s", desc=desc,
                         bar_format="{desc} {percentage:3.0f}%|{bar:20}| {elapsed} elapsed, ETA {remaining}")
 
     @contextmanager

@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import torch
 
-from freqmix.errors import FreqmixError
+from freqmix_base.errors import FreqmixError
 from mixup_env.frequency import COEFFS_PER_BLOCK, FrequencyTransform
 from mixup_env.masking import FrequencyMixUp, MixedBatch, Recipe
 from mixup_env.spaces import PAPER_K_CHOICES

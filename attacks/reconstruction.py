@@ -14,13 +14,13 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 import torch.nn.functional as F
-from tqdm import tqdm
 
 from attacks.analytic import AnalyticAttack
 from attacks.augment import shift_flip
 from attacks.metrics import ssim
 from attacks.networks import CoefficientCodec, FrequencyUNet, PatchDiscriminator
 from attacks.protection import Protection
+from freqmix_base.progress_bar import progress_bar
 
 L1_WEIGHT = 100.0  # pix2pix's λ (its L1 is on images in [-1, 1]; ours on [0, 1], the same ratio up to 2)
 LEARNING_RATE = 2e-4
@@ -91,7 +91,7 @@ def train_reconstruction(protection: Protection, images: torch.Tensor, labels: t
     every = max(1, steps // CURVE_POINTS)
     opt_g = torch.optim.Adam(generator.parameters(), lr=LEARNING_RATE, betas=BETAS)
     opt_d = torch.optim.Adam(discriminator.parameters(), lr=LEARNING_RATE, betas=BETAS)
-    bar = tqdm(range(steps), desc=desc, unit="step", disable=not progress, leave=False)
+    bar = progress_bar(range(steps), desc=desc, unit="step", disable=not progress, leave=False)
     for step in bar:
         if step % every == 0:
             attack.curve.append(_curve_point(attack, step, probe, probe_target))
@@ -101,25 +101,33 @@ def train_reconstruction(protection: Protection, images: torch.Tensor, labels: t
         mixed = protection.protect(batch, labels[idx], rng)
         cond = protection.scatter(mixed.x).to(device)
         target = _dominant(batch, mixed.partners, mixed.weights).to(device)
-
-        fake = generator(cond)
-        real_logits = discriminator(target, cond)
-        fake_logits = discriminator(fake.detach(), cond)
-        loss_d = 0.5 * (F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits))
-                        + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits)))
-        opt_d.zero_grad(set_to_none=True)
-        loss_d.backward()
-        opt_d.step()
-
-        adv_logits = discriminator(fake, cond)
-        l1 = F.l1_loss(fake / 255, target / 255)
-        loss_g = F.binary_cross_entropy_with_logits(adv_logits, torch.ones_like(adv_logits)) + L1_WEIGHT * l1
-        opt_g.zero_grad(set_to_none=True)
-        loss_g.backward()
-        opt_g.step()
+        l1, loss_d = _gan_step(generator, discriminator, opt_g, opt_d, cond, target)
         bar.set_postfix(l1=f"{l1.item():.3f}", d=f"{loss_d.item():.2f}")
     attack.curve.append(_curve_point(attack, steps, probe, probe_target))
     return attack
+
+
+def _gan_step(generator: FrequencyUNet, discriminator: PatchDiscriminator, opt_g: torch.optim.Optimizer,
+              opt_d: torch.optim.Optimizer, cond: torch.Tensor, target: torch.Tensor
+              ) -> tuple[torch.Tensor, torch.Tensor]:
+    """One discriminator then one generator update (adversarial + L1 to the dominant face); (L1, discriminator
+    loss)."""
+    fake = generator(cond)
+    real_logits = discriminator(target, cond)
+    fake_logits = discriminator(fake.detach(), cond)
+    loss_d = 0.5 * (F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits))
+                    + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits)))
+    opt_d.zero_grad(set_to_none=True)
+    loss_d.backward()
+    opt_d.step()
+
+    adv_logits = discriminator(fake, cond)
+    l1 = F.l1_loss(fake / 255, target / 255)
+    loss_g = F.binary_cross_entropy_with_logits(adv_logits, torch.ones_like(adv_logits)) + L1_WEIGHT * l1
+    opt_g.zero_grad(set_to_none=True)
+    loss_g.backward()
+    opt_g.step()
+    return l1, loss_d
 
 
 def _curve_point(attack: ReconstructionAttack, step: int, tensors: torch.Tensor, targets: torch.Tensor

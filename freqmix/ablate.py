@@ -21,21 +21,24 @@ import numpy as np
 
 from agents.hyperparams import parse_overrides
 from agents.registry import resolve_hyperparams
-from attacks.intervals import bootstrap_interval
+from freqmix.experiment.config import TrainConfig, env_action, hyperparams_for
+from freqmix.experiment.launch import run_training
+from freqmix.experiment.run_folder import claim_output_folder
 from freqmix.options import (
     add_hp_option, add_overwrite_option, add_train_options, config_from_args, note_unusual_k, refuse_streaming,
 )
-from freqmix.run_folder import claim_output_folder
-from freqmix.train import TrainConfig, env_action, hyperparams_for, run_training
+from freqmix_base.intervals import bootstrap_interval
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the file-only backend)
 
-from freqmix.errors import FreqmixError
+from freqmix_base.errors import FreqmixError
 
 DEFAULT_AGENTS = "reinforce,ppo,a2c,dqn,fixed,random"
 ABLATION_FILES = ("runs.csv", "ablation.csv", "ablation.md", "ablation.png")
 LATE_WINDOW = 50  # steps behind "late k": what the agent chose at the end, once it has learned
+ONE_SEED_NOTE = ("One seed per agent: intervals over seeds need at least 2 seeds (--seeds 2 or more), so no "
+                 "difference between agents is claimed.")
 # (runs.csv column, ablation.md header, digits)
 SUMMARY_COLUMNS = (
     ("identification_accuracy", "identification accuracy", 3),
@@ -112,25 +115,35 @@ def run_ablation(base: TrainConfig, choices: list[AgentChoice], seeds: list[int]
             runs.append({"agent": choice.label, "seed": seed,
                          **{key: metrics[key] for key in ("identification_accuracy", "verification_accuracy",
                                                           "mean_k", "wall_seconds")},
-                         "late_k": float(steps["k"][-LATE_WINDOW:].mean()),
+                         # A run no longer than the window has no "late" part apart from its mean.
+                         **({"late_k": float(steps["k"][-LATE_WINDOW:].mean())}
+                            if len(steps["k"]) > LATE_WINDOW else {}),
                          "mean_reward": float(steps["reward"].mean()), "folder": str(folder)})
+            late = f"late k {runs[-1]['late_k']:.2f}  " if "late_k" in runs[-1] else ""
             print(f"{choice.label:>10} seed {seed}: identification {metrics['identification_accuracy']:.3f}  "
-                  f"mean k {metrics['mean_k']:.2f}  late k {runs[-1]['late_k']:.2f}  "
+                  f"mean k {metrics['mean_k']:.2f}  {late}"
                   f"mean reward {runs[-1]['mean_reward']:.3f}  {metrics['wall_seconds']:.0f} s", flush=True)
     return runs
 
 
 def summarize(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One row per agent (in first-seen order): ``<column>_mean``, ``<column>_std`` (ddof=1; 0 for one seed) and
-    ``<column>_ci_low`` / ``_ci_high``, the 95% bootstrap interval of the mean over seeds."""
+    """One row per agent (in first-seen order): ``<column>_mean``, ``<column>_std`` (ddof=1) and
+    ``<column>_ci_low`` / ``_ci_high``, the 95% bootstrap interval of the mean over seeds; std and interval are NaN
+    for one seed (seed noise cannot be measured from one seed). Columns the runs lack (``late_k`` of runs no
+    longer than its window) are left out."""
     rows = []
     for agent in dict.fromkeys(run["agent"] for run in runs):
         mine = [run for run in runs if run["agent"] == agent]
         row: dict[str, Any] = {"agent": agent, "seeds": len(mine)}
         for key, _, _ in SUMMARY_COLUMNS:
+            if key not in mine[0]:
+                continue
             values = np.array([run[key] for run in mine], dtype=np.float64)
             row[f"{key}_mean"] = float(values.mean())
-            row[f"{key}_std"] = float(values.std(ddof=1)) if len(values) > 1 else 0.0
+            if len(values) < 2:
+                row[f"{key}_std"] = row[f"{key}_ci_low"] = row[f"{key}_ci_high"] = float("nan")
+                continue
+            row[f"{key}_std"] = float(values.std(ddof=1))
             _, row[f"{key}_ci_low"], row[f"{key}_ci_high"] = bootstrap_interval([[v] for v in values])
         rows.append(row)
     return rows
@@ -155,21 +168,29 @@ def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
 
 
 def write_markdown(path: Path, summary: list[dict[str, Any]], base: TrainConfig, steps: int) -> None:
-    """The per-agent table as Markdown, with the shared settings above it."""
-    header = ["agent"] + [title for _, title, _ in SUMMARY_COLUMNS]
+    """The per-agent table as Markdown, with the shared settings above it; with one seed per agent, the values
+    alone and a line that says no difference is claimed."""
+    columns = [column for column in SUMMARY_COLUMNS if f"{column[0]}_mean" in summary[0]]
+    header = ["agent"] + [title for _, title, _ in columns]
     reward = (f"reward `{base.reward}`" + (f" (accuracy target {base.accuracy_target:g})"
                                            if base.reward == "constrained" else ""))
+    seeds = summary[0]["seeds"]
+    shown = ("mean ± std over seeds [95% bootstrap interval over seeds]" if seeds > 1
+             else "the one seed's values")
     lines = [f"Ablation on `{base.data}`, env {base.env}, {reward}, {steps} recognizer steps per run, "
-             f"seeds {summary[0]['seeds']} per agent; mean ± std over seeds [95% bootstrap interval over seeds].",
-             "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+             f"seeds {seeds} per agent; {shown}.", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for row in summary:
-        cells = [row["agent"]] + [f"{row[f'{key}_mean']:.{digits}f} ± {row[f'{key}_std']:.{digits}f} "
-                                  f"[{row[f'{key}_ci_low']:.{digits}f}, {row[f'{key}_ci_high']:.{digits}f}]"
-                                  for key, _, digits in SUMMARY_COLUMNS]
+        cells = [row["agent"]] + [(f"{row[f'{key}_mean']:.{digits}f} ± {row[f'{key}_std']:.{digits}f} "
+                                   f"[{row[f'{key}_ci_low']:.{digits}f}, {row[f'{key}_ci_high']:.{digits}f}]")
+                                  if seeds > 1 else f"{row[f'{key}_mean']:.{digits}f}" for key, _, digits in columns]
         lines.append("| " + " | ".join(cells) + " |")
+    if seeds < 2:
+        lines += ["", ONE_SEED_NOTE]
+        path.write_text("\n".join(lines) + "\n")
+        return
     lines += ["", "Where agents differ beyond seed noise (intervals that do not overlap; higher first):", "",
               "| figure | pairs |", "|---|---|"]
-    for key, title, _ in SUMMARY_COLUMNS:
+    for key, title, _ in columns:
         if key == "wall_seconds":
             continue
         pairs = beyond_noise(summary, key)

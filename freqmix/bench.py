@@ -17,10 +17,11 @@ from typing import Any
 import torch
 
 from freqmix.benchmarks import dct_vs_copy, dct_vs_cv2, env_step, reward_costs, train_run
-from freqmix.errors import FreqmixError
+from freqmix.experiment.run_folder import claim_output_folder
 from freqmix.options import add_overwrite_option
-from freqmix.run_folder import claim_output_folder
-from recognizer.data import split_per_identity, synthetic_faces
+from freqmix_base.errors import FreqmixError
+from recognizer.data import synthetic_faces
+from recognizer.splits import split_per_identity
 
 DEFAULT_ROUNDS = 15
 BENCH_FILES = ("bench.json", "train_run")

@@ -15,8 +15,8 @@ import sys
 import warnings
 from typing import Any, NoReturn, Sequence
 
-from freqmix.errors import FreqmixError
-from freqmix.options import add_threads_option, given_options, quiet_progress_without_a_terminal, set_threads
+from freqmix.options import add_threads_option, given_options, set_threads
+from freqmix_base.errors import FreqmixError
 
 DESCRIPTION = ("freqmix: face recognition trained on block-DCT masked faces mixed k at a time (frequency MixUp), "
                "k chosen per batch by an RL agent; attacks that measure the privacy")
@@ -96,7 +96,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     command = next((arg for arg in argv if not arg.startswith("-")), None)
     command = command if command in COMMANDS else None
-    quiet_progress_without_a_terminal(os.environ)
     warnings.formatwarning = _one_line_warning
     try:
         args = build_parser(command).parse_args(argv)

@@ -18,22 +18,26 @@ from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
-from tqdm import tqdm
 
 from agents.hyperparams import parse_overrides
 from agents.registry import resolve_hyperparams
 from attacks.budget import BUDGETS, AttackBudget, get_budget
-from attacks.defenses import DEFENSES, defense_overrides, parse_defenses
+from attacks.defenses import DEFENSES, PROTECTION_OPTIONS, defense_overrides, parse_defenses
 from attacks.exposure import EXPOSURES
-from attacks.intervals import bootstrap_interval
-from attacks.privacy import prepare_kit, sub_seed
-from freqmix.errors import FreqmixError
-from freqmix.evaluate import evaluate_run, load_attack_data
+from attacks.privacy import AttackerKit, prepare_kit
+from attacks.registry import ATTACKS
+from freqmix.evaluate import evaluate_run
+from freqmix.experiment.config import TrainConfig, hyperparams_for
+from freqmix.experiment.launch import run_training
+from freqmix.experiment.run_folder import OutputExistsError, claim_output_folder
+from freqmix.experiment.task import attack_split
 from freqmix.options import (
     add_hp_option, add_overwrite_option, add_train_options, config_from_args, flag, refuse_streaming,
 )
-from freqmix.run_folder import OutputExistsError, claim_output_folder
-from freqmix.train import TrainConfig, hyperparams_for, run_training
+from freqmix_base.errors import FreqmixError
+from freqmix_base.intervals import bootstrap_interval
+from freqmix_base.progress_bar import progress_bar
+from freqmix_base.seeds import sub_seed
 
 COLUMNS = ("defense", "identification_accuracy", "verification_accuracy", "psnr", "ssim", "recon_id_accuracy",
            "mia_top1", "mia_top5", "knn_distance", "score_pp", "score_cls", "wall_seconds")
@@ -48,11 +52,12 @@ PER_IMAGE = ("psnr", "ssim", "recon_id_accuracy", "mia_top1", "mia_top5", "knn_d
 ATTACK_COLUMNS = tuple(f"{figure}_attack" for figure in ("psnr", "ssim", "recon_id_accuracy", "mia_top1",
                                                           "mia_top5", "knn_distance"))
 NUMERIC = tuple(c for c in COLUMNS + EXTRA_COLUMNS if c != "defense")
+BEYOND_NOISE = "Two defenses differ beyond noise where their intervals do not overlap."
+ONE_SEED_NOTE = ("One seed: the intervals cover the attacked images of one run, not seed noise, which needs at least "
+                 "2 seeds (--seeds 2 or more), so no difference between defenses is claimed.")
 REFERENCE = "none"
 ROW_FILE = "compare_row.json"  # one finished defense/seed run: its fingerprint and table row
 COMPARE_FILES = ("config.json", "compare.csv", "compare.md", "compare.json", "compare.png")
-# Compare's options that every defense sets itself (attacks.defenses): given, they would be silently replaced.
-DEFENSE_OPTIONS = ("channels", "n_high", "key", "upsample", "weights", "alpha", "sign_flip", "drop", "laplace_epsilon")
 DEFAULT_PRIVATE_FRACTION = 0.5
 
 
@@ -76,22 +81,13 @@ def run_compare(base: TrainConfig, defenses: list[str], budget: AttackBudget, ou
     check_defense_hyperparams(base, defenses)
     started = time.perf_counter()
     seed_list = [base.seed + i for i in range(seeds)]
-    if not resume:
-        if (out / "config.json").exists() and not overwrite:
-            raise OutputExistsError(f"{out} already holds a comparison; --resume continues it, --overwrite replaces "
-                                    "it, or choose another --out")
-        claim_output_folder(out, overwrite, COMPARE_FILES)
-    out.mkdir(parents=True, exist_ok=True)
-    overrides = {name: defense_overrides(name, base.seed) for name in defenses}
-    (out / "config.json").write_text(json.dumps(
-        {"defenses": defenses, "seeds": seed_list, "budget": asdict(budget), "base": asdict(base),
-         "defense_overrides": overrides}, indent=2))
+    _start(out, base, defenses, budget, seed_list, resume, overwrite)
 
     # The reference goes first so that every later privacy.json can carry score_cls.
     order = sorted(defenses, key=lambda name: name != REFERENCE)
     runs: dict[str, list[dict[str, Any]]] = {name: [] for name in defenses}
     judge_accuracy = []
-    line = tqdm(total=len(seed_list) * len(order), desc="compare", unit="run", disable=not progress)
+    line = progress_bar(total=len(seed_list) * len(order), desc="compare", unit="run", disable=not progress)
     for seed in seed_list:
         config = replace(base, seed=seed)
         kit, reference = None, None
@@ -104,19 +100,13 @@ def run_compare(base: TrainConfig, defenses: list[str], budget: AttackBudget, ou
             if row is None:
                 if kit is None:
                     line.set_description(f"compare [seed {seed}: attacker kit]")
-                    data = load_attack_data(config)
-                    kit = prepare_kit(data.private_train, data.private_test, data.auxiliary, budget, seed,
+                    data = attack_split(config)
+                    kit = prepare_kit(data.train, data.test, data.auxiliary, budget, seed,
                                       progress, device)
                 line.set_description(f"compare [seed {seed}: {name}]")
-                began = time.perf_counter()
-                metrics = run_training(run_config, folder, progress=progress,
-                                       overwrite=overwrite or resume)  # resume: an unfinished run starts again
-                results = evaluate_run(folder, budget, seed, kit=kit, reference_accuracy=reference,
-                                       progress=progress)
-                if name == REFERENCE:
-                    reference = metrics["identification_accuracy"]
-                row = {**_run_row(metrics, results, reference, kit.judge_accuracy, time.perf_counter() - began),
-                       "private_identities": kit.private.num_identities}
+                # resume: an unfinished run starts again
+                row = _defense_row(name, run_config, folder, budget, seed, kit, reference, progress,
+                                   overwrite or resume)
                 (folder / ROW_FILE).write_text(json.dumps({**fingerprint, "row": row}))
             if name == REFERENCE:
                 reference = row["values"]["identification_accuracy"]
@@ -140,6 +130,33 @@ def check_defense_hyperparams(base: TrainConfig, defenses: list[str]) -> None:
             resolve_hyperparams(agent, base.env, base.hyperparams)
 
 
+def _start(out: Path, base: TrainConfig, defenses: list[str], budget: AttackBudget, seed_list: list[int],
+           resume: bool, overwrite: bool) -> None:
+    """Claim ``out`` (unless resuming) and write the comparison's ``config.json``."""
+    if not resume:
+        if (out / "config.json").exists() and not overwrite:
+            raise OutputExistsError(f"{out} already holds a comparison; --resume continues it, --overwrite replaces "
+                                    "it, or choose another --out")
+        claim_output_folder(out, overwrite, COMPARE_FILES)
+    out.mkdir(parents=True, exist_ok=True)
+    overrides = {name: defense_overrides(name, base.seed) for name in defenses}
+    (out / "config.json").write_text(json.dumps(
+        {"defenses": defenses, "seeds": seed_list, "budget": asdict(budget), "base": asdict(base),
+         "defense_overrides": overrides}, indent=2))
+
+
+def _defense_row(name: str, run_config: TrainConfig, folder: Path, budget: AttackBudget, seed: int,
+                 kit: AttackerKit, reference: float | None, progress: bool, overwrite: bool) -> dict[str, Any]:
+    """Train and attack one defense under one seed; its table row (the reference run is its own reference)."""
+    began = time.perf_counter()
+    metrics = run_training(run_config, folder, progress=progress, overwrite=overwrite)
+    results = evaluate_run(folder, budget, seed, kit=kit, reference_accuracy=reference, progress=progress)
+    if name == REFERENCE:
+        reference = metrics["identification_accuracy"]
+    return {**_run_row(metrics, results, reference, kit.judge_accuracy, time.perf_counter() - began),
+            "private_identities": kit.private.num_identities}
+
+
 def _finished_row(folder: Path, fingerprint: dict[str, Any]) -> dict[str, Any] | None:
     """The row a finished run of ``folder`` left under the same configuration and budget, else None."""
     try:
@@ -154,7 +171,7 @@ def _run_row(metrics: dict[str, Any], results: dict[str, Any], reference: float 
              seconds: float) -> dict[str, Any]:
     """One defense under one seed: every figure's value, and per-image values where the figure has them."""
     s, recon = results["summary"], results["reconstruction"]
-    black = [recon[name] for name in ("analytic_black_box", "cgan_black_box")]
+    black = [recon[name] for name in recon if name in ATTACKS and ATTACKS[name].black_box]
     values = {"identification_accuracy": metrics["identification_accuracy"],
               "verification_accuracy": metrics["verification_accuracy"],
               **{figure: s[figure] for figure in ("psnr", "ssim", "recon_id_accuracy", "mia_top1", "mia_top5",
@@ -174,11 +191,16 @@ def _run_row(metrics: dict[str, Any], results: dict[str, Any], reference: float 
 
 def _aggregate(name: str, runs: list[dict[str, Any]], seed: int) -> dict[str, Any]:
     """The table row of one defense: per figure the mean over seeds and its 95% bootstrap interval (over images
-    and seeds for per-image figures, over seeds for the others); per attack column the most frequent attack."""
+    and seeds for per-image figures, over seeds for the others: none from one seed); per attack column the most
+    frequent attack."""
     row: dict[str, Any] = {"defense": name}
     for figure in NUMERIC:
         if any(run["values"][figure] is None for run in runs):
             row[figure] = row[f"{figure}_ci_low"] = row[f"{figure}_ci_high"] = None
+            continue
+        if len(runs) < 2 and figure not in PER_IMAGE:  # one value: no interval to give
+            row[figure] = runs[0]["values"][figure]
+            row[f"{figure}_ci_low"] = row[f"{figure}_ci_high"] = None
             continue
         groups = ([run["per_image"][figure] for run in runs] if figure in PER_IMAGE
                   else [[run["values"][figure]] for run in runs])
@@ -234,14 +256,17 @@ def _write_tables(table: list[dict[str, Any]], out: Path, base: TrainConfig, bud
              "strongest attack run (analytic inverse or residual CGAN, white- or black-box; the stronger "
              "model-inversion prior), named in compare.csv's *_attack columns; exposure_*_E{E}: a face's E linked "
              "encodings averaged. score_pp: higher = more private; score_cls: accuracy relative to `none`. "
-             "Two defenses differ beyond noise where their intervals do not overlap. See docs/privacy_metrics.md.",
+             + (BEYOND_NOISE if len(seeds) > 1 else ONE_SEED_NOTE) + " See docs/privacy_metrics.md.",
              "", "| defense | " + " | ".join(shown) + " |", "|" + "---|" * (len(shown) + 1)]
     lines += ["| " + row["defense"] + " | " + " | ".join(_cell(row, c) for c in shown) + " |" for row in table]
     (out / "compare.md").write_text("\n".join(lines) + "\n")
 
 
-def _errors(rows: list[dict[str, Any]], key: str) -> list[list[float]]:
-    return [[r[key] - r[f"{key}_ci_low"] for r in rows], [r[f"{key}_ci_high"] - r[key] for r in rows]]
+def error_bars(rows: list[dict[str, Any]], key: str) -> list[list[float]]:
+    """Matplotlib's ``[below, above]`` distances of each row's ``key`` to its interval; 0 for a figure without one
+    (one seed), rather than a zero-width interval."""
+    return [[0.0 if r[f"{key}_ci_low"] is None else r[key] - r[f"{key}_ci_low"] for r in rows],
+            [0.0 if r[f"{key}_ci_high"] is None else r[f"{key}_ci_high"] - r[key] for r in rows]]
 
 
 def _plot(table: list[dict[str, Any]], path: Path) -> None:
@@ -260,8 +285,8 @@ def _plot(table: list[dict[str, Any]], path: Path) -> None:
                                     ([r for r in rows if r["defense"] == "adaptive"], "*", "tab:red")):
             if not group:
                 continue
-            ax.errorbar([r[x] for r in group], [r[key] for r in group], xerr=_errors(group, x),
-                        yerr=_errors(group, key), fmt=style, color=color, capsize=2, markersize=6,
+            ax.errorbar([r[x] for r in group], [r[key] for r in group], xerr=error_bars(group, x),
+                        yerr=error_bars(group, key), fmt=style, color=color, capsize=2, markersize=6,
                         label="fixed k" if style == "o-" else None)
             for r in group:
                 ax.annotate(r["defense"], (r[x], r[key]), fontsize=7, xytext=(3, 3), textcoords="offset points")
@@ -278,6 +303,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     """``freqmix compare``."""
     p = sub.add_parser("compare", help="train and attack every defense side by side -> compare.csv/md/json/png")
     add_train_options(p)
+    hide_refused_options(p)
     p.add_argument("--defenses", default=",".join(DEFENSES), help=f"comma-separated, from {', '.join(DEFENSES)}")
     p.add_argument("--budget", default="default", help=f"training and attack budget: {', '.join(BUDGETS)}")
     p.add_argument("--seeds", type=int, default=1, help="train and attack each defense under this many seeds "
@@ -293,9 +319,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_cmd_compare, epochs=None, private_fraction=DEFAULT_PRIVATE_FRACTION)
 
 
+def hide_refused_options(p: argparse.ArgumentParser) -> None:
+    """Keep the options compare refuses (each defense's protection, --stream and its --data-workers) out of
+    ``--help``; they stay parseable, so that typing one gets the refusal that says why."""
+    for action in p._actions:
+        if action.dest in (*PROTECTION_OPTIONS, "stream", "data_workers"):
+            action.help = argparse.SUPPRESS
+
+
 def refuse_defense_options(given: set[str]) -> None:
     """FreqmixError for the protection options in ``given`` (the options typed): every defense sets its own."""
-    conflicting = [flag(dest) for dest in DEFENSE_OPTIONS if dest in given]
+    # Options that every defense sets itself: given, they would be silently replaced.
+    conflicting = [flag(dest) for dest in PROTECTION_OPTIONS if dest in given]
     if conflicting:
         raise FreqmixError(f"each defense sets its own protection, so it would ignore {', '.join(conflicting)}; "
                            "drop them (choose protections with --defenses, see attacks/defenses.py)")
@@ -314,4 +349,6 @@ def _cmd_compare(args: argparse.Namespace) -> None:
               f"SSIM {row['ssim']:.3f} [{row['ssim_ci_low']:.3f}, {row['ssim_ci_high']:.3f}]  "
               f"recon id {row['recon_id_accuracy']:.3f}  MIA top-5 {row['mia_top5']:.3f}  "
               f"score_pp {row['score_pp']:.3f}")
+    if args.seeds < 2:
+        print(ONE_SEED_NOTE)
     print(f"-> {Path(args.out) / 'compare.md'}")

@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,41 +19,15 @@ from matplotlib.figure import Figure
 
 from attacks.budget import BUDGETS, AttackBudget, get_budget
 from attacks.metrics import score_cls
-from attacks.privacy import AttackerKit, attack_recognizer, prepare_kit
+from attacks.privacy import AttackerKit, attack_recognizer, prepare_kit, sample_label
 from attacks.protection import Protection
-from freqmix.errors import FreqmixError
+from freqmix.experiment.config import TrainConfig
+from freqmix.experiment.task import attack_split
+from freqmix.experiment.trained_run import load_run
 from freqmix.options import add_overwrite_option
-from freqmix.train import TrainConfig
-from freqmix.trained_run import load_run
+from freqmix_base.errors import FreqmixError
 from mixup_env.frequency import FrequencyTransform
-from mixup_env.masking import Recipe
-from recognizer.data import FaceDataset, load_dataset, private_split
 from recognizer.trainer import Recognizer
-
-SAMPLE_ROWS = (("target", "private training face"), ("analytic_white_box", "white-box analytic inverse"),
-               ("cgan_white_box", "white-box CGAN"), ("cgan_black_box", "black-box CGAN"),
-               ("identity", "private identity"), ("tv_prior", "inversion, TV prior"),
-               ("generator_prior", "inversion, generator prior"))
-
-
-@dataclass
-class AttackData:
-    """The faces of a privacy evaluation: the defender's private train/test faces, the attacker's own faces."""
-
-    private_train: FaceDataset
-    private_test: FaceDataset
-    auxiliary: FaceDataset
-
-
-def load_attack_data(config: TrainConfig) -> AttackData:
-    """The same private split as ``freqmix.train.load_task`` and the attacker's disjoint identities."""
-    if config.private_fraction is None:
-        raise FreqmixError("the run trained on every identity of its data (no private_fraction), so no attacker owns "
-                         "other faces; retrain it with --private-fraction 0.5")
-    full = load_dataset(config.data, image_size=config.image_size, seed=config.seed,
-                        drop_small=config.drop_small_identities)
-    split = private_split(full, config.private_fraction, config.train_per_identity, seed=config.seed)
-    return AttackData(split.train, split.test, split.auxiliary)
 
 
 def read_run(run: Path, device: str = "cpu") -> tuple[TrainConfig, dict[str, Any], Recognizer]:
@@ -74,10 +47,8 @@ def protection_of(config: TrainConfig, metrics: dict[str, Any], image_channels: 
     """The run's real pipeline: its transform, and its recipe distribution (the k its agent chose, by frequency)."""
     counts = {int(k): n for k, n in metrics["k_histogram"].items()}
     total = sum(counts.values())
-    transform = FrequencyTransform(image_channels, config.channels, config.n_high, config.key, config.upsample)
-    recipe = Recipe(weights=config.weights, alpha=config.alpha, sign_flip=config.sign_flip, drop=config.drop,
-                    laplace_epsilon=config.laplace_epsilon)
-    return Protection(transform, {k: n / total for k, n in counts.items()}, recipe, config.batch_size)
+    transform = FrequencyTransform.from_config(image_channels, config.transform_config())
+    return Protection(transform, {k: n / total for k, n in counts.items()}, config.recipe(), config.batch_size)
 
 
 def evaluate_run(run: Path, budget: AttackBudget, seed: int | None = None, kit: AttackerKit | None = None,
@@ -101,8 +72,8 @@ def evaluate_run(run: Path, budget: AttackBudget, seed: int | None = None, kit: 
         raise FreqmixError(f"{results_path} holds an earlier evaluation under budget {budget.name!r}; pass "
                            "--overwrite to replace it")
     seed = config.seed if seed is None else seed
-    data = load_attack_data(config) if kit is None else None
-    private = kit.private if kit is not None else data.private_train
+    data = attack_split(config) if kit is None else None
+    private = kit.private if kit is not None else data.train
     truth = protection_of(config, metrics, private.image_channels)
     # Checked before any attack trains, so a wrong folder fails in seconds.
     expected = (truth.transform.out_channels, private.num_identities)
@@ -111,7 +82,7 @@ def evaluate_run(run: Path, budget: AttackBudget, seed: int | None = None, kit: 
         raise FreqmixError(f"{run / 'recognizer.pt'} takes {found[0]} channels and {found[1]} identities but the run's "
                          f"config makes {expected[0]} and {expected[1]}; the checkpoint does not match config.json")
     if kit is None:
-        kit = prepare_kit(data.private_train, data.private_test, data.auxiliary, budget, seed, progress, device)
+        kit = prepare_kit(data.train, data.test, data.auxiliary, budget, seed, progress, device)
     results, samples = attack_recognizer(recognizer, truth, kit, budget, seed, progress)
     results["utility"] = {key: metrics[key] for key in ("identification_accuracy", "verification_accuracy")}
     if reference_accuracy is not None:
@@ -129,18 +100,19 @@ def evaluate_run(run: Path, budget: AttackBudget, seed: int | None = None, kit: 
 
 
 def save_samples(samples: dict[str, torch.Tensor], path: Path, title: str) -> None:
-    """One row per attack output (see ``SAMPLE_ROWS``), one column per sample."""
+    """One row per attack output (in the order of ``samples``: targets, reconstructions, identities, inversions),
+    one column per sample."""
     cols = max(len(v) for v in samples.values())
-    fig = Figure(figsize=(1.2 * cols, 1.35 * len(SAMPLE_ROWS)))
-    axes = fig.subplots(len(SAMPLE_ROWS), cols, squeeze=False)
-    for r, (name, label) in enumerate(SAMPLE_ROWS):
+    fig = Figure(figsize=(1.2 * cols, 1.35 * len(samples)))
+    axes = fig.subplots(len(samples), cols, squeeze=False)
+    for r, (name, images) in enumerate(samples.items()):
         for c in range(cols):
             ax = axes[r, c]
             ax.axis("off")
-            if c < len(samples[name]):
-                image = samples[name][c].clamp(0, 255).byte().permute(1, 2, 0).numpy()
+            if c < len(images):
+                image = images[c].clamp(0, 255).byte().permute(1, 2, 0).numpy()
                 ax.imshow(image.squeeze(-1) if image.shape[-1] == 1 else image, cmap="gray", vmin=0, vmax=255)
-        axes[r, 0].set_title(label, fontsize=7, loc="left")
+        axes[r, 0].set_title(sample_label(name), fontsize=7, loc="left")
     fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
@@ -148,8 +120,12 @@ def save_samples(samples: dict[str, torch.Tensor], path: Path, title: str) -> No
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     """``freqmix evaluate``."""
-    p = sub.add_parser("evaluate", help="all attacks on one trained run -> DIR/privacy.json")
-    p.add_argument("--run", required=True, help="output folder of freqmix train --private-fraction F")
+    p = sub.add_parser("evaluate", help="all attacks on one trained run -> DIR/privacy.json",
+                       description="Attack one trained run. There is no --out: the results are written beside the "
+                                   "run they measure, DIR/privacy.json and DIR/privacy.png (privacy_BUDGET.json/.png "
+                                   "for a --budget other than default).")
+    p.add_argument("--run", required=True, metavar="DIR",
+                   help="output folder of freqmix train --private-fraction F; the results go here (no --out)")
     p.add_argument("--budget", default="default", help=f"attack compute budget: {', '.join(BUDGETS)}")
     p.add_argument("--seed", type=int, default=None, help="seed of the attacks (default: the run's seed)")
     p.add_argument("--reference-accuracy", type=float, default=None,

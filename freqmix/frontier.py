@@ -31,18 +31,22 @@ from agents.hyperparams import parse_overrides
 from attacks.budget import BUDGETS, get_budget
 from attacks.defenses import ADAPTIVE_DEFENSES, DEFENSES, HYBRID_MASK, SCHEDULE_DEFENSES, defense_overrides
 from freqmix.compare import (
-    COMPARE_FILES, DEFAULT_PRIVATE_FRACTION, check_defense_hyperparams, refuse_defense_options, run_compare,
+    COMPARE_FILES, DEFAULT_PRIVATE_FRACTION, check_defense_hyperparams, error_bars, hide_refused_options,
+    refuse_defense_options, run_compare,
 )
-from freqmix.errors import FreqmixError
+from freqmix.experiment.config import TrainConfig
+from freqmix.experiment.launch import run_training
+from freqmix.experiment.run_folder import claim_output_folder
 from freqmix.options import add_hp_option, add_overwrite_option, add_train_options, config_from_args
-from freqmix.run_folder import claim_output_folder
-from freqmix.train import TrainConfig, run_training
+from freqmix_base.errors import FreqmixError
+from mixup_env.spaces import PAPER_K_CHOICES
 
-FIXED_DEFENSES = tuple(f"fixed{k}" for k in range(2, 7))
+FIXED_DEFENSES = tuple(f"fixed{k}" for k in PAPER_K_CHOICES)
 BASELINES = (*FIXED_DEFENSES, *SCHEDULE_DEFENSES)  # the frontier adaptive points are judged against
 DEPLOYED = "deployed"
 UTILITY, PRIVACY = "identification_accuracy", "ssim"  # x: higher is better; y: lower is better
 DEFAULT_EPISODES = 3
+ONE_SEED = "one seed"  # the verdict where intervals over seeds cannot be drawn
 FRONTIER_FILES = (*COMPARE_FILES, "frontier.csv", "frontier.md", "frontier.png", "frontier.json")
 
 
@@ -78,7 +82,10 @@ def _dominates(b: dict[str, Any], accuracy: float, ssim: float) -> bool:
 
 
 def verdict(point: dict[str, Any], baselines: list[dict[str, Any]]) -> str:
-    """``beyond``, ``inside`` or ``within noise`` (see the module docstring) for one adaptive table row."""
+    """``beyond``, ``inside`` or ``within noise`` (see the module docstring) for one adaptive table row;
+    ``one seed`` where its accuracy has no interval (a verdict needs at least 2 seeds)."""
+    if point[f"{UTILITY}_ci_low"] is None:
+        return ONE_SEED
     pessimistic = (point[f"{UTILITY}_ci_low"], point[f"{PRIVACY}_ci_high"])
     optimistic = (point[f"{UTILITY}_ci_high"], point[f"{PRIVACY}_ci_low"])
     if not any(_dominates(b, *pessimistic) for b in baselines):
@@ -117,6 +124,8 @@ def _write(table: list[dict[str, Any]], verdicts: list[dict[str, Any]], out: Pat
         writer.writerows(verdicts)
 
     def cell(row: dict[str, Any], figure: str) -> str:
+        if row[f"{figure}_ci_low"] is None:
+            return f"{row[figure]:.3f}"
         return f"{row[figure]:.3f} [{row[f'{figure}_ci_low']:.3f}, {row[f'{figure}_ci_high']:.3f}]"
 
     front = ", ".join(r["defense"] for r in pareto([r for r in table if r["defense"] in BASELINES]))
@@ -124,8 +133,9 @@ def _write(table: list[dict[str, Any]], verdicts: list[dict[str, Any]], out: Pat
              f"Baselines' frontier (fixed k, schedules; non-dominated): {front}. Each cell: mean [95% bootstrap "
              "interval]. Verdict: `beyond` = even the point's pessimistic corner (lowest accuracy, highest SSIM of "
              "its intervals) is dominated by no baseline; `inside` = a baseline dominates its optimistic corner; "
-             f"`within noise` otherwise. `{DEPLOYED}`: REINFORCE (constrained reward) learned over {episodes} whole "
-             "runs on the auxiliary identities, acting without learning on the private ones.", "",
+             f"`within noise` otherwise; `{ONE_SEED}`: no verdict, intervals need at least 2 seeds. `{DEPLOYED}`: "
+             f"REINFORCE (constrained reward) learned over {episodes} whole runs on the auxiliary identities, acting "
+             "without learning on the private ones.", "",
              "| defense | identification accuracy | strongest-attack SSIM | recon id accuracy | mean k | verdict |",
              "|---|---|---|---|---|---|"]
     for row in table:
@@ -152,10 +162,7 @@ def plot(table: list[dict[str, Any]], path: Path) -> None:
         if not rows:
             continue
         ax.errorbar([r[UTILITY] for r in rows], [r[PRIVACY] for r in rows],
-                    xerr=[[r[UTILITY] - r[f"{UTILITY}_ci_low"] for r in rows],
-                          [r[f"{UTILITY}_ci_high"] - r[UTILITY] for r in rows]],
-                    yerr=[[r[PRIVACY] - r[f"{PRIVACY}_ci_low"] for r in rows],
-                          [r[f"{PRIVACY}_ci_high"] - r[PRIVACY] for r in rows]],
+                    xerr=error_bars(rows, UTILITY), yerr=error_bars(rows, PRIVACY),
                     fmt=marker, color=color, capsize=2, markersize=7 if marker == "*" else 5, label=label)
         for r in rows:
             ax.annotate(r["defense"], (r[UTILITY], r[PRIVACY]), fontsize=7, xytext=(3, 3), textcoords="offset points")
@@ -170,7 +177,7 @@ def plot(table: list[dict[str, Any]], path: Path) -> None:
         ax.plot(xs, ys, "--", color="tab:blue", alpha=0.6, label="baselines' frontier")
     ax.set_xlabel("identification accuracy (utility; higher is better)")
     ax.set_ylabel("strongest-attack SSIM (privacy; lower is better)")
-    ax.set_xlim(left=max(0.0, min(r[f"{UTILITY}_ci_low"] for r in table) - 0.05))
+    ax.set_xlim(left=max(0.0, min(r[UTILITY] - error_bars([r], UTILITY)[0][0] for r in table) - 0.05))
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
@@ -209,6 +216,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("frontier", help="baselines vs adaptive agents on the privacy–utility plane, N seeds "
                                         "-> frontier.md/png")
     add_train_options(p)
+    hide_refused_options(p)
     p.add_argument("--budget", default="frontier", help=f"training and attack budget: {', '.join(BUDGETS)}")
     p.add_argument("--seeds", type=int, default=3, help="seeds per defense (--seed, --seed + 1, ...)")
     p.add_argument("--learn-episodes", type=int, default=DEFAULT_EPISODES,

@@ -6,28 +6,22 @@ Kept apart from ``freqmix.cli`` (the dispatcher) so that subcommand modules impo
 from __future__ import annotations
 
 import argparse
-import sys
 import typing
 import warnings
 from dataclasses import fields
 from typing import TYPE_CHECKING
 
-from freqmix.errors import FreqmixError
+from freqmix_base.errors import FreqmixError
 
 if TYPE_CHECKING:
-    from freqmix.train import TrainConfig
+    from freqmix.experiment.config import TrainConfig
 
-# Every k the paper mixes; k = 1 trains on unmixed (masked) faces: the no-defense baseline.
-PAPER_K_RANGE = (2, 6)
-# Without a terminal a progress bar writes one line per refresh into the log; this many seconds between refreshes
-# keep a long run's log readable (tqdm reads it once, when it is first imported).
-NON_TTY_REFRESH_SECONDS = 60
 
 
 def add_train_options(p: argparse.ArgumentParser) -> None:
     """The options shared by every command that trains (train, ablate, compare): one ``--name`` per
     :class:`TrainConfig` field that carries help text, typed by its annotation (a bool is a switch)."""
-    from freqmix.train import TrainConfig
+    from freqmix.experiment.config import TrainConfig
 
     hints = typing.get_type_hints(TrainConfig)
     groups: dict[str, argparse._MutuallyExclusiveGroup] = {}
@@ -80,7 +74,7 @@ def set_threads(threads: int | None) -> None:
 
 def config_from_args(args: argparse.Namespace, **overrides: object) -> TrainConfig:
     """A :class:`TrainConfig` from parsed options (fields the parser lacks keep their defaults)."""
-    from freqmix.train import TrainConfig
+    from freqmix.experiment.config import TrainConfig
 
     values = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if hasattr(args, f.name)}
     return TrainConfig(**{**values, **overrides})
@@ -107,22 +101,16 @@ def flag(dest: str) -> str:
 
 def note_unusual_k(k: int) -> None:
     """A one-line note (a warning, which the CLI prints as ``freqmix: warning: ...``) for a k outside the
-    paper's range."""
-    low, high = PAPER_K_RANGE
+    paper's range (k = 1 trains on unmixed, masked faces: the no-defense baseline)."""
+    from mixup_env.spaces import PAPER_K_CHOICES  # here: the help of the command line imports no torch
+
+    low, high = min(PAPER_K_CHOICES), max(PAPER_K_CHOICES)
     if k == 1:
         warnings.warn("--k 1 mixes nothing: the no-defense baseline (masked faces only); the paper's k is 2..6",
                       stacklevel=2)
     elif k > high:  # k < 1 is refused where the env checks its k choices
         warnings.warn(f"--k {k} lies outside the paper's range {low}..{high}; results are not comparable to its "
                       "tables", stacklevel=2)
-
-
-def quiet_progress_without_a_terminal(environ: dict[str, str]) -> None:
-    """Make every progress bar of the process refresh at most every ``NON_TTY_REFRESH_SECONDS`` when stderr is not
-    a terminal (a log file, a pipe, a batch job): tqdm reads ``TQDM_MININTERVAL`` from ``environ`` on import.
-    A value the user set is kept."""
-    if not sys.stderr.isatty():
-        environ.setdefault("TQDM_MININTERVAL", str(NON_TTY_REFRESH_SECONDS))
 
 
 def refuse_streaming(config: TrainConfig) -> None:

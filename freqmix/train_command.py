@@ -9,12 +9,14 @@ from pathlib import Path
 
 from agents.hyperparams import parse_overrides
 from agents.registry import AGENTS
-from freqmix.errors import FreqmixError
+from freqmix.experiment.config import TrainConfig
+from freqmix.experiment.launch import run_training
+from freqmix.experiment.run import load_resume
+from freqmix.experiment.run_folder import finished_steps, interruption_note, planned_steps
 from freqmix.options import (
     add_hp_option, add_overwrite_option, add_train_options, config_from_args, flag, note_unusual_k,
 )
-from freqmix.run_folder import finished_steps, interruption_note, planned_steps
-from freqmix.train import TrainConfig, load_resume, run_training
+from freqmix_base.errors import FreqmixError
 from mixup_env import ENV_IDS
 
 HELP = "train a recognizer on hybrid-masked faces, recipes chosen by an agent"
@@ -80,6 +82,9 @@ def _cmd_train(args: argparse.Namespace) -> None:
     checkpoint, save_every = None, args.save_every
     if args.resume:
         out = Path(args.resume)
+        if not out.is_dir():
+            raise FreqmixError(f"--resume {out}: no such folder; pass the --out folder of a run trained with "
+                               "--save-every N or --stop-at STEP")
         ignored = sorted(given - RESUME_OPTIONS)
         if ignored:
             raise FreqmixError(f"--resume continues the run as it was configured; drop "

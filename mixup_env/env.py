@@ -16,6 +16,8 @@ analytic inverse shows it, before and after mixing (see :data:`RENDER_COLUMNS`).
 """
 from __future__ import annotations
 
+import difflib
+import inspect
 from collections import deque
 from dataclasses import dataclass
 from typing import Any
@@ -24,15 +26,18 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from freqmix.config_fields import with_fields
-from freqmix.errors import FreqmixError
+from freqmix_base.errors import FreqmixError
+from freqmix_base.fields import UnknownFieldError, flat_names, with_fields
+from mixup_env.fork_safety import use_fork_safe_threads
 from mixup_env.frequency import FrequencyTransform, TransformConfig
 from mixup_env.leakage import AnalyticLeakage
 from mixup_env.masking import FrequencyMixUp, Recipe
 from mixup_env.rewards import RewardConfig, StepSignals, build_reward
 from mixup_env.spaces import PAPER_K_CHOICES, ActionCodec, ObservationLayout
 from recognizer.augment import random_shift
-from recognizer.data import FaceDataset, load_dataset, split_per_identity
+from recognizer.data import load_dataset
+from recognizer.faces import FaceDataset
+from recognizer.splits import split_per_identity
 from recognizer.streaming import StreamedTrainingSet
 from recognizer.trainer import Recognizer, RecognizerConfig
 
@@ -84,6 +89,18 @@ class EnvConfig:
     augment_shift: float = 0.07
 
 
+def _refuse_unknown_options(config: EnvConfig, options: dict[str, Any]) -> None:
+    """UnknownFieldError naming every keyword ``FreqMixUpEnv`` (so ``gymnasium.make``) takes, with the closest to
+    the first unknown one: the constructor's own and the configuration's flat field names."""
+    accepted = _CONSTRUCTOR_NAMES | flat_names(config)
+    unknown = [name for name in options if name not in accepted]
+    if unknown:
+        close = difflib.get_close_matches(unknown[0], sorted(accepted), n=3, cutoff=0.6)
+        hint = f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else ""
+        raise UnknownFieldError(f"unknown option {unknown[0]!r} for FreqMixUpEnv{hint}; it takes "
+                                f"{', '.join(sorted(accepted))}")
+
+
 class FreqMixUpEnv(gym.Env):
     """Gymnasium env whose action is the MixUp recipe of the next training batch of a face recognizer.
 
@@ -107,9 +124,11 @@ class FreqMixUpEnv(gym.Env):
                  data_seed: int = 0, render_mode: str | None = None,
                  initial_backbone: dict[str, torch.Tensor] | None = None, **options: Any) -> None:
         super().__init__()
+        use_fork_safe_threads()
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise FreqmixError(f"render_mode {render_mode!r} is not supported; use None or 'rgb_array'")
         self.render_mode = render_mode
+        _refuse_unknown_options(config or EnvConfig(), options)
         config = with_fields(config or EnvConfig(), **options)
         self.config = config
         if isinstance(data, (FaceDataset, StreamedTrainingSet)):
@@ -145,6 +164,9 @@ class FreqMixUpEnv(gym.Env):
             raise FreqmixError(f"probe_every must be >= 0, not {config.probe_every}")
         self.probe_every, self.probe_size = config.probe_every, config.probe_size
         self.reward = build_reward(config.objective)
+        if self.reward.needs_leakage and isinstance(self.train_data, StreamedTrainingSet):
+            raise FreqmixError("the leakage privacy term fills dropped channels with the training faces' mean face, "
+                               "which a streamed set does not hold in memory; drop --stream or use --privacy loss")
         self.leakage = (AnalyticLeakage(self.transform, self.train_data.images)
                         if self.reward.needs_leakage else None)
         if not 0 <= config.augment_shift < 0.5:
@@ -156,6 +178,7 @@ class FreqMixUpEnv(gym.Env):
         self.finished_recognizer: Recognizer | None = None
         self._stream = None  # the StreamingLoader of a streamed training set (made at the first reset)
         self._rendered: tuple[torch.Tensor, torch.Tensor] | None = None  # (batch, mixed batch) of the last step
+        self._multiplier = 0.0  # the reward's price of cost (info["lambda"]) at the last step
 
     # -- Gymnasium API ------------------------------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None
@@ -192,7 +215,7 @@ class FreqMixUpEnv(gym.Env):
         self._episode_step = 0
         if not self._batch_pending:
             self._next_batch()
-        return self._observation(), {}
+        return self._observation(), self._untrained_info()
 
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         """Mix the described batch with the recipe ``action`` encodes, train one step, score it with the reward."""
@@ -224,6 +247,7 @@ class FreqMixUpEnv(gym.Env):
         terms = self.reward(StepSignals(loss, blame, self._probe_accuracy, evaluated,
                                         min(1.0, progress) if planned else 1.0, leakage))
         reward = 0.0 if terminated else terms.reward
+        self._multiplier = terms.multiplier
         if self.render_mode == "rgb_array":
             self._rendered = (self._x[:RENDER_COLUMNS].cpu(), mixed.x[:RENDER_COLUMNS].detach().cpu())
         weights = np.full((len(mixed.weights), max(self.codec.k_choices)), WEIGHT_FILL, dtype=np.float32)
@@ -328,6 +352,15 @@ class FreqMixUpEnv(gym.Env):
         return self._observation()
 
     # -- internals ----------------------------------------------------------------------------------------------
+    def _untrained_info(self) -> dict[str, Any]:
+        # reset()'s info: the keys, shapes and dtypes of a step's, with the values of a step that trained nothing
+        # (k 0, no weights, loss and leakage not measured, no reward or cost), so that vector envs' autoreset
+        # stacks it with the steps' infos.
+        return {"k": 0, "weights": np.full((self.batch_size, max(self.codec.k_choices)), WEIGHT_FILL, dtype=np.float32),
+                "loss": NOT_MEASURED, "reward": 0.0, "cost": 0.0, "lambda": self._multiplier,
+                "leakage": NOT_MEASURED, "lr": self.recognizer.lr, "step": self.recognizer.step, "epoch": self.epoch,
+                "accuracy": self._probe_accuracy, "evaluated": False, "error": ""}
+
     def _new_recognizer(self) -> Recognizer:
         recognizer = Recognizer.from_config(self.transform.out_channels, self.train_data.num_identities,
                                             self.config.recognizer, seed=self._recognizer_seed,
@@ -388,3 +421,8 @@ class FreqMixUpEnv(gym.Env):
         energy = self._x.pow(2).mean(dim=(0, 2, 3)).cpu().numpy()
         distinct = len(torch.unique(self._y)) / len(self._y)
         return self.layout.build(state, k_hist, energy, distinct)
+
+
+# The keywords FreqMixUpEnv takes besides its configuration's fields (data, image_size, render_mode, ...).
+_CONSTRUCTOR_NAMES = frozenset(name for name, parameter in inspect.signature(FreqMixUpEnv).parameters.items()
+                               if parameter.kind is not inspect.Parameter.VAR_KEYWORD)

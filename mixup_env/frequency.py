@@ -16,7 +16,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from freqmix.errors import FreqmixError
+from freqmix_base.errors import FreqmixError
 
 BLOCK = 8
 COEFFS_PER_BLOCK = BLOCK * BLOCK
@@ -237,6 +237,16 @@ class FrequencyTransform:
         self.kept = selected if key is None else selected[key_permutation(len(selected), key)]
         # Every channel in natural order (the default) needs no gather, which would copy the whole output again.
         self._all_in_order = torch.equal(self.kept, torch.arange(image_channels * COEFFS_PER_BLOCK))
+
+    @classmethod
+    def from_kept(cls, image_channels: int, kept: Sequence[int]) -> FrequencyTransform:
+        """The transform that outputs exactly the channels ``kept`` (distinct indices among ``image_channels*64``)
+        in the order given: any channel set and order, e.g. one an attacker recovered, which no (selection, key)
+        pair need express."""
+        transform = cls(image_channels, selection=kept)
+        transform.kept = torch.tensor([int(i) for i in kept], dtype=torch.long)
+        transform._all_in_order = torch.equal(transform.kept, torch.arange(image_channels * COEFFS_PER_BLOCK))
+        return transform
 
     @classmethod
     def from_config(cls, image_channels: int, config: TransformConfig) -> FrequencyTransform:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import torch
 
-from freqmix.errors import FreqmixError
+from freqmix_base.errors import FreqmixError
 from mixup_env.frequency import LEVEL_SHIFT, FrequencyTransform, block_idct, ycbcr_to_rgb
 
 SSIM_WINDOW = 7

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from freqmix.errors import FreqmixError
+from freqmix_base.errors import FreqmixError
 
 WEIGHT_SCHEMES = ("dirichlet", "instahide", "uniform")
 INSTAHIDE_MAX_WEIGHT = 0.65

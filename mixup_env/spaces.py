@@ -18,8 +18,8 @@ from typing import Any, Sequence
 import numpy as np
 from gymnasium import spaces
 
+from freqmix_base.errors import FreqmixError
 from mixup_env.masking import Recipe
-from freqmix.errors import FreqmixError
 
 PAPER_K_CHOICES = (2, 3, 4, 5, 6)
 WEIGHT_OPTIONS: tuple[tuple[str, float], ...] = (

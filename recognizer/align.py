@@ -19,7 +19,8 @@ import numpy as np
 from skimage.transform import SimilarityTransform
 from tqdm import tqdm
 
-from freqmix.errors import FreqmixError
+from freqmix_base.errors import FreqmixError
+from freqmix_base.progress_bar import progress_bar
 from recognizer.dlib_models import face_detector, landmark_predictor
 
 __all__ = [
@@ -159,7 +160,7 @@ def align_tree(src: str | Path, dst: str | Path, size: int = ALIGNED_SIZE, upsam
     Each image without a face gets one line on stderr and a line in ``dst/not_found.txt`` (rewritten at the end
     with this call's misses, unreadable files marked ``unreadable``); nothing is written for it.
 
-    :param progress: show a tqdm bar; None shows it only when stderr is a terminal.
+    :param progress: show progress (a bar on a terminal, plain lines elsewhere); None shows it.
     """
     src, dst = Path(src), Path(dst)
     if not src.is_dir():
@@ -176,8 +177,7 @@ def align_tree(src: str | Path, dst: str | Path, size: int = ALIGNED_SIZE, upsam
         raise AlignError(f"source '{src}' holds no images (suffixes {', '.join(sorted(IMAGE_SUFFIXES))})")
     dst.mkdir(parents=True, exist_ok=True)
     report = AlignReport()
-    show = sys.stderr.isatty() if progress is None else progress
-    for path in tqdm(files, desc="aligning", unit="image", disable=not show):
+    for path in progress_bar(files, desc="aligning", unit="image", disable=progress is False):
         rel = path.relative_to(src)
         out = dst / rel
         if out.exists():

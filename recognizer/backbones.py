@@ -16,8 +16,8 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from freqmix.errors import FreqmixError
-from freqmix.registry import Registry
+from freqmix_base.errors import FreqmixError
+from freqmix_base.registry import Registry
 from recognizer.input_norm import build_input_norm
 
 __all__ = ["BACKBONES", "IResNet", "SmallNet", "build_backbone", "iresnet18", "iresnet50"]

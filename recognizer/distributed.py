@@ -19,7 +19,7 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from freqmix.errors import FreqmixError
+from freqmix_base.errors import FreqmixError
 
 __all__ = ["ProcessGroup", "torchrun_world_size", "join_process_group", "leave_process_group", "spawn",
            "check_world"]

@@ -12,7 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from freqmix.errors import FreqmixError
+from freqmix_base.errors import FreqmixError
 
 MODELS_PACKAGE = "face_recognition_models"
 DESCRIPTOR_FILE = "dlib_face_recognition_resnet_model_v1.dat"

@@ -27,8 +27,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from freqmix.errors import FreqmixError
-from freqmix.registry import Registry
+from freqmix_base.errors import FreqmixError
+from freqmix_base.registry import Registry
 
 __all__ = ["HEADS", "ArcFaceHead", "CosFaceHead", "SoftmaxHead", "build_head", "soft_cross_entropy"]
 

@@ -16,7 +16,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from freqmix.registry import Registry
+from freqmix_base.registry import Registry
 
 __all__ = ["INPUT_NORMS", "SampleRMSNorm", "build_input_norm"]
 

@@ -27,7 +27,7 @@ import cv2
 import numpy as np
 import torch
 
-from recognizer.data import DataError, FaceDataset, PairSet
+from recognizer.faces import DataError, FaceDataset, PairSet
 
 __all__ = [
     "RECORD_MAGIC",

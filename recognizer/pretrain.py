@@ -16,9 +16,9 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from freqmix.errors import FreqmixError
+from freqmix_base.errors import FreqmixError
 from recognizer.augment import random_shift
-from recognizer.data import FaceDataset
+from recognizer.faces import FaceDataset
 from recognizer.trainer import Recognizer, RecognizerConfig
 
 __all__ = ["pretrain_backbone"]

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from recognizer.data import IMAGE_EXTENSIONS, DataError
+from recognizer.faces import IMAGE_EXTENSIONS, DataError
 from recognizer.insightface_io import RecordImageSet, decode_image
 
 __all__ = [

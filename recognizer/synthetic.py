@@ -6,6 +6,8 @@ images of it with small pose, expression and lighting changes, as ``uint8 (n, ch
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 # ITU-R BT.601 luma, the weights cv2.COLOR_RGB2GRAY uses.
@@ -107,6 +109,21 @@ def render_identity(
     face = _soft_ellipse(u, v, 0, p["face_y"], p["face_a"], p["face_b"], s) * (1 - fringe)
     img = _paint(img, face, tone(p["skin"]) * (1 + texture[:, None]))
 
+    img = _paint_features(img, u, v, p, (openness, brow_raise, curve, gaze), tone, s)
+
+    # Lighting: overall gain and a linear gradient across the image, then sensor noise.
+    gain = rng.uniform(0.8, 1.2, (n, 1, 1, 1))
+    gradient = 1 + rng.normal(0, 0.15, (n, 1, 1, 1)) * x_img + rng.normal(0, 0.08, (n, 1, 1, 1)) * y_img
+    img = img * gain * gradient + rng.normal(0, 4.0, img.shape)
+    return np.clip(np.round(img), 0, 255).astype(np.uint8)
+
+
+def _paint_features(img: np.ndarray, u: np.ndarray, v: np.ndarray, p: dict,
+                    expression: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+                    tone: Callable[[np.ndarray], np.ndarray], s: int) -> np.ndarray:
+    """Eyes, irises, brows, nose and mouth of identity ``p`` on ``img`` at face coordinates ``(u, v)``, under the
+    per-image expression (eye openness, brow raise, smile curve, gaze); draws nothing at random."""
+    openness, brow_raise, curve, gaze = expression
     # Both eyes and brows at once: they are mirror images, so draw in |u|.
     au = np.abs(u)
     eye_b = p["eye_b"] * openness
@@ -123,9 +140,4 @@ def render_identity(
     mouth_line = p["mouth_y"] - curve * (1 - (u / p["mouth_w"]) ** 2)
     mouth = _sigmoid((p["mouth_th"] - np.abs(v - mouth_line)) * s / 2) * _sigmoid((p["mouth_w"] - au) * s / 2)
     img = _paint(img, mouth, tone(p["lip"]))
-
-    # Lighting: overall gain and a linear gradient across the image, then sensor noise.
-    gain = rng.uniform(0.8, 1.2, (n, 1, 1, 1))
-    gradient = 1 + rng.normal(0, 0.15, (n, 1, 1, 1)) * x_img + rng.normal(0, 0.08, (n, 1, 1, 1)) * y_img
-    img = img * gain * gradient + rng.normal(0, 4.0, img.shape)
-    return np.clip(np.round(img), 0, 255).astype(np.uint8)
+    return img

@@ -19,10 +19,10 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-from recognizer.atomic import save_atomically
+from freqmix_base.atomic import save_atomically
+from freqmix_base.errors import CheckpointError, FreqmixError
 from recognizer.backbones import build_backbone
 from recognizer.heads import build_head
-from freqmix.errors import FreqmixError
 
 __all__ = ["CheckpointError", "Recognizer", "RecognizerConfig", "PRECISIONS"]
 
@@ -37,10 +37,6 @@ _MATCH_KEYS = ("in_channels", "num_classes", "backbone", "head", "embedding_dim"
                "weight_decay", "total_steps")
 # States saved before the input normalisation existed fed their inputs to the BN stem as they came.
 _INPUT_NORM_BEFORE = "none"
-
-
-class CheckpointError(FreqmixError):
-    """A checkpoint is unreadable, not a Recognizer checkpoint, or from another configuration."""
 
 
 @dataclass(frozen=True)
@@ -88,6 +84,15 @@ class _LossModule(nn.Module):
         with torch.autocast(x.device.type, self.autocast):
             embeddings = self.backbone(x)
         return self.head(embeddings.float(), soft_labels)
+
+
+def _check_optimizer(lr: float, momentum: float, weight_decay: float, total_steps: int | None) -> None:
+    """FreqmixError for SGD settings or a schedule length the recognizer cannot train with."""
+    if not (0 < lr < math.inf and 0 <= momentum < math.inf and 0 <= weight_decay < math.inf):
+        raise FreqmixError(f"need a finite lr > 0, momentum >= 0, weight_decay >= 0; got {lr}, {momentum}, "
+                           f"{weight_decay}")
+    if total_steps is not None and total_steps < 1:
+        raise FreqmixError(f"total_steps must be >= 1 or None, got {total_steps}")
 
 
 def _available_device(device: str | torch.device) -> torch.device:
@@ -149,11 +154,7 @@ class Recognizer:
         channels_last: bool = False,
         data_parallel: bool = False,
     ) -> None:
-        if not (0 < lr < math.inf and 0 <= momentum < math.inf and 0 <= weight_decay < math.inf):
-            raise FreqmixError(f"need a finite lr > 0, momentum >= 0, weight_decay >= 0; got {lr}, {momentum}, "
-                               f"{weight_decay}")
-        if total_steps is not None and total_steps < 1:
-            raise FreqmixError(f"total_steps must be >= 1 or None, got {total_steps}")
+        _check_optimizer(lr, momentum, weight_decay, total_steps)
         self.config: dict[str, Any] = {
             "in_channels": int(in_channels), "num_classes": int(num_classes), "backbone": backbone,
             "head": head, "embedding_dim": int(embedding_dim), "input_norm": input_norm, "lr": float(lr),
@@ -181,10 +182,7 @@ class Recognizer:
         # This process's rows of the global batch: (rank, world size); None when it trains alone.
         self._shard: tuple[int, int] | None = None
         if data_parallel:
-            device_ids = [self.device.index if self.device.index is not None else torch.cuda.current_device()] \
-                if self.device.type == "cuda" else None
-            self._training_module = DistributedDataParallel(self._training_module, device_ids=device_ids)
-            self._shard = (dist.get_rank(), dist.get_world_size())
+            self._wrap_data_parallel()
         params = [p for m in (self.backbone, self.head) for p in m.parameters() if p.requires_grad]
         self.optimizer = torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
         self.step = 0
@@ -193,6 +191,13 @@ class Recognizer:
         self._buffers = [b for m in (self.backbone, self.head) for b in m.buffers()]
         self._buffer_backup = [b.detach().clone() for b in self._buffers]
         self._set_lr()
+
+    def _wrap_data_parallel(self) -> None:
+        """Train through DDP as one replica of the process group (this process's rows of the global batch)."""
+        device_ids = [self.device.index if self.device.index is not None else torch.cuda.current_device()] \
+            if self.device.type == "cuda" else None
+        self._training_module = DistributedDataParallel(self._training_module, device_ids=device_ids)
+        self._shard = (dist.get_rank(), dist.get_world_size())
 
     @classmethod
     def from_config(cls, in_channels: int, num_classes: int, config: RecognizerConfig, seed: int = 0,

@@ -26,7 +26,7 @@ def test_ablate_writes_tables_and_plot(tmp_path, capsys):
     assert [(r["agent"], r["seed"]) for r in runs] == [(a, s) for a in ("reinforce", "fixed:6", "random")
                                                       for s in ("0", "1")]
     fixed = [r for r in runs if r["agent"] == "fixed:6"]
-    assert all(float(r["mean_k"]) == 6.0 == float(r["late_k"]) for r in fixed)
+    assert all(float(r["mean_k"]) == 6.0 for r in fixed) and "late_k" not in runs[0]  # 8 steps: no late window
     assert (tmp_path / "reinforce" / "seed1" / "agent.zip").is_file()
     assert (tmp_path / "fixed_k6" / "seed0" / "steps.csv").is_file()
     with open(tmp_path / "ablation.csv", newline="") as f:
@@ -36,7 +36,7 @@ def test_ablate_writes_tables_and_plot(tmp_path, capsys):
     assert float(summary[2]["mean_reward_mean"]) == pytest.approx(np.mean(rewards))
     assert float(summary[2]["mean_reward_std"]) == pytest.approx(np.std(rewards, ddof=1))
     table = (tmp_path / "ablation.md").read_text().splitlines()
-    assert table[2].startswith("| agent | identification accuracy |") and table[7] == ""
+    assert table[2].startswith("| agent | identification accuracy |") and table[7] == "" and "last" not in table[2]
     assert table[5].startswith("| fixed:6 |") and "6.00 ± 0.00 [6.00, 6.00]" in table[5]
     assert "constrained" in table[0] and any(line.startswith("| mean k |") for line in table[8:])
     hyperparams = [json.loads((tmp_path / name / "seed0" / "config.json").read_text())["hyperparams"]
@@ -61,11 +61,12 @@ def test_unknown_agent_fails_before_any_run(tmp_path, capsys):
     assert not (tmp_path / "fixed").exists()
 
 
-def test_summary_of_one_seed_has_zero_spread():
+def test_summary_of_one_seed_has_no_spread_or_interval():
     run = {"agent": "a", "identification_accuracy": 0.5, "verification_accuracy": 0.6, "mean_k": 3.0,
            "late_k": 4.0, "mean_reward": 1.0, "wall_seconds": 2.0}
     (row,) = summarize([run])
-    assert row["seeds"] == 1 and row["mean_k_mean"] == 3.0 and row["mean_k_std"] == 0.0
+    assert row["seeds"] == 1 and row["mean_k_mean"] == 3.0 and row["late_k_mean"] == 4.0
+    assert all(np.isnan(row[f"mean_k_{part}"]) for part in ("std", "ci_low", "ci_high"))
 
 
 def test_only_agents_whose_intervals_do_not_overlap_differ_beyond_noise():

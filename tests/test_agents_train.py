@@ -13,7 +13,8 @@ from agents.continuous import BoxRelaxation
 from agents.hyperparams import HYPERPARAMS_DIR, load_hyperparams, parse_overrides, parse_value, schedule
 from agents.registry import AGENTS, build_agent, load_agent, resolve_hyperparams
 from freqmix.cli import main
-from freqmix.train import TrainConfig, run_training
+from freqmix.experiment.config import TrainConfig
+from freqmix.experiment.launch import run_training
 from mixup_env import ENV_IDS
 from mixup_env.env import FreqMixUpEnv
 from recognizer.data import synthetic_faces

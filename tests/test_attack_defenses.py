@@ -3,8 +3,8 @@ import pytest
 import torch
 
 from attacks.defenses import DEFENSES, defense_overrides, parse_defenses, secret_key
-from freqmix.errors import FreqmixError
-from freqmix.train import TrainConfig
+from freqmix.experiment.config import TrainConfig
+from freqmix_base.errors import FreqmixError
 from mixup_env.frequency import FrequencyTransform, zigzag_order
 
 MIXING = ["fixed2", "fixed3", "fixed4", "fixed5", "fixed6", "random", "adaptive"]

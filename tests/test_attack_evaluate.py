@@ -10,7 +10,8 @@ from attacks.budget import BUDGETS, AttackBudget
 from attacks.privacy import INVERSION_FIGURES, RECONSTRUCTION_FIGURES
 from freqmix.cli import main
 from freqmix.evaluate import evaluate_run
-from freqmix.train import TrainConfig, run_training
+from freqmix.experiment.config import TrainConfig
+from freqmix.experiment.launch import run_training
 
 TINY = AttackBudget("tiny", recognizer_epochs=1, evaluator_steps=4, cgan_steps=2, cgan_batch=8, cgan_width=8,
                     prior_steps=2, inversion_steps=2, inversions_per_identity=1)

@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from attacks.intervals import bootstrap_interval
-from freqmix.errors import FreqmixError
+from freqmix_base.errors import FreqmixError
+from freqmix_base.intervals import bootstrap_interval
 
 
 def test_interval_covers_a_known_mean_at_its_nominal_rate():

@@ -4,8 +4,9 @@ import pytest
 import torch
 
 from attacks.judge import PretrainedJudge, describe, face_chips
-from freqmix.errors import FreqmixError
-from recognizer.data import load_dataset, split_identities, split_per_identity, synthetic_faces
+from freqmix_base.errors import FreqmixError
+from recognizer.data import load_dataset, synthetic_faces
+from recognizer.splits import split_identities, split_per_identity
 
 
 def test_descriptors_are_unit_vectors_and_deterministic():

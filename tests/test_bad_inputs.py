@@ -19,10 +19,11 @@ import pytest
 import torch
 
 from freqmix.cli import main
+from freqmix_base.errors import CheckpointError
 from mixup_env.env import FreqMixUpEnv
 from mixup_env.spaces import ActionError
 from recognizer.data import synthetic_faces
-from recognizer.trainer import CheckpointError, Recognizer
+from recognizer.trainer import Recognizer
 
 # Tiny runs: 16-pixel faces, two recognizer steps, batches of 6 (the largest default k).
 FAST = ["--image-size", "16", "--steps", "2", "--batch-size", "6", "--no-progress"]

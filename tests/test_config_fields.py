@@ -6,9 +6,9 @@ from dataclasses import asdict
 import pytest
 
 from agents.baselines import FixedK
-from freqmix.config_fields import UnknownFieldError, pick, with_fields
-from freqmix.errors import FreqmixError
-from freqmix.train import TrainConfig
+from freqmix.experiment.config import TrainConfig
+from freqmix_base.errors import FreqmixError
+from freqmix_base.fields import UnknownFieldError, pick, with_fields
 from mixup_env.env import EnvConfig
 from mixup_env.frequency import TransformConfig
 from mixup_env.masking import Recipe

@@ -10,10 +10,11 @@ import pytest
 import torch
 from sklearn.utils import Bunch
 
-from recognizer.data import (
-    DataError, FaceDataset, PairSet, fetch_sklearn, load_dataset, load_identity_folders, load_lfw_pairs, make_pairs,
-    private_split, split_identities, split_per_identity, synthetic_faces,
-)
+from recognizer.data import fetch_sklearn, load_dataset, synthetic_faces
+from recognizer.faces import DataError, FaceDataset, PairSet
+from recognizer.image_files import load_identity_folders
+from recognizer.pairs import load_lfw_pairs, make_pairs
+from recognizer.splits import private_split, split_identities, split_per_identity
 
 LFW_SIZE = 64  # the LFW subset is 1,190 images; a smaller side keeps the module fast
 

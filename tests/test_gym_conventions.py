@@ -11,7 +11,7 @@ import pytest
 import torch
 
 import mixup_env  # noqa: F401  (registers the env ids)
-from freqmix.errors import FreqmixError
+from freqmix_base.errors import FreqmixError
 from mixup_env.env import WEIGHT_FILL, FreqMixUpEnv
 from recognizer.data import synthetic_faces
 

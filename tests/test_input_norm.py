@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from freqmix.registry import UnknownNameError
+from freqmix_base.registry import UnknownNameError
 from mixup_env.masking import FrequencyMixUp, Recipe
 from recognizer.backbones import BACKBONES, build_backbone
 from recognizer.input_norm import SampleRMSNorm, build_input_norm

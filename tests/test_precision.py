@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from freqmix.errors import FreqmixError
+from freqmix_base.errors import FreqmixError
 from recognizer.trainer import Recognizer
 
 STEPS = 4

@@ -4,9 +4,9 @@ import json
 import pytest
 import torch
 
-import freqmix.checkpoint as checkpoint_module
-from freqmix.checkpoint import CHECKPOINT_NAME, load_checkpoint
+import freqmix.experiment.checkpoint as checkpoint_module
 from freqmix.cli import main
+from freqmix.experiment.checkpoint import CHECKPOINT_NAME, load_checkpoint
 
 TINY = ["--image-size", "32", "--batch-size", "8", "--embedding-dim", "32", "--no-progress", "--seed", "3"]
 TIMING = {"wall_seconds", "images_per_second"}
@@ -64,7 +64,7 @@ def test_truncated_or_missing_checkpoint_is_one_line(tmp_path, capsys):
     assert main(["train", "--resume", str(out)]) == 2
     assert main(["train", "--resume", str(tmp_path / "nothing")]) == 2
     errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("freqmix: error:")]
-    assert len(errors) == 2 and "unreadable" in errors[0] and "no checkpoint" in errors[1]
+    assert len(errors) == 2 and "unreadable" in errors[0] and "no such folder" in errors[1]
 
 
 def test_off_policy_agents_refuse_checkpoints_clearly(tmp_path, capsys):

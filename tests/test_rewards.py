@@ -7,8 +7,8 @@ import pytest
 import torch
 from skimage.metrics import structural_similarity
 
-from freqmix.errors import FreqmixError
-from freqmix.registry import UnknownNameError
+from freqmix_base.errors import FreqmixError
+from freqmix_base.registry import UnknownNameError
 from mixup_env.env import FreqMixUpEnv
 from mixup_env.frequency import FrequencyTransform
 from mixup_env.leakage import AnalyticLeakage, pairwise_ssim, ssim

@@ -8,9 +8,9 @@ import json
 import pytest
 
 from attacks.budget import BUDGETS, AttackBudget
-from freqmix.checkpoint import CHECKPOINT_NAME, load_checkpoint
 from freqmix.cli import main
 from freqmix.evaluate import privacy_paths
+from freqmix.experiment.checkpoint import CHECKPOINT_NAME, load_checkpoint
 from mixup_env.env import FreqMixUpEnv
 
 TINY = ["--image-size", "32", "--batch-size", "8", "--embedding-dim", "32", "--no-progress", "--seed", "3"]

@@ -4,8 +4,9 @@ import torch
 
 from agents.registry import build_agent
 from agents.schedules import KSchedule
-from freqmix.errors import FreqmixError
-from freqmix.train import TrainConfig, run_training
+from freqmix.experiment.config import TrainConfig
+from freqmix.experiment.launch import run_training
+from freqmix_base.errors import FreqmixError
 from mixup_env.env import FreqMixUpEnv
 from mixup_env.spaces import ActionCodec
 from recognizer.data import synthetic_faces

@@ -7,7 +7,7 @@ import torch
 from gymnasium import spaces
 
 from agents.reinforce import REINFORCE
-from freqmix.state_response import PROBE_GRID, k_by_probe_accuracy, policy_k_by_probe_accuracy
+from freqmix.experiment.state_response import PROBE_GRID, k_by_probe_accuracy, policy_k_by_probe_accuracy
 from mixup_env.spaces import STATE_FIELDS
 
 

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from recognizer.data import DataError, load_identity_folders
+from recognizer.faces import DataError
+from recognizer.image_files import load_identity_folders
 from recognizer.streaming import (
     ImageFolderFaces, SeededStreamSampler, StreamingFaceDataset, StreamingLoader, open_encoded_faces,
 )

@@ -8,7 +8,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from recognizer.trainer import CheckpointError, Recognizer
+from freqmix_base.errors import CheckpointError
+from recognizer.trainer import Recognizer
 
 C, K, SIZE = 8, 4, 8
 

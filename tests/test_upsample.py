@@ -7,9 +7,10 @@ import torch
 import torch.nn.functional as F
 
 from freqmix.cli import main
-from mixup_env.frequency import (FrequencyTransform, bilinear_downsampling_matrix, bilinear_upsample,
-                                 bilinear_upsampling_matrix, block_dct)
-from recognizer.data import load_identity_folders
+from mixup_env.frequency import (
+    FrequencyTransform, bilinear_downsampling_matrix, bilinear_upsample, bilinear_upsampling_matrix, block_dct,
+)
+from recognizer.image_files import load_identity_folders
 
 
 def test_upsampling_matrix_hand_computed():

@@ -5,8 +5,9 @@ import numpy as np
 import pytest
 from sklearn.model_selection import KFold
 
-from recognizer.data import UnusablePairsError, load_lfw_pairs
 from recognizer.evaluate import fold_splits, insightface_verification, verification
+from recognizer.faces import UnusablePairsError
+from recognizer.pairs import load_lfw_pairs
 
 # Squared L2 distances of eight unit pairs; folds 0 (pairs 0-3) and 1 (pairs 4-7), two same + two different each.
 DIST = np.array([0.1, 0.8007, 1.0004, 2.0004, 0.2, 1.5, 0.8004, 3.0])

@@ -19,7 +19,7 @@ from freqmix.benchmarks.timing import Ratio, interleaved, ratio
 from mixup_env.env import FreqMixUpEnv
 from mixup_env.masking import Recipe
 from recognizer.augment import random_shift
-from recognizer.data import FaceDataset
+from recognizer.faces import FaceDataset
 from recognizer.trainer import Recognizer
 
 GOAL = "<= 1.05"

@@ -11,7 +11,7 @@ from __future__ import annotations
 from freqmix.benchmarks.timing import Ratio, interleaved, ratio
 from mixup_env.env import FreqMixUpEnv
 from mixup_env.masking import Recipe
-from recognizer.data import FaceDataset
+from recognizer.faces import FaceDataset
 
 PROBE_EVERY = 10  # freqmix train's default --probe-every
 ENDLESS = 10**9  # steps per episode that never end within a benchmark

@@ -2,11 +2,11 @@
 
 ``checkpoint.pt`` holds the env's state (recognizer, optimizer, generators, data order), the agent's state, the
 global torch generator (SB3 samples actions from it), the steps done and the run's config. It contains only
-plain types and tensors, so it is read with ``torch.load(weights_only=True)``: nothing is unpickled. Agents:
-``fixed`` (no state), ``random`` (its generator) and on-policy SB3 algorithms (REINFORCE, PPO, A2C: policy and
-optimizer state dicts, counters, the last observation; saved between rollouts, when the rollout buffer is empty).
-Off-policy agents (DQN, SAC, TD3) would also need their replay buffer and are not checkpointed. It also keeps the
-run's ``save_every``, so that a resumed run goes on saving on the same schedule.
+plain types and tensors, so it is read with ``torch.load(weights_only=True)``: nothing is unpickled. The agent's
+state comes through its checkpoint protocol (:mod:`agents.checkpointing`: the choosers' step count and generator;
+on-policy SB3 algorithms' parameters, counters and last observation, saved between rollouts, when the rollout
+buffer is empty); off-policy agents (DQN, SAC, TD3) would also need their replay buffer and are not checkpointed.
+It also keeps the run's ``save_every``, so that a resumed run goes on saving on the same schedule.
 
 A resumed SB3 agent logs into the same ``agent_logs/progress.csv``: :func:`continue_progress_csv` keeps the rows the
 checkpoint covers and drops those logged after it (their steps are taken again).
@@ -21,68 +21,17 @@ from typing import Any
 
 import numpy as np
 import torch
-from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.logger import CSVOutputFormat, Logger
-from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 
-from agents.baselines import FixedK, RandomK
-from freqmix.steplog import StepLog
-from recognizer.atomic import save_atomically
-from recognizer.trainer import CheckpointError
+from agents.checkpointing import agent_state
+from freqmix.experiment.steplog import StepLog
+from freqmix_base.atomic import save_atomically
+from freqmix_base.errors import CheckpointError
 
 CHECKPOINT_NAME = "checkpoint.pt"
 FORMAT = "freqmix-run-checkpoint-1"
-# The documented hook for what SB3's public get_parameters() (policy and optimizer state dicts) leaves out: the
-# counters and running statistics of an on-policy algorithm, and the observation and episode-start flags that
-# learn(reset_num_timesteps=False) continues from. SB3 (2.x) has no public accessor for these; its own save()
-# pickles them the same way. A new on-policy algorithm with extra state adds its attribute names here.
-ON_POLICY_SCALARS = ("num_timesteps", "_n_updates", "_episode_num", "running_return")
-ON_POLICY_ROLLOUT_START = ("_last_obs", "_last_episode_starts")
 PROGRESS_CSV = "progress.csv"
 PROGRESS_STEP_COLUMN = "time/total_timesteps"
-
-
-def require_checkpointable(agent: Any) -> None:
-    """CheckpointError, in one line, unless :func:`agent_state` can capture ``agent`` exactly."""
-    if not isinstance(agent, (FixedK, RandomK, OnPolicyAlgorithm)):
-        raise CheckpointError(f"{type(agent).__name__} agents cannot be checkpointed (their replay buffer is not "
-                              "saved); use fixed, random, reinforce, ppo or a2c with --save-every/--stop-at/--resume")
-
-
-def agent_state(agent: Any) -> dict[str, Any]:
-    """The agent's state as plain types and tensors; ValueError for agents that cannot be checkpointed."""
-    require_checkpointable(agent)
-    if isinstance(agent, FixedK):
-        return {"num_timesteps": agent.num_timesteps}
-    if isinstance(agent, RandomK):
-        return {"num_timesteps": agent.num_timesteps, "rng": agent.rng.bit_generator.state}
-    return {"parameters": agent.get_parameters(),
-            "scalars": {name: getattr(agent, name) for name in ON_POLICY_SCALARS if hasattr(agent, name)},
-            **{name: torch.as_tensor(getattr(agent, name)) for name in ON_POLICY_ROLLOUT_START}}
-
-
-def load_agent_state(agent: Any, state: dict[str, Any], steps_done: int) -> None:
-    """Restore :func:`agent_state` into a freshly built agent of the same kind and configuration.
-
-    :param steps_done: the steps the checkpoint covers (the step count of choosers saved by earlier versions).
-    """
-    try:
-        if isinstance(agent, (FixedK, RandomK)):
-            agent.num_timesteps = int(state.get("num_timesteps", steps_done))
-        if isinstance(agent, RandomK):
-            agent.rng.bit_generator.state = state["rng"]
-        elif isinstance(agent, BaseAlgorithm):
-            if "parameters" in state:
-                agent.set_parameters(state["parameters"], exact_match=True)
-            else:  # checkpoints of earlier versions kept the two state dicts apart
-                agent.set_parameters({"policy": state["policy"], "policy.optimizer": state["optimizer"]})
-            for name, value in state["scalars"].items():
-                setattr(agent, name, value)
-            for name, key in zip(ON_POLICY_ROLLOUT_START, ("last_obs", "last_episode_starts")):
-                setattr(agent, name, state[name if name in state else key].numpy())
-    except (KeyError, RuntimeError, ValueError, TypeError) as exc:
-        raise CheckpointError(
-            f"the checkpoint's agent state does not fit this agent: {str(exc).splitlines()[0]}") from None
 
 
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from freqmix.errors import FreqmixError
+from freqmix_base.errors import FreqmixError
 
 STEP_COLUMNS = ("step", "epoch", "k", "reward", "loss", "cost", "lambda", "leakage", "lr", "max_weight", "accuracy")
 _INTEGER_COLUMNS = ("step", "epoch", "k")

@@ -1,15 +1,15 @@
 """One name -> object registry for every pluggable piece (backbones, heads, agents, budgets, defenses, rewards, envs).
 
 A :class:`Registry` maps names to constructors (or specs), lists them, and refuses an unknown name with one line
-that lists the choices and suggests the closest ones (``difflib``), as timm's ``create_model`` does. This module
-imports nothing of the project, so every layer may import it.
+that lists the choices and suggests the closest ones (``difflib``), as timm's ``create_model`` does. It lives in
+the base layer, which imports no project code.
 """
 from __future__ import annotations
 
 import difflib
 from typing import Callable, Generic, Iterator, TypeVar, overload
 
-from freqmix.errors import FreqmixError
+from freqmix_base.errors import FreqmixError
 
 T = TypeVar("T")
 
@@ -48,6 +48,10 @@ class Registry(Generic[T]):
             return value
 
         return add if obj is None else add(obj)
+
+    def unregister(self, name: str) -> T:
+        """Remove ``name`` (e.g. a plug-in registered for one experiment or test) and return its object."""
+        return self._entries.pop(name) if name in self._entries else self.get(name)
 
     def get(self, name: str) -> T:
         """The object registered as ``name``; :class:`UnknownNameError` listing the choices if there is none."""

@@ -12,7 +12,7 @@ import shutil
 from collections.abc import Iterable
 from pathlib import Path
 
-from freqmix.errors import FreqmixError
+from freqmix_base.errors import FreqmixError
 
 # Everything ``freqmix train`` (and ``freqmix evaluate`` in a run folder) writes; glob patterns.
 RUN_FILES = ("config.json", "steps.csv", "recognizer.pt", "agent.zip", "agent_logs", "tensorboard", "metrics.json",
@@ -73,7 +73,7 @@ def planned_steps(out: Path) -> int | None:
 def interruption_note(out: Path) -> str:
     """One line for a run in ``out`` stopped by Ctrl-C: whether a checkpoint exists, and the command that resumes
     from it (or how to make the next run resumable)."""
-    from freqmix.checkpoint import CHECKPOINT_NAME, load_checkpoint
+    from freqmix.experiment.checkpoint import CHECKPOINT_NAME, load_checkpoint
 
     path = out / CHECKPOINT_NAME
     try:

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from freqmix.errors import FreqmixError
+from freqmix_base.errors import FreqmixError
 
 CONFIDENCE = 0.95
 RESAMPLES = 2000

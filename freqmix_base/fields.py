@@ -1,18 +1,18 @@
 """Generic field mapping between configuration dataclasses, so no caller re-lists a configuration's fields.
 
-The run's user-facing record (``freqmix.train.TrainConfig``: the CLI flags, ``config.json``) is flat; the pieces it
+The run's user-facing record (the run configuration: the CLI flags, ``config.json``) is flat; the pieces it
 configures own small typed configurations (``Recipe``, ``TransformConfig``, ``RecognizerConfig``, ``EnvConfig``,
 ``AgentConfig``). :func:`pick` builds one of those from the same-named fields of another object, and
 :func:`with_fields` updates a (possibly nested) configuration from flat names, as ``FreqMixUpEnv(**options)`` and
-``gymnasium.make(..., batch_size=8)`` pass them. This module imports nothing of the project, so every layer may
-import it.
+``gymnasium.make(..., batch_size=8)`` pass them. It lives in the base layer, which imports no
+project code.
 """
 from __future__ import annotations
 
 import dataclasses
 from typing import Any, TypeVar
 
-from freqmix.errors import FreqmixError
+from freqmix_base.errors import FreqmixError
 
 C = TypeVar("C")
 
@@ -26,6 +26,19 @@ def pick(cls: type[C], source: object, **overrides: Any) -> C:
     their defaults), then ``overrides``."""
     values = {f.name: getattr(source, f.name) for f in dataclasses.fields(cls) if hasattr(source, f.name)}
     return cls(**{**values, **overrides})
+
+
+def default_of(cls: type, name: str) -> Any:
+    """The default of field ``name`` of dataclass ``cls`` (a fresh one if it has a factory), so that a record that
+    gathers several pieces' fields states none of their defaults again."""
+    for f in dataclasses.fields(cls):
+        if f.name == name:
+            if f.default_factory is not dataclasses.MISSING:
+                return f.default_factory()
+            if f.default is dataclasses.MISSING:
+                raise TypeError(f"{cls.__name__}.{name} has no default")
+            return f.default
+    raise TypeError(f"{cls.__name__} has no field {name!r}")
 
 
 def with_fields(config: C, **flat: Any) -> C:

@@ -1,22 +1,25 @@
 """A finished ``freqmix train`` run, loaded back ready to embed faces: ``freqmix.load_run(DIR)``.
 
 >>> run = load_run("runs/train")                  # doctest: +SKIP
->>> embeddings = run.embed(images)                # (N, C, H, W) pixels 0..255 -> (N, D), L2-normalised
+>>> embeddings = run.embed(["a.jpg", "b.png"])    # files or uint8 arrays, resized as training did -> (N, D)
 """
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
-from freqmix.errors import FreqmixError
-from freqmix.train import TrainConfig
+from freqmix.experiment.config import TrainConfig
+from freqmix_base.errors import CheckpointError, FreqmixError
 from mixup_env.frequency import FrequencyTransform
-from recognizer.trainer import CheckpointError, Recognizer
+from recognizer.image_files import read_faces
+from recognizer.trainer import Recognizer
 
 RUN_FILES_NEEDED = ("config.json", "metrics.json", "recognizer.pt")
 
@@ -39,11 +42,18 @@ class TrainedRun:
     recognizer: Recognizer
     transform: FrequencyTransform
 
-    def embed(self, images: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
-        """``(N, C, H, W)`` images, pixel values 0..255 (uint8 or float), ``H = W = config.image_size`` and ``C``
-        the run's image channels -> ``(N, D)`` L2-normalised float32 embeddings on the CPU, computed exactly as the
-        run's own evaluation computed them (masked, unmixed)."""
+    def embed(self, images: torch.Tensor | Sequence[str | os.PathLike[str] | np.ndarray],
+              batch_size: int = 256) -> torch.Tensor:
+        """Faces -> ``(N, D)`` L2-normalised float32 embeddings on the CPU, computed exactly as the run's own
+        evaluation computed them (masked, unmixed).
+
+        :param images: image files or ``uint8`` arrays (``(H, W)`` gray or ``(H, W, 3)`` RGB, any size), read,
+            resized and converted to the run's channels as training read its data folder; or a tensor
+            ``(N, C, H, W)`` already at ``H = W = config.image_size`` with the run's ``C``, pixel values 0..255.
+        """
         size, channels = self.config.image_size, self.transform.image_channels
+        if not isinstance(images, torch.Tensor):
+            images = read_faces(images, size, channels)
         if images.ndim != 4 or images.shape[1] != channels or tuple(images.shape[2:]) != (size, size):
             raise FreqmixError(f"images of shape {tuple(images.shape)} do not fit this run: it takes (N, {channels}, "
                                f"{size}, {size}), pixel values 0..255")

@@ -1,0 +1,223 @@
+"""The decoder attack: an image-space U-Net that turns the analytic inverse of a protected tensor into a face.
+
+The literature's reconstruction protocol (PPFR-FD, PartialFace and MinusFace evaluations): the attacker protects its
+own faces the way it believes the defense does (:class:`attacks.protection.Protection`; fresh mixes, flips and small
+shifts every step) and trains a U-Net with L1 + (1 − SSIM) to map them back to the faces (the dominant,
+largest-weight component of a mix). The U-Net's input is the analytic inverse under the same belief
+(:mod:`attacks.analytic`) and its output a residual added to it, with a zero-initialised last layer: at step 0 the
+decoder *is* the analytic attack, so training can only add to what costs nothing.
+
+The U-Net runs on the block grid (H/8 × W/8) of the image's standardised 8×8 block DCT, an exact, invertible
+space-to-depth that keeps every pixel and makes the network cheap enough for a CPU.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm import tqdm
+
+from attacks.analytic import AnalyticAttack
+from attacks.augment import shift_flip
+from attacks.metrics import DATA_RANGE, ssim
+from attacks.networks import CoefficientCodec
+from attacks.protection import Protection
+from freqmix_base.errors import FreqmixError
+
+MAX_SHIFT = 4  # pixels of augmentation of the attacker's faces
+CURVE_POINTS = 10  # learning-curve evaluations after step 0
+PROBE_FACES = 48  # attacker faces held out of training, on which the learning curve is measured
+SSIM_WINDOW = 7  # scikit-image's default uniform window, so that the loss is the metric
+_SSIM_C1, _SSIM_C2 = (0.01 * DATA_RANGE) ** 2, (0.03 * DATA_RANGE) ** 2
+
+
+def _block(in_ch: int, out_ch: int, stride: int = 1) -> nn.Sequential:
+    # GroupNorm, not BatchNorm: batches are small and inference sees single images.
+    return nn.Sequential(nn.Conv2d(in_ch, out_ch, 3, stride=stride, padding=1, bias=False),
+                         nn.GroupNorm(min(8, out_ch), out_ch), nn.SiLU())
+
+
+class ResidualUNet(nn.Module):
+    """Image -> image U-Net with skip connections that predicts a residual on top of its input.
+
+    It sees the image through the exact, invertible 8×8 block DCT (an orthonormal space-to-depth: one position per
+    block, one channel per frequency), each frequency standardised by its spread over clean faces, so that the faint
+    high-frequency detail a mask keeps weighs as much as the strong low frequencies it drops. Its residual, in the
+    same standardised coefficients, goes back through the inverse DCT.
+
+    :param codec: per-frequency statistics of the attacker's clean faces (:class:`attacks.networks.CoefficientCodec`).
+    :param widths: channels per level, finest (the block grid, H/8 × W/8) first; each further level halves it.
+    """
+
+    def __init__(self, codec: CoefficientCodec, widths: tuple[int, ...] = (64, 128, 256)) -> None:
+        super().__init__()
+        if len(widths) < 2:
+            raise FreqmixError(f"the decoder needs at least 2 levels, got widths {widths}")
+        self.codec = codec
+        channels = codec.mean.shape[1]
+        self.down = nn.ModuleList()
+        in_ch = channels
+        for level, width in enumerate(widths):
+            self.down.append(nn.Sequential(_block(in_ch, width, stride=1 if level == 0 else 2), _block(width, width)))
+            in_ch = width
+        self.up = nn.ModuleList(_block(widths[i + 1] + widths[i], widths[i]) for i in reversed(range(len(widths) - 1)))
+        self.out = nn.Conv2d(widths[0] + channels, channels, 3, padding=1)
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """(N, P, H, W) images 0..255 -> (N, P, H, W) images 0..255 (not clipped): input + learned residual."""
+        z = self.codec.encode(images)
+        skips, h = [], z
+        for level in self.down:
+            h = level(h)
+            skips.append(h)
+        for block, skip in zip(self.up, reversed(skips[:-1])):
+            h = block(torch.cat([F.interpolate(h, size=skip.shape[2:], mode="nearest"), skip], 1))
+        residual = self.out(torch.cat([h, z], 1))
+        # decode(z + r) - decode(z) is exactly 0 for r = 0: the untrained network returns its input bit for bit.
+        return images + (self.codec.decode(z + residual) - self.codec.decode(z))
+
+
+def differentiable_ssim(images: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """(N,) SSIM of each image (N, P, H, W) against its target, both 0..255: scikit-image's definition (7×7 uniform
+    window, sample covariance, borders cropped, planes averaged), differentiable."""
+    norm = SSIM_WINDOW ** 2 / (SSIM_WINDOW ** 2 - 1)
+
+    def mean(x: torch.Tensor) -> torch.Tensor:
+        return F.avg_pool2d(x, SSIM_WINDOW, stride=1)
+
+    mu_x, mu_y = mean(images), mean(targets)
+    var_x = norm * (mean(images * images) - mu_x * mu_x)
+    var_y = norm * (mean(targets * targets) - mu_y * mu_y)
+    cov = norm * (mean(images * targets) - mu_x * mu_y)
+    s = ((2 * mu_x * mu_y + _SSIM_C1) * (2 * cov + _SSIM_C2)
+         / ((mu_x * mu_x + mu_y * mu_y + _SSIM_C1) * (var_x + var_y + _SSIM_C2)))
+    # The filter's valid output drops (window - 1) / 2 pixels per side, as scikit-image crops its borders.
+    return s.mean(dim=(1, 2, 3))
+
+
+@dataclass
+class DecoderAttack:
+    """A trained decoder and the belief it was trained under.
+
+    :param analytic: the analytic attack of the belief (its inverse is the decoder's input).
+    :param network: the residual U-Net.
+    :param curve: ``{"step", "loss", "ssim", "seconds"}`` per evaluation, step 0 first: the training loss (mean since
+        the last point; at step 0 the probe's loss), the SSIM of the decoded held-out probe faces against their
+        dominant face, and the wall time since training began.
+    :param device: where the network runs.
+    """
+
+    analytic: AnalyticAttack
+    network: ResidualUNet
+    curve: list[dict[str, float]] = field(default_factory=list)
+    device: str = "cpu"
+
+    @property
+    def protection(self) -> Protection:
+        """The belief the decoder was trained under."""
+        return self.analytic.protection
+
+    def inverse(self, tensors: torch.Tensor) -> torch.Tensor:
+        """(N, C, h, w) protected tensors -> (N, P, 8h, 8w) analytic inverses clipped to 0..255: the input."""
+        return self.analytic.reconstruct(tensors)
+
+    @torch.no_grad()
+    def decode(self, images: torch.Tensor, batch_size: int = 64) -> torch.Tensor:
+        """(N, P, H, W) analytic inverses 0..255 -> (N, P, H, W) decoded faces on the CPU, clipped to 0..255."""
+        self.network.eval()
+        out = [self.network(chunk.to(self.device)).cpu() for chunk in images.split(batch_size)]
+        return torch.cat(out).clamp(0, 255)
+
+    def reconstruct(self, tensors: torch.Tensor, batch_size: int = 64) -> torch.Tensor:
+        """(N, C, h, w) protected tensors -> (N, P, 8h, 8w) faces (the dominant component of a mix), float32 on the
+        CPU, clipped to 0..255."""
+        return self.decode(self.inverse(tensors.float()), batch_size)
+
+
+def _dominant(images: torch.Tensor, partners: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    return images[partners[torch.arange(len(partners)), weights.argmax(dim=1)]]
+
+
+def _loss(decoded: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    return F.l1_loss(decoded / DATA_RANGE, target / DATA_RANGE) + (1 - differentiable_ssim(decoded, target)).mean()
+
+
+def train_decoder(protection: Protection, images: torch.Tensor, labels: torch.Tensor, steps: int, seed: int,
+                  batch_size: int = 32, widths: tuple[int, ...] = (64, 128, 256),
+                  learning_rate: float = 2e-3, fill_faces: torch.Tensor | None = None,
+                  probe_faces: int = PROBE_FACES, progress: bool = True, desc: str = "decoder",
+                  device: str = "cpu") -> DecoderAttack:
+    """Train the decoder on the attacker's faces.
+
+    :param protection: the attacker's belief of the defense (the truth for a white-box attacker).
+    :param images: (N, P, H, W) uint8 faces the attacker owns; ``labels`` (N,) their identities.
+    :param steps: optimiser updates (Adam, one-cycle learning rate peaking at ``learning_rate``); every step
+        protects a fresh, augmented batch, so the decoder never sees the same mix twice.
+    :param seed: seeds network init, batch draws, augmentation, the protection's randomness and the probe.
+    :param widths: U-Net channels per level (see :class:`ResidualUNet`).
+    :param fill_faces: (M, P, H, W) faces whose mean face stands in for dropped channels in the analytic inverse
+        (default: ``images``). The auxiliary identities, captured like the private ones, make a better fill than a
+        folder of other public faces (ORL ppfr: analytic SSIM 0.426 with the auxiliary mean, 0.351 with the mean of
+        the auxiliary faces plus the LFW subset).
+    :param probe_faces: faces held out of training for the learning curve (at most a quarter of ``images``).
+    :param device: where the network trains (``"cpu"``, ``"cuda"``).
+    """
+    if steps < 0:
+        raise FreqmixError(f"decoder steps must be >= 0, not {steps}")
+    started = time.perf_counter()
+    rng = np.random.default_rng(seed)
+    gen = torch.Generator().manual_seed(seed)
+    faces = images.float()
+    order = rng.permutation(len(faces))
+    n_probe = min(probe_faces, len(faces) // 4)
+    probe_idx, train_idx = torch.from_numpy(order[:n_probe]), torch.from_numpy(np.sort(order[n_probe:]))
+    analytic = AnalyticAttack.fit(protection, faces if fill_faces is None else fill_faces.float())
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        network = ResidualUNet(CoefficientCodec.fit(faces), widths).to(device)
+    attack = DecoderAttack(analytic, network, [], device)
+    probe_tensors, probe_components, probe_weights = protection.protect_all(
+        faces[probe_idx], labels[probe_idx], rng)
+    probe_inverse = attack.inverse(probe_tensors)
+    probe_target = _dominant(faces[probe_idx], probe_components, probe_weights)
+
+    optimizer = torch.optim.Adam(network.parameters(), lr=learning_rate)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=learning_rate, total_steps=max(steps, 1),
+                                                   pct_start=0.15)
+    every = max(1, steps // CURVE_POINTS)
+    train_faces, train_labels = faces[train_idx], labels[train_idx]
+    running: list[float] = []
+    bar = tqdm(range(steps), desc=desc, unit="step", disable=not progress, leave=False)
+    for step in bar:
+        if step % every == 0:
+            attack.curve.append(_curve_point(attack, step, probe_inverse, probe_target, running, started))
+            running = []
+        network.train()
+        idx = torch.from_numpy(rng.choice(len(train_faces), size=min(batch_size, len(train_faces)), replace=False))
+        batch = shift_flip(train_faces[idx], MAX_SHIFT, gen)
+        mixed = protection.protect(batch, train_labels[idx], rng)
+        inverse = analytic.reconstruct(mixed.x).to(device)
+        target = _dominant(batch, mixed.partners, mixed.weights).to(device)
+        loss = _loss(network(inverse), target)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        schedule.step()
+        running.append(loss.item())
+        bar.set_postfix(loss=f"{running[-1]:.3f}")
+    attack.curve.append(_curve_point(attack, steps, probe_inverse, probe_target, running, started))
+    return attack
+
+
+def _curve_point(attack: DecoderAttack, step: int, inverse: torch.Tensor, target: torch.Tensor,
+                 running: list[float], started: float) -> dict[str, float]:
+    decoded = attack.decode(inverse)
+    loss = float(np.mean(running)) if running else float(_loss(decoded, target))
+    return {"step": step, "loss": loss, "ssim": float(ssim(decoded, target).mean()),
+            "seconds": time.perf_counter() - started}

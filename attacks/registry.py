@@ -1,0 +1,83 @@
+"""The attacks every privacy evaluation runs, one registration each, in the order they run and are reported
+(ties between equally strong attacks go to the first).
+
+Adding an attack: write its file (a ``fit(setting) -> Reconstructor`` or ``fit(setting) -> images``, see
+:mod:`attacks.attack`) and register it here with one ``ATTACKS.register`` line; ``freqmix evaluate``, ``compare``
+and ``frontier`` then report it, and the summaries take it into the strongest attack of its family.
+"""
+from __future__ import annotations
+
+import torch
+
+from attacks.analytic import AnalyticAttack
+from attacks.attack import Attack, AttackSetting, belief_key, no_seconds
+from attacks.inversion import TargetModel, invert_gmi, invert_tv
+from attacks.progress import SECONDS_PER_CGAN_STEP, SECONDS_PER_INVERSION_STEP
+from attacks.protection import Protection, white_box
+from attacks.reconstruction import ReconstructionAttack, train_reconstruction
+from freqmix_base.registry import Registry
+from freqmix_base.seeds import sub_seed
+
+
+def _analytic_white_box(setting: AttackSetting) -> AnalyticAttack:
+    return AnalyticAttack.fit(white_box(setting.truth), setting.auxiliary.images)
+
+
+def _analytic_black_box(setting: AttackSetting) -> AnalyticAttack:
+    return AnalyticAttack.fit(setting.belief, setting.auxiliary.images)
+
+
+def _cgan(setting: AttackSetting, belief: Protection, purpose: str, desc: str) -> ReconstructionAttack:
+    budget, aux = setting.budget, setting.auxiliary
+    return train_reconstruction(belief, aux.images, aux.labels, steps=budget.cgan_steps,
+                                seed=sub_seed(setting.seed, purpose), batch_size=budget.cgan_batch,
+                                width=budget.cgan_width, progress=setting.progress, desc=desc, device=setting.device)
+
+
+def _cgan_white_box(setting: AttackSetting) -> ReconstructionAttack:
+    return _cgan(setting, white_box(setting.truth), "cgan-white", "CGAN white-box")
+
+
+def _cgan_black_box(setting: AttackSetting) -> ReconstructionAttack:
+    key = ("cgan", belief_key(setting.belief))
+    if key not in setting.shared:
+        setting.shared[key] = _cgan(setting, setting.belief, "cgan-black", "CGAN black-box")
+    return setting.shared[key]
+
+
+def _cgan_seconds(setting: AttackSetting) -> float:
+    return SECONDS_PER_CGAN_STEP * setting.budget.cgan_steps
+
+
+def _cgan_black_box_seconds(setting: AttackSetting) -> float:
+    return 0.0 if ("cgan", belief_key(setting.belief)) in setting.shared else _cgan_seconds(setting)
+
+
+def _tv_prior(setting: AttackSetting) -> torch.Tensor:
+    target = TargetModel(setting.recognizer, setting.truth.transform)
+    return invert_tv(target, setting.identities, setting.auxiliary.images.float().mean(dim=0),
+                     setting.budget.inversion_steps, sub_seed(setting.seed, "inversion-tv"), progress=setting.progress)
+
+
+def _generator_prior(setting: AttackSetting) -> torch.Tensor:
+    target = TargetModel(setting.recognizer, setting.truth.transform)
+    return invert_gmi(target, setting.prior, setting.identities, setting.budget.inversion_steps,
+                      sub_seed(setting.seed, "inversion-gmi"), progress=setting.progress)
+
+
+def _inversion_seconds(setting: AttackSetting) -> float:
+    return SECONDS_PER_INVERSION_STEP * setting.budget.inversion_steps * len(setting.identities) / 20
+
+
+ATTACKS: Registry[Attack] = Registry("attack")
+ATTACKS.register("analytic_white_box", Attack("reconstruction", "white-box analytic inverse", _analytic_white_box,
+                                              no_seconds))
+ATTACKS.register("analytic_black_box", Attack("reconstruction", "black-box analytic inverse", _analytic_black_box,
+                                              no_seconds, black_box=True, in_samples=False))
+ATTACKS.register("cgan_white_box", Attack("reconstruction", "white-box CGAN", _cgan_white_box, _cgan_seconds,
+                                          stage="CGAN white-box"))
+ATTACKS.register("cgan_black_box", Attack("reconstruction", "black-box CGAN", _cgan_black_box,
+                                          _cgan_black_box_seconds, black_box=True, stage="CGAN black-box"))
+ATTACKS.register("tv_prior", Attack("inversion", "inversion, TV prior", _tv_prior, _inversion_seconds))
+ATTACKS.register("generator_prior", Attack("inversion", "inversion, generator prior", _generator_prior,
+                                           _inversion_seconds))

@@ -1,0 +1,87 @@
+"""The decoder attack: a residual U-Net on top of the analytic inverse, trained on the attacker's faces."""
+import numpy as np
+import pytest
+import torch
+
+from attacks.analytic import AnalyticAttack
+from attacks.attacker_faces import attacker_faces, default_attacker_folder
+from attacks.decoder import ResidualUNet, differentiable_ssim, train_decoder
+from attacks.defenses import secret_key
+from attacks.metrics import ssim
+from attacks.networks import CoefficientCodec
+from attacks.protection import Protection
+from freqmix_base.errors import FreqmixError
+from mixup_env.frequency import FrequencyTransform
+from recognizer.data import load_dataset, synthetic_faces
+from recognizer.splits import private_split
+
+
+def test_differentiable_ssim_is_scikit_images():
+    rng = np.random.default_rng(0)
+    a = torch.from_numpy(rng.uniform(0, 255, (3, 2, 24, 24))).float()
+    b = (a + torch.from_numpy(rng.normal(0, 40, a.shape)).float()).clamp(0, 255)
+    assert differentiable_ssim(a, b).numpy() == pytest.approx(ssim(a, b), abs=1e-4)
+
+
+@pytest.mark.parametrize("k", [1, 3])
+def test_the_untrained_decoder_is_the_analytic_attack(k):
+    ds = synthetic_faces(num_identities=4, images_per_identity=4, image_size=32, seed=0)
+    belief = Protection(FrequencyTransform(1, "high", 36, key=7), {k: 1.0}, batch_size=8)
+    tensors, _, _ = belief.protect_all(ds.images.float(), ds.labels, np.random.default_rng(1))
+    decoder = train_decoder(belief, ds.images, ds.labels, steps=0, seed=0, widths=(8, 16), progress=False)
+    expected = AnalyticAttack.fit(belief, ds.images).reconstruct(tensors)
+    assert torch.allclose(decoder.reconstruct(tensors), expected)
+    assert [point["step"] for point in decoder.curve] == [0]
+    # The mean face of other faces may fill the dropped channels; the untrained decoder is then that analytic attack.
+    own = train_decoder(belief, ds.images, ds.labels, steps=0, seed=0, widths=(8, 16), fill_faces=ds.images[:8],
+                        progress=False)
+    assert torch.allclose(own.reconstruct(tensors), AnalyticAttack.fit(belief, ds.images[:8]).reconstruct(tensors))
+    assert not torch.allclose(own.reconstruct(tensors), expected)
+
+
+def test_a_decoder_needs_two_levels_and_steps_at_least_zero():
+    ds = synthetic_faces(num_identities=2, images_per_identity=4, image_size=16, seed=0)
+    belief = Protection(FrequencyTransform(1), {1: 1.0})
+    with pytest.raises(FreqmixError, match="2 levels"):
+        train_decoder(belief, ds.images, ds.labels, steps=1, seed=0, widths=(8,), progress=False)
+    with pytest.raises(FreqmixError, match="steps"):
+        train_decoder(belief, ds.images, ds.labels, steps=-1, seed=0, progress=False)
+
+
+def test_a_trained_decoder_beats_the_analytic_inverse_on_unseen_orl_faces(shared_data):
+    torch.manual_seed(0)
+    full = load_dataset(shared_data("orl"), image_size=64, seed=0)
+    split = private_split(full, 0.5, seed=0)
+    truth = Protection(FrequencyTransform(1, "high", 36, secret_key(0)), {1: 1.0}, batch_size=16)
+    decoder = train_decoder(truth, split.auxiliary.images, split.auxiliary.labels, steps=120, seed=0,
+                            batch_size=16, widths=(32, 64), learning_rate=3e-3, progress=False)
+    tensors, _, _ = truth.protect_all(split.train.images.float(), split.train.labels, np.random.default_rng(1))
+    analytic = ssim(decoder.inverse(tensors), split.train.images.float()).mean()
+    decoded = ssim(decoder.reconstruct(tensors), split.train.images.float()).mean()
+    assert decoded > analytic + 0.02
+    # The learning curve's held-out attacker faces improve too.
+    assert decoder.curve[-1]["ssim"] > decoder.curve[0]["ssim"] + 0.02
+
+
+def test_attacker_faces_join_a_folder_at_the_private_size_and_planes(image_folder):
+    private = synthetic_faces(num_identities=3, images_per_identity=2, image_size=16, seed=0)
+    folder = image_folder({"ann": 2, "bob": 1}, size=(20, 20), channels=3)
+    faces = attacker_faces(private, folder)
+    assert faces.images.shape == (9, 1, 16, 16)
+    assert faces.labels.tolist() == [0, 0, 1, 1, 2, 2, 3, 3, 4]
+    assert faces.names[3:] == ["faces/ann", "faces/bob"]
+    assert attacker_faces(private, None) is private
+
+
+def test_the_default_folder_is_the_lfw_subset_beside_the_data(tmp_path):
+    (tmp_path / "orl").mkdir()
+    assert default_attacker_folder(tmp_path / "orl") is None
+    (tmp_path / "lfw_subset").mkdir()
+    assert default_attacker_folder(tmp_path / "orl") == tmp_path / "lfw_subset"
+    assert default_attacker_folder(tmp_path / "lfw_subset") is None
+
+
+def test_the_untrained_residual_unet_returns_its_input_in_colour():
+    x = torch.rand(2, 3, 32, 32) * 255
+    net = ResidualUNet(CoefficientCodec.fit(x), (8, 16, 32))
+    assert torch.equal(net(x), x)  # zero-initialised last layer

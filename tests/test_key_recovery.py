@@ -1,0 +1,64 @@
+"""Black-box key and channel-set recovery: the statistics of the protected tensors give the secret away."""
+import numpy as np
+import pytest
+import torch
+
+from attacks.defenses import secret_key
+from attacks.key_recovery import log_energy_maps, recover_channels, recovered_belief
+from attacks.protection import Protection, black_box_guess
+from freqmix_base.errors import FreqmixError
+from mixup_env.frequency import FrequencyTransform
+from recognizer.data import load_dataset
+from recognizer.splits import private_split
+
+
+@pytest.fixture(scope="module")
+def orl(shared_data):
+    full = load_dataset(shared_data("orl"), image_size=112, seed=0)
+    return private_split(full, 0.5, seed=0)
+
+
+@pytest.mark.parametrize("k", [1, 4])
+def test_recovers_the_hybrid_masks_channels_and_key_exactly_on_orl(orl, k):
+    truth = Protection(FrequencyTransform(1, "high", 36, secret_key(0)), {k: 1.0})
+    tensors, _, _ = truth.protect_all(orl.train.images.float(), orl.train.labels, np.random.default_rng(1))
+    belief, recovery = recovered_belief(black_box_guess(truth, 5), tensors, orl.auxiliary.images, seed=0)
+    assert recovery.recovered_fraction(truth.transform) == 1.0
+    assert torch.equal(belief.transform.kept, truth.transform.kept)
+    # The recovered belief scatters the observed channels exactly as the truth does.
+    assert torch.equal(belief.scatter(tensors), truth.scatter(tensors))
+    assert belief.mixes == (k > 1)
+
+
+def test_an_unshuffled_selection_is_recovered_in_ascending_order(orl):
+    truth = Protection(FrequencyTransform(1, "no-dc"), {1: 1.0})
+    tensors = truth.transform(orl.train.images.float())
+    belief, recovery = recovered_belief(black_box_guess(truth, 5), tensors, orl.auxiliary.images, seed=0)
+    assert torch.equal(belief.transform.kept, torch.arange(1, 64))
+    plain = Protection(FrequencyTransform(1), {1: 1.0})
+    belief, _ = recovered_belief(black_box_guess(plain, 5), plain.transform(orl.train.images.float()),
+                                 orl.auxiliary.images, seed=0)
+    assert torch.equal(belief.transform.kept, torch.arange(64))
+
+
+def test_a_random_guess_is_what_recovery_replaces(orl):
+    truth = Protection(FrequencyTransform(1, "high", 36, secret_key(0)), {1: 1.0})
+    guess = black_box_guess(truth, 5)
+    assert (guess.transform.kept == truth.transform.kept).double().mean() < 0.2
+
+
+def test_the_recovered_order_is_kept_by_the_transform():
+    kept = [5, 3, 60, 1]
+    transform = FrequencyTransform.from_kept(1, kept)
+    images = torch.arange(16 * 16, dtype=torch.float32).view(1, 1, 16, 16)
+    full = FrequencyTransform(1)(images)
+    assert torch.equal(transform(images), full[:, kept])
+    assert torch.allclose(FrequencyTransform(1, kept).inverse(full[:, sorted(kept)]),
+                          transform.inverse(full[:, kept]), atol=1e-4)
+
+
+def test_log_energy_maps_and_bad_shapes():
+    coeffs = torch.full((4, 2, 3, 3), 2.0)
+    assert torch.allclose(log_energy_maps(coeffs), torch.full((2, 3, 3), np.log(4.0 + 1e-6), dtype=torch.float64))
+    with pytest.raises(FreqmixError, match="size"):
+        recover_channels(torch.zeros(2, 4, 3, 3), torch.zeros(2, 1, 16, 16))
