@@ -156,13 +156,15 @@ class TrainConfig:
     @classmethod
     def from_json(cls, text: str) -> TrainConfig:
         """The config ``config.json`` (or a checkpoint) holds; keys it does not know (``resolved_steps``) are
-        skipped, keys it lacks (files of older versions) keep their defaults."""
+        skipped, keys it lacks (files of older versions) keep their defaults, except ``input_norm``: runs saved
+        before it existed trained without one, so that their reruns and resumes stay the runs they were."""
         try:
             saved = json.loads(text)
         except json.JSONDecodeError as exc:
             raise FreqmixError(f"config.json is not valid JSON: {exc}") from None
         if not isinstance(saved, dict):
             raise FreqmixError("config.json does not hold an object of options")
+        saved = {"input_norm": "none", **saved}
         return cls(**{f.name: saved[f.name] for f in fields(cls) if f.name in saved})
 
 
