@@ -43,7 +43,9 @@ def train_evaluator(images: torch.Tensor, labels: torch.Tensor, steps: int, seed
     """Train the evaluator on clean faces (N, P, H, W) uint8 with identity ``labels`` (N,) for ``steps`` SGD steps
     (ArcFace, cosine learning rate), batches drawn with replacement from ``seed``, its network on ``device``."""
     num_classes = int(labels.max()) + 1
-    rec = Recognizer(images.shape[1] * 64, num_classes, seed=seed, total_steps=steps, device=device)
+    # input_norm "none": the judge trains on clean faces only and is kept as its figures were measured.
+    rec = Recognizer(images.shape[1] * 64, num_classes, input_norm="none", seed=seed, total_steps=steps,
+                     device=device)
     evaluator = Evaluator(rec)
     gen = torch.Generator().manual_seed(seed)
     eye = torch.eye(num_classes)

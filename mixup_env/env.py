@@ -112,6 +112,8 @@ class FreqMixUpEnv(gym.Env):
     :param image_size: square side (pixels, multiple of 8) when ``data`` is a spec.
     :param data_seed: seed of the train/test split when ``data`` is a spec.
     :param render_mode: None, or ``"rgb_array"`` (:meth:`render` returns a picture of the last trained batch).
+    :param initial_backbone: backbone weights every fresh recognizer starts from (e.g.
+        ``recognizer.pretrain.pretrain_backbone`` on public faces through the same mask); None: random weights.
     :param options: flat overrides of ``config``'s fields or of its nested configurations' fields
         (``batch_size=8``, ``channels="no-dc"``, ``embedding_dim=32``), as ``gymnasium.make`` passes them.
     """
@@ -119,7 +121,8 @@ class FreqMixUpEnv(gym.Env):
     metadata = {"render_modes": ["rgb_array"], "render_fps": 4}
 
     def __init__(self, data: FaceDataset | str = "synthetic", config: EnvConfig | None = None, image_size: int = 112,
-                 data_seed: int = 0, render_mode: str | None = None, **options: Any) -> None:
+                 data_seed: int = 0, render_mode: str | None = None,
+                 initial_backbone: dict[str, torch.Tensor] | None = None, **options: Any) -> None:
         super().__init__()
         use_fork_safe_threads()
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
@@ -170,6 +173,7 @@ class FreqMixUpEnv(gym.Env):
             raise FreqmixError(f"augment_shift must be a fraction of the image side in [0, 0.5), not "
                                f"{config.augment_shift}")
         self.augment_shift = int(round(config.augment_shift * self.train_data.image_size))
+        self.initial_backbone = initial_backbone
         self.recognizer: Recognizer | None = None
         self.finished_recognizer: Recognizer | None = None
         self._stream = None  # the StreamingLoader of a streamed training set (made at the first reset)
@@ -358,9 +362,12 @@ class FreqMixUpEnv(gym.Env):
                 "accuracy": self._probe_accuracy, "evaluated": False, "error": ""}
 
     def _new_recognizer(self) -> Recognizer:
-        return Recognizer.from_config(self.transform.out_channels, self.train_data.num_identities,
-                                      self.config.recognizer, seed=self._recognizer_seed,
-                                      total_steps=self.config.total_steps)
+        recognizer = Recognizer.from_config(self.transform.out_channels, self.train_data.num_identities,
+                                            self.config.recognizer, seed=self._recognizer_seed,
+                                            total_steps=self.config.total_steps)
+        if self.initial_backbone is not None:
+            recognizer.load_backbone(self.initial_backbone)
+        return recognizer
 
     def _restart_stream(self, seed: int) -> None:
         if self._stream is not None:

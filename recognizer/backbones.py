@@ -1,10 +1,12 @@
 """Backbones: frequency maps ``(N, C, h, w)`` float32 -> embeddings ``(N, D)`` (not normalised).
 
 Inputs are block-DCT maps, already 8x downsampled (14x14 from 112x112 faces; 4x4 to 112x112 must work)
-with ``C`` between 1 and 192 channels. Every backbone starts with ``BatchNorm2d(in_channels)``: DCT
-channels differ in scale by orders of magnitude (the DC coefficient of a level-shifted 8x8 block reaches
-hundreds, high frequencies are ~1), so without per-channel standardisation the first convolution would
-see little but the DC plane and one learning rate could not suit every channel.
+with ``C`` between 1 and 192 channels. Every backbone starts with its input normalisation
+(:mod:`recognizer.input_norm`; by default each tensor divided by its own RMS, so that a mix of k faces and a clean
+face arrive at the same scale) and then ``BatchNorm2d(in_channels)``: DCT channels differ in scale by orders of
+magnitude (the DC coefficient of a level-shifted 8x8 block reaches hundreds, high frequencies are ~1), so without
+per-channel standardisation the first convolution would see little but the DC plane and one learning rate could
+not suit every channel.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from torch import nn
 
 from freqmix_base.errors import FreqmixError
 from freqmix_base.registry import Registry
+from recognizer.input_norm import build_input_norm
 
 __all__ = ["BACKBONES", "IResNet", "SmallNet", "build_backbone", "iresnet18", "iresnet50"]
 
@@ -43,12 +46,14 @@ class SmallNet(nn.Module):
     :param in_channels: frequency channels ``C``.
     :param embedding_dim: embedding size ``D``.
     :param width: feature channels after the 1x1 mixing conv (doubled by the stride-2 conv).
+    :param input_norm: name in ``recognizer.input_norm.INPUT_NORMS``.
     """
 
     grid = 4
 
-    def __init__(self, in_channels: int, embedding_dim: int = 128, width: int = 32) -> None:
+    def __init__(self, in_channels: int, embedding_dim: int = 128, width: int = 32, input_norm: str = "rms") -> None:
         super().__init__()
+        self.input_norm = build_input_norm(input_norm)
         self.stem = nn.Sequential(
             nn.BatchNorm2d(in_channels),  # see module docstring: DCT channel scales differ wildly
             nn.Conv2d(in_channels, width, 1, bias=False),
@@ -69,7 +74,7 @@ class SmallNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``(N, C, h, w)`` -> ``(N, D)``."""
-        x = self.down(self.stem(x))
+        x = self.down(self.stem(self.input_norm(x)))
         return self.output(x + self.block(x))
 
 
@@ -111,14 +116,17 @@ class IResNet(nn.Module):
     :param embedding_dim: embedding size ``D``.
     :param dropout: dropout before the FC (insightface default 0; non-zero makes training draw from the
         global torch RNG).
+    :param input_norm: name in ``recognizer.input_norm.INPUT_NORMS``.
     """
 
     grid = 4
     widths = (64, 128, 256, 512)
     strides = (1, 2, 2, 1)
 
-    def __init__(self, in_channels: int, layers: list[int], embedding_dim: int = 128, dropout: float = 0.0) -> None:
+    def __init__(self, in_channels: int, layers: list[int], embedding_dim: int = 128, dropout: float = 0.0,
+                 input_norm: str = "rms") -> None:
         super().__init__()
+        self.input_norm = build_input_norm(input_norm)
         self.stem = nn.Sequential(
             nn.BatchNorm2d(in_channels),  # see module docstring: DCT channel scales differ wildly
             nn.Conv2d(in_channels, self.widths[0], 3, padding=1, bias=False),
@@ -145,28 +153,30 @@ class IResNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``(N, C, h, w)`` -> ``(N, D)``."""
-        x = self.pool(self.bn2(self.stages(self.stem(x))))
+        x = self.pool(self.bn2(self.stages(self.stem(self.input_norm(x)))))
         return self.features(self.fc(self.dropout(torch.flatten(x, 1))))
 
 
-def iresnet18(in_channels: int, embedding_dim: int = 128) -> IResNet:
+def iresnet18(in_channels: int, embedding_dim: int = 128, input_norm: str = "rms") -> IResNet:
     """IResNet-18 (stages of 2, 2, 2, 2 blocks)."""
-    return IResNet(in_channels, [2, 2, 2, 2], embedding_dim)
+    return IResNet(in_channels, [2, 2, 2, 2], embedding_dim, input_norm=input_norm)
 
 
-def iresnet50(in_channels: int, embedding_dim: int = 128) -> IResNet:
+def iresnet50(in_channels: int, embedding_dim: int = 128, input_norm: str = "rms") -> IResNet:
     """IResNet-50 (stages of 3, 4, 14, 3 blocks)."""
-    return IResNet(in_channels, [3, 4, 14, 3], embedding_dim)
+    return IResNet(in_channels, [3, 4, 14, 3], embedding_dim, input_norm=input_norm)
 
 
-BACKBONES: Registry[Callable[[int, int], nn.Module]] = Registry("backbone", "--backbone")
+# Constructors take (in_channels, embedding_dim, input_norm=name).
+BACKBONES: Registry[Callable[..., nn.Module]] = Registry("backbone", "--backbone")
 BACKBONES.register("small", SmallNet)
 BACKBONES.register("iresnet18", iresnet18)
 BACKBONES.register("iresnet50", iresnet50)
 
 
-def build_backbone(name: str, in_channels: int, embedding_dim: int = 128) -> nn.Module:
-    """Build a registered backbone; raises ``ValueError`` for an unknown name or non-positive sizes."""
+def build_backbone(name: str, in_channels: int, embedding_dim: int = 128, input_norm: str = "rms") -> nn.Module:
+    """Build a registered backbone whose input passes ``input_norm`` (``recognizer.input_norm.INPUT_NORMS``) first;
+    raises ``FreqmixError`` for an unknown name or non-positive sizes."""
     if in_channels < 1 or embedding_dim < 1:
         raise FreqmixError(f"in_channels and embedding_dim must be >= 1, got {in_channels} and {embedding_dim}")
-    return BACKBONES.get(name)(in_channels, embedding_dim)
+    return BACKBONES.get(name)(in_channels, embedding_dim, input_norm=input_norm)

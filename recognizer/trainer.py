@@ -33,8 +33,10 @@ _AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 _FORMAT = "freqmix.recognizer/1"
 # Config keys a state must share with the Recognizer that loads it (the seed only drew the initial
 # weights, which the state replaces).
-_MATCH_KEYS = ("in_channels", "num_classes", "backbone", "head", "embedding_dim", "lr", "momentum",
+_MATCH_KEYS = ("in_channels", "num_classes", "backbone", "head", "embedding_dim", "input_norm", "lr", "momentum",
                "weight_decay", "total_steps")
+# States saved before the input normalisation existed fed their inputs to the BN stem as they came.
+_INPUT_NORM_BEFORE = "none"
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,7 @@ class RecognizerConfig:
     :param backbone: name in ``recognizer.backbones.BACKBONES``.
     :param head: name in ``recognizer.heads.HEADS``.
     :param embedding_dim: embedding size ``D``.
+    :param input_norm: what the backbone does to each input first (``recognizer.input_norm.INPUT_NORMS``).
     :param lr: base SGD learning rate (the cosine schedule's peak).
     :param device: where it trains (``"cpu"``, ``"cuda"``, ...).
     :param precision: ``"fp32"``, or ``"bf16"`` / ``"fp16"`` autocast of the training forward pass (fp16: CUDA only).
@@ -55,6 +58,7 @@ class RecognizerConfig:
     backbone: str = "small"
     head: str = "arcface"
     embedding_dim: int = 128
+    input_norm: str = "rms"
     lr: float = 0.1
     device: str = "cpu"
     precision: str = "fp32"
@@ -107,7 +111,7 @@ def _available_device(device: str | torch.device) -> torch.device:
 def _checked_config(state: object) -> dict[str, Any]:
     if not isinstance(state, dict) or state.get("format") != _FORMAT or not isinstance(state.get("config"), dict):
         raise CheckpointError("not a freqmix Recognizer checkpoint (missing or unknown 'format' or 'config')")
-    return state["config"]
+    return {"input_norm": _INPUT_NORM_BEFORE, **state["config"]}
 
 
 class Recognizer:
@@ -118,6 +122,7 @@ class Recognizer:
     :param backbone: name in ``recognizer.backbones.BACKBONES``.
     :param head: name in ``recognizer.heads.HEADS``.
     :param embedding_dim: embedding size ``D``.
+    :param input_norm: name in ``recognizer.input_norm.INPUT_NORMS`` (default: each input divided by its RMS).
     :param lr: base learning rate of SGD.
     :param momentum: SGD momentum.
     :param weight_decay: L2 penalty on every trainable parameter (backbone and head).
@@ -138,6 +143,7 @@ class Recognizer:
         backbone: str = "small",
         head: str = "arcface",
         embedding_dim: int = 128,
+        input_norm: str = "rms",
         lr: float = 0.1,
         momentum: float = 0.9,
         weight_decay: float = 5e-4,
@@ -151,8 +157,8 @@ class Recognizer:
         _check_optimizer(lr, momentum, weight_decay, total_steps)
         self.config: dict[str, Any] = {
             "in_channels": int(in_channels), "num_classes": int(num_classes), "backbone": backbone,
-            "head": head, "embedding_dim": int(embedding_dim), "lr": float(lr), "momentum": float(momentum),
-            "weight_decay": float(weight_decay), "seed": int(seed),
+            "head": head, "embedding_dim": int(embedding_dim), "input_norm": input_norm, "lr": float(lr),
+            "momentum": float(momentum), "weight_decay": float(weight_decay), "seed": int(seed),
             "total_steps": None if total_steps is None else int(total_steps),
         }
         self.device = _available_device(device)
@@ -168,7 +174,7 @@ class Recognizer:
         self._memory_format = torch.channels_last if channels_last else torch.contiguous_format
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            self.backbone = build_backbone(backbone, in_channels, embedding_dim)
+            self.backbone = build_backbone(backbone, in_channels, embedding_dim, input_norm)
             self.head = build_head(head, embedding_dim, num_classes)
         self.backbone.to(self.device, memory_format=self._memory_format)
         self.head.to(self.device)
@@ -331,6 +337,17 @@ class Recognizer:
         except (KeyError, RuntimeError, ValueError, TypeError) as exc:
             raise CheckpointError(f"checkpoint does not fit this Recognizer: {str(exc).splitlines()[0]}") from exc
         self._set_lr()
+
+    def load_backbone(self, state: dict[str, torch.Tensor]) -> None:
+        """Start from another recognizer's backbone weights (``backbone.state_dict()``, e.g. pretrained on public
+        faces); the head and the optimizer stay as they are. ``CheckpointError`` if the weights do not fit (another
+        backbone, embedding size or number of input channels)."""
+        try:
+            self.backbone.load_state_dict(state)
+        except (RuntimeError, TypeError) as exc:
+            # torch's first line only names the module; the next one says what does not fit.
+            detail = " ".join(line.strip() for line in str(exc).splitlines()[:2])
+            raise CheckpointError(f"the initial backbone does not fit this Recognizer: {detail}") from None
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write ``state_dict()`` to ``path`` atomically (temp file in the same folder, then ``os.replace``)."""

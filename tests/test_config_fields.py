@@ -50,6 +50,8 @@ def test_config_json_round_trips_and_reads_files_of_older_versions():
     assert TrainConfig.from_json(config.to_json()) == config
     old = {k: v for k, v in asdict(config).items() if k != "augment_shift"} | {"resolved_steps": 40}
     assert TrainConfig.from_json(json.dumps(old)) == config  # augment_shift keeps its default, extras are skipped
+    before_input_norm = {k: v for k, v in asdict(config).items() if k != "input_norm"}
+    assert TrainConfig.from_json(json.dumps(before_input_norm)).input_norm == "none"  # as such runs trained
     with pytest.raises(FreqmixError, match="not valid JSON"):
         TrainConfig.from_json("{")
 

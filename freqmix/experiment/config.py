@@ -16,6 +16,7 @@ from mixup_env.frequency import SELECTIONS, TransformConfig
 from mixup_env.masking import WEIGHT_SCHEMES, Recipe
 from mixup_env.rewards import ASCENTS, PRIVACY_TERMS, REWARDS, RewardConfig
 from mixup_env.spaces import PAPER_K_CHOICES
+from recognizer.input_norm import INPUT_NORMS
 from recognizer.trainer import PRECISIONS, RecognizerConfig
 
 
@@ -55,6 +56,9 @@ class TrainConfig:
     backbone: str = _piece(RecognizerConfig, "backbone", "small | iresnet18 | iresnet50")
     head: str = _piece(RecognizerConfig, "head", "arcface | cosface | softmax")
     embedding_dim: int = _piece(RecognizerConfig, "embedding_dim", "embedding size")
+    input_norm: str = _piece(RecognizerConfig, "input_norm", "what the recognizer does to each input first: rms "
+                                                             "(divide it by its own RMS, so that mixes and clean faces "
+                                                             "arrive at one scale) or none", choices=INPUT_NORMS.names())
     lr: float = _piece(RecognizerConfig, "lr", "recognizer SGD learning rate (cosine schedule)")
     batch_size: int = _piece(EnvConfig, "batch_size", "images per recognizer step")
     device: str = _piece(RecognizerConfig, "device", "recognizer device (cpu, cuda); agents stay on the CPU")
@@ -65,7 +69,7 @@ class TrainConfig:
     nproc: int = _option(1, "recognizer processes under torch.distributed (DDP over the global --batch-size; gloo on "
                             "CPU, NCCL on CUDA); rank 0 runs the agent")
     steps: int | None = _option(None, "recognizer steps", group="budget")
-    epochs: float = _option(100, "epochs over the training split", group="budget")
+    epochs: float = _option(200, "epochs over the training split", group="budget")
     # The run's own choices where they differ from the env's defaults (the env alone plays the paper's game: the
     # loss reward, probes at episode ends): a run probes and constrains accuracy unless told otherwise.
     probe_every: int = _option(10, "clean-probe accuracy every N steps (0 = at episode ends only)")
@@ -108,6 +112,10 @@ class TrainConfig:
     data_workers: int = _option(2, "image-decoding processes of --stream")
     private_fraction: float | None = _option(None, "train on this share of the identities only; the rest are the "
                                                    "attacker's (freqmix evaluate)")
+    pretrain_on: str | None = _option(None, "public faces (one folder per identity, none of them private) that the "
+                                            "recognizer first trains on, unmixed and through this run's mask; the run "
+                                            "starts from that backbone (default: random weights)")
+    pretrain_epochs: float = _option(20, "epochs of --pretrain-on over the public faces")
     seed: int = _option(0, "the one seed of every generator")
     hyperparams: dict[str, Any] = field(default_factory=dict)
 
@@ -148,13 +156,15 @@ class TrainConfig:
     @classmethod
     def from_json(cls, text: str) -> TrainConfig:
         """The config ``config.json`` (or a checkpoint) holds; keys it does not know (``resolved_steps``) are
-        skipped, keys it lacks (files of older versions) keep their defaults."""
+        skipped, keys it lacks (files of older versions) keep their defaults, except ``input_norm``: runs saved
+        before it existed trained without one, so that their reruns and resumes stay the runs they were."""
         try:
             saved = json.loads(text)
         except json.JSONDecodeError as exc:
             raise FreqmixError(f"config.json is not valid JSON: {exc}") from None
         if not isinstance(saved, dict):
             raise FreqmixError("config.json does not hold an object of options")
+        saved = {"input_norm": "none", **saved}
         return cls(**{f.name: saved[f.name] for f in fields(cls) if f.name in saved})
 
 

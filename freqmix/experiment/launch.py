@@ -48,6 +48,9 @@ def run_training(config: TrainConfig, out: Path, progress: bool = True, save_eve
         raise FreqmixError(f"--nproc {config.nproc} under a launcher that started {world} processes; drop --nproc "
                            "(torchrun's --nproc-per-node decides)")
     check_world(world if world > 1 else config.nproc, config.device, config.batch_size)
+    if config.pretrain_on is not None and max(world, config.nproc) > 1:
+        # The other ranks build their replicas from the config alone and would start from random weights.
+        raise FreqmixError("--pretrain-on starts one process's recognizer: drop --nproc (or torchrun)")
     if config.nproc > 1 and world == 1:
         return run_processes(config, out, progress, save_every, stop_at, resume=checkpoint is not None,
                              overwrite=overwrite)

@@ -30,6 +30,7 @@ from freqmix.experiment.checkpoint import (
 from freqmix.experiment.config import TrainConfig
 from freqmix.experiment.lockstep import LockstepBroadcast, follow
 from freqmix.experiment.loop import drive
+from freqmix.experiment.pretraining import load_public_faces, pretrained_backbone
 from freqmix.experiment.reporting import run_metrics
 from freqmix.experiment.run_folder import claim_output_folder
 from freqmix.experiment.scalars import RecognizerScalars
@@ -55,9 +56,13 @@ def train_here(config: TrainConfig, out: Path, progress: bool, save_every: int |
         follow(FreqMixUpEnv(task.train, config.env_config(steps, data_parallel=True)), group,
                checkpoint["env"] if checkpoint else None)
         return None
+    # A resumed run's checkpoint holds the recognizer, so its pretrained start is not needed again.
+    public = load_public_faces(config, task.train.image_channels) if config.pretrain_on and not checkpoint else None
     env = make_env(config, task.train, steps, group)
     check_buildable(config, env)
     _open_folder(out, config, steps, resumed=checkpoint is not None, overwrite=overwrite)
+    if public is not None:  # minutes of pretraining, so only once the output folder is claimed
+        env.unwrapped.initial_backbone = pretrained_backbone(config, public, progress)
     env = StepLog(env, out / "steps.csv", keep_rows=done if checkpoint else None)
     agent = config.agent_config().build(env, seed=config.seed)
     if save_every or stop_at or checkpoint:

@@ -1,0 +1,99 @@
+"""Defender pretraining: a backbone trained on public faces through the run's own mask starts the private run."""
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from freqmix.cli import main
+from mixup_env.env import FreqMixUpEnv
+from mixup_env.frequency import FrequencyTransform, TransformConfig
+from recognizer.data import synthetic_faces
+from recognizer.evaluate import identification_accuracy
+from recognizer.pretrain import pretrain_backbone
+from recognizer.trainer import CheckpointError, Recognizer, RecognizerConfig
+
+MASK = TransformConfig(key=7)  # a keyed shuffle of every channel (synthetic faces hold little high frequency)
+FAST = ["--image-size", "16", "--steps", "2", "--batch-size", "6", "--no-progress"]
+
+
+@pytest.fixture(scope="module")
+def public():
+    return synthetic_faces(num_identities=6, images_per_identity=6, image_size=64, seed=1)
+
+
+def _pretrained(public, steps: int, seed: int = 0) -> dict[str, torch.Tensor]:
+    transform = FrequencyTransform.from_config(1, MASK)
+    return pretrain_backbone(public, transform, RecognizerConfig(embedding_dim=16), steps, batch_size=12,
+                             max_shift=2, seed=seed)
+
+
+def test_pretraining_is_seeded_and_learns_the_public_identities(public):
+    transform = FrequencyTransform.from_config(1, MASK)
+    x = transform(public.images.float())
+    first, again = _pretrained(public, 5), _pretrained(public, 5)
+    assert first.keys() == again.keys() and all(torch.equal(first[k], again[k]) for k in first)
+
+    def accuracy(state):
+        rec = Recognizer(x.shape[1], 2, embedding_dim=16, seed=5)
+        if state is not None:
+            rec.load_backbone(state)
+        emb = rec.embed(x)
+        even = torch.arange(len(x)) % 2 == 0  # half of each identity's images as gallery, half as probes
+        return identification_accuracy(emb[even], public.labels[even], emb[~even], public.labels[~even])
+
+    assert accuracy(_pretrained(public, 150)) >= 0.9 > accuracy(None) + 0.2
+
+
+def test_every_fresh_recognizer_of_the_env_starts_from_the_initial_backbone(public):
+    state = _pretrained(public, 2)
+    env = FreqMixUpEnv(public, key=7, embedding_dim=16, batch_size=12,
+                       initial_backbone=state, episode="run", total_steps=2)
+    for _ in range(2):  # the first run, then the fresh one an episode end starts
+        env.reset(seed=0) if env.recognizer is None else env.reset()
+        weights = env.recognizer.backbone.state_dict()
+        assert all(torch.equal(weights[k], state[k]) for k in state)
+        for _ in range(2):
+            env.step(env.action_space.sample())
+
+
+def test_a_backbone_of_another_shape_is_refused(public):
+    state = _pretrained(public, 1)
+    with pytest.raises(CheckpointError, match="size mismatch"):
+        Recognizer(36, 3, embedding_dim=16).load_backbone(state)
+
+
+def test_train_pretrains_on_public_faces(tmp_path, image_folder, capsys):
+    faces = image_folder({"ann": 4, "bob": 4, "cid": 4}, size=(16, 16), root="private")
+    public_faces = image_folder({"dan": 3, "eve": 3}, size=(16, 16), root="public")
+    out = tmp_path / "run"
+    args = ["train", "--data", str(faces), "--channels", "high", "--n-high", "8", "--key", "3", "--out", str(out),
+            *FAST]
+    assert main([*args, "--pretrain-on", str(public_faces), "--pretrain-epochs", "2"]) == 0
+    config = json.loads((out / "config.json").read_text())
+    assert config["pretrain_on"] == str(public_faces) and config["pretrain_epochs"] == 2
+    pretrained = Recognizer.load(out / "recognizer.pt")
+    assert main([*args, "--overwrite"]) == 0
+    plain = Recognizer.load(out / "recognizer.pt")
+    x = torch.randn(2, pretrained.config["in_channels"], 2, 2)
+    assert not torch.allclose(pretrained.embed(x), plain.embed(x))
+
+
+@pytest.mark.parametrize("public, epochs, message", [("nowhere", "20", "nowhere"),
+                                                     ("faces", "0", "--pretrain-epochs must be > 0")])
+def test_unusable_pretraining_is_a_user_error_before_anything_is_written(tmp_path, image_folder, capsys, public,
+                                                                          epochs, message):
+    faces = image_folder({"ann": 6, "bob": 6}, size=(16, 16))
+    out = tmp_path / "run"
+    code = main(["train", "--data", str(faces), "--pretrain-on", str(tmp_path / public), "--pretrain-epochs", epochs,
+                 "--out", str(out), *FAST])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("freqmix: error:") == 1 and message in err
+    assert not out.exists()
+
+
+def test_pretraining_with_several_processes_is_refused(tmp_path, image_folder, capsys):
+    faces = image_folder({"ann": 6, "bob": 6}, size=(16, 16))
+    code = main(["train", "--data", str(faces), "--pretrain-on", str(faces), "--nproc", "2",
+                 "--out", str(tmp_path / "run"), *FAST])
+    assert code == 2 and "--nproc" in capsys.readouterr().err
