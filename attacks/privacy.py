@@ -4,8 +4,9 @@ linked encodings; the strongest attack per figure, with bootstrap intervals over
 
 Identity is judged by dlib's pretrained descriptor (:mod:`attacks.judge`), which never saw the private faces; the
 small recognizer trained on the clean private faces (:mod:`attacks.evaluator`) is reported as a second opinion.
-What does not depend on the defense (the attacker's faces, both judges, the generator prior, black-box CGANs whose
-guessed pipeline coincides) lives in an :class:`AttackerKit`, built once and shared by every defense of a comparison.
+What does not depend on the defense (the attacker's faces, the decoders' training faces, both judges, the generator
+prior, black-box CGANs and decoders whose believed pipeline coincides) lives in an :class:`AttackerKit`, built once
+and shared by every defense of a comparison.
 """
 from __future__ import annotations
 

@@ -124,7 +124,8 @@ def test_evaluate_off_a_terminal_prints_plain_lines_for_every_stage(tmp_path, ca
     err = capsys.readouterr().err
     assert "\x1b" not in err and "\r" not in err
     stages = {line.split(": ")[0] for line in err.split("\n") if line.startswith("evaluate [")}
-    assert {"evaluate [CGAN white-box]", "evaluate [CGAN black-box]", "evaluate [judging]"} <= stages, stages
+    assert {"evaluate [CGAN white-box]", "evaluate [CGAN black-box]", "evaluate [white-box decoder]",
+            "evaluate [black-box decoder]", "evaluate [judging]"} <= stages, stages
 
 
 def test_ablate_with_one_seed_claims_no_difference_and_names_no_late_window(tmp_path, capsys):
