@@ -79,6 +79,7 @@ def prepare_kit(private: FaceDataset, private_test: FaceDataset, auxiliary: Face
     """Fit both judges on ``private`` (checked on ``private_test``), train the generator prior on ``auxiliary``,
     and gather the decoders' training faces: ``auxiliary`` plus the identity folder ``attacker_folder`` (None:
     none), preprocessed as the private faces."""
+    public_faces = attacker_faces(auxiliary, attacker_folder)  # first, so that a wrong folder fails in seconds
     costs = kit_costs(budget, len(private) + len(private_test))
     line = StageProgress(sum(costs.values()), progress, desc="attacker kit")
     with line.stage("pretrained judge", costs["pretrained judge"]):
@@ -93,8 +94,8 @@ def prepare_kit(private: FaceDataset, private_test: FaceDataset, auxiliary: Face
         prior = train_generator_prior(auxiliary.images, budget.prior_steps, sub_seed(seed, "generator-prior"),
                                       progress=False, device=device)
     line.close()
-    return AttackerKit(private, auxiliary, judge, judge_accuracy, evaluator, evaluator_accuracy, prior,
-                       attacker_faces(auxiliary, attacker_folder), device)
+    return AttackerKit(private, auxiliary, judge, judge_accuracy, evaluator, evaluator_accuracy, prior, public_faces,
+                       device)
 
 
 def attacked_faces(private: FaceDataset, per_identity: int) -> FaceDataset:
