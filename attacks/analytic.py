@@ -4,7 +4,8 @@ Every protected tensor is put back into its block-DCT slots as the attacker beli
 channels the defense dropped are filled with the attacker's mean face (the mean block-DCT planes of its own faces:
 the best guess of what is missing, a mid-grey-free DC for ``no-dc``), and the inverse block DCT gives an image.
 On a pipeline without masking or mixing this is the identity; on a mix it gives the mix of the faces (the DCT is
-linear). A white-box attacker inverts the truth, key included; a black-box attacker inverts its guess.
+linear). A white-box attacker inverts the truth, key included; a black-box attacker inverts its belief
+(:func:`attacks.privacy.black_box_belief`).
 The learned CGAN attack is a residual on top of this inverse (:mod:`attacks.networks`), so it starts from it.
 """
 from __future__ import annotations

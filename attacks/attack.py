@@ -39,6 +39,8 @@ class AttackSetting:
     :param truth: the defender's real pipeline; only white-box attacks may read it.
     :param belief: what a black-box attacker believes the pipeline is (see :func:`attacks.privacy.black_box_belief`).
     :param auxiliary: the attacker's own faces (identities disjoint from the private ones).
+    :param public_faces: every face the attacker trains decoders on: ``auxiliary`` plus any further public faces
+        (:func:`attacks.attacker_faces.attacker_faces`).
     :param recognizer: the defender's trained recognizer (the target of model inversion, behind ``truth.transform``).
     :param identities: (M,) private identities to invert.
     :param prior: the generator prior of model inversion (trained on ``auxiliary``).
@@ -51,6 +53,7 @@ class AttackSetting:
     truth: Protection
     belief: Protection
     auxiliary: FaceDataset
+    public_faces: FaceDataset
     recognizer: Recognizer
     identities: torch.Tensor
     prior: GeneratorPrior

@@ -22,6 +22,9 @@ class AttackBudget:
     :param prior_steps: updates of the generator prior (model inversion (b)).
     :param inversion_steps: Adam steps of each model inversion.
     :param inversions_per_identity: inverted images per private identity (different random starts).
+    :param decoder_steps: updates of each decoder (:mod:`attacks.decoder`).
+    :param decoder_widths: the decoder U-Net's channels per level, finest first.
+    :param decoder_batch: faces per decoder update.
     :param attacked_per_identity: private training faces per identity that are protected, reconstructed and judged
         (None: all); the judge's gallery keeps every face. Judging a face costs a dlib descriptor (~0.05 s), so this
         bounds the attacks' cost.
@@ -36,26 +39,33 @@ class AttackBudget:
     prior_steps: int
     inversion_steps: int
     inversions_per_identity: int
+    decoder_steps: int
+    decoder_widths: tuple[int, ...]
+    decoder_batch: int
     attacked_per_identity: int | None = None
 
 
 BUDGETS: Registry[AttackBudget] = Registry("budget", "--budget")
 for _budget in (
     AttackBudget("smoke", recognizer_epochs=20, evaluator_steps=100, cgan_steps=40, cgan_batch=16, cgan_width=16,
-                 prior_steps=60, inversion_steps=40, inversions_per_identity=1),
+                 prior_steps=60, inversion_steps=40, inversions_per_identity=1, decoder_steps=30,
+                 decoder_widths=(16, 32), decoder_batch=16),
     # Between the two, for experiments of many defenses × seeds on one core (freqmix frontier on ORL, 3 seeds):
     # recognizers trained as long as default's, smoke's attacks with a CGAN trained a quarter longer, on two
     # faces per private identity (judging every face of every defense dominated the cost: ~60% of it on ORL).
     AttackBudget("frontier", recognizer_epochs=200, evaluator_steps=100, cgan_steps=50, cgan_batch=16,
-                 cgan_width=16, prior_steps=60, inversion_steps=40, inversions_per_identity=1,
-                 attacked_per_identity=2),
+                 cgan_width=16, prior_steps=60, inversion_steps=40, inversions_per_identity=1, decoder_steps=200,
+                 decoder_widths=(32, 64, 128), decoder_batch=16, attacked_per_identity=2),
     # 200 recognizer epochs: on ORL's private identities (hybrid mask, RMS input normalisation, 3 seeds) a recognizer
     # that trains only on mixes was still learning at 100: identification 0.88 -> 0.96 at k = 4 and 0.71 -> 0.94 at
     # k = 6 (docs/utility.md).
     AttackBudget("default", recognizer_epochs=200, evaluator_steps=300, cgan_steps=400, cgan_batch=16,
-                 cgan_width=32, prior_steps=600, inversion_steps=300, inversions_per_identity=2),
+                 cgan_width=32, prior_steps=600, inversion_steps=300, inversions_per_identity=2,
+                 # ORL ppfr k = 1: 400 steps reach SSIM 0.52 in ~140 s on one core (1,200 steps: 0.55 in ~360 s).
+                 decoder_steps=400, decoder_widths=(64, 128, 256), decoder_batch=16),
     AttackBudget("full", recognizer_epochs=200, evaluator_steps=1000, cgan_steps=3000, cgan_batch=32, cgan_width=64,
-                 prior_steps=4000, inversion_steps=500, inversions_per_identity=5),
+                 prior_steps=4000, inversion_steps=500, inversions_per_identity=5, decoder_steps=3000,
+                 decoder_widths=(64, 128, 256), decoder_batch=32),
 ):
     BUDGETS.register(_budget.name, _budget)
 

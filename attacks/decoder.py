@@ -19,7 +19,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from tqdm import tqdm
 
 from attacks.analytic import AnalyticAttack
 from attacks.augment import shift_flip
@@ -27,6 +26,7 @@ from attacks.metrics import DATA_RANGE, ssim
 from attacks.networks import CoefficientCodec
 from attacks.protection import Protection
 from freqmix_base.errors import FreqmixError
+from freqmix_base.progress_bar import progress_bar
 
 MAX_SHIFT = 4  # pixels of augmentation of the attacker's faces
 CURVE_POINTS = 10  # learning-curve evaluations after step 0
@@ -193,7 +193,7 @@ def train_decoder(protection: Protection, images: torch.Tensor, labels: torch.Te
     every = max(1, steps // CURVE_POINTS)
     train_faces, train_labels = faces[train_idx], labels[train_idx]
     running: list[float] = []
-    bar = tqdm(range(steps), desc=desc, unit="step", disable=not progress, leave=False)
+    bar = progress_bar(range(steps), desc=desc, unit="step", disable=not progress, leave=False)
     for step in bar:
         if step % every == 0:
             attack.curve.append(_curve_point(attack, step, probe_inverse, probe_target, running, started))

@@ -122,12 +122,12 @@ def estimate_k(tensors: torch.Tensor, faces: torch.Tensor, belief: Protection, s
     return min(gaps, key=gaps.get)
 
 
-def recovered_belief(guess: Protection, tensors: torch.Tensor, faces: torch.Tensor, seed: int
-                     ) -> tuple[Protection, KeyRecovery]:
+def recovered_belief(guess: Protection, tensors: torch.Tensor, faces: torch.Tensor, seed: int,
+                     read_k: bool = True) -> tuple[Protection, KeyRecovery]:
     """The black-box attacker's belief after recovery: ``guess`` (what it knows of the method, e.g.
     :func:`attacks.protection.black_box_guess`) with the recovered channel set and order (ascending when the method
-    does not shuffle; all channels in order when it keeps them all unshuffled), and, when the method mixes, the k
-    read from the energy shrink (:func:`estimate_k`) in place of the guessed distribution.
+    does not shuffle; all channels in order when it keeps them all unshuffled), and, when the method mixes and
+    ``read_k``, the k read from the energy shrink (:func:`estimate_k`) in place of the guessed distribution.
 
     :param tensors: (N, C, h, w) protected tensors the attacker observes.
     :param faces: (M, P, H, W) 0..255 faces the attacker owns.
@@ -141,6 +141,6 @@ def recovered_belief(guess: Protection, tensors: torch.Tensor, faces: torch.Tens
         kept = torch.arange(tensors.shape[1]) if every else recovery.kept.sort().values
         recovery = replace(recovery, kept=kept)
     belief = replace(guess, transform=recovery.transform(guess.planes))
-    if guess.mixes:
+    if guess.mixes and read_k:
         belief = replace(belief, k_probs={estimate_k(tensors, faces, belief, seed): 1.0})
     return belief, recovery

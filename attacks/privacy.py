@@ -4,24 +4,28 @@ linked encodings; the strongest attack per figure, with bootstrap intervals over
 
 Identity is judged by dlib's pretrained descriptor (:mod:`attacks.judge`), which never saw the private faces; the
 small recognizer trained on the clean private faces (:mod:`attacks.evaluator`) is reported as a second opinion.
-What does not depend on the defense (the attacker's faces, both judges, the generator prior, black-box CGANs whose
-guessed pipeline coincides) lives in an :class:`AttackerKit`, built once and shared by every defense of a comparison.
+What does not depend on the defense (the attacker's faces, the decoders' training faces, both judges, the generator
+prior, black-box CGANs and decoders whose believed pipeline coincides) lives in an :class:`AttackerKit`, built once
+and shared by every defense of a comparison.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
 from attacks.analytic import AnalyticAttack
-from attacks.attack import FAMILIES, Attack, AttackSetting
+from attacks.attacker_faces import attacker_faces
+from attacks.attack import FAMILIES, Attack, AttackSetting, Reconstructor
 from attacks.budget import AttackBudget
 from attacks.evaluator import Evaluator, train_evaluator
 from attacks.exposure import EXPOSURES, linked_inverses
 from attacks.inversion import GeneratorPrior, train_generator_prior
 from attacks.judge import PretrainedJudge
+from attacks.key_recovery import KeyRecovery, recovered_belief
 from attacks.metrics import TOP_K, component_scores, knn_distances, privacy_scores, psnr, ssim, topk_hits
 from attacks.progress import StageProgress, judging_seconds, kit_costs
 from attacks.protection import Protection, black_box_guess, white_box
@@ -46,6 +50,7 @@ class AttackerKit:
 
     :param private: the defender's private training faces (targets of reconstruction, gallery of both judges).
     :param auxiliary: the attacker's own faces (identities disjoint from the private ones).
+    :param public_faces: every face the attacker trains decoders on (``auxiliary`` plus ``--attacker-faces``).
     :param judge: the pretrained judge (dlib descriptor, nearest centroid of ``private``).
     :param judge_accuracy: its identification accuracy on held-out private faces.
     :param second_opinion: the small recognizer trained on ``private`` (reported, not scored).
@@ -63,13 +68,18 @@ class AttackerKit:
     second_opinion: Evaluator
     second_opinion_accuracy: float
     prior: GeneratorPrior
+    public_faces: FaceDataset
     device: str = "cpu"
     shared: dict[Any, Any] = field(default_factory=dict)
 
 
 def prepare_kit(private: FaceDataset, private_test: FaceDataset, auxiliary: FaceDataset, budget: AttackBudget,
-                seed: int, progress: bool = True, device: str = "cpu") -> AttackerKit:
-    """Fit both judges on ``private`` (checked on ``private_test``) and train the generator prior on ``auxiliary``."""
+                seed: int, progress: bool = True, device: str = "cpu", attacker_folder: str | Path | None = None
+                ) -> AttackerKit:
+    """Fit both judges on ``private`` (checked on ``private_test``), train the generator prior on ``auxiliary``,
+    and gather the decoders' training faces: ``auxiliary`` plus the identity folder ``attacker_folder`` (None:
+    none), preprocessed as the private faces."""
+    public_faces = attacker_faces(auxiliary, attacker_folder)  # first, so that a wrong folder fails in seconds
     costs = kit_costs(budget, len(private) + len(private_test))
     line = StageProgress(sum(costs.values()), progress, desc="attacker kit")
     with line.stage("pretrained judge", costs["pretrained judge"]):
@@ -84,7 +94,8 @@ def prepare_kit(private: FaceDataset, private_test: FaceDataset, auxiliary: Face
         prior = train_generator_prior(auxiliary.images, budget.prior_steps, sub_seed(seed, "generator-prior"),
                                       progress=False, device=device)
     line.close()
-    return AttackerKit(private, auxiliary, judge, judge_accuracy, evaluator, evaluator_accuracy, prior, device)
+    return AttackerKit(private, auxiliary, judge, judge_accuracy, evaluator, evaluator_accuracy, prior, public_faces,
+                       device)
 
 
 def attacked_faces(private: FaceDataset, per_identity: int) -> FaceDataset:
@@ -109,12 +120,25 @@ def _score_reconstructions(kit: AttackerKit, reconstructions: torch.Tensor, comp
     second = kit.second_opinion.logits(reconstructions).argmax(dim=1).numpy()
     per_image = {"psnr": scores["psnr_best"], "ssim": scores["ssim_best"],
                  "recon_id_accuracy": (judged == labels[scores["best"]]).astype(np.float64)}
+    second_component = _second_components(components, weights)
+    mixed = second_component >= 0
     return {"psnr_best": float(np.mean(scores["psnr_best"])), "ssim_best": float(np.mean(scores["ssim_best"])),
             "psnr_dominant": float(np.mean(scores["psnr_dominant"])),
             "ssim_dominant": float(np.mean(scores["ssim_dominant"])),
             "id_accuracy_best": float(np.mean(per_image["recon_id_accuracy"])),
             "id_accuracy_dominant": float(np.mean(judged == labels[scores["dominant"]])),
+            # Over mixed tensors only (None when nothing is mixed): the judge names the 2nd-largest-weight face.
+            "id_accuracy_second": (float(np.mean(judged[mixed] == labels[second_component[mixed]])) if mixed.any()
+                                   else None),
             "second_opinion_id_accuracy_best": float(np.mean(second == labels[scores["best"]]))}, per_image
+
+
+def _second_components(components: torch.Tensor, weights: torch.Tensor) -> np.ndarray:
+    """(N,) index of each row's second-largest-weight component (-1 where a row mixes fewer than 2 faces)."""
+    if components.shape[1] < 2:
+        return np.full(len(components), -1)
+    order = weights.masked_fill(components < 0, -1.0).argsort(dim=1, descending=True)
+    return components.gather(1, order[:, 1:2])[:, 0].numpy()
 
 
 def _score_inversion(kit: AttackerKit, images: torch.Tensor, identities: torch.Tensor
@@ -136,15 +160,15 @@ def strongest(attacks: dict[str, dict[str, Any]], key: str, lower_is_stronger: b
     return pick(attacks, key=lambda name: attacks[name][key])
 
 
-def _exposure(kit: AttackerKit, truth: Protection, seed: int
+def _exposure(kit: AttackerKit, truth: Protection, attack: Reconstructor, seed: int
               ) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, np.ndarray]]]:
-    """How well a face is recovered from E linked encodings of it (the analytic white-box inverse), for each E."""
-    analytic = AnalyticAttack.fit(white_box(truth), kit.auxiliary.images)
+    """How well a face is recovered from E linked encodings of it (``attack``'s reconstructions averaged), for each
+    E."""
     rng = np.random.default_rng(sub_seed(seed, "exposure"))
     images, labels = kit.private.images.float(), kit.private.labels
     summary, per_image = {}, {}
     for encodings in EXPOSURES:
-        faces = linked_inverses(truth, analytic, images, labels, encodings, rng)
+        faces = linked_inverses(truth, attack, images, labels, encodings, rng)
         judged = kit.judge.logits(faces).argmax(dim=1)
         values = {"ssim": ssim(faces, images), "psnr": psnr(faces, images),
                   "recon_id_accuracy": (judged == labels).double().numpy()}
@@ -153,11 +177,23 @@ def _exposure(kit: AttackerKit, truth: Protection, seed: int
     return summary, per_image
 
 
-def black_box_belief(observed: torch.Tensor, auxiliary: FaceDataset, truth: Protection, seed: int) -> Protection:
+def black_box_belief(observed: torch.Tensor, auxiliary: FaceDataset, truth: Protection, seed: int
+                     ) -> tuple[Protection, KeyRecovery]:
     """What the black-box attacker believes the pipeline is, from what it holds: the protected tensors it observed
-    ``(N, C, h, w)``, its own faces, and the facts of ``truth`` that are public (the method, not its secrets).
-    Today a guess of every secret (:func:`attacks.protection.black_box_guess`)."""
-    return black_box_guess(truth, sub_seed(seed, "black-box-guess"))
+    ``(N, C, h, w)``, its own faces ``auxiliary``, and the facts of ``truth`` that are public (the method, not its
+    secrets; Kerckhoffs).
+
+    The channel set and shuffle key are recovered by matching the observed channels' energy statistics to its own
+    faces' (:func:`attacks.key_recovery.recovered_belief`); the k distribution stays the guess of
+    :func:`attacks.protection.black_box_guess` (uniform over the paper's choices when the method mixes), because the
+    energy-shrink reading (:func:`attacks.key_recovery.estimate_k`) is biased upwards on ORL (k 2 -> 3, 4 -> 6).
+
+    :return: ``(belief, recovery)``; ``recovery.recovered_fraction(truth.transform)`` scores it (scoring only).
+    """
+    guess = black_box_guess(truth, sub_seed(seed, "black-box-guess"))
+    belief, recovery = recovered_belief(guess, observed, auxiliary.images, sub_seed(seed, "key-recovery"),
+                                        read_k=False)
+    return belief, recovery
 
 
 def attack_recognizer(recognizer: Recognizer, truth: Protection, kit: AttackerKit, budget: AttackBudget, seed: int,
@@ -182,8 +218,9 @@ def attack_recognizer(recognizer: Recognizer, truth: Protection, kit: AttackerKi
     identities = torch.arange(num_identities).repeat(budget.inversions_per_identity)
     rng = np.random.default_rng(sub_seed(seed, "private-protection"))
     tensors, components, weights = truth.protect_all(kit.private.images, kit.private.labels, rng)
-    setting = AttackSetting(truth, black_box_belief(tensors, kit.auxiliary, truth, seed), kit.auxiliary, recognizer,
-                            identities, kit.prior, budget, seed, kit.device, progress, kit.shared)
+    belief, recovery = black_box_belief(tensors, kit.auxiliary, truth, seed)
+    setting = AttackSetting(truth, belief, kit.auxiliary, kit.public_faces, recognizer, identities, kit.prior, budget,
+                            seed, kit.device, progress, kit.shared)
     ran = attacks.items()
     recon = [name for name, attack in ran if attack.family == "reconstruction"]
     judging = judging_seconds(len(kit.private), len(recon), len(EXPOSURES), len(identities), len(ran) - len(recon))
@@ -195,9 +232,16 @@ def attack_recognizer(recognizer: Recognizer, truth: Protection, kit: AttackerKi
     with line.stage("judging", judging):
         outputs = {name: fitted[name].reconstruct(tensors) if name in recon else fitted[name] for name, _ in ran}
         scored = _score_all(kit, outputs, recon, fitted, (components, weights), identities)
-        exposure, exposure_per_image = _exposure(kit, truth, seed)
+        # Linked encodings are decoded by the strongest white-box reconstructor of this defense's tensors.
+        white = {name: scored["reconstruction"][0][name] for name in recon if not attacks.get(name).black_box}
+        exposure_attack = strongest(white, "ssim_best") if white else "analytic_white_box"
+        reconstructor = fitted.get(exposure_attack) or AnalyticAttack.fit(white_box(truth), kit.auxiliary.images)
+        exposure, exposure_per_image = _exposure(kit, truth, reconstructor, seed)
     line.close()
     results = _results(kit, scored, exposure, exposure_per_image, len(tensors), seed)
+    results["exposure_attack"] = exposure_attack
+    # Scored against the truth, which the attacker never reads: a measure of the attack, not an input to it.
+    results["key_recovered_fraction"] = recovery.recovered_fraction(truth.transform)
     return results, _samples(kit, outputs, dict(ran), identities)
 
 

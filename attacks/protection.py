@@ -3,7 +3,8 @@ rebuilds protected tensors from face images with that belief.
 
 The defender's own pipeline is one :class:`Protection` (the truth, which also regenerates the private protected
 training tensors the attacker observes); a white-box attacker holds the same one; a black-box attacker holds a
-guess (:func:`black_box_guess`). ``docs/threat_model.md`` says who knows what.
+guess (:func:`black_box_guess`) whose channel set and key it then recovers from statistics
+(:func:`attacks.privacy.black_box_belief`). ``docs/threat_model.md`` says who knows what.
 """
 from __future__ import annotations
 

@@ -11,6 +11,8 @@ import torch
 
 from attacks.analytic import AnalyticAttack
 from attacks.attack import Attack, AttackSetting, belief_key, no_seconds
+from attacks.decoder_attacks import (decoder_black_box, decoder_black_box_seconds, decoder_seconds,
+                                     decoder_white_box)
 from attacks.inversion import TargetModel, invert_gmi, invert_tv
 from attacks.progress import SECONDS_PER_CGAN_STEP, SECONDS_PER_INVERSION_STEP
 from attacks.protection import Protection, white_box
@@ -78,6 +80,10 @@ ATTACKS.register("cgan_white_box", Attack("reconstruction", "white-box CGAN", _c
                                           stage="CGAN white-box"))
 ATTACKS.register("cgan_black_box", Attack("reconstruction", "black-box CGAN", _cgan_black_box,
                                           _cgan_black_box_seconds, black_box=True, stage="CGAN black-box"))
+ATTACKS.register("decoder_white_box", Attack("reconstruction", "white-box decoder", decoder_white_box,
+                                             decoder_seconds))
+ATTACKS.register("decoder_black_box", Attack("reconstruction", "black-box decoder", decoder_black_box,
+                                             decoder_black_box_seconds, black_box=True))
 ATTACKS.register("tv_prior", Attack("inversion", "inversion, TV prior", _tv_prior, _inversion_seconds))
 ATTACKS.register("generator_prior", Attack("inversion", "inversion, generator prior", _generator_prior,
                                            _inversion_seconds))

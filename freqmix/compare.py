@@ -32,7 +32,8 @@ from freqmix.experiment.launch import run_training
 from freqmix.experiment.run_folder import OutputExistsError, claim_output_folder
 from freqmix.experiment.task import attack_split
 from freqmix.options import (
-    add_hp_option, add_overwrite_option, add_train_options, config_from_args, flag, refuse_streaming,
+    add_attacker_faces_option, add_hp_option, add_overwrite_option, add_train_options, config_from_args, flag,
+    refuse_streaming,
 )
 from freqmix_base.errors import FreqmixError
 from freqmix_base.intervals import bootstrap_interval
@@ -63,7 +64,7 @@ DEFAULT_PRIVATE_FRACTION = 0.5
 
 def run_compare(base: TrainConfig, defenses: list[str], budget: AttackBudget, out: Path, seeds: int = 1,
                 progress: bool = True, device: str = "cpu", resume: bool = False,
-                overwrite: bool = False) -> list[dict[str, Any]]:
+                overwrite: bool = False, attacker_folder: str | Path | None = None) -> list[dict[str, Any]]:
     """Train and attack each defense under ``seeds`` seeds (``base.seed``, ``base.seed + 1``, ...); write every
     output file to ``out``; return the table rows (mean, ``_ci_low``, ``_ci_high`` per figure).
 
@@ -74,6 +75,7 @@ def run_compare(base: TrainConfig, defenses: list[str], budget: AttackBudget, ou
     :param resume: reuse every defense/seed run of ``out`` that finished under the same configuration and budget
         (its ``compare_row.json``), and train and attack only the others.
     :param overwrite: replace the results of an earlier compare in ``out`` (else a non-empty ``out`` is refused).
+    :param attacker_folder: an identity folder of more public faces for the decoder attacks (``--attacker-faces``).
     """
     if seeds < 1:
         raise FreqmixError(f"--seeds must be >= 1, not {seeds}")
@@ -95,14 +97,15 @@ def run_compare(base: TrainConfig, defenses: list[str], budget: AttackBudget, ou
             folder = out / name if seeds == 1 else out / name / f"seed{seed}"
             fields = defense_overrides(name, seed)
             run_config = replace(config, **fields, hyperparams=hyperparams_for(base, fields["agent"]))
-            fingerprint = {"config": asdict(run_config), "budget": asdict(budget)}
+            fingerprint = {"config": asdict(run_config), "budget": asdict(budget),
+                           "attacker_faces": None if attacker_folder is None else str(attacker_folder)}
             row = _finished_row(folder, fingerprint) if resume else None
             if row is None:
                 if kit is None:
                     line.set_description(f"compare [seed {seed}: attacker kit]")
                     data = attack_split(config)
-                    kit = prepare_kit(data.train, data.test, data.auxiliary, budget, seed,
-                                      progress, device)
+                    kit = prepare_kit(data.train, data.test, data.auxiliary, budget, seed, progress, device,
+                                      attacker_folder)
                 line.set_description(f"compare [seed {seed}: {name}]")
                 # resume: an unfinished run starts again
                 row = _defense_row(name, run_config, folder, budget, seed, kit, reference, progress,
@@ -310,6 +313,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                                         "(--seed, --seed + 1, ...) for the intervals")
     add_hp_option(p, "override a hyperparameter of every learning defense's agent (repeatable), as freqmix "
                      "train --hp")
+    add_attacker_faces_option(p)
     p.add_argument("--out", default="runs/compare", help="output folder")
     again = p.add_mutually_exclusive_group()
     again.add_argument("--resume", action="store_true",
@@ -343,7 +347,8 @@ def _cmd_compare(args: argparse.Namespace) -> None:
     epochs = args.epochs if args.epochs is not None else budget.recognizer_epochs
     base = config_from_args(args, epochs=epochs, hyperparams=parse_overrides(args.hp))
     table = run_compare(base, defenses, budget, Path(args.out), seeds=args.seeds, progress=not args.no_progress,
-                        device=base.device, resume=args.resume, overwrite=args.overwrite)
+                        device=base.device, resume=args.resume, overwrite=args.overwrite,
+                        attacker_folder=args.attacker_faces)
     for row in table:
         print(f"{row['defense']:>14}  accuracy {row['identification_accuracy']:.3f}  "
               f"SSIM {row['ssim']:.3f} [{row['ssim_ci_low']:.3f}, {row['ssim_ci_high']:.3f}]  "

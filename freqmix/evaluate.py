@@ -24,7 +24,7 @@ from attacks.protection import Protection
 from freqmix.experiment.config import TrainConfig
 from freqmix.experiment.task import attack_split
 from freqmix.experiment.trained_run import load_run
-from freqmix.options import add_overwrite_option
+from freqmix.options import add_attacker_faces_option, add_overwrite_option
 from freqmix_base.errors import FreqmixError
 from mixup_env.frequency import FrequencyTransform
 from recognizer.trainer import Recognizer
@@ -53,7 +53,7 @@ def protection_of(config: TrainConfig, metrics: dict[str, Any], image_channels: 
 
 def evaluate_run(run: Path, budget: AttackBudget, seed: int | None = None, kit: AttackerKit | None = None,
                  reference_accuracy: float | None = None, progress: bool = True, device: str = "cpu",
-                 overwrite: bool = False) -> dict[str, Any]:
+                 overwrite: bool = False, attacker_folder: str | Path | None = None) -> dict[str, Any]:
     """Attack the run in ``run``, write the results and samples there (see :func:`privacy_paths`), and return
     the results.
 
@@ -63,6 +63,8 @@ def evaluate_run(run: Path, budget: AttackBudget, seed: int | None = None, kit: 
     :param reference_accuracy: identification accuracy of the no-defense run, for ``score_cls``.
     :param device: where the attack networks and the attacked recognizer run (``"cpu"``, ``"cuda"``).
     :param overwrite: replace an earlier evaluation under the same budget (else FreqmixError before any attack).
+    :param attacker_folder: an identity folder of more public faces for the decoders (``--attacker-faces``; ignored
+        when ``kit`` is given: the kit holds its faces).
     """
     started = time.perf_counter()
     device = kit.device if kit is not None else device
@@ -82,7 +84,7 @@ def evaluate_run(run: Path, budget: AttackBudget, seed: int | None = None, kit: 
         raise FreqmixError(f"{run / 'recognizer.pt'} takes {found[0]} channels and {found[1]} identities but the run's "
                          f"config makes {expected[0]} and {expected[1]}; the checkpoint does not match config.json")
     if kit is None:
-        kit = prepare_kit(data.train, data.test, data.auxiliary, budget, seed, progress, device)
+        kit = prepare_kit(data.train, data.test, data.auxiliary, budget, seed, progress, device, attacker_folder)
     results, samples = attack_recognizer(recognizer, truth, kit, budget, seed, progress)
     results["utility"] = {key: metrics[key] for key in ("identification_accuracy", "verification_accuracy")}
     if reference_accuracy is not None:
@@ -132,6 +134,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="identification accuracy without defense, to report score_cls")
     add_overwrite_option(p)
     p.add_argument("--device", default="cpu", help="where the attacks run: cpu, cuda, cuda:N")
+    add_attacker_faces_option(p)
     p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
     p.set_defaults(func=_cmd_evaluate)
 
@@ -140,7 +143,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> None:
     budget = get_budget(args.budget)
     results = evaluate_run(Path(args.run), budget, args.seed,
                            reference_accuracy=args.reference_accuracy, progress=not args.no_progress,
-                           device=args.device, overwrite=args.overwrite)
+                           device=args.device, overwrite=args.overwrite, attacker_folder=args.attacker_faces)
     s, ci = results["summary"], results["intervals"]
     for figure in ("ssim", "psnr", "recon_id_accuracy", "mia_top1", "mia_top5", "knn_distance"):
         low, high = ci[figure]

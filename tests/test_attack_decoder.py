@@ -5,10 +5,12 @@ import torch
 
 from attacks.analytic import AnalyticAttack
 from attacks.attacker_faces import attacker_faces, default_attacker_folder
+from attacks.budget import get_budget
 from attacks.decoder import ResidualUNet, differentiable_ssim, train_decoder
 from attacks.defenses import secret_key
 from attacks.metrics import ssim
 from attacks.networks import CoefficientCodec
+from attacks.privacy import prepare_kit
 from attacks.protection import Protection
 from freqmix_base.errors import FreqmixError
 from mixup_env.frequency import FrequencyTransform
@@ -85,3 +87,9 @@ def test_the_untrained_residual_unet_returns_its_input_in_colour():
     x = torch.rand(2, 3, 32, 32) * 255
     net = ResidualUNet(CoefficientCodec.fit(x), (8, 16, 32))
     assert torch.equal(net(x), x)  # zero-initialised last layer
+
+
+def test_the_kit_refuses_a_missing_attacker_folder_before_training_anything(tmp_path):
+    faces = synthetic_faces(num_identities=2, images_per_identity=2, image_size=16, seed=0)
+    with pytest.raises(FreqmixError, match="does not exist"):
+        prepare_kit(faces, faces, faces, get_budget("full"), 0, progress=False, attacker_folder=tmp_path / "none")

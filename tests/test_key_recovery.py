@@ -5,6 +5,7 @@ import torch
 
 from attacks.defenses import secret_key
 from attacks.key_recovery import log_energy_maps, recover_channels, recovered_belief
+from attacks.privacy import black_box_belief
 from attacks.protection import Protection, black_box_guess
 from freqmix_base.errors import FreqmixError
 from mixup_env.frequency import FrequencyTransform
@@ -28,6 +29,17 @@ def test_recovers_the_hybrid_masks_channels_and_key_exactly_on_orl(orl, k):
     # The recovered belief scatters the observed channels exactly as the truth does.
     assert torch.equal(belief.scatter(tensors), truth.scatter(tensors))
     assert belief.mixes == (k > 1)
+
+
+@pytest.mark.parametrize("k", [1, 4])
+def test_the_black_box_belief_holds_the_true_key_and_the_guessed_k(orl, k):
+    truth = Protection(FrequencyTransform(1, "high", 36, secret_key(0)), {k: 1.0})
+    tensors, _, _ = truth.protect_all(orl.train.images.float(), orl.train.labels, np.random.default_rng(2))
+    belief, recovery = black_box_belief(tensors, orl.auxiliary, truth, seed=0)
+    assert recovery.recovered_fraction(truth.transform) == 1.0
+    assert torch.equal(belief.transform.kept, truth.transform.kept)
+    # k is not read from the (biased) energy shrink: the guess's rule stays.
+    assert belief.k_probs == black_box_guess(truth, 0).k_probs
 
 
 def test_an_unshuffled_selection_is_recovered_in_ascending_order(orl):

@@ -114,7 +114,8 @@ def test_evaluate_off_a_terminal_prints_plain_lines_for_every_stage(tmp_path, ca
     from freqmix.experiment.launch import run_training
 
     budget = AttackBudget("plain-lines", recognizer_epochs=1, evaluator_steps=2, cgan_steps=2, cgan_batch=8,
-                          cgan_width=8, prior_steps=2, inversion_steps=2, inversions_per_identity=1)
+                          cgan_width=8, prior_steps=2, inversion_steps=2, inversions_per_identity=1, decoder_steps=2,
+                          decoder_widths=(8, 16), decoder_batch=8)
     run_training(TrainConfig(data="synthetic", image_size=32, private_fraction=0.1, train_per_identity=3, steps=2,
                              batch_size=6, embedding_dim=16, agent="fixed", k=3), tmp_path, progress=False)
     capsys.readouterr()
@@ -123,7 +124,8 @@ def test_evaluate_off_a_terminal_prints_plain_lines_for_every_stage(tmp_path, ca
     err = capsys.readouterr().err
     assert "\x1b" not in err and "\r" not in err
     stages = {line.split(": ")[0] for line in err.split("\n") if line.startswith("evaluate [")}
-    assert {"evaluate [CGAN white-box]", "evaluate [CGAN black-box]", "evaluate [judging]"} <= stages, stages
+    assert {"evaluate [CGAN white-box]", "evaluate [CGAN black-box]", "evaluate [white-box decoder]",
+            "evaluate [black-box decoder]", "evaluate [judging]"} <= stages, stages
 
 
 def test_ablate_with_one_seed_claims_no_difference_and_names_no_late_window(tmp_path, capsys):

@@ -15,7 +15,8 @@ from mixup_env.env import FreqMixUpEnv
 
 TINY = ["--image-size", "32", "--batch-size", "8", "--embedding-dim", "32", "--no-progress", "--seed", "3"]
 TINY_BUDGET = AttackBudget("tiny", recognizer_epochs=1, evaluator_steps=4, cgan_steps=2, cgan_batch=8, cgan_width=8,
-                           prior_steps=2, inversion_steps=2, inversions_per_identity=1)
+                           prior_steps=2, inversion_steps=2, inversions_per_identity=1, decoder_steps=2,
+                           decoder_widths=(8, 16), decoder_batch=8)
 if "tiny" not in BUDGETS:
     BUDGETS.register("tiny", TINY_BUDGET)
 
