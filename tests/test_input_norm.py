@@ -22,14 +22,16 @@ def test_rms_norm_gives_every_tensor_unit_rms_and_keeps_zeros():
 @pytest.mark.parametrize("name", sorted(BACKBONES))
 def test_backbone_embeds_a_tensor_and_its_rescaled_copy_alike_only_with_rms(name):
     # Eval mode: BN's running statistics are fixed, as when a recognizer trained on mixes meets clean faces.
-    x = torch.randn(3, 8, 8, 8)
+    x = torch.randn(3, 8, 8, 8, generator=torch.Generator().manual_seed(0))
     scaled = x * torch.tensor([0.3, 1.6, 2.0]).view(-1, 1, 1, 1)
     for norm, alike in (("rms", True), ("none", False)):
         torch.manual_seed(0)
         net = build_backbone(name, 8, embedding_dim=16, input_norm=norm)
         net.train()(torch.randn(4, 8, 8, 8))  # running statistics away from their initial values
         net.eval()
-        assert torch.allclose(net(x), net(scaled), rtol=1e-4, atol=1e-4) == alike, norm
+        out = net(x)
+        # Float32 through a deep net with outputs ~1e4: agreement is judged relative to the output's scale.
+        assert torch.allclose(out, net(scaled), rtol=1e-3, atol=1e-3 * out.abs().max().item()) == alike, norm
 
 
 def test_rms_brings_a_mix_to_the_energy_of_one_face():
