@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from attacks.analytic import AnalyticAttack
-from attacks.augment import shift_flip
+from attacks.augment import dominant_faces, protected_training_batch
 from attacks.metrics import DATA_RANGE, ssim
 from attacks.networks import CoefficientCodec
 from attacks.protection import Protection
@@ -140,10 +140,6 @@ class DecoderAttack:
         return self.decode(self.inverse(tensors.float()), batch_size)
 
 
-def _dominant(images: torch.Tensor, partners: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
-    return images[partners[torch.arange(len(partners)), weights.argmax(dim=1)]]
-
-
 def _loss(decoded: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return F.l1_loss(decoded / DATA_RANGE, target / DATA_RANGE) + (1 - differentiable_ssim(decoded, target)).mean()
 
@@ -185,7 +181,7 @@ def train_decoder(protection: Protection, images: torch.Tensor, labels: torch.Te
     probe_tensors, probe_components, probe_weights = protection.protect_all(
         faces[probe_idx], labels[probe_idx], rng)
     probe_inverse = attack.inverse(probe_tensors)
-    probe_target = _dominant(faces[probe_idx], probe_components, probe_weights)
+    probe_target = dominant_faces(faces[probe_idx], probe_components, probe_weights)
 
     optimizer = torch.optim.Adam(network.parameters(), lr=learning_rate)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=learning_rate, total_steps=max(steps, 1),
@@ -199,11 +195,9 @@ def train_decoder(protection: Protection, images: torch.Tensor, labels: torch.Te
             attack.curve.append(_curve_point(attack, step, probe_inverse, probe_target, running, started))
             running = []
         network.train()
-        idx = torch.from_numpy(rng.choice(len(train_faces), size=min(batch_size, len(train_faces)), replace=False))
-        batch = shift_flip(train_faces[idx], MAX_SHIFT, gen)
-        mixed = protection.protect(batch, train_labels[idx], rng)
+        mixed, target = protected_training_batch(protection, train_faces, train_labels, batch_size, MAX_SHIFT, rng, gen)
         inverse = analytic.reconstruct(mixed.x).to(device)
-        target = _dominant(batch, mixed.partners, mixed.weights).to(device)
+        target = target.to(device)
         loss = _loss(network(inverse), target)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from attacks.analytic import AnalyticAttack
-from attacks.augment import shift_flip
+from attacks.augment import dominant_faces, protected_training_batch
 from attacks.metrics import ssim
 from attacks.networks import CoefficientCodec, FrequencyUNet, PatchDiscriminator
 from attacks.protection import Protection
@@ -55,10 +55,6 @@ class ReconstructionAttack:
         return torch.cat(out).clamp(0, 255)
 
 
-def _dominant(images: torch.Tensor, partners: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
-    return images[partners[torch.arange(len(partners)), weights.argmax(dim=1)]]
-
-
 def train_reconstruction(protection: Protection, images: torch.Tensor, labels: torch.Tensor, steps: int,
                          seed: int, batch_size: int = 32, width: int = 32, progress: bool = True,
                          desc: str = "CGAN", device: str = "cpu") -> ReconstructionAttack:
@@ -86,7 +82,7 @@ def train_reconstruction(protection: Protection, images: torch.Tensor, labels: t
         generator = FrequencyUNet(channels, codec, in_scale, analytic.fill, analytic.kept_mask, width).to(device)
         discriminator = PatchDiscriminator(codec, in_scale, width).to(device)
     probe = tensors[:CURVE_FACES]
-    probe_target = _dominant(faces, components[:CURVE_FACES], weights[:CURVE_FACES])
+    probe_target = dominant_faces(faces, components[:CURVE_FACES], weights[:CURVE_FACES])
     attack = ReconstructionAttack(protection, generator, [])
     every = max(1, steps // CURVE_POINTS)
     opt_g = torch.optim.Adam(generator.parameters(), lr=LEARNING_RATE, betas=BETAS)
@@ -96,11 +92,9 @@ def train_reconstruction(protection: Protection, images: torch.Tensor, labels: t
         if step % every == 0:
             attack.curve.append(_curve_point(attack, step, probe, probe_target))
             generator.train()
-        idx = torch.from_numpy(rng.choice(len(faces), size=min(batch_size, len(faces)), replace=False))
-        batch = shift_flip(faces[idx], MAX_SHIFT, gen)
-        mixed = protection.protect(batch, labels[idx], rng)
+        mixed, target = protected_training_batch(protection, faces, labels, batch_size, MAX_SHIFT, rng, gen)
         cond = protection.scatter(mixed.x).to(device)
-        target = _dominant(batch, mixed.partners, mixed.weights).to(device)
+        target = target.to(device)
         l1, loss_d = _gan_step(generator, discriminator, opt_g, opt_d, cond, target)
         bar.set_postfix(l1=f"{l1.item():.3f}", d=f"{loss_d.item():.2f}")
     attack.curve.append(_curve_point(attack, steps, probe, probe_target))
