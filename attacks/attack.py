@@ -102,6 +102,26 @@ def belief_key(belief: Protection) -> tuple:
             belief.batch_size)
 
 
+def fitted_once(setting: AttackSetting, name: str, belief: Protection, fit: Callable[[Protection], Any]) -> Any:
+    """The attack ``name`` fitted under ``belief``: ``fit(belief)`` the first time, then the same object for every
+    defense, and for the white- or black-box side, whose attacker holds an equal belief (an attack depends on the
+    belief it is trained under, not on who holds it)."""
+    key = (name, belief_key(belief))
+    if key not in setting.shared:
+        setting.shared[key] = fit(belief)
+    return setting.shared[key]
+
+
+def seconds_once(setting: AttackSetting, name: str, belief: Protection, seconds: float,
+                 before: tuple[Protection, ...] = ()) -> float:
+    """Expected seconds of :func:`fitted_once`: nothing when an attack under ``belief`` is already shared or one of
+    the beliefs fitted ``before`` it in this evaluation equals it."""
+    key = belief_key(belief)
+    taken = (name, key) in setting.shared or any(
+        belief_key(other) == key for other in before)
+    return 0.0 if taken else seconds
+
+
 def no_seconds(setting: AttackSetting) -> float:
     """The expected cost of an attack that trains nothing (its outputs are judged with the others)."""
     return 0.0

@@ -49,7 +49,7 @@ BUDGETS: Registry[AttackBudget] = Registry("budget", "--budget")
 for _budget in (
     AttackBudget("smoke", recognizer_epochs=20, evaluator_steps=100, cgan_steps=40, cgan_batch=16, cgan_width=16,
                  prior_steps=60, inversion_steps=40, inversions_per_identity=1, decoder_steps=30,
-                 decoder_widths=(16, 32), decoder_batch=16),
+                 decoder_widths=(16, 32), decoder_batch=16, attacked_per_identity=2),
     # Between the two, for experiments of many defenses × seeds on one core (freqmix frontier on ORL, 3 seeds):
     # recognizers trained as long as default's, smoke's attacks with a CGAN trained a quarter longer, on two
     # faces per private identity (judging every face of every defense dominated the cost: ~60% of it on ORL).

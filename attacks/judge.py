@@ -8,6 +8,7 @@ images each): whole-image chips 0.94, aligned chips 0.96 held-out accuracy (docs
 """
 from __future__ import annotations
 
+import hashlib
 from typing import Literal
 
 import cv2
@@ -25,6 +26,11 @@ Alignment = Literal["landmarks", "whole"]
 def _rgb_uint8(image: torch.Tensor) -> np.ndarray:
     array = image.detach().cpu().float().clamp(0, 255).round().byte().permute(1, 2, 0).numpy()
     return np.ascontiguousarray(np.repeat(array, 3, axis=2) if array.shape[2] == 1 else array)
+
+
+def _face_key(image: torch.Tensor) -> bytes:
+    """What the descriptor of one (P, H, W) image depends on: its shape and rounded 0..255 pixels."""
+    return hashlib.blake2b(_rgb_uint8(image).tobytes() + repr(tuple(image.shape)).encode(), digest_size=16).digest()
 
 
 def face_chips(images: torch.Tensor, alignment: Alignment = "landmarks") -> list[np.ndarray]:
@@ -64,15 +70,28 @@ class PretrainedJudge:
 
     def __init__(self, gallery: torch.Tensor, labels: torch.Tensor, alignment: Alignment = "landmarks") -> None:
         self.alignment = alignment
-        self.gallery_embeddings = describe(gallery.float(), alignment)
+        self._described: dict[bytes, torch.Tensor] = {}
+        self.gallery_embeddings = self.embed(gallery)
         self.gallery_labels = labels.clone()
         num_identities = int(labels.max()) + 1
         self.centroids = torch.stack([self.gallery_embeddings[labels == k].mean(dim=0)
                                       for k in range(num_identities)])
 
     def embed(self, images: torch.Tensor) -> torch.Tensor:
-        """(N, P, H, W) 0..255 -> (N, 128) L2-normalised descriptors."""
-        return describe(images.float(), self.alignment)
+        """(N, P, H, W) 0..255 -> (N, 128) L2-normalised descriptors.
+
+        A descriptor depends only on the image's rounded 0..255 pixels, and an evaluation shows the judge the same
+        face many times (a black-box attack whose recovered belief is the truth, exposure E = 1, the scores and the
+        distances of one set): each distinct face is described once (~0.05 s each on a CPU core)."""
+        if len(images) == 0:
+            return torch.zeros(0, 128, dtype=torch.float64)
+        keys = [_face_key(image) for image in images]
+        first_of_new = {key: i for i, key in reversed(list(enumerate(keys))) if key not in self._described}
+        if first_of_new:
+            order = sorted(first_of_new.values())
+            for i, vector in zip(order, describe(images[order].float(), self.alignment)):
+                self._described[keys[i]] = vector
+        return torch.stack([self._described[key] for key in keys])
 
     def logits(self, images: torch.Tensor) -> torch.Tensor:
         """(N, P, H, W) 0..255 -> (N, K) scores: minus the Euclidean distance to each identity's centroid."""

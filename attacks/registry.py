@@ -10,9 +10,9 @@ from __future__ import annotations
 import torch
 
 from attacks.analytic import AnalyticAttack
-from attacks.attack import Attack, AttackSetting, belief_key, no_seconds
-from attacks.decoder_attacks import (decoder_black_box, decoder_black_box_seconds, decoder_seconds,
-                                     decoder_white_box)
+from attacks.attack import Attack, AttackSetting, fitted_once, no_seconds, seconds_once
+from attacks.decoder_attacks import (decoder_black_box, decoder_black_box_seconds, decoder_white_box,
+                                     decoder_white_box_seconds)
 from attacks.inversion import TargetModel, invert_gmi, invert_tv
 from attacks.progress import SECONDS_PER_CGAN_STEP, SECONDS_PER_INVERSION_STEP
 from attacks.protection import Protection, white_box
@@ -29,30 +29,29 @@ def _analytic_black_box(setting: AttackSetting) -> AnalyticAttack:
     return AnalyticAttack.fit(setting.belief, setting.auxiliary.images)
 
 
-def _cgan(setting: AttackSetting, belief: Protection, purpose: str, desc: str) -> ReconstructionAttack:
+def _cgan(setting: AttackSetting, belief: Protection, desc: str) -> ReconstructionAttack:
     budget, aux = setting.budget, setting.auxiliary
-    return train_reconstruction(belief, aux.images, aux.labels, steps=budget.cgan_steps,
-                                seed=sub_seed(setting.seed, purpose), batch_size=budget.cgan_batch,
-                                width=budget.cgan_width, progress=setting.progress, desc=desc, device=setting.device)
+    return fitted_once(setting, "cgan", belief, lambda held: train_reconstruction(
+        held, aux.images, aux.labels, steps=budget.cgan_steps, seed=sub_seed(setting.seed, "cgan"),
+        batch_size=budget.cgan_batch, width=budget.cgan_width, progress=setting.progress, desc=desc,
+        device=setting.device))
 
 
 def _cgan_white_box(setting: AttackSetting) -> ReconstructionAttack:
-    return _cgan(setting, white_box(setting.truth), "cgan-white", "CGAN white-box")
+    return _cgan(setting, white_box(setting.truth), "CGAN white-box")
 
 
 def _cgan_black_box(setting: AttackSetting) -> ReconstructionAttack:
-    key = ("cgan", belief_key(setting.belief))
-    if key not in setting.shared:
-        setting.shared[key] = _cgan(setting, setting.belief, "cgan-black", "CGAN black-box")
-    return setting.shared[key]
+    return _cgan(setting, setting.belief, "CGAN black-box")
 
 
-def _cgan_seconds(setting: AttackSetting) -> float:
-    return SECONDS_PER_CGAN_STEP * setting.budget.cgan_steps
+def _cgan_white_box_seconds(setting: AttackSetting) -> float:
+    return seconds_once(setting, "cgan", white_box(setting.truth), SECONDS_PER_CGAN_STEP * setting.budget.cgan_steps)
 
 
 def _cgan_black_box_seconds(setting: AttackSetting) -> float:
-    return 0.0 if ("cgan", belief_key(setting.belief)) in setting.shared else _cgan_seconds(setting)
+    return seconds_once(setting, "cgan", setting.belief, SECONDS_PER_CGAN_STEP * setting.budget.cgan_steps,
+                        before=(setting.truth,))
 
 
 def _tv_prior(setting: AttackSetting) -> torch.Tensor:
@@ -76,12 +75,12 @@ ATTACKS.register("analytic_white_box", Attack("reconstruction", "white-box analy
                                               no_seconds))
 ATTACKS.register("analytic_black_box", Attack("reconstruction", "black-box analytic inverse", _analytic_black_box,
                                               no_seconds, black_box=True, in_samples=False))
-ATTACKS.register("cgan_white_box", Attack("reconstruction", "white-box CGAN", _cgan_white_box, _cgan_seconds,
+ATTACKS.register("cgan_white_box", Attack("reconstruction", "white-box CGAN", _cgan_white_box, _cgan_white_box_seconds,
                                           stage="CGAN white-box"))
 ATTACKS.register("cgan_black_box", Attack("reconstruction", "black-box CGAN", _cgan_black_box,
                                           _cgan_black_box_seconds, black_box=True, stage="CGAN black-box"))
 ATTACKS.register("decoder_white_box", Attack("reconstruction", "white-box decoder", decoder_white_box,
-                                             decoder_seconds))
+                                             decoder_white_box_seconds))
 ATTACKS.register("decoder_black_box", Attack("reconstruction", "black-box decoder", decoder_black_box,
                                              decoder_black_box_seconds, black_box=True))
 ATTACKS.register("tv_prior", Attack("inversion", "inversion, TV prior", _tv_prior, _inversion_seconds))

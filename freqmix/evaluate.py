@@ -132,7 +132,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=None, help="seed of the attacks (default: the run's seed)")
     p.add_argument("--reference-accuracy", type=float, default=None,
                    help="identification accuracy without defense, to report score_cls")
-    add_overwrite_option(p)
+    add_overwrite_option(p, help="replace an earlier evaluation of the run under the same budget (without it one is "
+                                 "refused)")
     p.add_argument("--device", default="cpu", help="where the attacks run: cpu, cuda, cuda:N")
     add_attacker_faces_option(p)
     p.add_argument("--no-progress", action="store_true", help="hide the progress bars")

@@ -49,10 +49,11 @@ def add_hp_option(p: argparse.ArgumentParser, help: str) -> None:
     p.add_argument("--hp", action="append", default=[], metavar="KEY=VALUE", help=help)
 
 
-def add_overwrite_option(p: argparse._ActionsContainer) -> None:
-    """``--overwrite``: replace the freqmix files of an existing ``--out`` (other files there are kept)."""
-    p.add_argument("--overwrite", action="store_true",
-                   help="replace the results of an earlier run in --out (without it a non-empty --out is refused)")
+def add_overwrite_option(p: argparse._ActionsContainer,
+                         help: str = "replace the results of an earlier run in --out (without it a non-empty --out "
+                                     "is refused)") -> None:
+    """``--overwrite``: replace the freqmix files of an earlier result (other files there are kept)."""
+    p.add_argument("--overwrite", action="store_true", help=help)
 
 
 def add_attacker_faces_option(p: argparse.ArgumentParser) -> None:

@@ -93,3 +93,30 @@ def test_the_kit_refuses_a_missing_attacker_folder_before_training_anything(tmp_
     faces = synthetic_faces(num_identities=2, images_per_identity=2, image_size=16, seed=0)
     with pytest.raises(FreqmixError, match="does not exist"):
         prepare_kit(faces, faces, faces, get_budget("full"), 0, progress=False, attacker_folder=tmp_path / "none")
+
+
+def test_one_decoder_per_belief_and_the_black_box_attacker_holding_the_truth_reuses_it():
+    from attacks.attack import AttackSetting
+    from attacks.decoder_attacks import (decoder_black_box, decoder_black_box_seconds, decoder_white_box,
+                                         decoder_white_box_seconds)
+    from attacks.protection import black_box_guess
+    from recognizer.splits import split_identities
+
+    faces = synthetic_faces(num_identities=4, images_per_identity=4, image_size=32, seed=0)
+    truth = Protection(FrequencyTransform(1, "high", 36, secret_key(0)), {1: 1.0}, batch_size=8)
+    tiny = get_budget("smoke")
+    recovered = Protection(FrequencyTransform(1, "high", 36, secret_key(0)), {1: 1.0}, batch_size=8)
+    _, aux = split_identities(faces, 0.5, seed=0)
+
+    def setting(belief):
+        return AttackSetting(truth, belief, aux, aux, None, torch.arange(2), None, tiny, seed=0, shared=shared)
+
+    shared = {}
+    assert decoder_black_box_seconds(setting(recovered)) == 0 < decoder_white_box_seconds(setting(recovered))
+    white = decoder_white_box(setting(recovered))
+    assert decoder_black_box(setting(recovered)) is white and len(shared) == 1
+    guessed = black_box_guess(truth, seed=1)  # a wrong key: its own decoder, trained under the guess
+    assert decoder_black_box_seconds(setting(guessed)) > 0
+    other = decoder_black_box(setting(guessed))
+    assert other is not white and other.protection == guessed and len(shared) == 2
+    assert decoder_white_box_seconds(setting(guessed)) == 0  # the truth's decoder is shared by the next defense
