@@ -22,12 +22,13 @@ from matplotlib.figure import Figure
 from agents.hyperparams import parse_overrides
 from agents.registry import resolve_hyperparams
 from attacks.budget import BUDGETS, AttackBudget, get_budget
-from attacks.defenses import DEFENSES, PROTECTION_OPTIONS, defense_overrides, parse_defenses
+from attacks.defenses import DEFENSES, PROTECTION_OPTIONS, defense_of, parse_defenses
 from attacks.exposure import EXPOSURES
 from attacks.privacy import AttackerKit, prepare_kit
 from attacks.registry import ATTACKS
 from freqmix.evaluate import evaluate_run
-from freqmix.experiment.config import TrainConfig, hyperparams_for
+from freqmix.experiment.assembly import hyperparams_for
+from freqmix.experiment.config import TrainConfig
 from freqmix.experiment.launch import run_training
 from freqmix.experiment.run_folder import OutputExistsError, claim_output_folder
 from freqmix.experiment.task import attack_split
@@ -69,8 +70,8 @@ def run_compare(base: TrainConfig, defenses: list[str], budget: AttackBudget, ou
     output file to ``out``; return the table rows (mean, ``_ci_low``, ``_ci_high`` per figure).
 
     :param base: the shared training configuration (data, recognizer, seed, private_fraction); each defense
-        replaces its protection fields, and ``budget.recognizer_epochs`` applies unless ``base.steps`` is set; its
-        ``hyperparams`` (``--hp``) go to every defense whose agent learns (none to fixed k, random, schedules).
+        overrides it (``TrainConfig.defended_by``), ``budget.recognizer_epochs`` applies unless ``--steps`` is set;
+        its ``--hp`` go to every defense whose agent learns (none to fixed k, random, schedules).
     :param device: where the attacks run (``--device`` of the command: the same as training).
     :param resume: reuse every defense/seed run of ``out`` that finished under the same configuration and budget
         (its ``compare_row.json``), and train and attack only the others.
@@ -95,9 +96,9 @@ def run_compare(base: TrainConfig, defenses: list[str], budget: AttackBudget, ou
         kit, reference = None, None
         for name in order:
             folder = out / name if seeds == 1 else out / name / f"seed{seed}"
-            fields = defense_overrides(name, seed)
-            run_config = replace(config, **fields, hyperparams=hyperparams_for(base, fields["agent"]))
-            fingerprint = {"config": asdict(run_config), "budget": asdict(budget),
+            defense = defense_of(name, seed)
+            run_config = config.defended_by(defense, hyperparams_for(base, defense.agent))
+            fingerprint = {"config": run_config.flat(), "budget": asdict(budget),
                            "attacker_faces": None if attacker_folder is None else str(attacker_folder)}
             row = _finished_row(folder, fingerprint) if resume else None
             if row is None:
@@ -125,12 +126,12 @@ def run_compare(base: TrainConfig, defenses: list[str], budget: AttackBudget, ou
 
 
 def check_defense_hyperparams(base: TrainConfig, defenses: list[str]) -> None:
-    """FreqmixError naming the agent when a defense's learning agent does not take a key of ``base.hyperparams``:
+    """FreqmixError naming the agent when a defense's learning agent does not take a key of ``base.agent.hyperparams``:
     before hours of training, not after."""
     for name in defenses:
-        agent = defense_overrides(name, base.seed)["agent"]
+        agent = defense_of(name, base.seed).agent
         if hyperparams_for(base, agent):
-            resolve_hyperparams(agent, base.env, base.hyperparams)
+            resolve_hyperparams(agent, base.agent.env_id, base.agent.hyperparams)
 
 
 def _start(out: Path, base: TrainConfig, defenses: list[str], budget: AttackBudget, seed_list: list[int],
@@ -142,7 +143,7 @@ def _start(out: Path, base: TrainConfig, defenses: list[str], budget: AttackBudg
                                     "it, or choose another --out")
         claim_output_folder(out, overwrite, COMPARE_FILES)
     out.mkdir(parents=True, exist_ok=True)
-    overrides = {name: defense_overrides(name, base.seed) for name in defenses}
+    overrides = {name: asdict(defense_of(name, base.seed)) for name in defenses}
     (out / "config.json").write_text(json.dumps(
         {"defenses": defenses, "seeds": seed_list, "budget": asdict(budget), "base": asdict(base),
          "defense_overrides": overrides}, indent=2))
@@ -161,7 +162,8 @@ def _defense_row(name: str, run_config: TrainConfig, folder: Path, budget: Attac
 
 
 def _finished_row(folder: Path, fingerprint: dict[str, Any]) -> dict[str, Any] | None:
-    """The row a finished run of ``folder`` left under the same configuration and budget, else None."""
+    """The row a finished run of ``folder`` left under the same configuration and budget, else None (the
+    configuration is compared in its flat form, the form older versions saved too)."""
     try:
         saved = json.loads((folder / ROW_FILE).read_text())
     except (OSError, ValueError):
@@ -251,7 +253,7 @@ def _write_tables(table: list[dict[str, Any]], out: Path, base: TrainConfig, bud
     shown = ("identification_accuracy", "ssim", "psnr", "recon_id_accuracy", "mia_top1", "mia_top5",
              "knn_distance", *(f"exposure_recon_id_accuracy_E{e}" for e in EXPOSURES), "score_pp", "score_cls",
              "mean_k", "wall_seconds")
-    lines = [f"# freqmix compare: {base.data}", "",
+    lines = [f"# freqmix compare: {base.task.data}", "",
              f"budget `{budget.name}`, seeds {', '.join(map(str, seeds))}, {num_identities} private identities "
              f"(chance: identity {1 / num_identities:.3f}, top-5 {min(5, num_identities) / num_identities:.3f}), "
              f"pretrained judge (dlib ResNet) clean held-out accuracy {judged}, total {seconds / 60:.1f} min.", "",
@@ -347,7 +349,7 @@ def _cmd_compare(args: argparse.Namespace) -> None:
     epochs = args.epochs if args.epochs is not None else budget.recognizer_epochs
     base = config_from_args(args, epochs=epochs, hyperparams=parse_overrides(args.hp))
     table = run_compare(base, defenses, budget, Path(args.out), seeds=args.seeds, progress=not args.no_progress,
-                        device=base.device, resume=args.resume, overwrite=args.overwrite,
+                        device=base.recognizer.device, resume=args.resume, overwrite=args.overwrite,
                         attacker_folder=args.attacker_faces)
     for row in table:
         print(f"{row['defense']:>14}  accuracy {row['identification_accuracy']:.3f}  "

@@ -47,8 +47,9 @@ def protection_of(config: TrainConfig, metrics: dict[str, Any], image_channels: 
     """The run's real pipeline: its transform, and its recipe distribution (the k its agent chose, by frequency)."""
     counts = {int(k): n for k, n in metrics["k_histogram"].items()}
     total = sum(counts.values())
-    transform = FrequencyTransform.from_config(image_channels, config.transform_config())
-    return Protection(transform, {k: n / total for k, n in counts.items()}, config.recipe(), config.batch_size)
+    transform = FrequencyTransform.from_config(image_channels, config.transform)
+    return Protection(transform, {k: n / total for k, n in counts.items()}, config.recipe,
+                      config.training.batch_size)
 
 
 def evaluate_run(run: Path, budget: AttackBudget, seed: int | None = None, kit: AttackerKit | None = None,
@@ -89,10 +90,12 @@ def evaluate_run(run: Path, budget: AttackBudget, seed: int | None = None, kit: 
     results["utility"] = {key: metrics[key] for key in ("identification_accuracy", "verification_accuracy")}
     if reference_accuracy is not None:
         results["scores"]["score_cls"] = score_cls(metrics["identification_accuracy"], reference_accuracy)
-    results["protection"] = {"channels": config.channels, "n_high": config.n_high, "keyed": config.key is not None,
+    transform, recipe = config.transform, config.recipe
+    results["protection"] = {"channels": transform.channels, "n_high": transform.n_high,
+                             "keyed": transform.key is not None,
                              "k_probs": {str(k): p for k, p in sorted(truth.k_probs.items())},
-                             "weights": config.weights, "alpha": config.alpha, "sign_flip": config.sign_flip,
-                             "laplace_epsilon": config.laplace_epsilon}
+                             "weights": recipe.weights, "alpha": recipe.alpha, "sign_flip": recipe.sign_flip,
+                             "laplace_epsilon": recipe.laplace_epsilon}
     results["budget"] = budget.name
     results["seed"] = seed
     results["wall_seconds"] = time.perf_counter() - started

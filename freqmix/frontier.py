@@ -29,7 +29,7 @@ from matplotlib.figure import Figure
 
 from agents.hyperparams import parse_overrides
 from attacks.budget import BUDGETS, get_budget
-from attacks.defenses import ADAPTIVE_DEFENSES, DEFENSES, HYBRID_MASK, SCHEDULE_DEFENSES, defense_overrides
+from attacks.defenses import ADAPTIVE_DEFENSES, DEFENSES, SCHEDULE_DEFENSES, defense_of
 from freqmix.compare import (
     COMPARE_FILES, DEFAULT_PRIVATE_FRACTION, check_defense_hyperparams, error_bars, hide_refused_options,
     refuse_defense_options, run_compare,
@@ -63,16 +63,17 @@ def learn_deployed_policies(base: TrainConfig, seeds: list[int], episodes: int, 
 
     :param resume: keep a seed's policy that an earlier call already learned (its ``metrics.json`` written)."""
     for seed in seeds:
-        mask = defense_overrides("reinforce-constrained", seed)
-        config = replace(base, **mask, seed=seed, episode="run", episodes=episodes, train_identities="auxiliary")
+        defense = defense_of("reinforce-constrained", seed)
+        config = replace(base.defended_by(defense, base.agent.hyperparams), seed=seed).with_options(
+            episode="run", episodes=episodes, train_identities="auxiliary")
         folder = out / "learn" / f"seed{seed}"
         if not (resume and (folder / "metrics.json").is_file()):
             run_training(config, folder, progress=progress, overwrite=True)  # run_frontier claimed ``out``
     template = str((out / "learn" / "seed{seed}" / "agent.zip").resolve())
     if DEPLOYED not in DEFENSES.names():
-        DEFENSES.register(DEPLOYED, {**DEFENSES.get("fixed2"), **HYBRID_MASK, "agent": template,
-                                     "reward": "constrained"})
-    elif DEFENSES.get(DEPLOYED)["agent"] != template:
+        fixed2 = DEFENSES.get("fixed2")
+        DEFENSES.register(DEPLOYED, replace(fixed2, agent=template, reward="constrained"))
+    elif DEFENSES.get(DEPLOYED).agent != template:
         raise FreqmixError(f"the {DEPLOYED} defense is already registered with another policy in this process")
     return DEPLOYED
 
@@ -203,7 +204,7 @@ def run_frontier(base: TrainConfig, budget_name: str, seeds: int, episodes: int,
         learn_deployed_policies(base, seed_list, episodes, out, progress, resume)
     # ``out`` is claimed: compare replaces what an earlier frontier left unless resuming.
     table = run_compare(base, frontier_defenses(deployed), budget, out, seeds=seeds, progress=progress,
-                        device=base.device, resume=resume, overwrite=not resume)
+                        device=base.recognizer.device, resume=resume, overwrite=not resume)
     verdicts = judge(table)
     _write(table, verdicts, out, seed_list, budget.name, episodes)
     plot(table, out / "frontier.png")
