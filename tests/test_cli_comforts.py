@@ -41,15 +41,15 @@ def test_a_mistyped_option_fails_before_torch_loads():
     script = ("import sys\nfrom freqmix.cli import main\n"
               "for argv in (['train', '--steps', 'abc'], ['train', '--reward', 'bogus'], ['train', '--input-norm', "
               "'x'], ['train', '--episode', 'forever'], ['ablate', '--seeds', 'two'], ['compare', '--channels', 'high'], "
-              "['frontier', '--budget'], ['evaluate', '--seed', 'x']):\n"
+              "['frontier', '--budget'], ['evaluate', '--seed', 'x'], ['bench', '--rounds', 'x'], ['align']):\n"
               "    try:\n        print(main(argv))\n    except SystemExit as exc:\n        print(exc.code)\n"
               "print('torch' in sys.modules, 'stable_baselines3' in sys.modules)")
     env = {key: value for key, value in os.environ.items() if key != "OMP_NUM_THREADS"}
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
                           env={**env, "PYTHONPATH": str(REPO)})
-    assert done.stdout.split() == ["2"] * 8 + ["False", "False"], done.stderr
+    assert done.stdout.split() == ["2"] * 10 + ["False", "False"], done.stderr
     errors = done.stderr.strip().splitlines()
-    assert len(errors) == 8 and all(line.startswith("freqmix: error: ") for line in errors)
+    assert len(errors) == 10 and all(line.startswith("freqmix: error: ") for line in errors)
     assert "invalid int value: 'abc'" in errors[0] and "'bogus' (choose from 'loss', 'constrained')" in errors[1]
 
 
