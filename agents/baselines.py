@@ -16,7 +16,7 @@ from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.logger import Logger
 
 from freqmix_base.errors import FreqmixError
-from mixup_env.masking import Recipe
+from mixup_env.recipe import Recipe
 from mixup_env.spaces import ActionCodec
 
 SelfChooser = TypeVar("SelfChooser", bound="_RecipeChooser")

@@ -18,6 +18,7 @@ from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.noise import NormalActionNoise
 
 from agents.baselines import FixedK, RandomK
+from agents.config import AgentConfig
 from agents.hyperparams import HYPERPARAMS_DIR, check_hyperparams, load_hyperparams, schedule
 from agents.policies import split_policy_kwargs
 from agents.reinforce import REINFORCE
@@ -180,24 +181,9 @@ def build_agent(name: str, env: gym.Env, seed: int, k: int = 2, hyperparams: dic
     return spec.build(env, seed, k, resolve_hyperparams(name, env_id, hyperparams))
 
 
-@dataclass(frozen=True)
-class AgentConfig:
-    """Which agent chooses the recipes, and how it is set up.
-
-    :param name: a registered agent (``AGENTS``).
-    :param k: the fixed agent's k.
-    :param hyperparams: overrides of the YAML hyperparameters (learning agents) or of the spec defaults.
-    :param env_id: the env id keying the YAML file.
-    """
-
-    name: str = "fixed"
-    k: int = 2
-    hyperparams: dict[str, Any] = field(default_factory=dict)
-    env_id: str = "FreqMixUp-v0"
-
-    def build(self, env: gym.Env, seed: int) -> Any:
-        """The agent on ``env`` with its own ``seed`` (see :func:`build_agent`)."""
-        return build_agent(self.name, env, seed=seed, k=self.k, hyperparams=self.hyperparams, env_id=self.env_id)
+def build_configured(config: AgentConfig, env: gym.Env, seed: int) -> Any:
+    """The agent ``config`` describes, on ``env`` with its own ``seed`` (see :func:`build_agent`)."""
+    return build_agent(config.name, env, seed=seed, k=config.k, hyperparams=config.hyperparams, env_id=config.env_id)
 
 
 def load_agent(name: str, path: str | Path, env: gym.Env | None = None) -> BaseAlgorithm:

@@ -1,7 +1,7 @@
 """A policy saved by ``freqmix train`` (``DIR/agent.zip``) acting without learning: deploy a learned k policy on
 other faces (``freqmix train --agent DIR/agent.zip``).
 
-The algorithm that saved it is read from the ``config.json`` beside the zip (its ``agent`` field). Actions are
+The algorithm that saved it is read from the ``config.json`` beside the zip (``agent.name``). Actions are
 sampled from the policy (not its argmax), so the deployed mixing follows the learned distribution; the samples
 come from torch's generator, which the run seeds.
 """
@@ -62,8 +62,9 @@ def saved_policy_builder(path: str, algorithms: dict[str, type[BaseAlgorithm]]) 
         if not zip_path.is_file():
             raise FreqmixError(f"no saved policy at {zip_path}; pass the agent.zip of a finished freqmix train run")
         try:
-            name = json.loads(config.read_text())["agent"]
-        except (OSError, ValueError, KeyError):
+            agent = json.loads(config.read_text())["agent"]
+            name = agent["name"] if isinstance(agent, dict) else agent  # nested, or the flat file of older versions
+        except (OSError, ValueError, KeyError, TypeError):
             raise FreqmixError(f"{config} is missing or names no agent; the saved policy's algorithm is unknown"
                                ) from None
         if name not in algorithms:

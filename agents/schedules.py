@@ -18,7 +18,7 @@ import numpy as np
 
 from agents.baselines import _RecipeChooser
 from freqmix_base.registry import Registry
-from mixup_env.masking import Recipe
+from mixup_env.recipe import Recipe
 from mixup_env.spaces import ActionCodec
 
 SCHEDULES: Registry[Callable[[float], float]] = Registry("schedule", "--agent")

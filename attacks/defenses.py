@@ -1,12 +1,13 @@
-"""The defenses compared side by side: name -> the run-configuration fields that make it (the fields of the
-protection pieces, :class:`mixup_env.frequency.TransformConfig` and :class:`mixup_env.masking.Recipe`, plus who
-chooses k and under which reward), in the :data:`DEFENSES` registry.
+"""The defenses compared side by side: name -> a :class:`Defense`, the typed override of the run configuration
+that makes it (the protection pieces whole, :class:`mixup_env.transform_config.TransformConfig` and
+:class:`mixup_env.recipe.Recipe`, plus who chooses k and under which reward), in the :data:`DEFENSES` registry.
+Training, ``freqmix compare`` and the attacker's view of a run all read those same fields.
 
 - ``none``: all channels, k = 1 (no protection, the reference of ``score_cls``);
 - ``ppfr``: PPFR-FD-like channel masking: keep the 36 highest-frequency channels per plane, keyed shuffle, k = 1;
 - ``dctdp``: DCTDP-like: drop the DC channel, Laplace noise of budget ε = :data:`DCTDP_EPSILON` per coefficient;
 - ``instahide``: all channels, k = 4, InstaHide weights (each <= 0.65) and random sign flips;
-- ``fixed2`` … ``fixed6``: the paper's hybrid mask (:data:`HYBRID_MASK`: PPFR-FD's high-frequency channel
+- ``fixed2`` … ``fixed6``: the paper's hybrid mask (:func:`hybrid`: PPFR-FD's high-frequency channel
   selection and keyed shuffle, then frequency MixUp) with k fixed;
 - ``random``: the hybrid mask with k drawn uniformly from {2..6} per batch;
 - ``linear``, ``step``, ``cosine``: the hybrid mask with k following a schedule of the run's progress
@@ -16,52 +17,82 @@ chooses k and under which reward), in the :data:`DEFENSES` registry.
 - ``reinforce-loss``, ``reinforce-constrained``, ``ppo-loss``, ``ppo-constrained``: the adaptive agents under
   each reward (``reinforce-constrained`` is ``adaptive``);
 - ``fixed2-nodc`` … ``fixed6-nodc``, ``random-nodc``, ``adaptive-nodc``: the same with the weaker mask that only
-  drops the DC channel (:data:`NO_DC_MASK`), kept for comparison with earlier results.
+  drops the DC channel (``hybrid(channels="no-dc")``), kept for comparison with earlier results.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, fields
-from typing import Any
+from dataclasses import dataclass, field, fields, replace
 
 import numpy as np
 
 from freqmix_base.errors import FreqmixError
 from freqmix_base.registry import Registry
-from mixup_env.frequency import TransformConfig
-from mixup_env.masking import Recipe
+from mixup_env.recipe import Recipe
 from mixup_env.spaces import PAPER_K_CHOICES
+from mixup_env.transform_config import TransformConfig
 
 DCTDP_EPSILON = 1.0
-HYBRID_MASK: dict[str, Any] = {"channels": "high", "weights": "dirichlet", "alpha": 1.0, "keyed": True}
-NO_DC_MASK: dict[str, Any] = {"channels": "no-dc", "weights": "dirichlet", "alpha": 1.0, "keyed": True}
 _KEY_STREAM = 7919  # keeps the secret key's draw apart from every other use of the seed
 
-#: The run-configuration fields of the protection: the transform's and the recipe's (but k, the agent's choice).
+#: The run-configuration options of the protection: the transform's and the recipe's (but k, the agent's choice).
 PROTECTION_OPTIONS = (*(f.name for f in fields(TransformConfig)), *(f.name for f in fields(Recipe) if f.name != "k"))
-# Every protection field at its piece's default, so that a defense never inherits one from the command line (a new
-# field of the transform or the recipe joins every defense); ``keyed`` stands for the key, drawn per seed.
-_PROTECTION = {**asdict(TransformConfig()), **asdict(Recipe())}
-_PLAIN: dict[str, Any] = {"agent": "fixed", "k": 1, "env": "FreqMixUp-v0",
-                          **{name: _PROTECTION[name] for name in PROTECTION_OPTIONS if name != "key"},
-                          "keyed": False, "reward": "loss"}
+
+
+@dataclass(frozen=True)
+class Defense:
+    """A defense as a typed override of the run configuration: its protection pieces whole (every field at its
+    piece's default unless the defense sets it, so that a defense never inherits one from the command line, and a new
+    field of the transform or the recipe joins every defense), who chooses k, and under which reward. A run takes
+    it with ``TrainConfig.defended_by``.
+
+    :param transform: the frequency transform; its ``key`` is drawn per seed when ``keyed`` (:meth:`for_seed`).
+    :param recipe: the non-k fields of the recipe.
+    :param agent: who chooses k (``agents.registry.AGENTS``), on the paper's env ``FreqMixUp-v0``; a name with
+        ``{seed}`` is a template, e.g. of a policy saved per seed.
+    :param k: the fixed agent's k.
+    :param reward: the reward the agent learns under (``mixup_env.rewards.REWARDS``).
+    :param keyed: the channels are shuffled with the defender's secret key.
+    """
+
+    transform: TransformConfig = field(default_factory=TransformConfig)
+    recipe: Recipe = field(default_factory=Recipe)
+    agent: str = "fixed"
+    k: int = 1
+    reward: str = "loss"
+    keyed: bool = False
+
+    def for_seed(self, seed: int) -> Defense:
+        """This defense under the run seed ``seed``: its secret key drawn where it shuffles, an agent template
+        filled in."""
+        return replace(self, transform=replace(self.transform, key=secret_key(seed) if self.keyed else None),
+                       agent=self.agent.format(seed=seed))
+
+
+def hybrid(agent: str = "fixed", k: int = 1, reward: str = "loss", channels: str = "high") -> Defense:
+    """The paper's hybrid mask (PPFR-FD's channel selection ``channels`` and keyed shuffle, then frequency MixUp
+    with Dirichlet(1) weights), k chosen by ``agent``."""
+    return Defense(TransformConfig(channels=channels), Recipe(weights="dirichlet", alpha=1.0), agent, k, reward,
+                   keyed=True)
+
+
 SCHEDULE_DEFENSES = ("linear", "step", "cosine")
 ADAPTIVE_DEFENSES = ("reinforce-loss", "reinforce-constrained", "ppo-loss", "ppo-constrained")
 
-DEFENSES: Registry[dict[str, Any]] = Registry("defense", "--defenses")
-DEFENSES.register("none", dict(_PLAIN))
-DEFENSES.register("ppfr", {**_PLAIN, "channels": "high", "keyed": True})
-DEFENSES.register("dctdp", {**_PLAIN, "channels": "no-dc", "laplace_epsilon": DCTDP_EPSILON})
-DEFENSES.register("instahide", {**_PLAIN, "k": 4, "weights": "instahide", "sign_flip": True})
-for _suffix, _mask in (("", HYBRID_MASK), ("-nodc", NO_DC_MASK)):
+DEFENSES: Registry[Defense] = Registry("defense", "--defenses")
+DEFENSES.register("none", Defense())
+DEFENSES.register("ppfr", Defense(TransformConfig(channels="high"), keyed=True))
+DEFENSES.register("dctdp", Defense(TransformConfig(channels="no-dc"), Recipe(laplace_epsilon=DCTDP_EPSILON)))
+DEFENSES.register("instahide", Defense(recipe=Recipe(weights="instahide", sign_flip=True), k=4))
+for _suffix, _channels in (("", "high"), ("-nodc", "no-dc")):
     for _k in PAPER_K_CHOICES:
-        DEFENSES.register(f"fixed{_k}{_suffix}", {**_PLAIN, **_mask, "k": _k})
-    DEFENSES.register(f"random{_suffix}", {**_PLAIN, **_mask, "agent": "random"})
-    DEFENSES.register(f"adaptive{_suffix}", {**_PLAIN, **_mask, "agent": "reinforce", "reward": "constrained"})
+        DEFENSES.register(f"fixed{_k}{_suffix}", hybrid(k=_k, channels=_channels))
+    DEFENSES.register(f"random{_suffix}", hybrid("random", channels=_channels))
+    DEFENSES.register(f"adaptive{_suffix}", hybrid("reinforce", reward="constrained", channels=_channels))
 for _name in SCHEDULE_DEFENSES:
-    DEFENSES.register(_name, {**_PLAIN, **HYBRID_MASK, "agent": _name})
+    DEFENSES.register(_name, hybrid(_name))
 for _name in ADAPTIVE_DEFENSES:
     _agent, _reward = _name.split("-")
-    DEFENSES.register(_name, {**_PLAIN, **HYBRID_MASK, "agent": _agent, "reward": _reward})
+    DEFENSES.register(_name, hybrid(_agent, reward=_reward))
 
 
 class DefenseError(FreqmixError):
@@ -84,11 +115,6 @@ def parse_defenses(text: str) -> list[str]:
     return names
 
 
-def defense_overrides(name: str, seed: int) -> dict[str, Any]:
-    """The run-configuration fields of defense ``name`` (the secret key drawn from ``seed`` where it shuffles; an
-    agent given as a path template, e.g. a policy saved per seed, gets ``{seed}`` filled in)."""
-    fields = dict(DEFENSES.get(name))
-    fields["agent"] = fields["agent"].format(seed=seed)
-    keyed = fields.pop("keyed", False)
-    fields["key"] = secret_key(seed) if keyed else None
-    return fields
+def defense_of(name: str, seed: int) -> Defense:
+    """Defense ``name`` under the run seed ``seed`` (:meth:`Defense.for_seed`); UnknownNameError if unknown."""
+    return DEFENSES.get(name).for_seed(seed)

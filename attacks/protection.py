@@ -15,7 +15,8 @@ import torch
 
 from freqmix_base.errors import FreqmixError
 from mixup_env.frequency import COEFFS_PER_BLOCK, FrequencyTransform
-from mixup_env.masking import FrequencyMixUp, MixedBatch, Recipe
+from mixup_env.masking import FrequencyMixUp, MixedBatch
+from mixup_env.recipe import Recipe
 from mixup_env.spaces import PAPER_K_CHOICES
 
 # The black-box attacker's guess of the noise budget when it knows that the method adds Laplace noise.

@@ -6,11 +6,10 @@ every learning agent. Files written to ``out``: ``AGENT/seedS/`` (each run's ``f
 (one row per run), ``ablation.csv`` and ``ablation.md`` (one row per agent: mean ± standard deviation over seeds
 and a 95% bootstrap interval over seeds; then, per figure, the pairs of agents whose intervals do not overlap,
 i.e. that differ beyond seed noise) and ``ablation.png`` (reward, k and clean-probe accuracy over training, one
-line per agent, averaged over seeds).
+line per agent, averaged over seeds). Its options: :mod:`freqmix.ablate_command`.
 """
 from __future__ import annotations
 
-import argparse
 import csv
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -19,14 +18,12 @@ from typing import Any
 import matplotlib
 import numpy as np
 
-from agents.hyperparams import parse_overrides
 from agents.registry import resolve_hyperparams
-from freqmix.experiment.config import TrainConfig, env_action, hyperparams_for
+from freqmix.experiment.assembly import hyperparams_for
+from freqmix.experiment.config import TrainConfig, env_action
 from freqmix.experiment.launch import run_training
 from freqmix.experiment.run_folder import claim_output_folder
-from freqmix.options import (
-    add_hp_option, add_overwrite_option, add_train_options, config_from_args, note_unusual_k, refuse_streaming,
-)
+from freqmix.options import note_unusual_k, refuse_streaming
 from freqmix_base.intervals import bootstrap_interval
 
 matplotlib.use("Agg")
@@ -34,7 +31,6 @@ import matplotlib.pyplot as plt  # noqa: E402  (after choosing the file-only bac
 
 from freqmix_base.errors import FreqmixError
 
-DEFAULT_AGENTS = "reinforce,ppo,a2c,dqn,fixed,random"
 ABLATION_FILES = ("runs.csv", "ablation.csv", "ablation.md", "ablation.png")
 LATE_WINDOW = 50  # steps behind "late k": what the agent chose at the end, once it has learned
 ONE_SEED_NOTE = ("One seed per agent: intervals over seeds need at least 2 seeds (--seeds 2 or more), so no "
@@ -96,19 +92,20 @@ def run_ablation(base: TrainConfig, choices: list[AgentChoice], seeds: list[int]
     :param overwrite: replace the results of an earlier ablation in ``out`` and its run folders (else a non-empty
         ``out`` is refused).
     """
-    env_action(base.env)
+    env_action(base.agent.env_id)
     refuse_streaming(base)
     for choice in choices:  # unknown names and hyperparameters fail before hours of training, not after
-        resolve_hyperparams(choice.agent, base.env, hyperparams_for(base, choice.agent))
+        resolve_hyperparams(choice.agent, base.agent.env_id, hyperparams_for(base, choice.agent))
         if choice.agent == "fixed":
-            note_unusual_k(base.k if choice.k is None else choice.k)
+            note_unusual_k(base.agent.k if choice.k is None else choice.k)
     claim_output_folder(out, overwrite, ABLATION_FILES)
     out.mkdir(parents=True, exist_ok=True)
     runs = []
     for choice in choices:
         for seed in seeds:
-            config = replace(base, agent=choice.agent, k=base.k if choice.k is None else choice.k, seed=seed,
-                             hyperparams=hyperparams_for(base, choice.agent))
+            config = replace(base, seed=seed).with_options(
+                agent=choice.agent, k=base.agent.k if choice.k is None else choice.k,
+                hyperparams=hyperparams_for(base, choice.agent))
             folder = out / choice.label.replace(":", "_k") / f"seed{seed}"
             metrics = run_training(config, folder, progress=progress, overwrite=overwrite)
             steps = _read_steps(folder / "steps.csv")
@@ -172,12 +169,12 @@ def write_markdown(path: Path, summary: list[dict[str, Any]], base: TrainConfig,
     alone and a line that says no difference is claimed."""
     columns = [column for column in SUMMARY_COLUMNS if f"{column[0]}_mean" in summary[0]]
     header = ["agent"] + [title for _, title, _ in columns]
-    reward = (f"reward `{base.reward}`" + (f" (accuracy target {base.accuracy_target:g})"
-                                           if base.reward == "constrained" else ""))
+    reward = (f"reward `{base.objective.reward}`" + (f" (accuracy target {base.objective.accuracy_target:g})"
+                                           if base.objective.reward == "constrained" else ""))
     seeds = summary[0]["seeds"]
     shown = ("mean ± std over seeds [95% bootstrap interval over seeds]" if seeds > 1
              else "the one seed's values")
-    lines = [f"Ablation on `{base.data}`, env {base.env}, {reward}, {steps} recognizer steps per run, "
+    lines = [f"Ablation on `{base.task.data}`, env {base.agent.env_id}, {reward}, {steps} recognizer steps per run, "
              f"seeds {seeds} per agent; {shown}.", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for row in summary:
         cells = [row["agent"]] + [(f"{row[f'{key}_mean']:.{digits}f} ± {row[f'{key}_std']:.{digits}f} "
@@ -220,33 +217,14 @@ def plot(path: Path, runs: list[dict[str, Any]], accuracy_target: float | None =
     plt.close(fig)
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
-    """Register ``freqmix ablate`` on the ``freqmix`` subparsers."""
-    p = sub.add_parser("ablate", help="compare agents × seeds with the same data, budget and seeds")
-    add_train_options(p)
-    p.add_argument("--agents", default=DEFAULT_AGENTS,
-                   help=f"comma-separated agents; fixed:K is the fixed agent with k=K (default {DEFAULT_AGENTS})")
-    p.add_argument("--seeds", type=int, default=3, help="seeds per agent: --seed, --seed+1, ...")
-    p.add_argument("--k", type=int, default=TrainConfig.k, help="k of a plain 'fixed' agent")
-    p.add_argument("--env", default=TrainConfig.env, help="FreqMixUp-v0 | FreqMixUpRecipe-v0")
-    add_hp_option(p, "override a hyperparameter of every learning agent (repeatable), as freqmix train --hp")
-    p.add_argument("--out", default="runs/ablate", help="output folder")
-    add_overwrite_option(p)
-    p.set_defaults(func=_cmd_ablate)
-
-
-def _cmd_ablate(args: argparse.Namespace) -> None:
-    if args.seeds < 1:
-        raise FreqmixError(f"--seeds must be >= 1, not {args.seeds}")
-    base = config_from_args(args, hyperparams=parse_overrides(args.hp))
-    out = Path(args.out)
-    choices = parse_agents(args.agents)
-    runs = run_ablation(base, choices, [base.seed + i for i in range(args.seeds)], out,
-                        progress=not args.no_progress, overwrite=args.overwrite)
+def ablate(base: TrainConfig, choices: list[AgentChoice], seeds: list[int], out: Path, progress: bool = True,
+           overwrite: bool = False) -> None:
+    """:func:`run_ablation`, then every table and the figure into ``out`` (``freqmix ablate``)."""
+    runs = run_ablation(base, choices, seeds, out, progress=progress, overwrite=overwrite)
     summary = summarize(runs)
     _write_csv(out / "runs.csv", runs)
     _write_csv(out / "ablation.csv", summary)
     steps = int(_read_steps(Path(runs[0]["folder"]) / "steps.csv")["step"].size)
     write_markdown(out / "ablation.md", summary, base, steps)
-    plot(out / "ablation.png", runs, base.accuracy_target if base.reward == "constrained" else None)
-    print((out / "ablation.md").read_text(), end="")
+    objective = base.objective
+    plot(out / "ablation.png", runs, objective.accuracy_target if objective.reward == "constrained" else None)

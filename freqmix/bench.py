@@ -2,11 +2,10 @@
 
 Writes ``OUT/bench.json`` (every figure with its spread, goal, and what both sides do; the settings and the
 machine) and ``OUT/train_run/`` (the ``freqmix train`` run behind the throughput and memory figures), and prints
-a table.
+a table. Its options: :mod:`freqmix.bench_command`.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import platform
@@ -17,13 +16,12 @@ from typing import Any
 import torch
 
 from freqmix.benchmarks import dct_vs_copy, dct_vs_cv2, env_step, reward_costs, train_run
+from freqmix.benchmarks.timing import DEFAULT_ROUNDS
 from freqmix.experiment.run_folder import claim_output_folder
-from freqmix.options import add_overwrite_option
 from freqmix_base.errors import FreqmixError
 from recognizer.data import synthetic_faces
 from recognizer.splits import split_per_identity
 
-DEFAULT_ROUNDS = 15
 BENCH_FILES = ("bench.json", "train_run")
 
 
@@ -94,28 +92,3 @@ def format_table(result: dict[str, Any]) -> str:
         lines.append(f"freqmix train: {run['images_per_second']:.1f} images/s over {run['steps']} steps, "
                      f"peak RSS {run['peak_rss_mib']:.0f} MiB ({run['goal']}: {'yes' if run['met'] else 'NO'})")
     return "\n".join(lines)
-
-
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    """Register ``freqmix bench``."""
-    p = subparsers.add_parser("bench", help="speed figures (ratios timed side by side) into OUT/bench.json")
-    p.add_argument("--out", default="runs/bench", help="output folder")
-    p.add_argument("--rounds", type=int, default=DEFAULT_ROUNDS, help="interleaved rounds per figure")
-    p.add_argument("--batch-size", type=int, default=32, help="images per batch")
-    p.add_argument("--image-size", type=int, default=112, help="side of the synthetic faces (multiple of 8)")
-    p.add_argument("--threads", type=int, default=1,
-                   help="torch threads (default 1: figures of per-core work, steady on a shared machine; "
-                        "0 = torch's default)")
-    p.add_argument("--train-steps", type=int, default=None,
-                   help="steps of the freqmix train run (default: its default budget)")
-    p.add_argument("--no-train", action="store_true", help="skip the freqmix train run")
-    add_overwrite_option(p)
-    p.set_defaults(func=_cmd_bench)
-
-
-def _cmd_bench(args: argparse.Namespace) -> None:
-    result = run_bench(Path(args.out), rounds=args.rounds, batch_size=args.batch_size, image_size=args.image_size,
-                       threads=args.threads, train_steps=args.train_steps, train=not args.no_train,
-                       overwrite=args.overwrite)
-    print(format_table(result))
-    print(f"-> {Path(args.out) / 'bench.json'}")

@@ -2,9 +2,10 @@
 exit code 2; ``FREQMIX_DEBUG=1`` shows the full traceback instead. Any other exception is a bug and shows its
 traceback.
 
-Each subcommand lives in its own module with ``add_parser(subparsers)``; only the module of the command that runs
-is imported (the others appear in ``freqmix --help`` by the one-line help below), so that ``freqmix --help``
-imports neither torch nor Stable-Baselines3.
+Each subcommand's options live in a module of their own with ``add_parser(subparsers)``; only the module of the
+command that runs is imported (the others appear in ``freqmix --help`` by the one-line help below), so that
+``freqmix --help`` imports neither torch nor Stable-Baselines3; and an options module imports the machinery of its
+command only when the command runs, so that a mistyped option fails before torch loads.
 """
 from __future__ import annotations
 
@@ -27,11 +28,11 @@ EXIT_INTERRUPTED = 130
 COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("freqmix.train_command", "train a recognizer on hybrid-masked faces, recipes chosen by an agent"),
     "align": ("freqmix.align", "detect, landmark and warp faces to the ArcFace 112×112 template"),
-    "ablate": ("freqmix.ablate", "compare agents × seeds with the same data, budget and seeds"),
-    "bench": ("freqmix.bench", "speed figures (ratios timed side by side) into OUT/bench.json"),
-    "evaluate": ("freqmix.evaluate", "all attacks on one trained run -> DIR/privacy.json"),
-    "compare": ("freqmix.compare", "train and attack every defense side by side -> compare.csv/md/json/png"),
-    "frontier": ("freqmix.frontier", "baselines vs adaptive agents on the privacy–utility plane, N seeds "
+    "ablate": ("freqmix.ablate_command", "compare agents × seeds with the same data, budget and seeds"),
+    "bench": ("freqmix.bench_command", "speed figures (ratios timed side by side) into OUT/bench.json"),
+    "evaluate": ("freqmix.evaluate_command", "all attacks on one trained run -> DIR/privacy.json"),
+    "compare": ("freqmix.compare_command", "train and attack every defense side by side -> compare.csv/md/json/png"),
+    "frontier": ("freqmix.frontier_command", "baselines vs adaptive agents on the privacy–utility plane, N seeds "
                                      "-> frontier.md/png"),
 }
 

@@ -2,11 +2,10 @@
 table (``compare.csv``, ``compare.md``, ``compare.json``) with a mean and 95% bootstrap interval per figure, the
 privacy–utility picture with error bars (``compare.png``) and the resolved configuration (``config.json``) to
 ``--out``; each defense's own run folder (with ``privacy.json``) lies beneath (``OUT/DEFENSE``, or
-``OUT/DEFENSE/seedS`` with several seeds).
+``OUT/DEFENSE/seedS`` with several seeds). Its options: :mod:`freqmix.compare_command`.
 """
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 import math
@@ -19,22 +18,19 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
-from agents.hyperparams import parse_overrides
 from agents.registry import resolve_hyperparams
-from attacks.budget import BUDGETS, AttackBudget, get_budget
-from attacks.defenses import DEFENSES, PROTECTION_OPTIONS, defense_overrides, parse_defenses
+from attacks.budget import AttackBudget
+from attacks.defenses import defense_of
 from attacks.exposure import EXPOSURES
 from attacks.privacy import AttackerKit, prepare_kit
 from attacks.registry import ATTACKS
 from freqmix.evaluate import evaluate_run
-from freqmix.experiment.config import TrainConfig, hyperparams_for
+from freqmix.experiment.assembly import hyperparams_for
+from freqmix.experiment.config import TrainConfig
 from freqmix.experiment.launch import run_training
 from freqmix.experiment.run_folder import OutputExistsError, claim_output_folder
 from freqmix.experiment.task import attack_split
-from freqmix.options import (
-    add_attacker_faces_option, add_hp_option, add_overwrite_option, add_train_options, config_from_args, flag,
-    refuse_streaming,
-)
+from freqmix.options import refuse_streaming
 from freqmix_base.errors import FreqmixError
 from freqmix_base.intervals import bootstrap_interval
 from freqmix_base.progress_bar import progress_bar
@@ -59,7 +55,6 @@ ONE_SEED_NOTE = ("One seed: the intervals cover the attacked images of one run, 
 REFERENCE = "none"
 ROW_FILE = "compare_row.json"  # one finished defense/seed run: its fingerprint and table row
 COMPARE_FILES = ("config.json", "compare.csv", "compare.md", "compare.json", "compare.png")
-DEFAULT_PRIVATE_FRACTION = 0.5
 
 
 def run_compare(base: TrainConfig, defenses: list[str], budget: AttackBudget, out: Path, seeds: int = 1,
@@ -69,8 +64,8 @@ def run_compare(base: TrainConfig, defenses: list[str], budget: AttackBudget, ou
     output file to ``out``; return the table rows (mean, ``_ci_low``, ``_ci_high`` per figure).
 
     :param base: the shared training configuration (data, recognizer, seed, private_fraction); each defense
-        replaces its protection fields, and ``budget.recognizer_epochs`` applies unless ``base.steps`` is set; its
-        ``hyperparams`` (``--hp``) go to every defense whose agent learns (none to fixed k, random, schedules).
+        overrides it (``TrainConfig.defended_by``), ``budget.recognizer_epochs`` applies unless ``--steps`` is set;
+        its ``--hp`` go to every defense whose agent learns (none to fixed k, random, schedules).
     :param device: where the attacks run (``--device`` of the command: the same as training).
     :param resume: reuse every defense/seed run of ``out`` that finished under the same configuration and budget
         (its ``compare_row.json``), and train and attack only the others.
@@ -95,9 +90,9 @@ def run_compare(base: TrainConfig, defenses: list[str], budget: AttackBudget, ou
         kit, reference = None, None
         for name in order:
             folder = out / name if seeds == 1 else out / name / f"seed{seed}"
-            fields = defense_overrides(name, seed)
-            run_config = replace(config, **fields, hyperparams=hyperparams_for(base, fields["agent"]))
-            fingerprint = {"config": asdict(run_config), "budget": asdict(budget),
+            defense = defense_of(name, seed)
+            run_config = config.defended_by(defense, hyperparams_for(base, defense.agent))
+            fingerprint = {"config": run_config.flat(), "budget": asdict(budget),
                            "attacker_faces": None if attacker_folder is None else str(attacker_folder)}
             row = _finished_row(folder, fingerprint) if resume else None
             if row is None:
@@ -125,12 +120,12 @@ def run_compare(base: TrainConfig, defenses: list[str], budget: AttackBudget, ou
 
 
 def check_defense_hyperparams(base: TrainConfig, defenses: list[str]) -> None:
-    """FreqmixError naming the agent when a defense's learning agent does not take a key of ``base.hyperparams``:
+    """FreqmixError naming the agent when a defense's learning agent does not take a key of ``--hp``:
     before hours of training, not after."""
     for name in defenses:
-        agent = defense_overrides(name, base.seed)["agent"]
+        agent = defense_of(name, base.seed).agent
         if hyperparams_for(base, agent):
-            resolve_hyperparams(agent, base.env, base.hyperparams)
+            resolve_hyperparams(agent, base.agent.env_id, base.agent.hyperparams)
 
 
 def _start(out: Path, base: TrainConfig, defenses: list[str], budget: AttackBudget, seed_list: list[int],
@@ -142,7 +137,7 @@ def _start(out: Path, base: TrainConfig, defenses: list[str], budget: AttackBudg
                                     "it, or choose another --out")
         claim_output_folder(out, overwrite, COMPARE_FILES)
     out.mkdir(parents=True, exist_ok=True)
-    overrides = {name: defense_overrides(name, base.seed) for name in defenses}
+    overrides = {name: asdict(defense_of(name, base.seed)) for name in defenses}
     (out / "config.json").write_text(json.dumps(
         {"defenses": defenses, "seeds": seed_list, "budget": asdict(budget), "base": asdict(base),
          "defense_overrides": overrides}, indent=2))
@@ -161,7 +156,8 @@ def _defense_row(name: str, run_config: TrainConfig, folder: Path, budget: Attac
 
 
 def _finished_row(folder: Path, fingerprint: dict[str, Any]) -> dict[str, Any] | None:
-    """The row a finished run of ``folder`` left under the same configuration and budget, else None."""
+    """The row a finished run of ``folder`` left under the same configuration and budget, else None (the
+    configuration is compared in its flat form, the form older versions saved too)."""
     try:
         saved = json.loads((folder / ROW_FILE).read_text())
     except (OSError, ValueError):
@@ -251,7 +247,7 @@ def _write_tables(table: list[dict[str, Any]], out: Path, base: TrainConfig, bud
     shown = ("identification_accuracy", "ssim", "psnr", "recon_id_accuracy", "mia_top1", "mia_top5",
              "knn_distance", *(f"exposure_recon_id_accuracy_E{e}" for e in EXPOSURES), "score_pp", "score_cls",
              "mean_k", "wall_seconds")
-    lines = [f"# freqmix compare: {base.data}", "",
+    lines = [f"# freqmix compare: {base.task.data}", "",
              f"budget `{budget.name}`, seeds {', '.join(map(str, seeds))}, {num_identities} private identities "
              f"(chance: identity {1 / num_identities:.3f}, top-5 {min(5, num_identities) / num_identities:.3f}), "
              f"pretrained judge (dlib ResNet) clean held-out accuracy {judged}, total {seconds / 60:.1f} min.", "",
@@ -300,60 +296,3 @@ def _plot(table: list[dict[str, Any]], path: Path) -> None:
         axes[0].legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
-
-
-def add_parser(sub: argparse._SubParsersAction) -> None:
-    """``freqmix compare``."""
-    p = sub.add_parser("compare", help="train and attack every defense side by side -> compare.csv/md/json/png")
-    add_train_options(p)
-    hide_refused_options(p)
-    p.add_argument("--defenses", default=",".join(DEFENSES), help=f"comma-separated, from {', '.join(DEFENSES)}")
-    p.add_argument("--budget", default="default", help=f"training and attack budget: {', '.join(BUDGETS)}")
-    p.add_argument("--seeds", type=int, default=1, help="train and attack each defense under this many seeds "
-                                                        "(--seed, --seed + 1, ...) for the intervals")
-    add_hp_option(p, "override a hyperparameter of every learning defense's agent (repeatable), as freqmix "
-                     "train --hp")
-    add_attacker_faces_option(p)
-    p.add_argument("--out", default="runs/compare", help="output folder")
-    again = p.add_mutually_exclusive_group()
-    again.add_argument("--resume", action="store_true",
-                       help="continue a comparison in --out: reuse its finished defense/seed runs")
-    add_overwrite_option(again)
-    # The budget decides the epochs unless --epochs/--steps is given; the attacker needs identities of its own.
-    p.set_defaults(func=_cmd_compare, epochs=None, private_fraction=DEFAULT_PRIVATE_FRACTION)
-
-
-def hide_refused_options(p: argparse.ArgumentParser) -> None:
-    """Keep the options compare refuses (each defense's protection, --stream and its --data-workers) out of
-    ``--help``; they stay parseable, so that typing one gets the refusal that says why."""
-    for action in p._actions:
-        if action.dest in (*PROTECTION_OPTIONS, "stream", "data_workers"):
-            action.help = argparse.SUPPRESS
-
-
-def refuse_defense_options(given: set[str]) -> None:
-    """FreqmixError for the protection options in ``given`` (the options typed): every defense sets its own."""
-    # Options that every defense sets itself: given, they would be silently replaced.
-    conflicting = [flag(dest) for dest in PROTECTION_OPTIONS if dest in given]
-    if conflicting:
-        raise FreqmixError(f"each defense sets its own protection, so it would ignore {', '.join(conflicting)}; "
-                           "drop them (choose protections with --defenses, see attacks/defenses.py)")
-
-
-def _cmd_compare(args: argparse.Namespace) -> None:
-    refuse_defense_options(args.given)
-    defenses = parse_defenses(args.defenses)
-    budget = get_budget(args.budget)
-    epochs = args.epochs if args.epochs is not None else budget.recognizer_epochs
-    base = config_from_args(args, epochs=epochs, hyperparams=parse_overrides(args.hp))
-    table = run_compare(base, defenses, budget, Path(args.out), seeds=args.seeds, progress=not args.no_progress,
-                        device=base.device, resume=args.resume, overwrite=args.overwrite,
-                        attacker_folder=args.attacker_faces)
-    for row in table:
-        print(f"{row['defense']:>14}  accuracy {row['identification_accuracy']:.3f}  "
-              f"SSIM {row['ssim']:.3f} [{row['ssim_ci_low']:.3f}, {row['ssim_ci_high']:.3f}]  "
-              f"recon id {row['recon_id_accuracy']:.3f}  MIA top-5 {row['mia_top5']:.3f}  "
-              f"score_pp {row['score_pp']:.3f}")
-    if args.seeds < 2:
-        print(ONE_SEED_NOTE)
-    print(f"-> {Path(args.out) / 'compare.md'}")

@@ -4,11 +4,11 @@ several budgets sit side by side. An existing file of the same budget is replace
 
 The run must come from ``freqmix train --private-fraction F`` (the attacker owns the other identities). The run's
 ``config.json`` says how its tensors were protected, ``metrics.json`` which k its agent chose (the recipe
-distribution a white-box attacker knows), ``recognizer.pt`` is the model under attack.
+distribution a white-box attacker knows), ``recognizer.pt`` is the model under attack. Its options:
+:mod:`freqmix.evaluate_command`.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import time
 from pathlib import Path
@@ -17,14 +17,13 @@ from typing import Any
 import torch
 from matplotlib.figure import Figure
 
-from attacks.budget import BUDGETS, AttackBudget, get_budget
+from attacks.budget import AttackBudget
 from attacks.metrics import score_cls
 from attacks.privacy import AttackerKit, attack_recognizer, prepare_kit, sample_label
 from attacks.protection import Protection
 from freqmix.experiment.config import TrainConfig
 from freqmix.experiment.task import attack_split
 from freqmix.experiment.trained_run import load_run
-from freqmix.options import add_attacker_faces_option, add_overwrite_option
 from freqmix_base.errors import FreqmixError
 from mixup_env.frequency import FrequencyTransform
 from recognizer.trainer import Recognizer
@@ -47,8 +46,9 @@ def protection_of(config: TrainConfig, metrics: dict[str, Any], image_channels: 
     """The run's real pipeline: its transform, and its recipe distribution (the k its agent chose, by frequency)."""
     counts = {int(k): n for k, n in metrics["k_histogram"].items()}
     total = sum(counts.values())
-    transform = FrequencyTransform.from_config(image_channels, config.transform_config())
-    return Protection(transform, {k: n / total for k, n in counts.items()}, config.recipe(), config.batch_size)
+    transform = FrequencyTransform.from_config(image_channels, config.transform)
+    return Protection(transform, {k: n / total for k, n in counts.items()}, config.recipe,
+                      config.training.batch_size)
 
 
 def evaluate_run(run: Path, budget: AttackBudget, seed: int | None = None, kit: AttackerKit | None = None,
@@ -89,10 +89,12 @@ def evaluate_run(run: Path, budget: AttackBudget, seed: int | None = None, kit: 
     results["utility"] = {key: metrics[key] for key in ("identification_accuracy", "verification_accuracy")}
     if reference_accuracy is not None:
         results["scores"]["score_cls"] = score_cls(metrics["identification_accuracy"], reference_accuracy)
-    results["protection"] = {"channels": config.channels, "n_high": config.n_high, "keyed": config.key is not None,
+    transform, recipe = config.transform, config.recipe
+    results["protection"] = {"channels": transform.channels, "n_high": transform.n_high,
+                             "keyed": transform.key is not None,
                              "k_probs": {str(k): p for k, p in sorted(truth.k_probs.items())},
-                             "weights": config.weights, "alpha": config.alpha, "sign_flip": config.sign_flip,
-                             "laplace_epsilon": config.laplace_epsilon}
+                             "weights": recipe.weights, "alpha": recipe.alpha, "sign_flip": recipe.sign_flip,
+                             "laplace_epsilon": recipe.laplace_epsilon}
     results["budget"] = budget.name
     results["seed"] = seed
     results["wall_seconds"] = time.perf_counter() - started
@@ -118,41 +120,3 @@ def save_samples(samples: dict[str, torch.Tensor], path: Path, title: str) -> No
     fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
-
-
-def add_parser(sub: argparse._SubParsersAction) -> None:
-    """``freqmix evaluate``."""
-    p = sub.add_parser("evaluate", help="all attacks on one trained run -> DIR/privacy.json",
-                       description="Attack one trained run. There is no --out: the results are written beside the "
-                                   "run they measure, DIR/privacy.json and DIR/privacy.png (privacy_BUDGET.json/.png "
-                                   "for a --budget other than default).")
-    p.add_argument("--run", required=True, metavar="DIR",
-                   help="output folder of freqmix train --private-fraction F; the results go here (no --out)")
-    p.add_argument("--budget", default="default", help=f"attack compute budget: {', '.join(BUDGETS)}")
-    p.add_argument("--seed", type=int, default=None, help="seed of the attacks (default: the run's seed)")
-    p.add_argument("--reference-accuracy", type=float, default=None,
-                   help="identification accuracy without defense, to report score_cls")
-    add_overwrite_option(p, help="replace an earlier evaluation of the run under the same budget (without it one is "
-                                 "refused)")
-    p.add_argument("--device", default="cpu", help="where the attacks run: cpu, cuda, cuda:N")
-    add_attacker_faces_option(p)
-    p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
-    p.set_defaults(func=_cmd_evaluate)
-
-
-def _cmd_evaluate(args: argparse.Namespace) -> None:
-    budget = get_budget(args.budget)
-    results = evaluate_run(Path(args.run), budget, args.seed,
-                           reference_accuracy=args.reference_accuracy, progress=not args.no_progress,
-                           device=args.device, overwrite=args.overwrite, attacker_folder=args.attacker_faces)
-    s, ci = results["summary"], results["intervals"]
-    for figure in ("ssim", "psnr", "recon_id_accuracy", "mia_top1", "mia_top5", "knn_distance"):
-        low, high = ci[figure]
-        print(f"{figure:>18} {s[figure]:7.3f}  [{low:.3f}, {high:.3f}]  strongest: {s[figure + '_attack']}")
-    exposure = "  ".join(f"E={e}: SSIM {v['ssim']:.3f} id {v['recon_id_accuracy']:.3f}"
-                         for e, v in results["exposure"].items())
-    print(f"{'exposure':>18} {exposure}")
-    print(f"score_pp {results['scores']['score_pp']:.3f}  judge ({results['judge']['name']}) clean held-out "
-          f"accuracy {results['judge']['heldout_accuracy']:.3f}, second opinion "
-          f"{results['evaluator']['heldout_accuracy']:.3f}  {results['wall_seconds']:.1f} s  "
-          f"-> {privacy_paths(Path(args.run), budget)[0]}")

@@ -14,11 +14,10 @@ with intervals and the baselines' frontier drawn).
 Verdicts, on the plane of identification accuracy (higher = more useful) and strongest-attack SSIM (lower = more
 private), with each adaptive point's 95% intervals: ``beyond`` when even its pessimistic corner (lowest accuracy,
 highest SSIM of its intervals) is dominated by no baseline; ``inside`` when a baseline dominates even its optimistic
-corner; ``within noise`` otherwise.
+corner; ``within noise`` otherwise. Its options: :mod:`freqmix.frontier_command`.
 """
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 from dataclasses import replace
@@ -27,17 +26,12 @@ from typing import Any
 
 from matplotlib.figure import Figure
 
-from agents.hyperparams import parse_overrides
-from attacks.budget import BUDGETS, get_budget
-from attacks.defenses import ADAPTIVE_DEFENSES, DEFENSES, HYBRID_MASK, SCHEDULE_DEFENSES, defense_overrides
-from freqmix.compare import (
-    COMPARE_FILES, DEFAULT_PRIVATE_FRACTION, check_defense_hyperparams, error_bars, hide_refused_options,
-    refuse_defense_options, run_compare,
-)
+from attacks.budget import get_budget
+from attacks.defenses import ADAPTIVE_DEFENSES, DEFENSES, SCHEDULE_DEFENSES, defense_of
+from freqmix.compare import COMPARE_FILES, check_defense_hyperparams, error_bars, run_compare
 from freqmix.experiment.config import TrainConfig
 from freqmix.experiment.launch import run_training
 from freqmix.experiment.run_folder import claim_output_folder
-from freqmix.options import add_hp_option, add_overwrite_option, add_train_options, config_from_args
 from freqmix_base.errors import FreqmixError
 from mixup_env.spaces import PAPER_K_CHOICES
 
@@ -45,7 +39,6 @@ FIXED_DEFENSES = tuple(f"fixed{k}" for k in PAPER_K_CHOICES)
 BASELINES = (*FIXED_DEFENSES, *SCHEDULE_DEFENSES)  # the frontier adaptive points are judged against
 DEPLOYED = "deployed"
 UTILITY, PRIVACY = "identification_accuracy", "ssim"  # x: higher is better; y: lower is better
-DEFAULT_EPISODES = 3
 ONE_SEED = "one seed"  # the verdict where intervals over seeds cannot be drawn
 FRONTIER_FILES = (*COMPARE_FILES, "frontier.csv", "frontier.md", "frontier.png", "frontier.json")
 
@@ -63,16 +56,17 @@ def learn_deployed_policies(base: TrainConfig, seeds: list[int], episodes: int, 
 
     :param resume: keep a seed's policy that an earlier call already learned (its ``metrics.json`` written)."""
     for seed in seeds:
-        mask = defense_overrides("reinforce-constrained", seed)
-        config = replace(base, **mask, seed=seed, episode="run", episodes=episodes, train_identities="auxiliary")
+        defense = defense_of("reinforce-constrained", seed)
+        config = replace(base.defended_by(defense, base.agent.hyperparams), seed=seed).with_options(
+            episode="run", episodes=episodes, train_identities="auxiliary")
         folder = out / "learn" / f"seed{seed}"
         if not (resume and (folder / "metrics.json").is_file()):
             run_training(config, folder, progress=progress, overwrite=True)  # run_frontier claimed ``out``
     template = str((out / "learn" / "seed{seed}" / "agent.zip").resolve())
     if DEPLOYED not in DEFENSES.names():
-        DEFENSES.register(DEPLOYED, {**DEFENSES.get("fixed2"), **HYBRID_MASK, "agent": template,
-                                     "reward": "constrained"})
-    elif DEFENSES.get(DEPLOYED)["agent"] != template:
+        fixed2 = DEFENSES.get("fixed2")
+        DEFENSES.register(DEPLOYED, replace(fixed2, agent=template, reward="constrained"))
+    elif DEFENSES.get(DEPLOYED).agent != template:
         raise FreqmixError(f"the {DEPLOYED} defense is already registered with another policy in this process")
     return DEPLOYED
 
@@ -203,43 +197,9 @@ def run_frontier(base: TrainConfig, budget_name: str, seeds: int, episodes: int,
         learn_deployed_policies(base, seed_list, episodes, out, progress, resume)
     # ``out`` is claimed: compare replaces what an earlier frontier left unless resuming.
     table = run_compare(base, frontier_defenses(deployed), budget, out, seeds=seeds, progress=progress,
-                        device=base.device, resume=resume, overwrite=not resume)
+                        device=base.recognizer.device, resume=resume, overwrite=not resume)
     verdicts = judge(table)
     _write(table, verdicts, out, seed_list, budget.name, episodes)
     plot(table, out / "frontier.png")
     (out / "frontier.json").write_text(json.dumps({"verdicts": verdicts, "episodes": episodes}, indent=2))
     return verdicts
-
-
-def add_parser(sub: argparse._SubParsersAction) -> None:
-    """``freqmix frontier``."""
-    p = sub.add_parser("frontier", help="baselines vs adaptive agents on the privacy–utility plane, N seeds "
-                                        "-> frontier.md/png")
-    add_train_options(p)
-    hide_refused_options(p)
-    p.add_argument("--budget", default="frontier", help=f"training and attack budget: {', '.join(BUDGETS)}")
-    p.add_argument("--seeds", type=int, default=3, help="seeds per defense (--seed, --seed + 1, ...)")
-    p.add_argument("--learn-episodes", type=int, default=DEFAULT_EPISODES,
-                   help="whole runs the deployed policy learns over (on the auxiliary identities)")
-    p.add_argument("--no-deployed", action="store_true", help="skip the policy learned on other faces")
-    add_hp_option(p, "override a hyperparameter of every learning agent, the deployed policy's included "
-                     "(repeatable), as freqmix train --hp")
-    p.add_argument("--out", default="runs/frontier", help="output folder")
-    again = p.add_mutually_exclusive_group()
-    again.add_argument("--resume", action="store_true", help="continue an interrupted frontier in --out")
-    add_overwrite_option(again)
-    p.set_defaults(func=_cmd_frontier, epochs=None, private_fraction=DEFAULT_PRIVATE_FRACTION)
-
-
-def _cmd_frontier(args: argparse.Namespace) -> None:
-    refuse_defense_options(args.given)
-    budget = get_budget(args.budget)
-    base = config_from_args(args, epochs=args.epochs if args.epochs is not None else budget.recognizer_epochs,
-                            hyperparams=parse_overrides(args.hp))
-    verdicts = run_frontier(base, args.budget, args.seeds, args.learn_episodes, Path(args.out),
-                            deployed=not args.no_deployed, progress=not args.no_progress, resume=args.resume,
-                            overwrite=args.overwrite)
-    for row in verdicts:
-        print(f"{row['defense']:>22}  accuracy {row[UTILITY]:.3f}  SSIM {row[PRIVACY]:.3f}  mean k "
-              f"{row['mean_k']:.2f}  {row['verdict']}")
-    print(f"-> {Path(args.out) / 'frontier.md'}")

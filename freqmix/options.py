@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import typing
 import warnings
-from dataclasses import fields
 from typing import TYPE_CHECKING
 
 from freqmix_base.errors import FreqmixError
@@ -17,29 +16,28 @@ if TYPE_CHECKING:
     from freqmix.experiment.config import TrainConfig
 
 
-
 def add_train_options(p: argparse.ArgumentParser) -> None:
-    """The options shared by every command that trains (train, ablate, compare): one ``--name`` per
-    :class:`TrainConfig` field that carries help text, typed by its annotation (a bool is a switch)."""
-    from freqmix.experiment.config import TrainConfig
+    """The options shared by every command that trains (train, ablate, compare): one ``--name`` per flat field of
+    :class:`TrainConfig` that carries help text, typed by its annotation (a bool is a switch), its default the
+    default configuration's value."""
+    from freqmix.experiment.config import TrainConfig, flat_fields
 
-    hints = typing.get_type_hints(TrainConfig)
+    defaults = TrainConfig().flat()
     groups: dict[str, argparse._MutuallyExclusiveGroup] = {}
-    for f in fields(TrainConfig):
+    for name, (_, f, hint) in flat_fields().items():
         if "help" not in f.metadata:
             continue
-        options = {key: value for key, value in f.metadata.items() if key != "group"}
+        options = {key: value for key, value in f.metadata.items() if key not in ("group", "flat")}
         target: argparse._ActionsContainer = p
         if "group" in f.metadata:
             if f.metadata["group"] not in groups:
                 groups[f.metadata["group"]] = p.add_mutually_exclusive_group()
             target = groups[f.metadata["group"]]
-        flag = "--" + f.name.replace("_", "-")
-        kind = next(t for t in typing.get_args(hints[f.name]) or (hints[f.name],) if t is not type(None))
+        kind = next(t for t in typing.get_args(hint) or (hint,) if t is not type(None))
         if kind is bool:
-            target.add_argument(flag, action="store_true", **options)
-        else:
-            target.add_argument(flag, **{"type": kind, "default": f.default, **options})  # a field may set its type
+            target.add_argument(flag(name), action="store_true", **options)
+        else:  # a field may set its own type
+            target.add_argument(flag(name), **{"type": kind, "default": defaults[name], **options})
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
@@ -84,11 +82,12 @@ def set_threads(threads: int | None) -> None:
 
 
 def config_from_args(args: argparse.Namespace, **overrides: object) -> TrainConfig:
-    """A :class:`TrainConfig` from parsed options (fields the parser lacks keep their defaults)."""
-    from freqmix.experiment.config import TrainConfig
+    """A :class:`TrainConfig` from parsed options (flat names the parser lacks keep their defaults), then the flat
+    ``overrides``."""
+    from freqmix.experiment.config import TrainConfig, flat_fields
 
-    values = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if hasattr(args, f.name)}
-    return TrainConfig(**{**values, **overrides})
+    values = {name: getattr(args, name) for name in flat_fields() if hasattr(args, name)}
+    return TrainConfig.of(**{**values, **overrides})
 
 
 def given_options(parser: argparse.ArgumentParser, argv: list[str]) -> set[str]:
@@ -126,6 +125,6 @@ def note_unusual_k(k: int) -> None:
 
 def refuse_streaming(config: TrainConfig) -> None:
     """FreqmixError for a streamed configuration: it trains on every image, leaving none held out to score."""
-    if config.stream:
+    if config.task.stream:
         raise FreqmixError("--stream trains on every image, so no held-out identification is left for the "
                            "comparison to score; drop --stream (streaming is for freqmix train on large sets)")

@@ -1,22 +1,20 @@
 """``freqmix train``: its options, and how they become a run (a fresh one, a rerun of a saved ``config.json``, or
-the continuation of a checkpointed one)."""
+the continuation of a checkpointed one). Building the parser imports no torch (the run's modules are imported when
+the command runs), so that a mistyped option fails at once."""
 from __future__ import annotations
 
 import argparse
 import os
-from dataclasses import fields, replace
 from pathlib import Path
 
-from agents.hyperparams import parse_overrides
-from agents.registry import AGENTS
+from agents.config import AGENT_NAMES, AgentConfig
 from freqmix.experiment.config import TrainConfig
-from freqmix.experiment.launch import run_training
-from freqmix.experiment.run import load_resume
 from freqmix.experiment.run_folder import finished_steps, interruption_note, planned_steps
 from freqmix.options import (
     add_hp_option, add_overwrite_option, add_train_options, config_from_args, flag, note_unusual_k,
 )
 from freqmix_base.errors import FreqmixError
+from freqmix_base.fields import default_of
 from mixup_env import ENV_IDS
 
 HELP = "train a recognizer on hybrid-masked faces, recipes chosen by an agent"
@@ -28,11 +26,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     """Register ``freqmix train``."""
     p = sub.add_parser("train", help=HELP)
     add_train_options(p)
-    p.add_argument("--agent", default=TrainConfig.agent,
-                   help=" | ".join(AGENTS) + " (sac, td3: through the Box relaxation)")
-    p.add_argument("--k", type=int, default=TrainConfig.k,
+    p.add_argument("--agent", default=default_of(AgentConfig, "name"),
+                   help=" | ".join(AGENT_NAMES) + " (sac, td3: through the Box relaxation)")
+    p.add_argument("--k", type=int, default=default_of(AgentConfig, "k"),
                    help="k of the fixed agent (the paper's range is 2..6; 1 = no mixing, the no-defense baseline)")
-    p.add_argument("--env", default=TrainConfig.env,
+    p.add_argument("--env", default=default_of(AgentConfig, "env_id"),
                    help=" | ".join(ENV_IDS) + " (action: k alone, or the whole recipe)")
     add_hp_option(p, "override a hyperparameter of agents/hyperparams_yaml/<agent>.yml (repeatable), "
                      "e.g. --hp learning_rate=3e-4 --hp n_steps=16")
@@ -52,17 +50,19 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def config_of(args: argparse.Namespace, given: set[str]) -> TrainConfig:
     """The run's configuration: the options given, over the ``--config`` file's values when one is named, over the
     defaults; FreqmixError for an option that the chosen agent would ignore."""
+    from agents.hyperparams import parse_overrides
+
     config = config_from_args(args, hyperparams=parse_overrides(args.hp))
     if args.config:
         saved = _read_config(Path(args.config))
-        explicit = {f.name: getattr(config, f.name) for f in fields(TrainConfig) if f.name in given}
+        explicit = {name: value for name, value in config.flat().items() if name in given}
         if "epochs" in given and "steps" not in given:
             explicit["steps"] = None  # the two are one budget: an explicit --epochs replaces the saved --steps
-        config = replace(saved, **explicit, hyperparams={**saved.hyperparams, **config.hyperparams})
-    if config.agent == "fixed":
-        note_unusual_k(config.k)
+        config = saved.with_options(**explicit, hyperparams={**saved.agent.hyperparams, **config.agent.hyperparams})
+    if config.agent.name == "fixed":
+        note_unusual_k(config.agent.k)
     elif "k" in given:
-        raise FreqmixError(f"--k sets the fixed agent's k, but --agent {config.agent} chooses k itself; drop --k "
+        raise FreqmixError(f"--k sets the fixed agent's k, but --agent {config.agent.name} chooses k itself; drop --k "
                            "(or use --agent fixed --k K)")
     return config
 
@@ -78,6 +78,9 @@ def _read_config(path: Path) -> TrainConfig:
 
 
 def _cmd_train(args: argparse.Namespace) -> None:
+    from freqmix.experiment.launch import run_training
+    from freqmix.experiment.run import load_resume
+
     given: set[str] = args.given
     checkpoint, save_every = None, args.save_every
     if args.resume:

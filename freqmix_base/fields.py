@@ -1,11 +1,11 @@
-"""Generic field mapping between configuration dataclasses, so no caller re-lists a configuration's fields.
+"""Generic field helpers for configuration dataclasses, so no caller re-lists a configuration's fields.
 
-The run's user-facing record (the run configuration: the CLI flags, ``config.json``) is flat; the pieces it
-configures own small typed configurations (``Recipe``, ``TransformConfig``, ``RecognizerConfig``, ``EnvConfig``,
-``AgentConfig``). :func:`pick` builds one of those from the same-named fields of another object, and
-:func:`with_fields` updates a (possibly nested) configuration from flat names, as ``FreqMixUpEnv(**options)`` and
-``gymnasium.make(..., batch_size=8)`` pass them. It lives in the base layer, which imports no
-project code.
+The pieces own small typed configurations (``Recipe``, ``TransformConfig``, ``RecognizerConfig``, ``EnvConfig``,
+``AgentConfig``); the run configuration nests them. :func:`option` declares a field that the command line offers as a
+flag (its help and argparse arguments as field metadata), :func:`default_of` reads a field's default without stating
+it again, and :func:`with_fields` updates a (possibly nested) configuration from flat names, as
+``FreqMixUpEnv(**options)`` and ``gymnasium.make(..., batch_size=8)`` pass them. It lives in the base layer, which
+imports no project code.
 """
 from __future__ import annotations
 
@@ -21,11 +21,14 @@ class UnknownFieldError(FreqmixError, TypeError):
     """A flat option that no field of the configuration (or of its nested configurations) takes."""
 
 
-def pick(cls: type[C], source: object, **overrides: Any) -> C:
-    """A ``cls`` dataclass whose fields take the same-named attributes of ``source`` (fields ``source`` lacks keep
-    their defaults), then ``overrides``."""
-    values = {f.name: getattr(source, f.name) for f in dataclasses.fields(cls) if hasattr(source, f.name)}
-    return cls(**{**values, **overrides})
+def option(default: Any = dataclasses.MISSING, help: str = "", *, flat: str | None = None,
+           default_factory: Any = dataclasses.MISSING, **argparse_kwargs: Any) -> Any:
+    """A configuration field that the command line offers as ``--<flat name>``: ``help`` and the extra argparse
+    arguments (``choices``, ``type``, ``action``; ``group`` names a mutually exclusive group) are its flag's;
+    ``flat`` renames it in the run's flat namespace (``AgentConfig.name`` is ``--agent``). A field with ``flat`` but
+    no ``help`` is addressable by that name without being a flag of its own."""
+    metadata = {**({"help": help} if help else {}), **({"flat": flat} if flat else {}), **argparse_kwargs}
+    return dataclasses.field(default=default, default_factory=default_factory, metadata=metadata)
 
 
 def default_of(cls: type, name: str) -> Any:

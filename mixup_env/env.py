@@ -19,7 +19,6 @@ from __future__ import annotations
 import difflib
 import inspect
 from collections import deque
-from dataclasses import dataclass
 from typing import Any
 
 import gymnasium as gym
@@ -29,64 +28,25 @@ import torch
 from freqmix_base.errors import FreqmixError
 from freqmix_base.fields import UnknownFieldError, flat_names, with_fields
 from mixup_env.fork_safety import use_fork_safe_threads
-from mixup_env.frequency import FrequencyTransform, TransformConfig
+from mixup_env.env_config import EPISODES, EnvConfig
+from mixup_env.frequency import FrequencyTransform
 from mixup_env.leakage import AnalyticLeakage
-from mixup_env.masking import FrequencyMixUp, Recipe
-from mixup_env.rewards import RewardConfig, StepSignals, build_reward
-from mixup_env.spaces import PAPER_K_CHOICES, ActionCodec, ObservationLayout
+from mixup_env.masking import FrequencyMixUp
+from mixup_env.rewards import StepSignals, build_reward
+from mixup_env.spaces import ActionCodec, ObservationLayout
 from recognizer.augment import random_shift
 from recognizer.data import load_dataset
 from recognizer.faces import FaceDataset
 from recognizer.splits import split_per_identity
 from recognizer.streaming import StreamedTrainingSet
-from recognizer.trainer import Recognizer, RecognizerConfig
+from recognizer.trainer import Recognizer
 
 _LOSS_WINDOW = 20
 WEIGHT_FILL = 0.0  # info["weights"] beyond the step's k columns
 RENDER_COLUMNS = 8  # images of the batch shown side by side by render()
 INFO_KEYS = ("k", "weights", "loss", "reward", "cost", "lambda", "leakage", "lr", "step", "epoch", "accuracy",
              "evaluated", "error")
-EPISODES = ("epoch", "run")
 NOT_MEASURED = -1.0  # info["leakage"] of a reward that needs no leakage signal (NaN would break info equality checks)
-
-
-@dataclass(frozen=True)
-class EnvConfig:
-    """Everything a :class:`FreqMixUpEnv` is, apart from its data.
-
-    :param action: ``"k"`` (Discrete over ``k_choices``, the paper's) or ``"recipe"`` (MultiDiscrete).
-    :param k_choices: the k values actions choose among.
-    :param default_recipe: non-k recipe fields for ``action="k"`` (weights, alpha, sign flip, drop, noise).
-    :param transform: the frequency transform (channels kept, shuffle key, upsampling).
-    :param recognizer: the recognizer (backbone, head, embedding size, lr, device).
-    :param batch_size: images per step (the last incomplete batch of an epoch is dropped).
-    :param episode: ``"epoch"`` (one long game, the recognizer persists) or ``"run"`` (each episode trains a fresh
-        recognizer, with a fresh seed drawn from the env's generator, for ``total_steps`` steps).
-    :param steps_per_episode: recognizer steps per episode; default one epoch (``"epoch"``) or ``total_steps``
-        (``"run"``).
-    :param total_steps: planned recognizer steps of the whole run (cosine lr schedule; of each episode with
-        ``episode="run"``); None = constant lr.
-    :param probe_every: clean-probe accuracy every this many steps (0 = only at episode ends).
-    :param probe_size: training images in the fixed clean probe (unmixed, masked).
-    :param objective: the reward (:class:`mixup_env.rewards.RewardConfig`: name, accuracy target, weights).
-    :param augment_shift: training images are translated by up to this fraction of their side (borders
-        replicated; 0.07 is 8 pixels at 112) before the frequency transform, drawn from the data-order
-        generator; 0 turns it off.
-    """
-
-    action: str = "k"
-    k_choices: tuple[int, ...] = PAPER_K_CHOICES
-    default_recipe: Recipe = Recipe(k=2)
-    transform: TransformConfig = TransformConfig()
-    recognizer: RecognizerConfig = RecognizerConfig()
-    batch_size: int = 32
-    episode: str = "epoch"
-    steps_per_episode: int | None = None
-    total_steps: int | None = None
-    probe_every: int = 0
-    probe_size: int = 128
-    objective: RewardConfig = RewardConfig()
-    augment_shift: float = 0.07
 
 
 def _refuse_unknown_options(config: EnvConfig, options: dict[str, Any]) -> None:

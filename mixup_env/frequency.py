@@ -8,23 +8,19 @@ colour images in YCbCr (BT.601 full range). All functions are batched tensor cod
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from functools import lru_cache
-from typing import Sequence, Union
+from typing import Sequence
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from freqmix_base.errors import FreqmixError
+from mixup_env.transform_config import DEFAULT_N_HIGH, SELECTIONS, ChannelSelection, TransformConfig
 
 BLOCK = 8
 COEFFS_PER_BLOCK = BLOCK * BLOCK
 LEVEL_SHIFT = 128.0
-DEFAULT_N_HIGH = 36
-
-ChannelSelection = Union[str, Sequence[int]]
-SELECTIONS = ("all", "no-dc", "high")
 
 # JPEG (JFIF) full-range BT.601 conversion; rows give Y, Cb, Cr from R, G, B.
 _RGB_TO_YCBCR = torch.tensor(
@@ -192,22 +188,6 @@ def key_permutation(n: int, key: int) -> torch.Tensor:
     if isinstance(key, bool) or not isinstance(key, (int, np.integer)) or key < 0:
         raise FreqmixError(f"the shuffle key must be a non-negative integer, not {key!r}")
     return torch.from_numpy(np.random.default_rng(key).permutation(n)).long()
-
-
-@dataclass(frozen=True)
-class TransformConfig:
-    """What the frequency transform keeps and how it hides it (image channels come from the data).
-
-    :param channels: the channel selection (see :func:`select_channels`): a name or explicit indices.
-    :param n_high: channels per plane kept by ``"high"``.
-    :param key: integer key of the channel shuffle; ``None`` keeps the natural order.
-    :param upsample: integer ×s upsampling before the DCT.
-    """
-
-    channels: ChannelSelection = "all"
-    n_high: int = DEFAULT_N_HIGH
-    key: int | None = None
-    upsample: int = 1
 
 
 class FrequencyTransform:

@@ -1,4 +1,4 @@
-"""The MixUp half of the hybrid mask: a :class:`Recipe` and the operator that applies it to a frequency batch.
+"""The MixUp half of the hybrid mask: the operator that applies a :class:`mixup_env.recipe.Recipe` to a frequency batch.
 
 Every output row mixes its own tensor with ``k - 1`` partners (other rows of the batch, or rows of a public
 pool in InstaHide's cross-dataset mode) with weights that sum to 1; its soft label mixes the partners'
@@ -12,55 +12,14 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from freqmix_base.errors import FreqmixError
+from mixup_env.recipe import Recipe, RecipeError
 
-WEIGHT_SCHEMES = ("dirichlet", "instahide", "uniform")
 INSTAHIDE_MAX_WEIGHT = 0.65
 # One pixel moving over its whole range (255) moves any orthonormal 8×8 DCT coefficient of its block by at most
 # 255 × max|basis| <= 255 × (1/2)² (each 1-D DCT row is bounded by sqrt(2/8) = 1/2): the per-coefficient L1
 # sensitivity of the DCTDP Laplace mechanism. A weighted mix (weights <= 1) can only lower it.
 LAPLACE_SENSITIVITY = 255.0 / 4
 _MAX_REJECTION_ROUNDS = 10_000
-
-
-class RecipeError(FreqmixError):
-    """A recipe that cannot be applied (bad k, unknown scheme, batch too small...)."""
-
-
-@dataclass(frozen=True)
-class Recipe:
-    """How one batch is mixed.
-
-    :param k: images per mixed output (1 = no mixing, the no-defence baseline).
-    :param weights: ``"dirichlet"`` (Dirichlet(alpha) weights), ``"instahide"`` (|N(0,1)| normalised, the
-        largest at most 0.65) or ``"uniform"`` (1/k each).
-    :param alpha: Dirichlet concentration (> 0); small values give one dominant image, large ones even mixes.
-    :param sign_flip: multiply every coefficient of a mixed output by an independent random sign (InstaHide).
-    :param drop: fraction (0 <= drop < 1) of each output's channels zeroed at random, on top of the fixed
-        channel selection.
-    :param laplace_epsilon: DCTDP privacy budget ε per coefficient: add Laplace noise of scale
-        ``LAPLACE_SENSITIVITY / ε`` to every mixed coefficient (after the sign flip, before the drop);
-        ``None`` adds none.
-    """
-
-    k: int = 1
-    weights: str = "dirichlet"
-    alpha: float = 1.0
-    sign_flip: bool = False
-    drop: float = 0.0
-    laplace_epsilon: float | None = None
-
-    def __post_init__(self) -> None:
-        if isinstance(self.k, bool) or int(self.k) != self.k or self.k < 1:
-            raise RecipeError(f"k must be a positive integer (images mixed per output), not {self.k!r}")
-        if self.weights not in WEIGHT_SCHEMES:
-            raise RecipeError(f"unknown weight scheme {self.weights!r}; choose one of {', '.join(WEIGHT_SCHEMES)}")
-        if not self.alpha > 0:
-            raise RecipeError(f"alpha must be > 0, not {self.alpha!r}")
-        if not 0.0 <= self.drop < 1.0:
-            raise RecipeError(f"drop must be in [0, 1), not {self.drop!r}")
-        if self.laplace_epsilon is not None and not 0 < self.laplace_epsilon < float("inf"):
-            raise RecipeError(f"laplace_epsilon must be a finite ε > 0 or None, not {self.laplace_epsilon!r}")
 
 
 @dataclass

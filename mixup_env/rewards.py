@@ -38,10 +38,13 @@ from dataclasses import dataclass
 from typing import Any, Callable, Protocol
 
 from freqmix_base.errors import FreqmixError
+from freqmix_base.fields import option
 from freqmix_base.registry import Registry
 
 PRIVACY_TERMS = ("loss", "leakage")
 ASCENTS = ("plain", "conditional")
+# Filled below; the flag of RewardConfig.reward offers whatever is registered when the command line is built.
+REWARDS: Registry[Callable[[RewardConfig], Reward]] = Registry("reward", "--reward")
 
 
 @dataclass(frozen=True)
@@ -60,14 +63,19 @@ class RewardConfig:
         complement), the conditional integration that keeps a PID integrator from winding up.
     """
 
-    reward: str = "loss"
-    accuracy_target: float = 0.85
-    utility_weight: float = 0.0
-    lambda_lr: float = 2.0
-    privacy: str = "loss"
-    constraint_start: float = 0.0
-    lambda_kp: float = 0.0
-    ascent: str = "conditional"
+    reward: str = option("loss", "constrained: privacy (--privacy) - λ × accuracy shortfall × the step's share of "
+                                 "the mixing, λ by dual ascent; loss: the paper's (recognition loss)", choices=REWARDS)
+    accuracy_target: float = option(0.85, "clean-probe accuracy below which a step has a cost")
+    utility_weight: float = option(0.0, "loss reward: reward -= weight × the accuracy shortfall")
+    lambda_lr: float = option(2.0, "constrained reward: dual ascent step on λ per probe and unit of shortfall")
+    privacy: str = option("loss", "constrained reward's privacy term: loss (of the mixed batch) or leakage (1 - SSIM "
+                                  "of the free analytic attack on it)", choices=PRIVACY_TERMS)
+    constraint_start: float = option(0.0, "constrained reward: share of the run from which the constraint binds")
+    lambda_kp: float = option(0.0, "constrained reward: proportional gain (PID Lagrangian): the price of the "
+                                   "shortfall is λ + gain × shortfall")
+    ascent: str = option("conditional", "constrained reward: plain dual ascent on λ, or conditional (each step "
+                                         "scaled by how far the mixing since the last probe can still respond: no "
+                                         "wind-up while k is already the least)", choices=ASCENTS)
 
 
 @dataclass(frozen=True)
@@ -175,7 +183,6 @@ class ConstrainedReward:
         self.blame_sum, self.blame_steps = float(state.get("blame_sum", 0.0)), int(state.get("blame_steps", 0))
 
 
-REWARDS: Registry[Callable[[RewardConfig], Reward]] = Registry("reward", "--reward")
 REWARDS.register("loss", LossReward)
 REWARDS.register("constrained", ConstrainedReward)
 

@@ -19,7 +19,7 @@ import numpy as np
 from gymnasium import spaces
 
 from freqmix_base.errors import FreqmixError
-from mixup_env.masking import Recipe
+from mixup_env.recipe import Recipe
 
 PAPER_K_CHOICES = (2, 3, 4, 5, 6)
 WEIGHT_OPTIONS: tuple[tuple[str, float], ...] = (

@@ -19,7 +19,8 @@ from tqdm import tqdm
 from freqmix_base.errors import FreqmixError
 from recognizer.augment import random_shift
 from recognizer.faces import FaceDataset
-from recognizer.trainer import Recognizer, RecognizerConfig
+from recognizer.config import RecognizerConfig
+from recognizer.trainer import Recognizer
 
 __all__ = ["pretrain_backbone"]
 

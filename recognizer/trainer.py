@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from typing import Any
 
 import torch
@@ -22,12 +22,11 @@ from torch.nn.parallel import DistributedDataParallel
 from freqmix_base.atomic import save_atomically
 from freqmix_base.errors import CheckpointError, FreqmixError
 from recognizer.backbones import build_backbone
+from recognizer.config import PRECISIONS, RecognizerConfig
 from recognizer.heads import build_head
 
-__all__ = ["CheckpointError", "Recognizer", "RecognizerConfig", "PRECISIONS"]
+__all__ = ["CheckpointError", "Recognizer"]
 
-# Arithmetic of the training forward pass: fp32, or autocast to bfloat16 / float16 (float16 with a gradient scaler).
-PRECISIONS = ("fp32", "bf16", "fp16")
 _AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 _FORMAT = "freqmix.recognizer/1"
@@ -37,33 +36,6 @@ _MATCH_KEYS = ("in_channels", "num_classes", "backbone", "head", "embedding_dim"
                "weight_decay", "total_steps")
 # States saved before the input normalisation existed fed their inputs to the BN stem as they came.
 _INPUT_NORM_BEFORE = "none"
-
-
-@dataclass(frozen=True)
-class RecognizerConfig:
-    """What a :class:`Recognizer` is, apart from its data-given sizes (channels, identities) and its seed.
-
-    :param backbone: name in ``recognizer.backbones.BACKBONES``.
-    :param head: name in ``recognizer.heads.HEADS``.
-    :param embedding_dim: embedding size ``D``.
-    :param input_norm: what the backbone does to each input first (``recognizer.input_norm.INPUT_NORMS``).
-    :param lr: base SGD learning rate (the cosine schedule's peak).
-    :param device: where it trains (``"cpu"``, ``"cuda"``, ...).
-    :param precision: ``"fp32"``, or ``"bf16"`` / ``"fp16"`` autocast of the training forward pass (fp16: CUDA only).
-    :param channels_last: keep the backbone's weights and inputs in channels-last memory format (faster CUDA
-        convolutions with tensor cores).
-    :param data_parallel: one process of a DistributedDataParallel recognizer (needs an initialised process group).
-    """
-
-    backbone: str = "small"
-    head: str = "arcface"
-    embedding_dim: int = 128
-    input_norm: str = "rms"
-    lr: float = 0.1
-    device: str = "cpu"
-    precision: str = "fp32"
-    channels_last: bool = False
-    data_parallel: bool = False
 
 
 class _LossModule(nn.Module):

@@ -29,7 +29,7 @@ TINY_HP = {"reinforce": {}, "ppo": {"n_steps": 4, "batch_size": 4}, "a2c": {}, "
 
 @pytest.mark.parametrize("name", list(TINY_HP))
 def test_every_learning_agent_trains_saves_and_reports(tmp_path, name):
-    metrics = run_training(TrainConfig(agent=name, hyperparams=TINY_HP[name], **TINY), tmp_path, progress=False)
+    metrics = run_training(TrainConfig.of(agent=name, hyperparams=TINY_HP[name], **TINY), tmp_path, progress=False)
     assert metrics["steps"] == 10  # exactly the budget, though PPO's rollout (4) does not divide it
     assert 2 <= metrics["mean_k"] <= 6 and json.loads((tmp_path / "metrics.json").read_text()) == metrics
     distribution = metrics["action_distribution"]
@@ -51,7 +51,7 @@ def test_every_learning_agent_trains_saves_and_reports(tmp_path, name):
 
 def test_same_seed_same_run_for_a_learning_agent(tmp_path):
     def steps_csv(out, seed):
-        run_training(TrainConfig(agent="reinforce", seed=seed, **TINY), out, progress=False)
+        run_training(TrainConfig.of(agent="reinforce", seed=seed, **TINY), out, progress=False)
         return (out / "steps.csv").read_text()
 
     first = steps_csv(tmp_path / "a", 0)
@@ -60,7 +60,8 @@ def test_same_seed_same_run_for_a_learning_agent(tmp_path):
 
 
 def test_recipe_env_reports_every_action_dimension(tmp_path):
-    metrics = run_training(TrainConfig(agent="reinforce", env="FreqMixUpRecipe-v0", **TINY), tmp_path, progress=False)
+    metrics = run_training(TrainConfig.of(agent="reinforce", env="FreqMixUpRecipe-v0", **TINY), tmp_path,
+                           progress=False)
     distribution = metrics["action_distribution"]
     assert list(distribution)[1:] == ["k", "weights", "sign_flip", "drop"]
     assert list(distribution["sign_flip"]) == ["off", "on"]
@@ -71,7 +72,7 @@ def test_cli_overrides_reach_the_agent(tmp_path):
     out = tmp_path / "run"
     assert main(["train", "--agent", "a2c", "--hp", "learning_rate=3e-4", "--hp", "n_steps=5",
                  "--hp", "policy_kwargs={net_arch: [8]}", *TINY_ARGS, "--out", str(out)]) == 0
-    hyperparams = json.loads((out / "config.json").read_text())["hyperparams"]
+    hyperparams = json.loads((out / "config.json").read_text())["agent"]["hyperparams"]
     assert hyperparams == {"learning_rate": 3e-4, "n_steps": 5, "policy_kwargs": {"net_arch": [8]}}
     model = load_agent("a2c", out / "agent.zip")
     assert model.n_steps == 5 and model.learning_rate == 3e-4 and model.policy.net_arch == [8]
@@ -80,7 +81,7 @@ def test_cli_overrides_reach_the_agent(tmp_path):
 def test_schedule_override_is_saved_as_text_and_applied(tmp_path):
     out = tmp_path / "run"
     assert main(["train", "--agent", "reinforce", "--hp", "learning_rate=lin_1e-2", *TINY_ARGS, "--out", str(out)]) == 0
-    assert json.loads((out / "config.json").read_text())["hyperparams"] == {"learning_rate": "lin_1e-2"}
+    assert json.loads((out / "config.json").read_text())["agent"]["hyperparams"] == {"learning_rate": "lin_1e-2"}
     model = load_agent("reinforce", out / "agent.zip")
     assert model.lr_schedule(1.0) == pytest.approx(1e-2) and model.lr_schedule(0.5) == pytest.approx(5e-3)
 
@@ -181,7 +182,7 @@ def test_reinforce_learns_to_mix_more_on_orl(shared_data, tmp_path):
     # Under the paper's reward (the recognition loss) more mixing raises it, so the strategy network must move to
     # large k: the dominant arm that the constrained reward (the default) removes, see tests/test_rewards.py.
     # (Shift augmentation makes batch losses noisier: mean k passes 5.5 after ~200 steps, 5.9 after ~250.)
-    config = TrainConfig(data=str(shared_data("orl")), agent="reinforce", image_size=32, steps=400, reward="loss")
+    config = TrainConfig.of(data=str(shared_data("orl")), agent="reinforce", image_size=32, steps=400, reward="loss")
     run_training(config, tmp_path, progress=False)
     with open(tmp_path / "steps.csv") as f:
         ks = [int(line.split(",")[2]) for line in f.readlines()[1:]]

@@ -1,11 +1,14 @@
-"""The defense registry: names, the paper's hybrid mask as the default of the mixing defenses, the secret key."""
+"""The defense registry: names, the paper's hybrid mask as the default of the mixing defenses, the secret key, and a
+defense as a typed override of the run configuration."""
 import pytest
 import torch
 
-from attacks.defenses import DEFENSES, defense_overrides, parse_defenses, secret_key
+from attacks.defenses import DEFENSES, Defense, defense_of, parse_defenses, secret_key
 from freqmix.experiment.config import TrainConfig
 from freqmix_base.errors import FreqmixError
 from mixup_env.frequency import FrequencyTransform, zigzag_order
+from mixup_env.recipe import Recipe
+from mixup_env.transform_config import TransformConfig
 
 MIXING = ["fixed2", "fixed3", "fixed4", "fixed5", "fixed6", "random", "adaptive"]
 SCHEDULED_AND_AGENTS = ["linear", "step", "cosine", "reinforce-loss", "reinforce-constrained", "ppo-loss",
@@ -13,8 +16,8 @@ SCHEDULED_AND_AGENTS = ["linear", "step", "cosine", "reinforce-loss", "reinforce
 
 
 def _transform(name, seed=0):
-    config = TrainConfig(**defense_overrides(name, seed))
-    return config, FrequencyTransform(1, config.channels, config.n_high, config.key, config.upsample)
+    config = TrainConfig().defended_by(defense_of(name, seed))
+    return config, FrequencyTransform.from_config(1, config.transform)
 
 
 def test_the_issue_s_defenses_are_all_there():
@@ -30,9 +33,9 @@ def test_mixing_defenses_use_the_hybrid_mask(name):
     ppfr_config, ppfr = _transform("ppfr", seed=4)
     highest = sorted(zigzag_order()[64 - 36:])
     assert sorted(transform.kept.tolist()) == highest and 0 not in transform.kept.tolist()
-    assert torch.equal(transform.kept, ppfr.kept) and config.key == secret_key(4)
+    assert torch.equal(transform.kept, ppfr.kept) and config.transform.key == secret_key(4)
     assert not torch.equal(transform.kept, torch.tensor(highest))  # shuffled
-    assert config.agent != "fixed" or config.k == int(name[5:])
+    assert config.agent.name != "fixed" or config.agent.k == int(name[5:])
 
 
 @pytest.mark.parametrize("name", MIXING)
@@ -40,27 +43,41 @@ def test_nodc_variants_keep_63_channels_and_the_same_mixing(name):
     config, transform = _transform(f"{name}-nodc")
     hybrid, _ = _transform(name)
     assert sorted(transform.kept.tolist()) == list(range(1, 64))
-    assert (config.agent, config.k, config.weights) == (hybrid.agent, hybrid.k, hybrid.weights)
+    assert (config.agent, config.recipe) == (hybrid.agent, hybrid.recipe)
 
 
-def test_defenses_set_every_protection_field():
-    fields = {k for _, spec in DEFENSES.items() for k in spec}
-    for name in DEFENSES:
-        assert set(DEFENSES[name]) == fields, name
+def test_a_defense_overrides_the_protection_whole_and_round_trips_through_config_json():
+    # Protection options of the base run never leak into a defense: its pieces replace the base's whole.
+    base = TrainConfig.of(channels="no-dc", key=9, weights="uniform", drop=0.5, agent="ppo", k=5, reward="loss",
+                          accuracy_target=0.7, hyperparams={"n_steps": 8}, seed=3)
+    run = base.defended_by(defense_of("ppfr", 3))
+    assert run.transform == TransformConfig(channels="high", key=secret_key(3)) and run.recipe == Recipe()
+    assert (run.agent.name, run.agent.k, run.agent.hyperparams) == ("fixed", 1, {})
+    assert (run.objective.reward, run.objective.accuracy_target, run.seed) == ("loss", 0.7, 3)  # the rest: the base's
+    adaptive = base.defended_by(defense_of("adaptive", 3), {"n_steps": 8})
+    assert (adaptive.agent.name, adaptive.agent.hyperparams, adaptive.objective.reward) == (
+        "reinforce", {"n_steps": 8}, "constrained")
+    for name in DEFENSES:  # training reads back exactly the fields the defense set
+        defense = defense_of(name, 1)
+        restored = TrainConfig.from_json(base.defended_by(defense).to_json())
+        assert (restored.transform, restored.recipe) == (defense.transform, defense.recipe), name
+        assert (restored.agent.name, restored.agent.k, restored.objective.reward) == (
+            defense.agent, defense.k, defense.reward), name
 
 
 def test_keys_follow_the_seed_and_only_keyed_defenses_have_one():
-    assert defense_overrides("none", 0)["key"] is None and defense_overrides("dctdp", 0)["key"] is None
-    assert defense_overrides("ppfr", 1)["key"] == secret_key(1) == defense_overrides("fixed4", 1)["key"]
+    assert defense_of("none", 0).transform.key is None and defense_of("dctdp", 0).transform.key is None
+    assert defense_of("ppfr", 1).transform.key == secret_key(1) == defense_of("fixed4", 1).transform.key
     assert secret_key(1) != secret_key(2)
+    assert Defense(agent="runs/seed{seed}/agent.zip").for_seed(4).agent == "runs/seed4/agent.zip"
 
 
 def test_specific_defenses():
-    insta = defense_overrides("instahide", 0)
-    assert (insta["k"], insta["sign_flip"], insta["weights"]) == (4, True, "instahide")
-    assert defense_overrides("dctdp", 0)["laplace_epsilon"] > 0
-    assert defense_overrides("adaptive", 0)["agent"] == "reinforce"
-    assert defense_overrides("random", 0)["agent"] == "random"
+    insta = defense_of("instahide", 0)
+    assert (insta.k, insta.recipe.sign_flip, insta.recipe.weights) == (4, True, "instahide")
+    assert defense_of("dctdp", 0).recipe.laplace_epsilon > 0
+    assert defense_of("adaptive", 0).agent == "reinforce"
+    assert defense_of("random", 0).agent == "random"
 
 
 def test_parse_defenses():

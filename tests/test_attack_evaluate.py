@@ -26,7 +26,7 @@ def _config(**overrides):
     # 2 private identities with 3 training faces each: the pretrained judge costs ~0.1 s per face on a CPU.
     options = dict(data="synthetic", image_size=32, private_fraction=0.1, train_per_identity=3, steps=3,
                    batch_size=6, embedding_dim=16, channels="high", key=5, agent="fixed", k=3)
-    return TrainConfig(**{**options, **overrides})
+    return TrainConfig.of(**{**options, **overrides})
 
 
 @pytest.fixture(scope="module")
@@ -145,7 +145,7 @@ def test_checkpoint_that_does_not_match_the_config(run_dir, tmp_path, capsys):
     broken = tmp_path / "mismatch"
     shutil.copytree(run_dir, broken)
     config = json.loads((broken / "config.json").read_text())
-    config["channels"] = "no-dc"  # 63 channels, the checkpoint takes 36
+    config["transform"]["channels"] = "no-dc"  # 63 channels, the checkpoint takes 36
     (broken / "config.json").write_text(json.dumps(config))
     assert "does not match" in _error(["evaluate", "--run", str(broken), "--budget", "smoke"], capsys)
 
@@ -154,6 +154,6 @@ def test_run_without_private_identities(run_dir, tmp_path, capsys):
     broken = tmp_path / "everyone"
     shutil.copytree(run_dir, broken)
     config = json.loads((broken / "config.json").read_text())
-    config["private_fraction"] = None
+    config["task"]["private_fraction"] = None
     (broken / "config.json").write_text(json.dumps(config))
     assert "--private-fraction" in _error(["evaluate", "--run", str(broken)], capsys)

@@ -6,7 +6,7 @@ import torch
 from attacks.networks import raw_coefficients
 from attacks.protection import GUESSED_EPSILON, Protection, black_box_guess, white_box
 from mixup_env.frequency import FrequencyTransform
-from mixup_env.masking import Recipe
+from mixup_env.recipe import Recipe
 from recognizer.data import synthetic_faces
 
 

@@ -175,7 +175,7 @@ def test_gray_and_color_mix_is_promoted_to_rgb_with_one_warning(out, image_folde
     root = image_folder({"cy": 4}, channels=3)
     assert_trained(*freqmix(["train", "--data", str(root), "--out", str(out), "--overwrite", *FAST], capsys), out,
                    warning="converted 8 single-channel image(s)")
-    assert json.loads((out / "config.json").read_text())["data"] == str(root)
+    assert json.loads((out / "config.json").read_text())["task"]["data"] == str(root)
 
 
 @pytest.mark.parametrize("option, value, fragment", [

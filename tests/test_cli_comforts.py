@@ -35,6 +35,24 @@ def test_help_imports_neither_torch_nor_a_subcommand():
     assert "train a recognizer" in done.stdout
 
 
+def test_a_mistyped_option_fails_before_torch_loads():
+    # In a fresh process, as a user's shell starts it (no OMP_NUM_THREADS): the parser's user errors come before
+    # torch is imported, so they take no more than the interpreter's start.
+    script = ("import sys\nfrom freqmix.cli import main\n"
+              "for argv in (['train', '--steps', 'abc'], ['train', '--reward', 'bogus'], ['train', '--input-norm', "
+              "'x'], ['train', '--episode', 'forever'], ['ablate', '--seeds', 'two'], ['compare', '--channels', 'high'], "
+              "['frontier', '--budget'], ['evaluate', '--seed', 'x'], ['bench', '--rounds', 'x'], ['align']):\n"
+              "    try:\n        print(main(argv))\n    except SystemExit as exc:\n        print(exc.code)\n"
+              "print('torch' in sys.modules, 'stable_baselines3' in sys.modules)")
+    env = {key: value for key, value in os.environ.items() if key != "OMP_NUM_THREADS"}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                          env={**env, "PYTHONPATH": str(REPO)})
+    assert done.stdout.split() == ["2"] * 10 + ["False", "False"], done.stderr
+    errors = done.stderr.strip().splitlines()
+    assert len(errors) == 10 and all(line.startswith("freqmix: error: ") for line in errors)
+    assert "invalid int value: 'abc'" in errors[0] and "'bogus' (choose from 'loss', 'constrained')" in errors[1]
+
+
 def _imports(path):
     tree = ast.parse(path.read_text())
     return ({alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
@@ -122,8 +140,8 @@ def test_config_reruns_a_saved_run_and_flags_override_it(tmp_path):
     assert main(["train", "--config", str(saved), "--k", "4", "--epochs", "1", "--no-progress",
                  "--out", str(changed)]) == 0
     config = json.loads((changed / "config.json").read_text())
-    assert (config["k"], config["steps"], config["epochs"]) == (4, None, 1)
-    assert (config["channels"], config["seed"]) == ("no-dc", 5)
+    assert (config["agent"]["k"], config["training"]["steps"], config["training"]["epochs"]) == (4, None, 1)
+    assert (config["transform"]["channels"], config["seed"]) == ("no-dc", 5)
 
 
 def test_config_that_is_not_a_train_config_is_refused(tmp_path, capsys, monkeypatch):

@@ -85,8 +85,8 @@ def test_markdown_shows_intervals(compare_dir):
 def test_resolved_config_is_saved(compare_dir):
     config = json.loads((compare_dir / "config.json").read_text())
     assert config["defenses"] == ["fixed2", "none"] and config["seeds"] == [1, 2]
-    assert config["budget"]["name"] == "tiny" and config["base"]["private_fraction"] == 0.1
-    assert config["defense_overrides"]["fixed2"]["channels"] == "high"
+    assert config["budget"]["name"] == "tiny" and config["base"]["task"]["private_fraction"] == 0.1
+    assert config["defense_overrides"]["fixed2"]["transform"]["channels"] == "high"
     assert json.loads((compare_dir / "none" / "seed2" / "config.json").read_text())["seed"] == 2
 
 
@@ -169,6 +169,6 @@ def test_hp_reaches_every_learning_defense_and_no_other(tmp_path):
             "0.1", "--train-per-identity", "3", "--hp", "n_steps=2", "--hp", "baseline=value", "--out", str(out),
             "--no-progress", "--threads", "1"]
     assert main(argv) == 0
-    learned = json.loads((out / "reinforce-constrained" / "config.json").read_text())["hyperparams"]
-    fixed = json.loads((out / "fixed2" / "config.json").read_text())["hyperparams"]
+    learned = json.loads((out / "reinforce-constrained" / "config.json").read_text())["agent"]["hyperparams"]
+    fixed = json.loads((out / "fixed2" / "config.json").read_text())["agent"]["hyperparams"]
     assert learned == {"n_steps": 2, "baseline": "value"} and fixed == {}

@@ -5,7 +5,8 @@ import torch
 
 from mixup_env.env import FreqMixUpEnv
 from mixup_env.frequency import dct_matrix
-from mixup_env.masking import LAPLACE_SENSITIVITY, FrequencyMixUp, Recipe, RecipeError
+from mixup_env.masking import LAPLACE_SENSITIVITY, FrequencyMixUp
+from mixup_env.recipe import Recipe, RecipeError
 from mixup_env.spaces import ActionCodec
 from recognizer.data import synthetic_faces
 

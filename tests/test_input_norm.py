@@ -5,7 +5,8 @@ import pytest
 import torch
 
 from freqmix_base.registry import UnknownNameError
-from mixup_env.masking import FrequencyMixUp, Recipe
+from mixup_env.masking import FrequencyMixUp
+from mixup_env.recipe import Recipe
 from recognizer.backbones import BACKBONES, build_backbone
 from recognizer.input_norm import SampleRMSNorm, build_input_norm
 from recognizer.trainer import CheckpointError, Recognizer

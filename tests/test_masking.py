@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 import torch
 
-from mixup_env.masking import INSTAHIDE_MAX_WEIGHT, FrequencyMixUp, Recipe, RecipeError, draw_weights
+from mixup_env.masking import INSTAHIDE_MAX_WEIGHT, FrequencyMixUp, draw_weights
+from mixup_env.recipe import Recipe, RecipeError
 
 
 def _batch(n=12, classes=4, seed=0):

@@ -57,8 +57,8 @@ def test_ablate_passes_hp_to_every_learning_agent(tmp_path):
     out = tmp_path / "ablation"
     assert main(["ablate", *TINY, "--agents", "reinforce,fixed", "--seeds", "1", "--hp", "n_steps=2",
                  "--hp", "learning_rate=0.01", "--out", str(out)]) == 0
-    learned = json.loads((out / "reinforce" / "seed0" / "config.json").read_text())["hyperparams"]
-    fixed = json.loads((out / "fixed" / "seed0" / "config.json").read_text())["hyperparams"]
+    learned = json.loads((out / "reinforce" / "seed0" / "config.json").read_text())["agent"]["hyperparams"]
+    fixed = json.loads((out / "fixed" / "seed0" / "config.json").read_text())["agent"]["hyperparams"]
     assert learned == {"n_steps": 2, "learning_rate": 0.01} and fixed == {}
 
 

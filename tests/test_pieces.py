@@ -149,6 +149,6 @@ def test_freqmix_error_is_public_and_the_run_defaults_are_stated_once():
 
     assert freqmix.FreqmixError is FreqmixError and issubclass(FreqmixError, ValueError)
     # The run's own choices (the env alone defaults to the paper's loss reward, probing at episode ends) ...
-    assert TrainConfig().reward == "constrained" and TrainConfig().probe_every == 10
+    assert TrainConfig().objective.reward == "constrained" and TrainConfig().training.probe_every == 10
     # ... and every other default is the piece's: one the pieces change is the run's too.
     assert TrainConfig().env_config().objective == RewardConfig(reward="constrained")

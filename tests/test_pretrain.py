@@ -7,11 +7,13 @@ import torch
 
 from freqmix.cli import main
 from mixup_env.env import FreqMixUpEnv
-from mixup_env.frequency import FrequencyTransform, TransformConfig
+from mixup_env.frequency import FrequencyTransform
+from mixup_env.transform_config import TransformConfig
 from recognizer.data import synthetic_faces
 from recognizer.evaluate import identification_accuracy
 from recognizer.pretrain import pretrain_backbone
-from recognizer.trainer import CheckpointError, Recognizer, RecognizerConfig
+from recognizer.config import RecognizerConfig
+from recognizer.trainer import CheckpointError, Recognizer
 
 MASK = TransformConfig(key=7)  # a keyed shuffle of every channel (synthetic faces hold little high frequency)
 FAST = ["--image-size", "16", "--steps", "2", "--batch-size", "6", "--no-progress"]
@@ -71,7 +73,7 @@ def test_train_pretrains_on_public_faces(tmp_path, image_folder, capsys):
             *FAST]
     assert main([*args, "--pretrain-on", str(public_faces), "--pretrain-epochs", "2"]) == 0
     config = json.loads((out / "config.json").read_text())
-    assert config["pretrain_on"] == str(public_faces) and config["pretrain_epochs"] == 2
+    assert config["task"]["pretrain_on"] == str(public_faces) and config["task"]["pretrain_epochs"] == 2
     pretrained = Recognizer.load(out / "recognizer.pt")
     assert main([*args, "--overwrite"]) == 0
     plain = Recognizer.load(out / "recognizer.pt")

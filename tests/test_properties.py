@@ -12,7 +12,8 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from mixup_env.frequency import FrequencyTransform, block_dct, dct_matrix
-from mixup_env.masking import INSTAHIDE_MAX_WEIGHT, WEIGHT_SCHEMES, FrequencyMixUp, Recipe, RecipeError
+from mixup_env.masking import INSTAHIDE_MAX_WEIGHT, FrequencyMixUp
+from mixup_env.recipe import WEIGHT_SCHEMES, Recipe, RecipeError
 from mixup_env.spaces import ACTION_KINDS, DROP_LEVELS, WEIGHT_OPTIONS, ActionCodec, ActionError
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])

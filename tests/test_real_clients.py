@@ -116,7 +116,7 @@ def test_evaluate_off_a_terminal_prints_plain_lines_for_every_stage(tmp_path, ca
     budget = AttackBudget("plain-lines", recognizer_epochs=1, evaluator_steps=2, cgan_steps=2, cgan_batch=8,
                           cgan_width=8, prior_steps=2, inversion_steps=2, inversions_per_identity=1, decoder_steps=2,
                           decoder_widths=(8, 16), decoder_batch=8)
-    run_training(TrainConfig(data="synthetic", image_size=32, private_fraction=0.1, train_per_identity=3, steps=2,
+    run_training(TrainConfig.of(data="synthetic", image_size=32, private_fraction=0.1, train_per_identity=3, steps=2,
                              batch_size=6, embedding_dim=16, agent="fixed", k=3), tmp_path, progress=False)
     capsys.readouterr()
     monkeypatch.setenv("FREQMIX_PROGRESS_SECONDS", "0")  # a line at every update: one per stage at least
@@ -199,7 +199,7 @@ def test_a_run_without_tensorboard_says_why_it_has_no_tensorboard_folder(tmp_pat
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "tensorboard" else
                         find_spec(name, *a))
     with pytest.warns(UserWarning, match=r"tensorboard is not installed, so this run writes no tensorboard/") as seen:
-        run_training(TrainConfig(image_size=32, batch_size=8, embedding_dim=16, steps=2), tmp_path, progress=False)
+        run_training(TrainConfig.of(image_size=32, batch_size=8, embedding_dim=16, steps=2), tmp_path, progress=False)
     assert len([w for w in seen if "tensorboard" in str(w.message)]) == 1
     assert not (tmp_path / "tensorboard").exists() and (tmp_path / "metrics.json").is_file()
 
@@ -215,7 +215,7 @@ def test_load_run_embeds_files_and_arrays_as_training_read_them(shared_data, tmp
     from recognizer.image_files import read_faces
 
     orl = shared_data("orl")
-    run_training(TrainConfig(data=str(orl), image_size=32, batch_size=8, embedding_dim=16, steps=2), tmp_path,
+    run_training(TrainConfig.of(data=str(orl), image_size=32, batch_size=8, embedding_dim=16, steps=2), tmp_path,
                  progress=False)
     run = load_run(tmp_path)
     trained_on = load_dataset(str(orl), image_size=32)  # the training transform's view of the folder

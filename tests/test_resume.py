@@ -7,6 +7,7 @@ import torch
 import freqmix.experiment.checkpoint as checkpoint_module
 from freqmix.cli import main
 from freqmix.experiment.checkpoint import CHECKPOINT_NAME, load_checkpoint
+from freqmix.experiment.config import TrainConfig
 
 TINY = ["--image-size", "32", "--batch-size", "8", "--embedding-dim", "32", "--no-progress", "--seed", "3"]
 TIMING = {"wall_seconds", "images_per_second"}
@@ -23,6 +24,20 @@ def test_stop_and_resume_matches_uninterrupted(tmp_path, agent):
     assert main(["train", *TINY, *agent, "--steps", "8", "--out", str(straight)]) == 0
     assert main(["train", *TINY, *agent, "--steps", "8", "--stop-at", "4", "--out", str(split)]) == 0
     assert not (split / "metrics.json").exists() and load_checkpoint(split / CHECKPOINT_NAME)["steps_done"] == 4
+    assert main(["train", "--resume", str(split), "--no-progress"]) == 0
+    assert _metrics(split) == _metrics(straight)
+    assert (split / "steps.csv").read_text() == (straight / "steps.csv").read_text()
+
+
+def test_a_run_checkpointed_with_the_flat_config_of_older_versions_resumes(tmp_path):
+    straight, split = tmp_path / "straight", tmp_path / "split"
+    agent = ["--agent", "random", "--input-norm", "none"]  # a flat file lacking input_norm means "none"
+    assert main(["train", *TINY, *agent, "--steps", "6", "--out", str(straight)]) == 0
+    assert main(["train", *TINY, *agent, "--steps", "6", "--stop-at", "3", "--out", str(split)]) == 0
+    state = load_checkpoint(split / CHECKPOINT_NAME)
+    flat = TrainConfig.from_json(state["config"]).flat()
+    del flat["input_norm"], flat["pretrain_on"], flat["pretrain_epochs"]  # as a file saved before them
+    checkpoint_module.save_checkpoint(split / CHECKPOINT_NAME, {**state, "config": json.dumps(flat)})
     assert main(["train", "--resume", str(split), "--no-progress"]) == 0
     assert _metrics(split) == _metrics(straight)
     assert (split / "steps.csv").read_text() == (straight / "steps.csv").read_text()

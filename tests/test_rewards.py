@@ -12,7 +12,8 @@ from freqmix_base.registry import UnknownNameError
 from mixup_env.env import FreqMixUpEnv
 from mixup_env.frequency import FrequencyTransform
 from mixup_env.leakage import AnalyticLeakage, pairwise_ssim, ssim
-from mixup_env.masking import FrequencyMixUp, Recipe
+from mixup_env.masking import FrequencyMixUp
+from mixup_env.recipe import Recipe
 from mixup_env.rewards import ConstrainedReward, RewardConfig, StepSignals, build_reward
 from recognizer.data import synthetic_faces
 

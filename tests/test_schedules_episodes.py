@@ -63,23 +63,23 @@ def test_a_saved_policy_acts_on_other_faces_without_learning(tmp_path):
     common = dict(data="synthetic", image_size=32, batch_size=8, embedding_dim=32, private_fraction=0.5,
                   channels="high", key=3, steps=12, probe_every=4)
     learned = tmp_path / "learn"
-    run_training(TrainConfig(**common, agent="reinforce", episode="run", episodes=2,
+    run_training(TrainConfig.of(**common, agent="reinforce", episode="run", episodes=2,
                              train_identities="auxiliary"), learned, progress=False)
     before = (learned / "agent.zip").read_bytes()
-    metrics = run_training(TrainConfig(**common, agent=str(learned / "agent.zip")), tmp_path / "deployed",
+    metrics = run_training(TrainConfig.of(**common, agent=str(learned / "agent.zip")), tmp_path / "deployed",
                            progress=False)
     assert metrics["steps"] == 12 and (learned / "agent.zip").read_bytes() == before
     assert not (tmp_path / "deployed" / "agent.zip").exists()  # it only acted
     with pytest.raises(FreqmixError, match="saved policy acts on"):
-        run_training(TrainConfig(**{**common, "channels": "all"}, agent=str(learned / "agent.zip")),
+        run_training(TrainConfig.of(**{**common, "channels": "all"}, agent=str(learned / "agent.zip")),
                      tmp_path / "mismatch", progress=False)
     with pytest.raises(FreqmixError, match="no saved policy"):
-        run_training(TrainConfig(**common, agent=str(tmp_path / "missing" / "agent.zip")), tmp_path / "none",
+        run_training(TrainConfig.of(**common, agent=str(tmp_path / "missing" / "agent.zip")), tmp_path / "none",
                      progress=False)
 
 
 def test_learning_over_runs_measures_the_last_one(tmp_path):
-    config = TrainConfig(data="synthetic", image_size=32, batch_size=8, embedding_dim=32, steps=6,
+    config = TrainConfig.of(data="synthetic", image_size=32, batch_size=8, embedding_dim=32, steps=6,
                          agent="reinforce", episode="run", episodes=3, reward="loss")
     metrics = run_training(config, tmp_path / "run", progress=False)
     rows = (tmp_path / "run" / "steps.csv").read_text().splitlines()
@@ -89,5 +89,5 @@ def test_learning_over_runs_measures_the_last_one(tmp_path):
     steps = [int(row.split(",")[0]) for row in rows[1:]]
     assert steps == [1, 2, 3, 4, 5, 6] * 3  # each run's recognizer starts from step 0
     with pytest.raises(FreqmixError, match="--episodes"):
-        run_training(TrainConfig(data="synthetic", image_size=32, steps=6, episodes=2), tmp_path / "bad",
+        run_training(TrainConfig.of(data="synthetic", image_size=32, steps=6, episodes=2), tmp_path / "bad",
                      progress=False)

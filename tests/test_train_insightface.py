@@ -79,7 +79,7 @@ def test_train_on_rec_with_two_val_sets_reports_insightface_protocol(tmp_path, i
     assert set(metrics["val_sets"]) == {"lfw", "agedb_30"}
     config = TrainConfig.from_json((out / "config.json").read_text())
     recognizer = Recognizer.load(out / "recognizer.pt")
-    transform = FrequencyTransform.from_config(3, config.transform_config())
+    transform = FrequencyTransform.from_config(3, config.transform)
     for stem, path in (("lfw", lfw), ("agedb_30", agedb)):
         pairs = load_bin(path, image_size=SIZE)
         expected = insightface_verification(recognizer.embed(transform(pairs.images_a)),

@@ -17,7 +17,7 @@ import torch
 
 from freqmix.benchmarks.timing import Ratio, interleaved, ratio
 from mixup_env.env import FreqMixUpEnv
-from mixup_env.masking import Recipe
+from mixup_env.recipe import Recipe
 from recognizer.augment import random_shift
 from recognizer.faces import FaceDataset
 from recognizer.trainer import Recognizer

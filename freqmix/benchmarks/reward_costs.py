@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from freqmix.benchmarks.timing import Ratio, interleaved, ratio
 from mixup_env.env import FreqMixUpEnv
-from mixup_env.masking import Recipe
+from mixup_env.recipe import Recipe
 from recognizer.faces import FaceDataset
 
 PROBE_EVERY = 10  # freqmix train's default --probe-every

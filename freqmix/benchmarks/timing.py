@@ -12,6 +12,7 @@ from typing import Callable
 
 import numpy as np
 
+DEFAULT_ROUNDS = 15  # interleaved rounds per figure of ``freqmix bench``
 
 @dataclass
 class Timings:

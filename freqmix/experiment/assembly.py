@@ -1,11 +1,14 @@
 """Assembly of a run's pieces: the env on the training faces (wrapped for multi-process runs and Box agents), the
-step budget, and a dry build of the recognizer and agent so that bad settings fail before anything is written."""
+step budget, a dry build of the recognizer and agent so that bad settings fail before anything is written, and the
+hyperparameters each agent of a several-agent command gets."""
 from __future__ import annotations
+
+from typing import Any
 
 import gymnasium as gym
 
 from agents.continuous import BoxRelaxation
-from agents.registry import agent_spec
+from agents.registry import agent_spec, build_configured
 from freqmix.experiment.config import TrainConfig
 from freqmix.experiment.lockstep import LockstepBroadcast
 from freqmix_base.errors import FreqmixError
@@ -24,18 +27,18 @@ def make_env(config: TrainConfig, train: FaceDataset | StreamedTrainingSet, tota
     env: gym.Env = FreqMixUpEnv(train, config.env_config(total_steps, data_parallel=group is not None))
     if group is not None:
         env = LockstepBroadcast(env, group)
-    return BoxRelaxation(env) if agent_spec(config.agent).box_actions else env
+    return BoxRelaxation(env) if agent_spec(config.agent.name).box_actions else env
 
 
 def total_steps(config: TrainConfig, train_size: int) -> int:
     """Recognizer steps of the run: ``steps`` if given, else ``epochs`` × steps per epoch (at least 1)."""
-    if config.steps is not None:
-        if config.steps < 1:
-            raise FreqmixError(f"--steps must be >= 1, not {config.steps}")
-        return config.steps
-    if config.epochs <= 0:
-        raise FreqmixError(f"--epochs must be > 0, not {config.epochs}")
-    return max(1, round(config.epochs * (train_size // config.batch_size)))
+    if config.training.steps is not None:
+        if config.training.steps < 1:
+            raise FreqmixError(f"--steps must be >= 1, not {config.training.steps}")
+        return config.training.steps
+    if config.training.epochs <= 0:
+        raise FreqmixError(f"--epochs must be > 0, not {config.training.epochs}")
+    return max(1, round(config.training.epochs * (train_size // config.training.batch_size)))
 
 
 def check_buildable(config: TrainConfig, env: gym.Env) -> None:
@@ -43,6 +46,12 @@ def check_buildable(config: TrainConfig, env: gym.Env) -> None:
     learning rate or agent setting fails before anything is written (the env builds its recognizer only at its
     first reset, and is left as it was: not reset, not stepped)."""
     base = env.unwrapped
-    Recognizer.from_config(base.transform.out_channels, base.train_data.num_identities, config.recognizer_config(),
+    Recognizer.from_config(base.transform.out_channels, base.train_data.num_identities, config.recognizer,
                            seed=config.seed)
-    config.agent_config().build(env, seed=config.seed)
+    build_configured(config.agent, env, seed=config.seed)
+
+
+def hyperparams_for(base: TrainConfig, agent: str) -> dict[str, Any]:
+    """The hyperparameter overrides of ``base`` (``--hp``) that agent ``agent`` gets in a command that runs several
+    agents: all of them for a learning agent, none for fixed, random, the schedules and saved policies."""
+    return dict(base.agent.hyperparams) if agent_spec(agent).learns else {}

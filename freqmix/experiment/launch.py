@@ -26,35 +26,37 @@ def run_training(config: TrainConfig, out: Path, progress: bool = True, save_eve
         first rollout boundary after each multiple).
     :param stop_at: write a checkpoint at this step and stop there (to split a run across jobs); returns None.
     :param checkpoint: continue the run in ``out`` from this checkpoint (see :func:`load_resume`); ``config`` is
-        then that run's config, except ``config.steps`` which may extend the budget (the cosine lr schedule is then
-        stretched to the new total).
+        then that run's config, except ``config.training.steps`` which may extend the budget (the cosine lr schedule
+        is then stretched to the new total).
     :param overwrite: a new run may replace the freqmix files of a non-empty ``out`` (else OutputExistsError).
 
-    ``config.nproc > 1`` spawns that many processes (see :func:`run_processes`); under torchrun (``WORLD_SIZE``
+    ``config.training.nproc > 1`` spawns that many processes (see :func:`run_processes`); under torchrun (``WORLD_SIZE``
     set) this process joins the group instead: rank 0 does all of the above, the others follow its env.
     """
     # Unknown agent or env names and unknown hyperparameters fail before any data is read.
-    env_action(config.env)
-    resolve_hyperparams(config.agent, config.env, config.hyperparams)
+    env_action(config.agent.env_id)
+    resolve_hyperparams(config.agent.name, config.agent.env_id, config.agent.hyperparams)
     if config.seed < 0:
         raise FreqmixError(f"--seed must be a non-negative integer, not {config.seed}")
-    if config.episodes < 1 or (config.episodes > 1 and config.episode != "run"):
-        raise FreqmixError(f"--episodes {config.episodes}: give a number >= 1, and more than 1 only with --episode run")
+    training = config.training
+    if training.episodes < 1 or (training.episodes > 1 and training.episode != "run"):
+        raise FreqmixError(f"--episodes {training.episodes}: give a number >= 1, and more than 1 only with --episode "
+                           "run")
     for name, value in (("--save-every", save_every), ("--stop-at", stop_at)):
         if value is not None and value < 1:
             raise FreqmixError(f"{name} must be >= 1, not {value}")
     world = torchrun_world_size()
-    if world > 1 and config.nproc not in (1, world):
-        raise FreqmixError(f"--nproc {config.nproc} under a launcher that started {world} processes; drop --nproc "
-                           "(torchrun's --nproc-per-node decides)")
-    check_world(world if world > 1 else config.nproc, config.device, config.batch_size)
-    if config.pretrain_on is not None and max(world, config.nproc) > 1:
+    if world > 1 and config.training.nproc not in (1, world):
+        raise FreqmixError(f"--nproc {config.training.nproc} under a launcher that started {world} processes; drop "
+                           "--nproc (torchrun's --nproc-per-node decides)")
+    check_world(world if world > 1 else config.training.nproc, config.recognizer.device, config.training.batch_size)
+    if config.task.pretrain_on is not None and max(world, config.training.nproc) > 1:
         # The other ranks build their replicas from the config alone and would start from random weights.
         raise FreqmixError("--pretrain-on starts one process's recognizer: drop --nproc (or torchrun)")
-    if config.nproc > 1 and world == 1:
+    if config.training.nproc > 1 and world == 1:
         return run_processes(config, out, progress, save_every, stop_at, resume=checkpoint is not None,
                              overwrite=overwrite)
-    group = join_process_group(config.device)
+    group = join_process_group(config.recognizer.device)
     try:
         return train_here(config, out, progress, save_every, stop_at, checkpoint, overwrite, group)
     finally:
@@ -67,7 +69,7 @@ def run_training(config: TrainConfig, out: Path, progress: bool = True, save_eve
 
 def run_processes(config: TrainConfig, out: Path, progress: bool = True, save_every: int | None = None,
                   stop_at: int | None = None, resume: bool = False, overwrite: bool = False) -> dict[str, Any] | None:
-    """:func:`run_training` in ``config.nproc`` local processes under torch.distributed (as ``torchrun
+    """:func:`run_training` in ``config.training.nproc`` local processes under torch.distributed (as ``torchrun
     --standalone --nproc-per-node N -m freqmix.cli train ...`` would run it); the metrics rank 0 wrote, or None
     when it stopped at a checkpoint. A user error in any process is raised here as that process's FreqmixError.
 
@@ -76,7 +78,8 @@ def run_processes(config: TrainConfig, out: Path, progress: bool = True, save_ev
     """
     with tempfile.TemporaryDirectory(prefix="freqmix-ranks-") as scratch:
         try:
-            spawn(_run_rank, config.nproc, (config, out, progress, save_every, stop_at, resume, overwrite, scratch))
+            spawn(_run_rank, config.training.nproc,
+                  (config, out, progress, save_every, stop_at, resume, overwrite, scratch))
         except Exception:  # torch.multiprocessing's ProcessRaised/ExitedException: look for a user error first
             errors = sorted(Path(scratch).glob("error.*"))
             if errors:

@@ -13,20 +13,20 @@ from recognizer.pretrain import pretrain_backbone
 
 
 def load_public_faces(config: TrainConfig, private_channels: int) -> FaceDataset:
-    """The public faces of ``config.pretrain_on``, read in the colour of the private faces (``private_channels``
+    """The public faces of ``config.task.pretrain_on``, read in the colour of the private faces (``private_channels``
     image planes: 1 gray, 3 colour), so that both pass the same mask."""
-    if config.pretrain_epochs <= 0:
-        raise FreqmixError(f"--pretrain-epochs must be > 0, not {config.pretrain_epochs}")
-    return load_dataset(config.pretrain_on, image_size=config.image_size,
+    if config.task.pretrain_epochs <= 0:
+        raise FreqmixError(f"--pretrain-epochs must be > 0, not {config.task.pretrain_epochs}")
+    return load_dataset(config.task.pretrain_on, image_size=config.task.image_size,
                         color="rgb" if private_channels == 3 else "gray", seed=config.seed)
 
 
 def pretrained_backbone(config: TrainConfig, public: FaceDataset, progress: bool = False) -> dict[str, torch.Tensor]:
-    """The backbone of a recognizer trained on the ``public`` faces for ``config.pretrain_epochs`` epochs, unmixed,
+    """The backbone of a recognizer trained on the ``public`` faces for ``config.task.pretrain_epochs`` epochs, unmixed,
     through the run's own mask and augmentation, seeded by the run's seed."""
-    transform = FrequencyTransform.from_config(public.image_channels, config.transform_config())
-    batch_size = min(config.batch_size, len(public))
-    steps = max(1, round(config.pretrain_epochs * (len(public) // batch_size)))
-    return pretrain_backbone(public, transform, config.recognizer_config(), steps, batch_size,
-                             max_shift=int(round(config.augment_shift * config.image_size)), seed=config.seed,
-                             progress=progress)
+    transform = FrequencyTransform.from_config(public.image_channels, config.transform)
+    batch_size = min(config.training.batch_size, len(public))
+    steps = max(1, round(config.task.pretrain_epochs * (len(public) // batch_size)))
+    return pretrain_backbone(public, transform, config.recognizer, steps, batch_size,
+                             max_shift=int(round(config.training.augment_shift * config.task.image_size)),
+                             seed=config.seed, progress=progress)

@@ -23,6 +23,7 @@ from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.logger import configure
 
 from agents.checkpointing import load_agent_state, require_checkpointable
+from agents.registry import build_configured
 from freqmix.experiment.assembly import check_buildable, make_env, total_steps
 from freqmix.experiment.checkpoint import (
     CHECKPOINT_NAME, Checkpointer, continue_progress_csv, load_checkpoint, restore_rng,
@@ -48,7 +49,7 @@ def train_here(config: TrainConfig, out: Path, progress: bool, save_every: int |
     started = time.perf_counter()
     task = load_task(config)
     steps = total_steps(config, len(task.train))  # of one run (one episode with --episode run)
-    agent_steps = steps * config.episodes
+    agent_steps = steps * config.training.episodes
     done = int(checkpoint["steps_done"]) if checkpoint else 0
     if checkpoint and agent_steps <= done:
         raise FreqmixError(f"the checkpoint already covers {done} steps; pass --steps larger than that to extend")
@@ -57,14 +58,15 @@ def train_here(config: TrainConfig, out: Path, progress: bool, save_every: int |
                checkpoint["env"] if checkpoint else None)
         return None
     # A resumed run's checkpoint holds the recognizer, so its pretrained start is not needed again.
-    public = load_public_faces(config, task.train.image_channels) if config.pretrain_on and not checkpoint else None
+    pretrain = config.task.pretrain_on and not checkpoint
+    public = load_public_faces(config, task.train.image_channels) if pretrain else None
     env = make_env(config, task.train, steps, group)
     check_buildable(config, env)
     _open_folder(out, config, steps, resumed=checkpoint is not None, overwrite=overwrite)
     if public is not None:  # minutes of pretraining, so only once the output folder is claimed
         env.unwrapped.initial_backbone = pretrained_backbone(config, public, progress)
     env = StepLog(env, out / "steps.csv", keep_rows=done if checkpoint else None)
-    agent = config.agent_config().build(env, seed=config.seed)
+    agent = build_configured(config.agent, env, seed=config.seed)
     if save_every or stop_at or checkpoint:
         require_checkpointable(agent)
     tensorboard = importlib.util.find_spec("tensorboard") is not None
@@ -91,7 +93,7 @@ def train_here(config: TrainConfig, out: Path, progress: bool, save_every: int |
     base.trained_recognizer.save(out / "recognizer.pt")
     if isinstance(agent, BaseAlgorithm):
         agent.save(out / "agent.zip")
-    metrics = run_metrics(base, task, env.rows, steps, agent, final_obs, saver.elapsed(), config.batch_size)
+    metrics = run_metrics(base, task, env.rows, steps, agent, final_obs, saver.elapsed(), config.training.batch_size)
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
     return metrics
 
@@ -121,7 +123,7 @@ def load_resume(out: Path, steps: int | None = None) -> tuple[TrainConfig, dict[
     checkpoint = load_checkpoint(out / CHECKPOINT_NAME)
     config = TrainConfig.from_json(checkpoint["config"])
     if steps is not None:
-        config.steps = steps
+        config = config.with_options(steps=steps)
     return config, checkpoint
 
 

@@ -42,44 +42,44 @@ def load_val_sets(paths: list[str] | None, image_size: int, color: str) -> dict[
 
 
 def load_private_split(config: TrainConfig) -> PrivateSplit:
-    """``config.data`` split as the run splits it: its private identities' training and held-out faces, and the
+    """``config.task.data`` split as the run splits it: its private identities' training and held-out faces, and the
     attacker's auxiliary identities (None when the run trains on every identity); deterministic from the seed."""
-    full = load_dataset(config.data, image_size=config.image_size, seed=config.seed,
-                        drop_small=config.drop_small_identities)
-    return private_split(full, config.private_fraction, config.train_per_identity, seed=config.seed)
+    full = load_dataset(config.task.data, image_size=config.task.image_size, seed=config.seed,
+                        drop_small=config.task.drop_small_identities)
+    return private_split(full, config.task.private_fraction, config.task.train_per_identity, seed=config.seed)
 
 
 def attack_split(config: TrainConfig) -> PrivateSplit:
     """The faces a privacy evaluation of the run needs: :func:`load_private_split`, which must hold auxiliary
     identities (a run with ``private_fraction``)."""
-    if config.private_fraction is None:
+    if config.task.private_fraction is None:
         raise FreqmixError("the run trained on every identity of its data (no private_fraction), so no attacker owns "
                            "other faces; retrain it with --private-fraction 0.5")
     return load_private_split(config)
 
 
 def load_task(config: TrainConfig) -> Task:
-    """Load ``config.data`` (only its private identities when ``private_fraction`` is set, so that attacks have
+    """Load ``config.task.data`` (only its private identities when ``private_fraction`` is set, so that attacks have
     disjoint auxiliary identities), split it per identity, find or build verification pairs, and read the
     ``--val`` sets. With ``stream`` the training set is opened for streaming (every image) instead."""
-    if config.stream:
+    if config.task.stream:
         return _load_streamed_task(config)
     split = load_private_split(config)
     color = "rgb" if split.train.image_channels == 3 else "gray"
-    val_sets = load_val_sets(config.val, config.image_size, color)
+    val_sets = load_val_sets(config.task.val, config.task.image_size, color)
     train, test = split.train, split.test
-    if config.train_identities == "auxiliary":
+    if config.task.train_identities == "auxiliary":
         if split.auxiliary is None:
             raise FreqmixError("--train-identities auxiliary needs --private-fraction (the identities to leave out)")
-        train, test = split_per_identity(split.auxiliary, config.train_per_identity, seed=config.seed)
-    pairs_file = Path(config.pairs) if config.pairs else None
-    if pairs_file is None and Path(config.data).is_dir() and (Path(config.data) / "pairs.txt").is_file():
-        pairs_file = Path(config.data) / "pairs.txt"
+        train, test = split_per_identity(split.auxiliary, config.task.train_per_identity, seed=config.seed)
+    pairs_file = Path(config.task.pairs) if config.task.pairs else None
+    if pairs_file is None and Path(config.task.data).is_dir() and (Path(config.task.data) / "pairs.txt").is_file():
+        pairs_file = Path(config.task.data) / "pairs.txt"
     if pairs_file is not None:
         try:
-            pairs = load_lfw_pairs(pairs_file, Path(config.data), image_size=config.image_size, color=color)
+            pairs = load_lfw_pairs(pairs_file, Path(config.task.data), image_size=config.task.image_size, color=color)
         except UnusablePairsError:
-            if config.pairs:  # a pairs file the user named and that cannot be used is an error, not replaced
+            if config.task.pairs:  # a pairs file the user named and that cannot be used is an error, not replaced
                 raise
         else:
             return Task(train, test, pairs, f"LFW pairs file {pairs_file.name} ({len(pairs.same)} usable pairs)",
@@ -94,18 +94,19 @@ def load_task(config: TrainConfig) -> Task:
 
 
 def _load_streamed_task(config: TrainConfig) -> Task:
-    if config.private_fraction is not None or config.train_per_identity is not None:
+    if config.task.private_fraction is not None or config.task.train_per_identity is not None:
         raise FreqmixError("--stream trains on every image of the set; it takes no --private-fraction or "
                            "--train-per-identity (split the set on disk instead)")
-    if config.data in ("synthetic", "olivetti", "lfw"):
-        raise FreqmixError(f"--stream reads a folder tree or a train.rec, not '{config.data}' (drop --stream)")
-    train = StreamedTrainingSet(config.data, config.image_size, num_workers=config.data_workers)
+    if config.task.data in ("synthetic", "olivetti", "lfw"):
+        raise FreqmixError(f"--stream reads a folder tree or a train.rec, not '{config.task.data}' (drop --stream)")
+    train = StreamedTrainingSet(config.task.data, config.task.image_size, num_workers=config.task.data_workers)
     color = "rgb" if train.image_channels == 3 else "gray"
-    val_sets = load_val_sets(config.val, config.image_size, color)
+    val_sets = load_val_sets(config.task.val, config.task.image_size, color)
     pairs, protocol = None, "none: --stream holds out no images; give --pairs or --val"
-    if config.pairs:
-        pairs = load_lfw_pairs(Path(config.pairs), Path(config.data), image_size=config.image_size, color=color)
-        protocol = f"LFW pairs file {Path(config.pairs).name} ({len(pairs.same)} usable pairs)"
+    if config.task.pairs:
+        pairs = load_lfw_pairs(Path(config.task.pairs), Path(config.task.data), image_size=config.task.image_size,
+                               color=color)
+        protocol = f"LFW pairs file {Path(config.task.pairs).name} ({len(pairs.same)} usable pairs)"
     if pairs is None and not val_sets:
         raise FreqmixError("--stream holds out no images to measure the recognizer on; give --val FILE.bin or "
                            "--pairs FILE")

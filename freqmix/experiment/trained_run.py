@@ -49,9 +49,9 @@ class TrainedRun:
 
         :param images: image files or ``uint8`` arrays (``(H, W)`` gray or ``(H, W, 3)`` RGB, any size), read,
             resized and converted to the run's channels as training read its data folder; or a tensor
-            ``(N, C, H, W)`` already at ``H = W = config.image_size`` with the run's ``C``, pixel values 0..255.
+            ``(N, C, H, W)`` already at ``H = W = config.task.image_size`` with the run's ``C``, pixel values 0..255.
         """
-        size, channels = self.config.image_size, self.transform.image_channels
+        size, channels = self.config.task.image_size, self.transform.image_channels
         if not isinstance(images, torch.Tensor):
             images = read_faces(images, size, channels)
         if images.ndim != 4 or images.shape[1] != channels or tuple(images.shape[2:]) != (size, size):
@@ -82,9 +82,9 @@ def transform_of(config: TrainConfig, recognizer: Recognizer, folder: Path) -> F
     input channels do (one plane's channel count times 1 or 3)."""
     in_channels = recognizer.config["in_channels"]
     for planes in (1, 3):
-        transform = FrequencyTransform.from_config(planes, config.transform_config())
+        transform = FrequencyTransform.from_config(planes, config.transform)
         if transform.out_channels == in_channels:
             return transform
     raise CheckpointError(f"{folder / 'recognizer.pt'} takes {in_channels} channels, which the run's config "
-                          f"(--channels {config.channels}) makes from neither gray nor color faces; the checkpoint "
-                          "does not match config.json")
+                          f"(--channels {config.transform.channels}) makes from neither gray nor color faces; the "
+                          "checkpoint does not match config.json")

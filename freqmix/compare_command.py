@@ -1,0 +1,76 @@
+"""``freqmix compare``: its options, and the refusal of the options every defense sets itself. Building the parser
+imports no torch: the comparison (:mod:`freqmix.compare`) loads when the command runs, so that a mistyped option
+fails at once."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from attacks.budget import BUDGETS, get_budget
+from attacks.defenses import DEFENSES, PROTECTION_OPTIONS, parse_defenses
+from freqmix.options import (
+    add_attacker_faces_option, add_hp_option, add_overwrite_option, add_train_options, config_from_args, flag,
+)
+from freqmix_base.errors import FreqmixError
+
+DEFAULT_PRIVATE_FRACTION = 0.5  # the attacker needs identities of its own
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    """``freqmix compare``."""
+    p = sub.add_parser("compare", help="train and attack every defense side by side -> compare.csv/md/json/png")
+    add_train_options(p)
+    hide_refused_options(p)
+    p.add_argument("--defenses", default=",".join(DEFENSES), help=f"comma-separated, from {', '.join(DEFENSES)}")
+    p.add_argument("--budget", default="default", help=f"training and attack budget: {', '.join(BUDGETS)}")
+    p.add_argument("--seeds", type=int, default=1, help="train and attack each defense under this many seeds "
+                                                        "(--seed, --seed + 1, ...) for the intervals")
+    add_hp_option(p, "override a hyperparameter of every learning defense's agent (repeatable), as freqmix "
+                     "train --hp")
+    add_attacker_faces_option(p)
+    p.add_argument("--out", default="runs/compare", help="output folder")
+    again = p.add_mutually_exclusive_group()
+    again.add_argument("--resume", action="store_true",
+                       help="continue a comparison in --out: reuse its finished defense/seed runs")
+    add_overwrite_option(again)
+    # The budget decides the epochs unless --epochs/--steps is given; the attacker needs identities of its own.
+    p.set_defaults(func=_cmd_compare, epochs=None, private_fraction=DEFAULT_PRIVATE_FRACTION)
+
+
+def hide_refused_options(p: argparse.ArgumentParser) -> None:
+    """Keep the options compare refuses (each defense's protection, --stream and its --data-workers) out of
+    ``--help``; they stay parseable, so that typing one gets the refusal that says why."""
+    for action in p._actions:
+        if action.dest in (*PROTECTION_OPTIONS, "stream", "data_workers"):
+            action.help = argparse.SUPPRESS
+
+
+def refuse_defense_options(given: set[str]) -> None:
+    """FreqmixError for the protection options in ``given`` (the options typed): every defense sets its own."""
+    # Options that every defense sets itself: given, they would be silently replaced.
+    conflicting = [flag(dest) for dest in PROTECTION_OPTIONS if dest in given]
+    if conflicting:
+        raise FreqmixError(f"each defense sets its own protection, so it would ignore {', '.join(conflicting)}; "
+                           "drop them (choose protections with --defenses, see attacks/defenses.py)")
+
+
+def _cmd_compare(args: argparse.Namespace) -> None:
+    refuse_defense_options(args.given)
+    defenses = parse_defenses(args.defenses)
+    budget = get_budget(args.budget)
+    from agents.hyperparams import parse_overrides  # the comparison's machinery, once the options are sound
+    from freqmix.compare import ONE_SEED_NOTE, run_compare
+
+    epochs = args.epochs if args.epochs is not None else budget.recognizer_epochs
+    base = config_from_args(args, epochs=epochs, hyperparams=parse_overrides(args.hp))
+    table = run_compare(base, defenses, budget, Path(args.out), seeds=args.seeds, progress=not args.no_progress,
+                        device=base.recognizer.device, resume=args.resume, overwrite=args.overwrite,
+                        attacker_folder=args.attacker_faces)
+    for row in table:
+        print(f"{row['defense']:>14}  accuracy {row['identification_accuracy']:.3f}  "
+              f"SSIM {row['ssim']:.3f} [{row['ssim_ci_low']:.3f}, {row['ssim_ci_high']:.3f}]  "
+              f"recon id {row['recon_id_accuracy']:.3f}  MIA top-5 {row['mia_top5']:.3f}  "
+              f"score_pp {row['score_pp']:.3f}")
+    if args.seeds < 2:
+        print(ONE_SEED_NOTE)
+    print(f"-> {Path(args.out) / 'compare.md'}")

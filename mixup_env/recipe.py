@@ -1,0 +1,52 @@
+"""How one batch is mixed: :class:`Recipe`, without torch (the command line reads its fields and their flags
+before any command runs; :mod:`mixup_env.masking` applies it)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from freqmix_base.errors import FreqmixError
+from freqmix_base.fields import option
+
+WEIGHT_SCHEMES = ("dirichlet", "instahide", "uniform")
+
+
+class RecipeError(FreqmixError):
+    """A recipe that cannot be applied (bad k, unknown scheme, batch too small...)."""
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How one batch is mixed.
+
+    :param k: images per mixed output (1 = no mixing, the no-defence baseline); no flag of its own: a run's k is
+        its agent's choice (``--k`` is the fixed agent's).
+    :param weights: ``"dirichlet"`` (Dirichlet(alpha) weights), ``"instahide"`` (|N(0,1)| normalised, the
+        largest at most 0.65) or ``"uniform"`` (1/k each).
+    :param alpha: Dirichlet concentration (> 0); small values give one dominant image, large ones even mixes.
+    :param sign_flip: multiply every coefficient of a mixed output by an independent random sign (InstaHide).
+    :param drop: fraction (0 <= drop < 1) of each output's channels zeroed at random, on top of the fixed
+        channel selection.
+    :param laplace_epsilon: DCTDP privacy budget ε per coefficient: add Laplace noise of scale
+        ``LAPLACE_SENSITIVITY / ε`` to every mixed coefficient (after the sign flip, before the drop);
+        ``None`` adds none.
+    """
+
+    k: int = 1
+    weights: str = option("dirichlet", "mixing weight scheme", choices=WEIGHT_SCHEMES)
+    alpha: float = option(1.0, "Dirichlet concentration")
+    sign_flip: bool = option(False, "random sign flip of mixed coefficients")
+    drop: float = option(0.0, "fraction of channels zeroed per mixed output")
+    laplace_epsilon: float | None = option(None, "DCTDP: Laplace noise of budget ε on the mixed coefficients "
+                                                 "(default: none)")
+
+    def __post_init__(self) -> None:
+        if isinstance(self.k, bool) or int(self.k) != self.k or self.k < 1:
+            raise RecipeError(f"k must be a positive integer (images mixed per output), not {self.k!r}")
+        if self.weights not in WEIGHT_SCHEMES:
+            raise RecipeError(f"unknown weight scheme {self.weights!r}; choose one of {', '.join(WEIGHT_SCHEMES)}")
+        if not self.alpha > 0:
+            raise RecipeError(f"alpha must be > 0, not {self.alpha!r}")
+        if not 0.0 <= self.drop < 1.0:
+            raise RecipeError(f"drop must be in [0, 1), not {self.drop!r}")
+        if self.laplace_epsilon is not None and not 0 < self.laplace_epsilon < float("inf"):
+            raise RecipeError(f"laplace_epsilon must be a finite ε > 0 or None, not {self.laplace_epsilon!r}")
