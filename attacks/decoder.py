@@ -178,10 +178,7 @@ def train_decoder(protection: Protection, images: torch.Tensor, labels: torch.Te
         torch.manual_seed(seed)
         network = ResidualUNet(CoefficientCodec.fit(faces), widths).to(device)
     attack = DecoderAttack(analytic, network, [], device)
-    probe_tensors, probe_components, probe_weights = protection.protect_all(
-        faces[probe_idx], labels[probe_idx], rng)
-    probe_inverse = attack.inverse(probe_tensors)
-    probe_target = dominant_faces(faces[probe_idx], probe_components, probe_weights)
+    probe_inverse, probe_target = _probe(attack, faces[probe_idx], labels[probe_idx], rng)
 
     optimizer = torch.optim.Adam(network.parameters(), lr=learning_rate)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=learning_rate, total_steps=max(steps, 1),
@@ -207,6 +204,13 @@ def train_decoder(protection: Protection, images: torch.Tensor, labels: torch.Te
         bar.set_postfix(loss=f"{running[-1]:.3f}")
     attack.curve.append(_curve_point(attack, steps, probe_inverse, probe_target, running, started))
     return attack
+
+
+def _probe(attack: DecoderAttack, faces: torch.Tensor, labels: torch.Tensor, rng: np.random.Generator
+           ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Held-out faces protected once under the attack's belief: (their analytic inverses, their dominant faces)."""
+    tensors, components, weights = attack.protection.protect_all(faces, labels, rng)
+    return attack.inverse(tensors), dominant_faces(faces, components, weights)
 
 
 def _curve_point(attack: DecoderAttack, step: int, inverse: torch.Tensor, target: torch.Tensor,
