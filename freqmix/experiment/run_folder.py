@@ -48,25 +48,31 @@ def claim_output_folder(out: Path, overwrite: bool, outputs: Iterable[str] = RUN
                 path.unlink()
 
 
-def finished_steps(out: Path) -> int | None:
-    """The recognizer steps of the finished run in ``out`` (its ``metrics.json``), or None if it has not finished."""
-    metrics = out / "metrics.json"
-    if not metrics.is_file():
+def _json_int(path: Path, key: str) -> int | None:
+    """Field ``key`` of the JSON file ``path`` as an int; None if there is no such file; ValueError if it holds
+    no such field."""
+    if not path.is_file():
         return None
     try:
-        return int(json.loads(metrics.read_text())["steps"])
+        return int(json.loads(path.read_text())[key])
     except (ValueError, KeyError, TypeError):
-        raise FreqmixError(f"{metrics} is not a freqmix metrics file; move it away to resume the run") from None
+        raise ValueError(f"{path} has no integer {key!r}") from None
+
+
+def finished_steps(out: Path) -> int | None:
+    """The recognizer steps of the finished run in ``out`` (its ``metrics.json``), or None if it has not finished."""
+    try:
+        return _json_int(out / "metrics.json", "steps")
+    except ValueError:
+        raise FreqmixError(f"{out / 'metrics.json'} is not a freqmix metrics file; move it away to resume the "
+                           "run") from None
 
 
 def planned_steps(out: Path) -> int | None:
     """The recognizer steps the run in ``out`` was planned for (``resolved_steps`` of its ``config.json``)."""
-    config = out / "config.json"
-    if not config.is_file():
-        return None
     try:
-        return int(json.loads(config.read_text())["resolved_steps"])
-    except (ValueError, KeyError, TypeError):
+        return _json_int(out / "config.json", "resolved_steps")
+    except ValueError:
         return None
 
 
