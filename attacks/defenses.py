@@ -5,6 +5,9 @@ Training, ``freqmix compare`` and the attacker's view of a run all read those sa
 
 - ``none``: all channels, k = 1 (no protection, the reference of ``score_cls``);
 - ``ppfr``: PPFR-FD-like channel masking: keep the 36 highest-frequency channels per plane, keyed shuffle, k = 1;
+- ``partial``: PartialFace-like: ``ppfr``'s 36 high-frequency channels and keyed shuffle, and each tensor keeps
+  its own random quarter of them (:data:`PARTIAL_DROP` of the channels zeroed per image, k = 1): a secret that
+  statistics over many tensors cannot pin to one face, unlike the fixed key (docs/threat_model.md);
 - ``dctdp``: DCTDP-like: drop the DC channel, Laplace noise of budget ε = :data:`DCTDP_EPSILON` per coefficient;
 - ``instahide``: all channels, k = 4, InstaHide weights (each <= 0.65) and random sign flips;
 - ``fixed2`` … ``fixed6``: the paper's hybrid mask (:func:`hybrid`: PPFR-FD's high-frequency channel
@@ -32,6 +35,8 @@ from mixup_env.spaces import PAPER_K_CHOICES
 from mixup_env.transform_config import TransformConfig
 
 DCTDP_EPSILON = 1.0
+# PartialFace trains on random channel subsets of each face; the share kept (9 of the 36 channels) is our choice.
+PARTIAL_DROP = 0.75
 _KEY_STREAM = 7919  # keeps the secret key's draw apart from every other use of the seed
 
 #: The run-configuration options of the protection: the transform's and the recipe's (but k, the agent's choice).
@@ -81,6 +86,7 @@ ADAPTIVE_DEFENSES = ("reinforce-loss", "reinforce-constrained", "ppo-loss", "ppo
 DEFENSES: Registry[Defense] = Registry("defense", "--defenses")
 DEFENSES.register("none", Defense())
 DEFENSES.register("ppfr", Defense(TransformConfig(channels="high"), keyed=True))
+DEFENSES.register("partial", Defense(TransformConfig(channels="high"), Recipe(drop=PARTIAL_DROP), keyed=True))
 DEFENSES.register("dctdp", Defense(TransformConfig(channels="no-dc"), Recipe(laplace_epsilon=DCTDP_EPSILON)))
 DEFENSES.register("instahide", Defense(recipe=Recipe(weights="instahide", sign_flip=True), k=4))
 for _suffix, _channels in (("", "high"), ("-nodc", "no-dc")):

@@ -21,7 +21,7 @@ def _transform(name, seed=0):
 
 
 def test_the_issue_s_defenses_are_all_there():
-    expected = {"none", "ppfr", "dctdp", "instahide", *MIXING, *(f"{name}-nodc" for name in MIXING),
+    expected = {"none", "ppfr", "partial", "dctdp", "instahide", *MIXING, *(f"{name}-nodc" for name in MIXING),
                 *SCHEDULED_AND_AGENTS}
     assert set(DEFENSES) == expected
 
@@ -78,6 +78,22 @@ def test_specific_defenses():
     assert defense_of("dctdp", 0).recipe.laplace_epsilon > 0
     assert defense_of("adaptive", 0).agent == "reinforce"
     assert defense_of("random", 0).agent == "random"
+
+
+def test_partial_keeps_a_different_quarter_of_ppfr_s_channels_in_every_tensor():
+    import numpy as np
+
+    from attacks.protection import Protection
+    from recognizer.data import synthetic_faces
+
+    config, transform = _transform("partial", seed=2)
+    assert torch.equal(transform.kept, _transform("ppfr", seed=2)[1].kept) and config.agent.k == 1
+    faces = synthetic_faces(num_identities=4, images_per_identity=4, image_size=32, seed=0)
+    protection = Protection(transform, {1: 1.0}, config.recipe, batch_size=8)
+    tensors, _, _ = protection.protect_all(faces.images.float(), faces.labels, np.random.default_rng(0))
+    live = tensors.abs().sum(dim=(2, 3)) > 0  # (16, 36): which channels each tensor kept
+    assert live.sum(dim=1).tolist() == [9] * 16
+    assert len({tuple(row.tolist()) for row in live}) > 8  # the subsets differ from tensor to tensor
 
 
 def test_parse_defenses():
