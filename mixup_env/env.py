@@ -250,7 +250,7 @@ class FreqMixUpEnv(gym.Env):
                 "losses": list(self._losses), "recent_k": list(self._recent_k),
                 "probe_accuracy": self._probe_accuracy, "batch": self._x.clone(), "batch_labels": self._y.clone(),
                 "batch_pending": self._batch_pending, "batch_faces": self._pixels,
-                "reward": self.reward.state_dict(),
+                "reward": self.reward.state_dict(), "last_lambda": self._multiplier,
                 **({"stream": self._stream.state_dict()} if self._stream is not None else {})}
 
     def load_state_dict(self, state: dict[str, Any], reschedule: bool = False) -> None:
@@ -284,6 +284,8 @@ class FreqMixUpEnv(gym.Env):
             self._batch_pending = bool(state.get("batch_pending", True))
             # States of earlier versions: the loss reward, which keeps no state and needs no batch faces.
             self.reward.load_state_dict(state.get("reward", {}))
+            # States of earlier versions: info["lambda"] restarts at 0 until the first step.
+            self._multiplier = float(state.get("last_lambda", 0.0))
             faces = state.get("batch_faces")
         except (KeyError, TypeError, AttributeError) as exc:
             raise FreqmixError(f"not a FreqMixUpEnv state ({exc})") from None

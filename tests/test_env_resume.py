@@ -60,3 +60,15 @@ def test_state_of_another_configuration_is_rejected(faces):
         other.load_state_dict(env.state_dict())
     with pytest.raises(ValueError, match="not a FreqMixUpEnv state"):
         other.load_state_dict({"recognizer": {}})
+
+
+def test_a_resumed_env_reports_the_price_it_stopped_at(faces):
+    # A constrained reward whose target cannot be met: λ rises at every probe, and info["lambda"] shows it.
+    env = _env(faces, reward="constrained", accuracy_target=1.0, probe_every=1)
+    env.reset(seed=1)
+    for action in (4, 4, 4):
+        *_, info = env.step(action)
+    assert info["lambda"] > 0
+    resumed = _env(faces, reward="constrained", accuracy_target=1.0, probe_every=1)
+    resumed.load_state_dict(_through_disk(env.state_dict()))
+    assert resumed._untrained_info()["lambda"] == info["lambda"]
