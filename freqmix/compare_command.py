@@ -52,6 +52,9 @@ def refuse_defense_options(given: set[str]) -> None:
     if conflicting:
         raise FreqmixError(f"each defense sets its own protection, so it would ignore {', '.join(conflicting)}; "
                            "drop them (choose protections with --defenses, see attacks/defenses.py)")
+    if "data_workers" in given and "stream" not in given:
+        raise FreqmixError("--data-workers sets the decoding processes of --stream, which a comparison does not use "
+                           "(it holds the faces in memory); drop --data-workers")
 
 
 def _cmd_compare(args: argparse.Namespace) -> None:

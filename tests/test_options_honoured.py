@@ -33,6 +33,8 @@ def test_compare_refuses_protection_flags_that_the_defenses_override(tmp_path, c
     assert usage.value.code == 2 and "unrecognized arguments: --k 4" in error_line(capsys)
     assert main([*argv, "--channels", "all"]) == 2  # a default typed out is still a flag compare would ignore
     assert "--channels" in error_line(capsys)
+    assert main([*argv, "--data-workers", "4"]) == 2  # --stream's option, hidden from compare's --help
+    assert "--data-workers" in error_line(capsys)
     assert not out.exists()
 
 
