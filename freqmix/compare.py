@@ -252,7 +252,7 @@ def _write_tables(table: list[dict[str, Any]], out: Path, base: TrainConfig, bud
              f"(chance: identity {1 / num_identities:.3f}, top-5 {min(5, num_identities) / num_identities:.3f}), "
              f"pretrained judge (dlib ResNet) clean held-out accuracy {judged}, total {seconds / 60:.1f} min.", "",
              "Each cell: mean [95% bootstrap interval over attacked images and seeds]. Attack columns are the "
-             "strongest attack run (analytic inverse or residual CGAN, white- or black-box; the stronger "
+             "strongest attack run (analytic inverse, residual CGAN or decoder, white- or black-box; the stronger "
              "model-inversion prior), named in compare.csv's *_attack columns; exposure_*_E{E}: a face's E linked "
              "encodings averaged. score_pp: higher = more private; score_cls: accuracy relative to `none`. "
              + (BEYOND_NOISE if len(seeds) > 1 else ONE_SEED_NOTE) + " See docs/privacy_metrics.md.",
