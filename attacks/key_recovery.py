@@ -31,11 +31,18 @@ K_RANGE = tuple(range(1, max(PAPER_K_CHOICES) + 1))  # the k a recovered belief 
 
 
 def log_energy_maps(coeffs: torch.Tensor) -> torch.Tensor:
-    """(N, C, h, w) coefficient planes -> (C, h, w) float64: log of the mean squared coefficient over the N images
-    at every block position of every channel."""
+    """(N, C, h, w) coefficient planes -> (C, h, w) float64: log of the mean squared coefficient at every block
+    position of every channel, over the images in which that channel is live.
+
+    A plane that is zero throughout was dropped (``Recipe.drop``: each tensor keeps its own random subset) and says
+    nothing about the face; averaging it in would scale each channel by its own random count of survivors, noise
+    that hides the channel's level."""
     if coeffs.dim() != 4 or len(coeffs) == 0:
         raise FreqmixError(f"expected a non-empty batch of planes (N, C, h, w), got shape {tuple(coeffs.shape)}")
-    return torch.log(coeffs.double().pow(2).mean(dim=0) + ENERGY_FLOOR)
+    energy = coeffs.double().pow(2)
+    live = (energy.sum(dim=(2, 3)) > 0).double()  # (N, C)
+    mean = energy.sum(dim=0) / live.sum(dim=0).clamp(min=1)[:, None, None]
+    return torch.log(mean + ENERGY_FLOOR)
 
 
 def _split(maps: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:

@@ -9,6 +9,7 @@ from attacks.privacy import black_box_belief
 from attacks.protection import Protection, black_box_guess
 from freqmix_base.errors import FreqmixError
 from mixup_env.frequency import FrequencyTransform
+from mixup_env.recipe import Recipe
 from recognizer.data import load_dataset
 from recognizer.splits import private_split
 
@@ -29,6 +30,13 @@ def test_recovers_the_hybrid_masks_channels_and_key_exactly_on_orl(orl, k):
     # The recovered belief scatters the observed channels exactly as the truth does.
     assert torch.equal(belief.scatter(tensors), truth.scatter(tensors))
     assert belief.mixes == (k > 1)
+
+
+def test_most_of_the_key_is_recovered_when_each_tensor_keeps_a_random_quarter(orl):
+    # The partial defense: 9 of the 36 channels live per tensor. 100 tensors give ~25 live samples per channel.
+    truth = Protection(FrequencyTransform(1, "high", 36, secret_key(1)), {1: 1.0}, Recipe(drop=0.75))
+    tensors, _, _ = truth.protect_all(orl.train.images.float(), orl.train.labels, np.random.default_rng(1))
+    assert recover_channels(tensors, orl.auxiliary.images).recovered_fraction(truth.transform) >= 0.8
 
 
 @pytest.mark.parametrize("k", [1, 4])
@@ -71,6 +79,9 @@ def test_the_recovered_order_is_kept_by_the_transform():
 
 def test_log_energy_maps_and_bad_shapes():
     coeffs = torch.full((4, 2, 3, 3), 2.0)
+    assert torch.allclose(log_energy_maps(coeffs), torch.full((2, 3, 3), np.log(4.0 + 1e-6), dtype=torch.float64))
+    # A plane dropped from a tensor (all zeros) is left out of its channel's mean, not averaged in as energy 0.
+    coeffs[1:, 0] = 0
     assert torch.allclose(log_energy_maps(coeffs), torch.full((2, 3, 3), np.log(4.0 + 1e-6), dtype=torch.float64))
     with pytest.raises(FreqmixError, match="size"):
         recover_channels(torch.zeros(2, 4, 3, 3), torch.zeros(2, 1, 16, 16))
