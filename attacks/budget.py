@@ -64,7 +64,8 @@ for _budget in (
                  # ORL ppfr k = 1, one core: 400 steps reach SSIM 0.52 in ~140 s, 1,200 steps 0.55 in ~360 s, 2,400
                  # steps 0.55 (the held-out faces of the attacker's own identities: 0.69 -> 0.72; it learns them, not
                  # faces in general). One decoder now serves white- and black-box when the key is recovered: a whole
-                 # default evaluate of ORL ppfr took 496 s on 2 cores shared with another job (SSIM 0.547).
+                 # default evaluate of ORL ppfr took 496-682 s on 2 shared cores (448 s of CPU; SSIM 0.568 with the
+                 # pose and lighting jitter).
                  decoder_steps=800, decoder_widths=(64, 128, 256), decoder_batch=16),
     AttackBudget("full", recognizer_epochs=200, evaluator_steps=1000, cgan_steps=3000, cgan_batch=32, cgan_width=64,
                  prior_steps=4000, inversion_steps=500, inversions_per_identity=5, decoder_steps=3000,
