@@ -117,8 +117,7 @@ def seconds_once(setting: AttackSetting, name: str, belief: Protection, seconds:
     """Expected seconds of :func:`fitted_once`: nothing when an attack under ``belief`` is already shared or one of
     the beliefs fitted ``before`` it in this evaluation equals it."""
     key = belief_key(belief)
-    taken = (name, key) in setting.shared or any(
-        belief_key(other) == key for other in before)
+    taken = (name, key) in setting.shared or any(belief_key(other) == key for other in before)
     return 0.0 if taken else seconds
 
 

@@ -66,8 +66,7 @@ def protected_training_batch(protection: Protection, faces: torch.Tensor, labels
                              max_shift: int, rng: np.random.Generator, generator: torch.Generator
                              ) -> tuple[MixedBatch, torch.Tensor]:
     """A fresh batch of the attacker's faces, jittered (:func:`pose_light_jitter`) and protected under
-    ``protection``: ``(mixed, target)``
-    with target (N, P, H, W) the dominant face of each mix."""
+    ``protection``: ``(mixed, target)`` with target (N, P, H, W) the dominant face of each mix."""
     idx = torch.from_numpy(rng.choice(len(faces), size=min(batch_size, len(faces)), replace=False))
     batch = pose_light_jitter(faces[idx], max_shift, generator)
     mixed = protection.protect(batch, labels[idx], rng)

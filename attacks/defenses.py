@@ -6,8 +6,8 @@ Training, ``freqmix compare`` and the attacker's view of a run all read those sa
 - ``none``: all channels, k = 1 (no protection, the reference of ``score_cls``);
 - ``ppfr``: PPFR-FD-like channel masking: keep the 36 highest-frequency channels per plane, keyed shuffle, k = 1;
 - ``partial``: PartialFace-like: ``ppfr``'s 36 high-frequency channels and keyed shuffle, and each tensor keeps
-  its own random quarter of them (:data:`PARTIAL_DROP` of the channels zeroed per image, k = 1): a secret that
-  statistics over many tensors cannot pin to one face, unlike the fixed key (docs/threat_model.md);
+  its own random quarter of them (:data:`PARTIAL_DROP` of the channels zeroed per image, k = 1): less of each face
+  in each tensor (its fixed key is still mostly recovered, docs/threat_model.md);
 - ``dctdp``: DCTDP-like: drop the DC channel, Laplace noise of budget ε = :data:`DCTDP_EPSILON` per coefficient;
 - ``instahide``: all channels, k = 4, InstaHide weights (each <= 0.65) and random sign flips;
 - ``fixed2`` … ``fixed6``: the paper's hybrid mask (:func:`hybrid`: PPFR-FD's high-frequency channel

@@ -86,11 +86,13 @@ class PretrainedJudge:
         if len(images) == 0:
             return torch.zeros(0, 128, dtype=torch.float64)
         keys = [_face_key(image) for image in images]
-        first_of_new = {key: i for i, key in reversed(list(enumerate(keys))) if key not in self._described}
-        if first_of_new:
-            order = sorted(first_of_new.values())
-            for i, vector in zip(order, describe(images[order].float(), self.alignment)):
-                self._described[keys[i]] = vector
+        new: dict[bytes, int] = {}  # each face not yet described -> its first row
+        for i, key in enumerate(keys):
+            if key not in self._described:
+                new.setdefault(key, i)
+        if new:
+            rows = list(new.values())
+            self._described.update(zip(new, describe(images[rows].float(), self.alignment)))
         return torch.stack([self._described[key] for key in keys])
 
     def logits(self, images: torch.Tensor) -> torch.Tensor:

@@ -45,13 +45,16 @@ def _cgan_black_box(setting: AttackSetting) -> ReconstructionAttack:
     return _cgan(setting, setting.belief, "CGAN black-box")
 
 
+def _cgan_seconds(setting: AttackSetting) -> float:
+    return SECONDS_PER_CGAN_STEP * setting.budget.cgan_steps
+
+
 def _cgan_white_box_seconds(setting: AttackSetting) -> float:
-    return seconds_once(setting, "cgan", white_box(setting.truth), SECONDS_PER_CGAN_STEP * setting.budget.cgan_steps)
+    return seconds_once(setting, "cgan", white_box(setting.truth), _cgan_seconds(setting))
 
 
 def _cgan_black_box_seconds(setting: AttackSetting) -> float:
-    return seconds_once(setting, "cgan", setting.belief, SECONDS_PER_CGAN_STEP * setting.budget.cgan_steps,
-                        before=(setting.truth,))
+    return seconds_once(setting, "cgan", setting.belief, _cgan_seconds(setting), before=(setting.truth,))
 
 
 def _tv_prior(setting: AttackSetting) -> torch.Tensor:
@@ -75,7 +78,8 @@ ATTACKS.register("analytic_white_box", Attack("reconstruction", "white-box analy
                                               no_seconds))
 ATTACKS.register("analytic_black_box", Attack("reconstruction", "black-box analytic inverse", _analytic_black_box,
                                               no_seconds, black_box=True, in_samples=False))
-ATTACKS.register("cgan_white_box", Attack("reconstruction", "white-box CGAN", _cgan_white_box, _cgan_white_box_seconds,
+ATTACKS.register("cgan_white_box", Attack("reconstruction", "white-box CGAN", _cgan_white_box,
+                                          _cgan_white_box_seconds,
                                           stage="CGAN white-box"))
 ATTACKS.register("cgan_black_box", Attack("reconstruction", "black-box CGAN", _cgan_black_box,
                                           _cgan_black_box_seconds, black_box=True, stage="CGAN black-box"))

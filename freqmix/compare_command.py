@@ -45,8 +45,9 @@ def hide_refused_options(p: argparse.ArgumentParser) -> None:
             action.help = argparse.SUPPRESS
 
 
-def refuse_defense_options(given: set[str]) -> None:
-    """FreqmixError for the protection options in ``given`` (the options typed): every defense sets its own."""
+def refuse_ignored_options(given: set[str]) -> None:
+    """FreqmixError for options in ``given`` (the options typed) that a comparison would ignore: the protection
+    options (every defense sets its own) and --data-workers without --stream (the faces are held in memory)."""
     # Options that every defense sets itself: given, they would be silently replaced.
     conflicting = [flag(dest) for dest in PROTECTION_OPTIONS if dest in given]
     if conflicting:
@@ -58,7 +59,7 @@ def refuse_defense_options(given: set[str]) -> None:
 
 
 def _cmd_compare(args: argparse.Namespace) -> None:
-    refuse_defense_options(args.given)
+    refuse_ignored_options(args.given)
     defenses = parse_defenses(args.defenses)
     budget = get_budget(args.budget)
     from agents.hyperparams import parse_overrides  # the comparison's machinery, once the options are sound

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from attacks.budget import BUDGETS, get_budget
-from freqmix.compare_command import DEFAULT_PRIVATE_FRACTION, hide_refused_options, refuse_defense_options
+from freqmix.compare_command import DEFAULT_PRIVATE_FRACTION, hide_refused_options, refuse_ignored_options
 from freqmix.options import add_hp_option, add_overwrite_option, add_train_options, config_from_args
 
 DEFAULT_EPISODES = 3
@@ -33,7 +33,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_frontier(args: argparse.Namespace) -> None:
-    refuse_defense_options(args.given)
+    refuse_ignored_options(args.given)
     budget = get_budget(args.budget)
     from agents.hyperparams import parse_overrides  # the experiment's machinery, once the options are sound
     from freqmix.frontier import PRIVACY, UTILITY, run_frontier
