@@ -49,27 +49,24 @@ BUDGETS: Registry[AttackBudget] = Registry("budget", "--budget")
 for _budget in (
     AttackBudget("smoke", recognizer_epochs=20, evaluator_steps=100, cgan_steps=40, cgan_batch=16, cgan_width=16,
                  prior_steps=60, inversion_steps=40, inversions_per_identity=1, decoder_steps=30,
-                 decoder_widths=(16, 32), decoder_batch=16, attacked_per_identity=2),
+                 decoder_widths=(8, 16, 32), decoder_batch=16, attacked_per_identity=2),
     # Between the two, for experiments of many defenses × seeds on one core (freqmix frontier on ORL, 3 seeds):
     # recognizers trained as long as default's, smoke's attacks with a CGAN trained a quarter longer, on two
     # faces per private identity (judging every face of every defense dominated the cost: ~60% of it on ORL).
     AttackBudget("frontier", recognizer_epochs=200, evaluator_steps=100, cgan_steps=50, cgan_batch=16,
                  cgan_width=16, prior_steps=60, inversion_steps=40, inversions_per_identity=1, decoder_steps=200,
-                 decoder_widths=(32, 64, 128), decoder_batch=16, attacked_per_identity=2),
+                 decoder_widths=(8, 16, 32, 64, 128), decoder_batch=16, attacked_per_identity=2),
     # 200 recognizer epochs: on ORL's private identities (hybrid mask, RMS input normalisation, 3 seeds) a recognizer
     # that trains only on mixes was still learning at 100: identification 0.88 -> 0.96 at k = 4 and 0.71 -> 0.94 at
     # k = 6 (docs/utility.md).
     AttackBudget("default", recognizer_epochs=200, evaluator_steps=300, cgan_steps=400, cgan_batch=16,
                  cgan_width=32, prior_steps=600, inversion_steps=300, inversions_per_identity=2,
-                 # ORL ppfr k = 1, one core: 400 steps reach SSIM 0.52 in ~140 s, 1,200 steps 0.55 in ~360 s, 2,400
-                 # steps 0.55 (the held-out faces of the attacker's own identities: 0.69 -> 0.72; it learns them, not
-                 # faces in general). One decoder now serves white- and black-box when the key is recovered: a whole
-                 # default evaluate of ORL ppfr took 496-682 s on 2 shared cores (448 s of CPU; SSIM 0.568 with the
-                 # pose and lighting jitter).
-                 decoder_steps=800, decoder_widths=(64, 128, 256), decoder_batch=16),
+                 # ORL ppfr k = 1, seed 0, one core (docs/privacy_metrics.md): these widths reach private SSIM 0.612
+                 # at 800 steps (456 s) and 0.622 at 1,200 (762 s); widths (16, ..., 256) 0.603 at 1,200 (427 s).
+                 decoder_steps=1200, decoder_widths=(24, 48, 96, 192, 384), decoder_batch=16),
     AttackBudget("full", recognizer_epochs=200, evaluator_steps=1000, cgan_steps=3000, cgan_batch=32, cgan_width=64,
                  prior_steps=4000, inversion_steps=500, inversions_per_identity=5, decoder_steps=3000,
-                 decoder_widths=(64, 128, 256), decoder_batch=32),
+                 decoder_widths=(32, 64, 128, 256, 512), decoder_batch=32),
 ):
     BUDGETS.register(_budget.name, _budget)
 

@@ -13,8 +13,9 @@ from attacks.progress import SECONDS_PER_DECODER_STEP
 from attacks.protection import Protection, white_box
 from freqmix_base.seeds import sub_seed
 
-# Widths and batch at which SECONDS_PER_DECODER_STEP was measured; a step's cost grows with width² × batch.
-_MEASURED_WIDTH, _MEASURED_BATCH = 64, 16
+# The U-Net at which SECONDS_PER_DECODER_STEP was measured. Each level halves the grid and doubles the width, so
+# every level costs about the same: a step's cost grows with (first width)² × levels × batch.
+_MEASURED_WIDTH, _MEASURED_LEVELS, _MEASURED_BATCH = 24, 5, 16
 
 
 def _decoder(setting: AttackSetting, belief: Protection, desc: str) -> DecoderAttack:
@@ -37,7 +38,9 @@ def decoder_black_box(setting: AttackSetting) -> DecoderAttack:
 
 def _decoder_seconds(setting: AttackSetting) -> float:
     budget = setting.budget
-    scale = (budget.decoder_widths[0] / _MEASURED_WIDTH) ** 2 * budget.decoder_batch / _MEASURED_BATCH
+    widths = budget.decoder_widths
+    scale = ((widths[0] / _MEASURED_WIDTH) ** 2 * len(widths) / _MEASURED_LEVELS
+             * budget.decoder_batch / _MEASURED_BATCH)
     return SECONDS_PER_DECODER_STEP * budget.decoder_steps * scale
 
 

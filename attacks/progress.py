@@ -12,7 +12,7 @@ from freqmix_base.progress_bar import progress_bar
 # Rough seconds per unit of work on one CPU thread at 112×112 (estimates, not a benchmark); only their ratios shape
 # the ETA, since tqdm rescales by the pace actually observed.
 SECONDS_PER_CGAN_STEP = 0.25
-SECONDS_PER_DECODER_STEP = 0.35  # widths (64, 128, 256), batch 16: ORL 400 steps in ~140 s
+SECONDS_PER_DECODER_STEP = 0.6  # widths (24, 48, 96, 192, 384), batch 16: ORL 1,200 steps in ~760 s
 SECONDS_PER_PRIOR_STEP = 0.12
 SECONDS_PER_INVERSION_STEP = 0.03
 SECONDS_PER_EVALUATOR_STEP = 0.02

@@ -6,10 +6,9 @@ import torch
 from attacks.analytic import AnalyticAttack
 from attacks.attacker_faces import attacker_faces, default_attacker_folder
 from attacks.budget import get_budget
-from attacks.decoder import ResidualUNet, differentiable_ssim, train_decoder
+from attacks.decoder import PixelGrid, ResidualUNet, differentiable_ssim, train_decoder
 from attacks.defenses import secret_key
 from attacks.metrics import ssim
-from attacks.networks import CoefficientCodec
 from attacks.privacy import prepare_kit
 from attacks.protection import Protection
 from freqmix_base.errors import FreqmixError
@@ -56,7 +55,7 @@ def test_a_trained_decoder_beats_the_analytic_inverse_on_unseen_orl_faces(shared
     split = private_split(full, 0.5, seed=0)
     truth = Protection(FrequencyTransform(1, "high", 36, secret_key(0)), {1: 1.0}, batch_size=16)
     decoder = train_decoder(truth, split.auxiliary.images, split.auxiliary.labels, steps=120, seed=0,
-                            batch_size=16, widths=(32, 64), learning_rate=3e-3, progress=False)
+                            batch_size=16, widths=(16, 32, 64), learning_rate=3e-3, progress=False)
     tensors, _, _ = truth.protect_all(split.train.images.float(), split.train.labels, np.random.default_rng(1))
     analytic = ssim(decoder.inverse(tensors), split.train.images.float()).mean()
     decoded = ssim(decoder.reconstruct(tensors), split.train.images.float()).mean()
@@ -83,9 +82,20 @@ def test_the_default_folder_is_the_lfw_subset_beside_the_data(tmp_path):
     assert default_attacker_folder(tmp_path / "lfw_subset") is None
 
 
+def test_the_pixel_grid_puts_each_2x2_cell_in_channels_and_inverts_exactly():
+    x = torch.arange(2 * 4 * 6, dtype=torch.float32).view(1, 2, 4, 6) * 2
+    grid = PixelGrid(torch.zeros(8), torch.ones(8))
+    z = grid.encode(x)
+    assert z.shape == (1, 8, 2, 3)
+    # Channel p*4 + 2i + j at cell (y, x) holds pixel (2y + i, 2x + j) of plane p.
+    assert z[0, 4 + 2 * 1 + 0, 1, 2] == x[0, 1, 3, 4]
+    fitted = PixelGrid.fit(torch.rand(5, 2, 8, 8) * 255)
+    assert torch.allclose(fitted.decode(fitted.encode(x)), x, atol=1e-4)
+
+
 def test_the_untrained_residual_unet_returns_its_input_in_colour():
     x = torch.rand(2, 3, 32, 32) * 255
-    net = ResidualUNet(CoefficientCodec.fit(x), (8, 16, 32))
+    net = ResidualUNet(PixelGrid.fit(x), (8, 16, 32))
     assert torch.equal(net(x), x)  # zero-initialised last layer
 
 
