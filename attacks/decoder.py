@@ -27,48 +27,16 @@ from torch import nn
 from attacks.analytic import AnalyticAttack
 from attacks.augment import dominant_faces, protected_training_batch
 from attacks.metrics import DATA_RANGE, ssim
+from attacks.networks import PixelGrid
 from attacks.protection import Protection
 from freqmix_base.errors import FreqmixError
 from freqmix_base.progress_bar import progress_bar
 
-GRID = 2  # pixels per side of the decoder's finest cells
 MAX_SHIFT = 4  # pixels of augmentation of the attacker's faces
 CURVE_POINTS = 10  # learning-curve evaluations after step 0
 PROBE_FACES = 48  # attacker faces held out of training, on which the learning curve is measured
 SSIM_WINDOW = 7  # scikit-image's default uniform window, so that the loss is the metric
 _SSIM_C1, _SSIM_C2 = (0.01 * DATA_RANGE) ** 2, (0.03 * DATA_RANGE) ** 2
-
-
-class PixelGrid(nn.Module):
-    """Images (N, P, H, W) 0..255 <-> standardised cells (N, P*4, H/2, W/2): each 2×2 cell of pixels as 4 channels
-    (``pixel_unshuffle``), each channel standardised by the attacker's clean faces. Exact and differentiable.
-
-    :param mean: (P*4,) mean of each cell channel over clean faces; ``std`` its standard deviation.
-    """
-
-    def __init__(self, mean: torch.Tensor, std: torch.Tensor) -> None:
-        super().__init__()
-        self.register_buffer("mean", mean.float().view(1, -1, 1, 1))
-        self.register_buffer("std", std.float().clamp_min(1e-3).view(1, -1, 1, 1))
-
-    @classmethod
-    def fit(cls, images: torch.Tensor) -> PixelGrid:
-        """Statistics from clean faces (N, P, H, W) 0..255."""
-        cells = F.pixel_unshuffle(images.float(), GRID)
-        return cls(cells.mean(dim=(0, 2, 3)), cells.std(dim=(0, 2, 3)))
-
-    @property
-    def channels(self) -> int:
-        """Channels of the grid: 4 per image plane."""
-        return self.mean.shape[1]
-
-    def encode(self, images: torch.Tensor) -> torch.Tensor:
-        """(N, P, H, W) 0..255 -> (N, P*4, H/2, W/2) standardised cells."""
-        return (F.pixel_unshuffle(images, GRID) - self.mean) / self.std
-
-    def decode(self, z: torch.Tensor) -> torch.Tensor:
-        """(N, P*4, H/2, W/2) standardised cells -> (N, P, H, W) images 0..255 (not clipped)."""
-        return F.pixel_shuffle(z * self.std + self.mean, GRID)
 
 
 def _block(in_ch: int, out_ch: int, stride: int = 1) -> nn.Sequential:
@@ -80,10 +48,10 @@ def _block(in_ch: int, out_ch: int, stride: int = 1) -> nn.Sequential:
 class ResidualUNet(nn.Module):
     """Image -> image U-Net with skip connections that predicts a residual on top of its input.
 
-    It sees the image through :class:`PixelGrid` (2×2 cells as channels, standardised); its residual, in the same
-    standardised cells, goes back through the exact inverse rearrangement.
+    It sees the image through :class:`attacks.networks.PixelGrid` (2×2 cells as channels, standardised); its
+    residual, in the same standardised cells, goes back through the exact inverse rearrangement.
 
-    :param codec: the cell statistics of the attacker's clean faces (:class:`PixelGrid`).
+    :param codec: the cell statistics of the attacker's clean faces (:class:`attacks.networks.PixelGrid`).
     :param widths: channels per level, finest (H/2 × W/2) first; each further level halves the grid.
     """
 

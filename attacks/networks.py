@@ -1,7 +1,8 @@
 """Small attack networks, cheap enough for a CPU.
 
-The reconstruction CGAN touches pixels only through the fixed, orthonormal 8×8 block DCT: its generator predicts
-the 64 coefficient planes per image plane (standardised by the statistics of clean faces) and the inverse block DCT
+Both reconstruction attacks see faces through an exact, invertible rearrangement standardised by clean faces
+(:class:`StandardisedSpace`): the decoder's U-Net through 2×2 pixel cells (:class:`PixelGrid`), the CGAN through
+the fixed, orthonormal 8×8 block DCT (:class:`CoefficientCodec`): its generator predicts the 64 coefficient planes per image plane (standardised by the statistics of clean faces) and the inverse block DCT
 turns them into an image; its discriminator sees an image as its block-DCT planes. The DCT is an exact, invertible
 space-to-depth, so nothing is lost, and every learned convolution runs on 14×14 maps for 112×112 faces. The
 generator prior of model inversion works on faces at a quarter of the resolution (28×28 for 112×112), which is all
@@ -22,11 +23,12 @@ def _block(in_ch: int, out_ch: int, stride: int = 1) -> nn.Sequential:
                          nn.GroupNorm(min(8, out_ch), out_ch), nn.LeakyReLU(0.2))
 
 
-class CoefficientCodec(nn.Module):
-    """Images (N, P, H, W) 0..255 <-> standardised block-DCT planes (N, P*64, H/8, W/8), differentiable.
+class StandardisedSpace(nn.Module):
+    """An exact, invertible rearrangement of images (N, P, H, W) 0..255 into planes (N, C, h, w), each plane
+    standardised by its mean and spread over clean faces. Subclasses say what the rearrangement is.
 
-    :param mean: (P*64,) mean of each coefficient plane of clean faces (level-shifted, YCbCr for colour).
-    :param std: (P*64,) its standard deviation.
+    :param mean: (C,) mean of each plane over clean faces.
+    :param std: (C,) its standard deviation.
     """
 
     def __init__(self, mean: torch.Tensor, std: torch.Tensor) -> None:
@@ -34,20 +36,61 @@ class CoefficientCodec(nn.Module):
         self.register_buffer("mean", mean.float().view(1, -1, 1, 1))
         self.register_buffer("std", std.float().clamp_min(1e-3).view(1, -1, 1, 1))
 
+    @staticmethod
+    def rearrange(images: torch.Tensor) -> torch.Tensor:
+        """(N, P, H, W) 0..255 -> (N, C, h, w) raw planes."""
+        raise NotImplementedError
+
+    @staticmethod
+    def restore(planes: torch.Tensor) -> torch.Tensor:
+        """(N, C, h, w) raw planes -> (N, P, H, W) images 0..255: the inverse of :meth:`rearrange`."""
+        raise NotImplementedError
+
     @classmethod
-    def fit(cls, images: torch.Tensor) -> CoefficientCodec:
+    def fit(cls, images: torch.Tensor) -> StandardisedSpace:
         """Statistics from clean faces (N, P, H, W) 0..255."""
-        coeffs = raw_coefficients(images.float())
-        return cls(coeffs.mean(dim=(0, 2, 3)), coeffs.std(dim=(0, 2, 3)))
+        planes = cls.rearrange(images.float())
+        return cls(planes.mean(dim=(0, 2, 3)), planes.std(dim=(0, 2, 3)))
+
+    @property
+    def channels(self) -> int:
+        """C, the number of planes."""
+        return self.mean.shape[1]
 
     def encode(self, images: torch.Tensor) -> torch.Tensor:
-        """(N, P, H, W) 0..255 -> (N, P*64, H/8, W/8) standardised coefficients."""
-        return (raw_coefficients(images) - self.mean) / self.std
+        """(N, P, H, W) 0..255 -> (N, C, h, w) standardised planes."""
+        return (self.rearrange(images) - self.mean) / self.std
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
-        """(N, P*64, h, w) standardised coefficients -> (N, P, 8h, 8w) images 0..255 (not clipped)."""
-        pixels = block_idct(z * self.std + self.mean) + LEVEL_SHIFT
+        """(N, C, h, w) standardised planes -> (N, P, H, W) images 0..255 (not clipped)."""
+        return self.restore(z * self.std + self.mean)
+
+
+class CoefficientCodec(StandardisedSpace):
+    """Images <-> standardised block-DCT planes (N, P*64, H/8, W/8): coefficient (u, v) of every 8×8 block of plane
+    p in plane p*64 + u*8 + v (level-shifted; YCbCr for colour)."""
+
+    @staticmethod
+    def rearrange(images: torch.Tensor) -> torch.Tensor:
+        return raw_coefficients(images)
+
+    @staticmethod
+    def restore(planes: torch.Tensor) -> torch.Tensor:
+        pixels = block_idct(planes) + LEVEL_SHIFT
         return ycbcr_to_rgb(pixels) if pixels.shape[1] == 3 else pixels
+
+
+class PixelGrid(StandardisedSpace):
+    """Images <-> standardised 2×2 cells (N, P*4, H/2, W/2): pixel (2y + i, 2x + j) of plane p in plane
+    p*4 + 2i + j at cell (y, x) (``pixel_unshuffle``)."""
+
+    @staticmethod
+    def rearrange(images: torch.Tensor) -> torch.Tensor:
+        return F.pixel_unshuffle(images, 2)
+
+    @staticmethod
+    def restore(planes: torch.Tensor) -> torch.Tensor:
+        return F.pixel_shuffle(planes, 2)
 
 
 def raw_coefficients(images: torch.Tensor) -> torch.Tensor:
@@ -86,7 +129,7 @@ class FrequencyUNet(nn.Module):
         self.bottom = nn.Sequential(_block(2 * width, 4 * width, stride=2), _block(4 * width, 4 * width))
         self.dec2 = _block(4 * width + 2 * width, 2 * width)
         self.dec1 = _block(2 * width + width, width)
-        self.out = nn.Conv2d(width + in_channels, codec.mean.shape[1], 1)
+        self.out = nn.Conv2d(width + in_channels, codec.channels, 1)
         nn.init.zeros_(self.out.weight)
         nn.init.zeros_(self.out.bias)
 
@@ -117,7 +160,7 @@ class PatchDiscriminator(nn.Module):
         super().__init__()
         self.codec = codec
         self.register_buffer("cond_scale", cond_scale.float().clamp_min(1e-3).view(1, -1, 1, 1))
-        in_ch = codec.mean.shape[1] + len(cond_scale)
+        in_ch = codec.channels + len(cond_scale)
         self.net = nn.Sequential(nn.Conv2d(in_ch, width, 3, padding=1), nn.LeakyReLU(0.2),
                                  _block(width, 2 * width, stride=2), nn.Conv2d(2 * width, 1, 3, padding=1))
 

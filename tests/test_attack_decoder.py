@@ -6,9 +6,10 @@ import torch
 from attacks.analytic import AnalyticAttack
 from attacks.attacker_faces import attacker_faces, default_attacker_folder
 from attacks.budget import get_budget
-from attacks.decoder import PixelGrid, ResidualUNet, differentiable_ssim, train_decoder
+from attacks.decoder import ResidualUNet, differentiable_ssim, train_decoder
 from attacks.defenses import secret_key
 from attacks.metrics import ssim
+from attacks.networks import PixelGrid
 from attacks.privacy import prepare_kit
 from attacks.protection import Protection
 from freqmix_base.errors import FreqmixError
