@@ -2,8 +2,9 @@
 
 Both reconstruction attacks see faces through an exact, invertible rearrangement standardised by clean faces
 (:class:`StandardisedSpace`): the decoder's U-Net through 2×2 pixel cells (:class:`PixelGrid`), the CGAN through
-the fixed, orthonormal 8×8 block DCT (:class:`CoefficientCodec`): its generator predicts the 64 coefficient planes per image plane (standardised by the statistics of clean faces) and the inverse block DCT
-turns them into an image; its discriminator sees an image as its block-DCT planes. The DCT is an exact, invertible
+the fixed, orthonormal 8×8 block DCT (:class:`CoefficientCodec`). The CGAN's generator predicts the 64 coefficient
+planes per image plane (standardised by the statistics of clean faces) and the inverse block DCT turns them into an
+image; its discriminator sees an image as its block-DCT planes. The DCT is an exact, invertible
 space-to-depth, so nothing is lost, and every learned convolution runs on 14×14 maps for 112×112 faces. The
 generator prior of model inversion works on faces at a quarter of the resolution (28×28 for 112×112), which is all
 that inversion needs and keeps it cheap.
