@@ -24,6 +24,7 @@ def shift_flip(images: torch.Tensor, max_shift: int, generator: torch.Generator)
     return out
 
 
+MAX_JITTER_SHIFT = 4  # pixels: what the reconstruction attacks' faces are shifted by
 MAX_ROTATION = math.radians(10)
 MAX_SCALE_CHANGE = 0.1  # relative
 MAX_CONTRAST_CHANGE = 0.2  # relative
@@ -63,11 +64,10 @@ def dominant_faces(images: torch.Tensor, partners: torch.Tensor, weights: torch.
 
 
 def protected_training_batch(protection: Protection, faces: torch.Tensor, labels: torch.Tensor, batch_size: int,
-                             max_shift: int, rng: np.random.Generator, generator: torch.Generator
-                             ) -> tuple[MixedBatch, torch.Tensor]:
+                             rng: np.random.Generator, generator: torch.Generator) -> tuple[MixedBatch, torch.Tensor]:
     """A fresh batch of the attacker's faces, jittered (:func:`pose_light_jitter`) and protected under
     ``protection``: ``(mixed, target)`` with target (N, P, H, W) the dominant face of each mix."""
     idx = torch.from_numpy(rng.choice(len(faces), size=min(batch_size, len(faces)), replace=False))
-    batch = pose_light_jitter(faces[idx], max_shift, generator)
+    batch = pose_light_jitter(faces[idx], MAX_JITTER_SHIFT, generator)
     mixed = protection.protect(batch, labels[idx], rng)
     return mixed, dominant_faces(batch, mixed.partners, mixed.weights)

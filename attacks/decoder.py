@@ -32,7 +32,6 @@ from attacks.protection import Protection
 from freqmix_base.errors import FreqmixError
 from freqmix_base.progress_bar import progress_bar
 
-MAX_SHIFT = 4  # pixels of augmentation of the attacker's faces
 CURVE_POINTS = 10  # learning-curve evaluations after step 0
 PROBE_FACES = 48  # attacker faces held out of training, on which the learning curve is measured
 SSIM_WINDOW = 7  # scikit-image's default uniform window, so that the loss is the metric
@@ -203,7 +202,7 @@ def train_decoder(protection: Protection, images: torch.Tensor, labels: torch.Te
             attack.curve.append(_curve_point(attack, step, probe_inverse, probe_target, running, started))
             running = []
         network.train()
-        mixed, target = protected_training_batch(protection, train_faces, train_labels, batch_size, MAX_SHIFT, rng, gen)
+        mixed, target = protected_training_batch(protection, train_faces, train_labels, batch_size, rng, gen)
         inverse = analytic.reconstruct(mixed.x).to(device)
         target = target.to(device)
         loss = _loss(network(inverse), target)

@@ -25,7 +25,6 @@ from freqmix_base.progress_bar import progress_bar
 L1_WEIGHT = 100.0  # pix2pix's λ (its L1 is on images in [-1, 1]; ours on [0, 1], the same ratio up to 2)
 LEARNING_RATE = 2e-4
 BETAS = (0.5, 0.999)
-MAX_SHIFT = 4  # pixels of augmentation of the attacker's faces
 CURVE_POINTS = 10  # learning-curve evaluations after step 0
 CURVE_FACES = 32  # protected attacker faces the learning curve is measured on
 
@@ -92,7 +91,7 @@ def train_reconstruction(protection: Protection, images: torch.Tensor, labels: t
         if step % every == 0:
             attack.curve.append(_curve_point(attack, step, probe, probe_target))
             generator.train()
-        mixed, target = protected_training_batch(protection, faces, labels, batch_size, MAX_SHIFT, rng, gen)
+        mixed, target = protected_training_batch(protection, faces, labels, batch_size, rng, gen)
         cond = protection.scatter(mixed.x).to(device)
         target = target.to(device)
         l1, loss_d = _gan_step(generator, discriminator, opt_g, opt_d, cond, target)

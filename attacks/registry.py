@@ -79,8 +79,7 @@ ATTACKS.register("analytic_white_box", Attack("reconstruction", "white-box analy
 ATTACKS.register("analytic_black_box", Attack("reconstruction", "black-box analytic inverse", _analytic_black_box,
                                               no_seconds, black_box=True, in_samples=False))
 ATTACKS.register("cgan_white_box", Attack("reconstruction", "white-box CGAN", _cgan_white_box,
-                                          _cgan_white_box_seconds,
-                                          stage="CGAN white-box"))
+                                          _cgan_white_box_seconds, stage="CGAN white-box"))
 ATTACKS.register("cgan_black_box", Attack("reconstruction", "black-box CGAN", _cgan_black_box,
                                           _cgan_black_box_seconds, black_box=True, stage="CGAN black-box"))
 ATTACKS.register("decoder_white_box", Attack("reconstruction", "white-box decoder", decoder_white_box,
