@@ -57,6 +57,7 @@ class AttackerKit:
     :param second_opinion_accuracy: its held-out identification accuracy.
     :param prior: the generator prior of model inversion (trained on ``auxiliary``).
     :param device: where the attack networks train.
+    :param stage_seconds: measured wall seconds of each stage of preparing the kit.
     :param shared: fitted attacks shared by every defense (``AttackSetting.shared``: the same belief, the same
         attack).
     """
@@ -70,6 +71,7 @@ class AttackerKit:
     prior: GeneratorPrior
     public_faces: FaceDataset
     device: str = "cpu"
+    stage_seconds: dict[str, float] = field(default_factory=dict)
     shared: dict[Any, Any] = field(default_factory=dict)
 
 
@@ -95,7 +97,7 @@ def prepare_kit(private: FaceDataset, private_test: FaceDataset, auxiliary: Face
                                       progress=False, device=device)
     line.close()
     return AttackerKit(private, auxiliary, judge, judge_accuracy, evaluator, evaluator_accuracy, prior, public_faces,
-                       device)
+                       device, line.seconds)
 
 
 def attacked_faces(private: FaceDataset, per_identity: int) -> FaceDataset:
@@ -168,10 +170,14 @@ def _exposure(kit: AttackerKit, truth: Protection, attack: Reconstructor, seed: 
     images, labels = kit.private.images.float(), kit.private.labels
     summary, per_image = {}, {}
     for encodings in EXPOSURES:
-        faces = linked_inverses(truth, attack, images, labels, encodings, rng)
-        judged = kit.judge.logits(faces).argmax(dim=1)
-        values = {"ssim": ssim(faces, images), "psnr": psnr(faces, images),
-                  "recon_id_accuracy": (judged == labels).double().numpy()}
+        if truth.deterministic and per_image:
+            # Every encoding of a face is the same tensor, so E linked encodings hold exactly what one does.
+            values = per_image[str(EXPOSURES[0])]
+        else:
+            faces = linked_inverses(truth, attack, images, labels, encodings, rng)
+            judged = kit.judge.logits(faces).argmax(dim=1)
+            values = {"ssim": ssim(faces, images), "psnr": psnr(faces, images),
+                      "recon_id_accuracy": (judged == labels).double().numpy()}
         summary[str(encodings)] = {name: float(v.mean()) for name, v in values.items()}
         per_image[str(encodings)] = values
     return summary, per_image
@@ -223,15 +229,23 @@ def attack_recognizer(recognizer: Recognizer, truth: Protection, kit: AttackerKi
                             seed, kit.device, progress, kit.shared)
     ran = attacks.items()
     recon = [name for name, attack in ran if attack.family == "reconstruction"]
-    judging = judging_seconds(len(kit.private), len(recon), len(EXPOSURES), len(identities), len(ran) - len(recon))
-    line = StageProgress(sum(attack.seconds(setting) for _, attack in ran) + judging, progress)
+    judging = judging_seconds(len(kit.private), len(recon), 0, len(identities), len(ran) - len(recon))
+    exposing = judging_seconds(len(kit.private), 0, len(EXPOSURES), 0, 0)
+    line = StageProgress(sum(attack.seconds(setting) for _, attack in ran) + judging + exposing, progress)
     fitted = {}
     for name, attack in ran:
         with line.stage(attack.stage_name, attack.seconds(setting)):
             fitted[name] = attack.fit(setting)
     with line.stage("judging", judging):
-        outputs = {name: fitted[name].reconstruct(tensors) if name in recon else fitted[name] for name, _ in ran}
+        # An attack shared by two names (a black-box attacker whose recovered belief is the truth) is one object:
+        # its reconstructions are made and judged once.
+        made: dict[int, torch.Tensor] = {}
+        for name in recon:
+            if id(fitted[name]) not in made:
+                made[id(fitted[name])] = fitted[name].reconstruct(tensors)
+        outputs = {name: made[id(fitted[name])] if name in recon else fitted[name] for name, _ in ran}
         scored = _score_all(kit, outputs, recon, fitted, (components, weights), identities)
+    with line.stage("exposure", exposing):
         # Linked encodings are decoded by the strongest white-box reconstructor of this defense's tensors.
         white = {name: scored["reconstruction"][0][name] for name in recon if not attacks.get(name).black_box}
         exposure_attack = strongest(white, "ssim_best") if white else "analytic_white_box"
@@ -240,6 +254,7 @@ def attack_recognizer(recognizer: Recognizer, truth: Protection, kit: AttackerKi
     line.close()
     results = _results(kit, scored, exposure, exposure_per_image, len(tensors), seed)
     results["exposure_attack"] = exposure_attack
+    results["stage_seconds"] = line.seconds
     # Scored against the truth, which the attacker never reads: a measure of the attack, not an input to it.
     results["key_recovered_fraction"] = recovery.recovered_fraction(truth.transform)
     return results, _samples(kit, outputs, dict(ran), identities)
@@ -250,9 +265,12 @@ def _score_all(kit: AttackerKit, outputs: dict[str, torch.Tensor], recon: list[s
                ) -> dict[str, tuple[dict[str, dict[str, Any]], dict[str, dict[str, np.ndarray]]]]:
     """Per family: (scores by attack, per-image values by attack) of every attack's outputs."""
     scored: dict[str, tuple[dict, dict]] = {family: ({}, {}) for family in FAMILIES}
+    judged: dict[int, tuple[dict[str, Any], dict[str, np.ndarray]]] = {}  # by reconstructions: one tensor, one score
     for name, images in outputs.items():
         if name in recon:
-            scores, per_image = _score_reconstructions(kit, images, *mixing)
+            if id(images) not in judged:
+                judged[id(images)] = _score_reconstructions(kit, images, *mixing)
+            scores, per_image = dict(judged[id(images)][0]), judged[id(images)][1]
             curve = getattr(fitted[name], "curve", None)
             if curve is not None:
                 scores["learning_curve"] = curve

@@ -56,6 +56,12 @@ class Protection:
         """Whether any recipe mixes more than one image."""
         return max(self.k_probs) > 1
 
+    @property
+    def deterministic(self) -> bool:
+        """Whether every protection of a face is the same tensor (nothing mixed, dropped, sign-flipped or noised)."""
+        recipe = self.recipe
+        return not self.mixes and recipe.drop == 0 and not recipe.sign_flip and recipe.laplace_epsilon is None
+
     def scatter(self, coeffs: torch.Tensor) -> torch.Tensor:
         """(N, C, h, w) protected tensors -> (N, P*64, h, w): each channel put back where this party believes it
         came from (inverse shuffle, dropped channels 0)."""

@@ -83,9 +83,12 @@ def evaluate_run(run: Path, budget: AttackBudget, seed: int | None = None, kit: 
     if found != expected:
         raise FreqmixError(f"{run / 'recognizer.pt'} takes {found[0]} channels and {found[1]} identities but the run's "
                          f"config makes {expected[0]} and {expected[1]}; the checkpoint does not match config.json")
+    kit_seconds: dict[str, float] = {}  # a kit given by the caller was prepared, and timed, elsewhere
     if kit is None:
         kit = prepare_kit(data.train, data.test, data.auxiliary, budget, seed, progress, device, attacker_folder)
+        kit_seconds = kit.stage_seconds
     results, samples = attack_recognizer(recognizer, truth, kit, budget, seed, progress)
+    results["stage_seconds"] = {**kit_seconds, **results["stage_seconds"]}
     results["utility"] = {key: metrics[key] for key in ("identification_accuracy", "verification_accuracy")}
     if reference_accuracy is not None:
         results["scores"]["score_cls"] = score_cls(metrics["identification_accuracy"], reference_accuracy)

@@ -8,6 +8,7 @@ from attacks.exposure import linked_inverses
 from attacks.metrics import ssim
 from attacks.protection import Protection
 from mixup_env.frequency import FrequencyTransform
+from mixup_env.recipe import Recipe
 from recognizer.data import synthetic_faces
 
 
@@ -36,3 +37,23 @@ def test_more_linked_encodings_leak_more(setting):
     average = 0.5 * x + 0.5 * x.mean(dim=0)
     far = linked_inverses(truth, analytic, x, faces.labels, 20, rng)
     assert (far - average).abs().mean() < (x.mean(dim=0) - x).abs().mean() / 3
+
+
+@pytest.mark.parametrize("recipe, k, deterministic", [
+    (Recipe(), 1, True),  # ppfr: masked and shuffled, nothing random
+    (Recipe(), 2, False),
+    (Recipe(drop=0.75), 1, False),  # partial: each tensor keeps its own random channels
+    (Recipe(laplace_epsilon=1.0), 1, False),  # dctdp: fresh noise
+    (Recipe(sign_flip=True), 1, False),
+])
+def test_a_deterministic_protection_gives_a_face_one_encoding_so_linking_more_adds_nothing(setting, recipe, k,
+                                                                                           deterministic):
+    # The evaluation reads E linked encodings of a deterministic protection as one (privacy.py's _exposure).
+    faces, _, _ = setting
+    truth = Protection(FrequencyTransform(1, "high", key=3), {k: 1.0}, recipe, batch_size=16)
+    analytic = AnalyticAttack.fit(truth, faces.images)
+    x = faces.images.float()
+    once = linked_inverses(truth, analytic, x, faces.labels, 1, np.random.default_rng(0))
+    five = linked_inverses(truth, analytic, x, faces.labels, 5, np.random.default_rng(1))
+    assert truth.deterministic == deterministic
+    assert torch.allclose(once, five, atol=1e-3) == deterministic
