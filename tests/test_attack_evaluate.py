@@ -51,6 +51,10 @@ def test_evaluate_writes_privacy_json(run_dir, results):
     assert set(saved["exposure"]) == {"1", "5", "20"}
     assert 0 <= saved["judge"]["heldout_accuracy"] <= 1 and saved["judge"]["name"] == "dlib-resnet"
     assert (run_dir / "privacy_tiny.png").is_file() and not (run_dir / "privacy.json").exists()
+    # Where the time went: the kit's stages, every attack's, judging and exposure, within the whole.
+    stages = saved["stage_seconds"]
+    assert {"pretrained judge", "generator prior", "white-box decoder", "judging", "exposure"} <= set(stages)
+    assert all(v >= 0 for v in stages.values()) and sum(stages.values()) <= saved["wall_seconds"]
 
 
 def test_summary_is_the_strongest_attack_and_names_it(results):
