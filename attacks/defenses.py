@@ -19,6 +19,8 @@ Training, ``freqmix compare`` and the attacker's view of a run all read those sa
   constrained reward (the paper's method with our reward; :mod:`mixup_env.rewards`);
 - ``reinforce-loss``, ``reinforce-constrained``, ``ppo-loss``, ``ppo-constrained``: the adaptive agents under
   each reward (``reinforce-constrained`` is ``adaptive``);
+- ``reinforce-decoder``: REINFORCE under the constrained reward whose privacy term is the leakage a decoder trained
+  before the run on the attacker's faces scores on each batch (``--privacy decoder-leakage``);
 - ``fixed2-nodc`` … ``fixed6-nodc``, ``random-nodc``, ``adaptive-nodc``: the same with the weaker mask that only
   drops the DC channel (``hybrid(channels="no-dc")``), kept for comparison with earlier results.
 """
@@ -56,6 +58,7 @@ class Defense:
         ``{seed}`` is a template, e.g. of a policy saved per seed.
     :param k: the fixed agent's k.
     :param reward: the reward the agent learns under (``mixup_env.rewards.REWARDS``).
+    :param privacy: the constrained reward's privacy term (``mixup_env.rewards.PRIVACY_TERMS``); None: the run's.
     :param keyed: the channels are shuffled with the defender's secret key.
     """
 
@@ -64,6 +67,7 @@ class Defense:
     agent: str = "fixed"
     k: int = 1
     reward: str = "loss"
+    privacy: str | None = None
     keyed: bool = False
 
     def for_seed(self, seed: int) -> Defense:
@@ -73,15 +77,21 @@ class Defense:
                        agent=self.agent.format(seed=seed))
 
 
-def hybrid(agent: str = "fixed", k: int = 1, reward: str = "loss", channels: str = "high") -> Defense:
+def hybrid(agent: str = "fixed", k: int = 1, reward: str = "loss", channels: str = "high",
+           privacy: str | None = None) -> Defense:
     """The paper's hybrid mask (PPFR-FD's channel selection ``channels`` and keyed shuffle, then frequency MixUp
-    with Dirichlet(1) weights), k chosen by ``agent``."""
+    with Dirichlet(1) weights), k chosen by ``agent`` under ``reward`` (and its privacy term ``privacy``)."""
     return Defense(TransformConfig(channels=channels), Recipe(weights="dirichlet", alpha=1.0), agent, k, reward,
-                   keyed=True)
+                   privacy, keyed=True)
 
 
 SCHEDULE_DEFENSES = ("linear", "step", "cosine")
-ADAPTIVE_DEFENSES = ("reinforce-loss", "reinforce-constrained", "ppo-loss", "ppo-constrained")
+# The adaptive agents: name -> (agent, reward, the constrained reward's privacy term; None: the run's).
+ADAPTIVE_AGENTS = {"reinforce-loss": ("reinforce", "loss", None),
+                   "reinforce-constrained": ("reinforce", "constrained", None),
+                   "ppo-loss": ("ppo", "loss", None), "ppo-constrained": ("ppo", "constrained", None),
+                   "reinforce-decoder": ("reinforce", "constrained", "decoder-leakage")}
+ADAPTIVE_DEFENSES = tuple(ADAPTIVE_AGENTS)
 
 DEFENSES: Registry[Defense] = Registry("defense", "--defenses")
 DEFENSES.register("none", Defense())
@@ -96,9 +106,8 @@ for _suffix, _channels in (("", "high"), ("-nodc", "no-dc")):
     DEFENSES.register(f"adaptive{_suffix}", hybrid("reinforce", reward="constrained", channels=_channels))
 for _name in SCHEDULE_DEFENSES:
     DEFENSES.register(_name, hybrid(_name))
-for _name in ADAPTIVE_DEFENSES:
-    _agent, _reward = _name.split("-")
-    DEFENSES.register(_name, hybrid(_agent, reward=_reward))
+for _name, (_agent, _reward, _privacy) in ADAPTIVE_AGENTS.items():
+    DEFENSES.register(_name, hybrid(_agent, reward=_reward, privacy=_privacy))
 
 
 class DefenseError(FreqmixError):

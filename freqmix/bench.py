@@ -55,9 +55,10 @@ def run_bench(out: Path, rounds: int = DEFAULT_ROUNDS, batch_size: int = 32, ima
         if threads:
             torch.set_num_threads(threads)
         step, episodes = env_step.measure(faces, batch_size, rounds)
-        leakage, probe = reward_costs.measure(faces, batch_size, rounds)
+        leakage, decoder_leakage, probe = reward_costs.measure(faces, batch_size, rounds)
         figures = {"env_step_over_plain": step.to_dict(), "env_episodes_over_plain": episodes.to_dict(),
-                   "leakage_over_step": leakage.to_dict(), "probe_over_step": probe.to_dict(),
+                   "leakage_over_step": leakage.to_dict(), "decoder_leakage_over_step": decoder_leakage.to_dict(),
+                   "probe_over_step": probe.to_dict(),
                    "dct_speedup_vs_cv2": dct_vs_cv2.measure(batch, rounds).to_dict(),
                    "dct_over_copy": dct_vs_copy.measure(batch, rounds).to_dict()}
         used_threads = torch.get_num_threads()

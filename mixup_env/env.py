@@ -30,9 +30,9 @@ from freqmix_base.fields import UnknownFieldError, flat_names, with_fields
 from mixup_env.fork_safety import use_fork_safe_threads
 from mixup_env.env_config import EPISODES, EnvConfig
 from mixup_env.frequency import FrequencyTransform
-from mixup_env.leakage import AnalyticLeakage
+from mixup_env.leakage import AnalyticInverse, BatchLeakage, Reconstructor
 from mixup_env.masking import FrequencyMixUp
-from mixup_env.rewards import StepSignals, build_reward
+from mixup_env.rewards import TRAINED_LEAKAGE_TERMS, StepSignals, build_reward
 from mixup_env.spaces import ActionCodec, ObservationLayout
 from recognizer.augment import random_shift
 from recognizer.data import load_dataset
@@ -74,6 +74,9 @@ class FreqMixUpEnv(gym.Env):
     :param render_mode: None, or ``"rgb_array"`` (:meth:`render` returns a picture of the last trained batch).
     :param initial_backbone: backbone weights every fresh recognizer starts from (e.g.
         ``recognizer.pretrain.pretrain_backbone`` on public faces through the same mask); None: random weights.
+    :param leakage_attack: what reconstructs each mixed batch for a leakage privacy term (anything with
+        ``reconstruct(tensors) -> faces``, e.g. ``attacks.decoder.DecoderAttack``); None: the free analytic inverse
+        of the env's pipeline. The ``decoder-leakage`` term needs one by the first reset.
     :param options: flat overrides of ``config``'s fields or of its nested configurations' fields
         (``batch_size=8``, ``channels="no-dc"``, ``embedding_dim=32``), as ``gymnasium.make`` passes them.
     """
@@ -82,7 +85,8 @@ class FreqMixUpEnv(gym.Env):
 
     def __init__(self, data: FaceDataset | str = "synthetic", config: EnvConfig | None = None, image_size: int = 112,
                  data_seed: int = 0, render_mode: str | None = None,
-                 initial_backbone: dict[str, torch.Tensor] | None = None, **options: Any) -> None:
+                 initial_backbone: dict[str, torch.Tensor] | None = None,
+                 leakage_attack: Reconstructor | None = None, **options: Any) -> None:
         super().__init__()
         use_fork_safe_threads()
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
@@ -124,11 +128,15 @@ class FreqMixUpEnv(gym.Env):
             raise FreqmixError(f"probe_every must be >= 0, not {config.probe_every}")
         self.probe_every, self.probe_size = config.probe_every, config.probe_size
         self.reward = build_reward(config.objective)
-        if self.reward.needs_leakage and isinstance(self.train_data, StreamedTrainingSet):
-            raise FreqmixError("the leakage privacy term fills dropped channels with the training faces' mean face, "
-                               "which a streamed set does not hold in memory; drop --stream or use --privacy loss")
-        self.leakage = (AnalyticLeakage(self.transform, self.train_data.images)
-                        if self.reward.needs_leakage else None)
+        self.leakage: BatchLeakage | None = None
+        if leakage_attack is not None:
+            self.use_leakage_attack(leakage_attack)
+        elif self.reward.needs_leakage and config.objective.privacy not in TRAINED_LEAKAGE_TERMS:
+            if isinstance(self.train_data, StreamedTrainingSet):
+                raise FreqmixError("the leakage privacy term fills dropped channels with the training faces' mean "
+                                   "face, which a streamed set does not hold in memory; drop --stream or use "
+                                   "--privacy loss")
+            self.use_leakage_attack(AnalyticInverse(self.transform, self.train_data.images))
         if not 0 <= config.augment_shift < 0.5:
             raise FreqmixError(f"augment_shift must be a fraction of the image side in [0, 0.5), not "
                                f"{config.augment_shift}")
@@ -149,6 +157,10 @@ class FreqMixUpEnv(gym.Env):
         ``self.np_random``. The batch the last ``step()`` drew (and described) is
         the new episode's first, so that every batch drawn is trained on; a fresh one is drawn only on the first
         or a seeded reset, or after a terminated step."""
+        if self.reward.needs_leakage and self.leakage is None:
+            raise FreqmixError(f"the {self.config.objective.privacy} privacy term needs the attack it scores: give the "
+                               "env leakage_attack= (freqmix train --privacy decoder-leakage trains a decoder on the "
+                               "attacker's faces)")
         super().reset(seed=seed)
         options = options or {}
         if seed is not None or self.recognizer is None:
@@ -198,7 +210,7 @@ class FreqMixUpEnv(gym.Env):
             self._probe_accuracy = self._clean_probe_accuracy()
         if not terminated:
             self._losses.append(loss)
-        leakage = (self.leakage.leakage(mixed.x, self._pixels, mixed.partners) if self.leakage is not None
+        leakage = (self.leakage.leakage(mixed.x, self._pixels, mixed.partners) if self.reward.needs_leakage
                    else None)
         k_low, k_high = self.codec.k_choices[0], self.codec.k_choices[-1]
         blame = (recipe.k - k_low) / (k_high - k_low) if k_high > k_low else 0.0
@@ -294,7 +306,7 @@ class FreqMixUpEnv(gym.Env):
         self._probe = self._probe_batch()
         # The described batch is stored as drawn (its augmentation came from generators already advanced).
         self._x, self._y = batch, batch_labels
-        if self.leakage is not None and faces is None:
+        if self.reward.needs_leakage and faces is None:
             raise FreqmixError("the state holds no batch faces, which the leakage signal of this env's reward needs")
         self._pixels = faces
 
@@ -308,6 +320,11 @@ class FreqMixUpEnv(gym.Env):
         """Stop the decoding processes of a streamed training set (they restart at the next batch)."""
         if self._stream is not None:
             self._stream.close()
+
+    def use_leakage_attack(self, attack: Reconstructor) -> None:
+        """Score the leakage privacy term with ``attack``'s reconstructions from the next step on (``freqmix train``
+        gives the env its decoder once the decoder has trained)."""
+        self.leakage = BatchLeakage(attack)
 
     def current_observation(self) -> np.ndarray:
         """The observation of the batch the next step will mix (what the last reset/step returned)."""
@@ -351,7 +368,7 @@ class FreqMixUpEnv(gym.Env):
         self._batch_pending = True
         faces = random_shift(images, self.augment_shift, self._data_rng)
         self._x = self.transform(faces)
-        self._pixels = faces if self.leakage is not None else None  # what the leakage signal compares against
+        self._pixels = faces if self.reward.needs_leakage else None  # what the leakage signal compares against
 
     def _probe_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
         # A fixed, evenly spread subset of the training faces, unmixed but masked like the training data.

@@ -1,15 +1,21 @@
-"""Per-batch leakage: how well the free analytic attack recovers the faces of one mixed batch.
+"""Per-batch leakage: how well an attack recovers the faces of one mixed batch.
 
-The attack is the inverse of the true pipeline (white-box: the key is known): kept channels go back to their
+The leakage of a mixed row is the SSIM of the attack's reconstruction against the best-matching face mixed into it
+(scikit-image's SSIM: 7×7 uniform window, sample covariance), averaged over the batch (:class:`BatchLeakage`). The
+attack is any object with ``reconstruct(tensors) -> images``: by default the free analytic inverse below, or a
+decoder trained before the run (``attacks.decoder.DecoderAttack``, which ``freqmix train --privacy
+decoder-leakage`` trains on the attacker's faces).
+
+The analytic inverse is the inverse of the true pipeline (white-box: the key is known): kept channels go back to their
 block-DCT slots, dropped ones are filled with the mean face's coefficients, and the inverse DCT gives an image; on a
-mix it gives the mix of the faces (the DCT is linear). The leakage of a mixed row is the SSIM of that image against
-the best-matching face mixed into it (scikit-image's SSIM: 7×7 uniform window, sample covariance), averaged over the
-batch. It costs one inverse DCT and a few windowed means per step: ``freqmix bench``'s ``leakage_over_step`` puts
+mix it gives the mix of the faces (the DCT is linear). It costs one inverse DCT and a few windowed means per step: ``freqmix bench``'s ``leakage_over_step`` puts
 a step that computes it at about 4.6 plain steps of the default small model at k = 6 (gray 112 px, one thread), so
 it is cheap next to a large backbone's step and dear next to the small one's. ``attacks.analytic`` is the same
 attack for the privacy evaluation; this module does not import ``attacks`` (the arrows point the other way).
 """
 from __future__ import annotations
+
+from typing import Protocol
 
 import torch
 
@@ -78,8 +84,15 @@ def ssim(images: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     return pairwise_ssim(images, targets, index, index)
 
 
-class AnalyticLeakage:
-    """The free white-box analytic inverse of one env's pipeline, and the leakage it scores on a mixed batch.
+class Reconstructor(Protocol):
+    """An attack that turns protected tensors back into faces."""
+
+    def reconstruct(self, tensors: torch.Tensor) -> torch.Tensor:
+        """(N, C, h, w) protected tensors -> (N, P, H, W) faces, float 0..255."""
+
+
+class AnalyticInverse:
+    """The free white-box analytic inverse of one env's pipeline.
 
     :param transform: the env's frequency transform (``upsample`` must be 1).
     :param faces: (N, P, H, W) 0..255 faces whose mean coefficients fill the dropped channels (the env's training
@@ -104,18 +117,29 @@ class AnalyticLeakage:
             pixels = ycbcr_to_rgb(pixels)
         return pixels.clamp(0, 255)
 
+
+class BatchLeakage:
+    """The leakage an attack scores on a mixed batch.
+
+    :param attack: what reconstructs the mixed tensors (:class:`AnalyticInverse`, a trained decoder).
+    """
+
+    def __init__(self, attack: Reconstructor) -> None:
+        self.attack = attack
+
+    @torch.no_grad()
     def best_component_ssim(self, tensors: torch.Tensor, faces: torch.Tensor, partners: torch.Tensor
                             ) -> torch.Tensor:
-        """(N,) for each mixed row, the SSIM of its analytic inverse against the best-matching face mixed into it.
+        """(N,) for each mixed row, the SSIM of its reconstruction against the best-matching face mixed into it.
 
         :param tensors: (N, C, h, w) mixed protected tensors.
         :param faces: (N, P, H, W) 0..255, the batch's faces as they were before the transform.
         :param partners: (N, k) indices into ``faces`` of the faces each row mixes (column 0 = the row itself).
         """
-        images = self.reconstruct(tensors)
+        images = self.attack.reconstruct(tensors.detach().cpu()).float()
         n, k = partners.shape
         rows = torch.arange(n).repeat_interleave(k)
-        return pairwise_ssim(images, faces, rows, partners.reshape(-1)).reshape(n, k).max(dim=1).values
+        return pairwise_ssim(images, faces.cpu(), rows, partners.cpu().reshape(-1)).reshape(n, k).max(dim=1).values
 
     def leakage(self, tensors: torch.Tensor, faces: torch.Tensor, partners: torch.Tensor) -> float:
         """Mean best-component SSIM of the batch (1 = faces recovered exactly; lower = more private)."""

@@ -10,7 +10,8 @@ Each reward turns what one step measured (:class:`StepSignals`) into ``(reward, 
   ``λ <- max(0, λ + lambda_lr × (accuracy_target − probe accuracy))``, so λ grows while accuracy is short of the
   target and shrinks to 0 while it is above. The privacy reward (``privacy``) is the batch's recognition loss
   (``"loss"``, the default) or ``1 − leakage`` (``"leakage"``: the free analytic attack's best-component SSIM on
-  this batch, :mod:`mixup_env.leakage`). On the hybrid mask (high-frequency channels) the analytic inverse is about
+  this batch, :mod:`mixup_env.leakage`; ``"decoder-leakage"``: the same SSIM of a decoder trained before the run on
+  the attacker's faces, which the env is given as ``leakage_attack``). On the hybrid mask (high-frequency channels) the analytic inverse is about
   as far from the faces at k = 2 as at k = 6 (ORL: best-component SSIM 0.45 for every k; no-dc: 0.69 -> 0.59), so
   leakage gives the agent no direction there; the loss does. ``blame`` is the step's share of the mixing,
   ``(k − k_min) / (k_max − k_min)``: one step's effect on accuracy is far below batch noise, so with per-step
@@ -41,7 +42,9 @@ from freqmix_base.errors import FreqmixError
 from freqmix_base.fields import option
 from freqmix_base.registry import Registry
 
-PRIVACY_TERMS = ("loss", "leakage")
+PRIVACY_TERMS = ("loss", "leakage", "decoder-leakage")
+#: The privacy terms whose leakage comes from an attack trained before the run (the env's ``leakage_attack``).
+TRAINED_LEAKAGE_TERMS = ("decoder-leakage",)
 ASCENTS = ("plain", "conditional")
 # Filled below; the flag of RewardConfig.reward offers whatever is registered when the command line is built.
 REWARDS: Registry[Callable[[RewardConfig], Reward]] = Registry("reward", "--reward")
@@ -55,7 +58,7 @@ class RewardConfig:
     :param accuracy_target: the clean-probe accuracy (0..1) below which a step has a cost.
     :param utility_weight: ``loss`` only: the fixed weight of the cost (0 = the paper's pure loss).
     :param lambda_lr: ``constrained`` only: dual ascent step on λ per probe, per unit of violation.
-    :param privacy: ``constrained`` only: its privacy reward, ``"loss"`` or ``"leakage"``.
+    :param privacy: ``constrained`` only: its privacy reward, ``"loss"``, ``"leakage"`` or ``"decoder-leakage"``.
     :param constraint_start: ``constrained`` only: the share of the run (0..1) from which the constraint binds.
     :param lambda_kp: ``constrained`` only: proportional gain; the price of the cost is ``λ + lambda_kp × cost``.
     :param ascent: ``constrained`` only: ``"plain"`` dual ascent, or ``"conditional"``: each step on λ scaled by
@@ -68,8 +71,9 @@ class RewardConfig:
     accuracy_target: float = option(0.85, "clean-probe accuracy below which a step has a cost")
     utility_weight: float = option(0.0, "loss reward: reward -= weight × the accuracy shortfall")
     lambda_lr: float = option(2.0, "constrained reward: dual ascent step on λ per probe and unit of shortfall")
-    privacy: str = option("loss", "constrained reward's privacy term: loss (of the mixed batch) or leakage (1 - SSIM "
-                                  "of the free analytic attack on it)", choices=PRIVACY_TERMS)
+    privacy: str = option("loss", "constrained reward's privacy term: loss (of the mixed batch), leakage (1 - SSIM "
+                                  "of the free analytic attack on it) or decoder-leakage (1 - SSIM of a decoder "
+                                  "trained on the attacker's faces before the run)", choices=PRIVACY_TERMS)
     constraint_start: float = option(0.0, "constrained reward: share of the run from which the constraint binds")
     lambda_kp: float = option(0.0, "constrained reward: proportional gain (PID Lagrangian): the price of the "
                                    "shortfall is λ + gain × shortfall")
@@ -148,7 +152,7 @@ class ConstrainedReward:
         if config.ascent not in ASCENTS:
             raise FreqmixError(f"unknown ascent {config.ascent!r}; choose one of {', '.join(ASCENTS)}")
         self.target, self.lambda_lr, self.start = config.accuracy_target, config.lambda_lr, config.constraint_start
-        self.needs_leakage = config.privacy == "leakage"
+        self.needs_leakage = config.privacy != "loss"
         self.kp, self.conditional = config.lambda_kp, config.ascent == "conditional"
         self.multiplier = 0.0
         self.blame_sum, self.blame_steps = 0.0, 0  # the mixing since the last probe

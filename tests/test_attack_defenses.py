@@ -12,7 +12,7 @@ from mixup_env.transform_config import TransformConfig
 
 MIXING = ["fixed2", "fixed3", "fixed4", "fixed5", "fixed6", "random", "adaptive"]
 SCHEDULED_AND_AGENTS = ["linear", "step", "cosine", "reinforce-loss", "reinforce-constrained", "ppo-loss",
-                        "ppo-constrained"]
+                        "ppo-constrained", "reinforce-decoder"]
 
 
 def _transform(name, seed=0):
@@ -57,6 +57,9 @@ def test_a_defense_overrides_the_protection_whole_and_round_trips_through_config
     adaptive = base.defended_by(defense_of("adaptive", 3), {"n_steps": 8})
     assert (adaptive.agent.name, adaptive.agent.hyperparams, adaptive.objective.reward) == (
         "reinforce", {"n_steps": 8}, "constrained")
+    # A defense that names its privacy term sets it; the others keep the run's.
+    assert base.with_options(privacy="leakage").defended_by(defense_of("adaptive", 3)).objective.privacy == "leakage"
+    assert base.defended_by(defense_of("reinforce-decoder", 3)).objective.privacy == "decoder-leakage"
     for name in DEFENSES:  # training reads back exactly the fields the defense set
         defense = defense_of(name, 1)
         restored = TrainConfig.from_json(base.defended_by(defense).to_json())

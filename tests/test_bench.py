@@ -15,7 +15,7 @@ from freqmix.cli import main
 from mixup_env.frequency import FrequencyTransform
 
 FIGURES = {"env_step_over_plain", "env_episodes_over_plain", "dct_speedup_vs_cv2", "dct_over_copy",
-           "leakage_over_step", "probe_over_step"}
+           "leakage_over_step", "decoder_leakage_over_step", "probe_over_step"}
 
 
 def _positive_finite(value: float) -> bool:

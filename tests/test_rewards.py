@@ -11,7 +11,7 @@ from freqmix_base.errors import FreqmixError
 from freqmix_base.registry import UnknownNameError
 from mixup_env.env import FreqMixUpEnv
 from mixup_env.frequency import FrequencyTransform
-from mixup_env.leakage import AnalyticLeakage, pairwise_ssim, ssim
+from mixup_env.leakage import AnalyticInverse, BatchLeakage, pairwise_ssim, ssim
 from mixup_env.masking import FrequencyMixUp
 from mixup_env.recipe import Recipe
 from mixup_env.rewards import ConstrainedReward, RewardConfig, StepSignals, build_reward
@@ -140,10 +140,10 @@ def test_pairwise_ssim_scores_every_pair_as_scikit_image_does():
 def test_best_component_ssim_is_the_best_of_each_component_s_ssim(faces):
     images = faces.images[:12].float()
     transform = FrequencyTransform(1, "high", key=3)
-    leakage = AnalyticLeakage(transform, faces.images)
+    leakage = BatchLeakage(AnalyticInverse(transform, faces.images))
     mixed = FrequencyMixUp(faces.num_identities)(Recipe(k=4), transform(images), faces.labels[:12],
                                                  np.random.default_rng(2))
-    rebuilt = leakage.reconstruct(mixed.x)
+    rebuilt = leakage.attack.reconstruct(mixed.x)
     each = torch.stack([ssim(rebuilt, images[mixed.partners[:, j]]) for j in range(4)], dim=1)
     assert leakage.best_component_ssim(mixed.x, images, mixed.partners).numpy() == pytest.approx(
         each.max(dim=1).values.numpy(), abs=1e-5)
@@ -152,7 +152,7 @@ def test_best_component_ssim_is_the_best_of_each_component_s_ssim(faces):
 def test_leakage_is_one_for_the_unprotected_batch_and_falls_with_mixing(faces):
     images = faces.images[:12].float()
     transform = FrequencyTransform(1, "all")
-    leakage = AnalyticLeakage(transform, faces.images)
+    leakage = BatchLeakage(AnalyticInverse(transform, faces.images))
     values = []
     for k in (1, 2, 4):
         mixed = FrequencyMixUp(faces.num_identities)(Recipe(k=k), transform(images), faces.labels[:12],

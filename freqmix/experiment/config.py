@@ -133,11 +133,12 @@ class TrainConfig:
 
     def defended_by(self, defense: Defense, hyperparams: dict[str, Any] | None = None) -> TrainConfig:
         """This run under ``defense`` (of one seed: ``Defense.for_seed``): its transform and recipe replaced whole,
-        its agent the defense's (with ``hyperparams``, default none), its reward the defense's (the reward's other
-        fields stay this run's)."""
+        its agent the defense's (with ``hyperparams``, default none), its reward the defense's, and its privacy term
+        where the defense names one (the reward's other fields stay this run's)."""
+        privacy = self.objective.privacy if defense.privacy is None else defense.privacy
         return replace(self, transform=defense.transform, recipe=defense.recipe,
                        agent=AgentConfig(name=defense.agent, k=defense.k, hyperparams=dict(hyperparams or {})),
-                       objective=replace(self.objective, reward=defense.reward))
+                       objective=replace(self.objective, reward=defense.reward, privacy=privacy))
 
     def k_choices(self) -> tuple[int, ...]:
         """The env's k choices: the paper's {2..6}, plus a fixed agent's k when it lies outside them."""

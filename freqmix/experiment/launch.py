@@ -11,6 +11,7 @@ from typing import Any
 
 from agents.registry import resolve_hyperparams
 from freqmix.experiment.checkpoint import CHECKPOINT_NAME, load_checkpoint
+from freqmix.experiment.leakage_decoder import check_leakage_decoder, needs_leakage_decoder
 from freqmix.experiment.config import TrainConfig, env_action
 from freqmix.experiment.run import train_here
 from freqmix_base.errors import FreqmixError
@@ -53,6 +54,8 @@ def run_training(config: TrainConfig, out: Path, progress: bool = True, save_eve
     if config.task.pretrain_on is not None and max(world, config.training.nproc) > 1:
         # The other ranks build their replicas from the config alone and would start from random weights.
         raise FreqmixError("--pretrain-on starts one process's recognizer: drop --nproc (or torchrun)")
+    if needs_leakage_decoder(config):
+        check_leakage_decoder(config, max(world, config.training.nproc))
     if config.training.nproc > 1 and world == 1:
         return run_processes(config, out, progress, save_every, stop_at, resume=checkpoint is not None,
                              overwrite=overwrite)

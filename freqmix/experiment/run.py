@@ -29,6 +29,7 @@ from freqmix.experiment.checkpoint import (
     CHECKPOINT_NAME, Checkpointer, continue_progress_csv, load_checkpoint, restore_rng,
 )
 from freqmix.experiment.config import TrainConfig
+from freqmix.experiment.leakage_decoder import leakage_decoder, needs_leakage_decoder
 from freqmix.experiment.lockstep import LockstepBroadcast, follow
 from freqmix.experiment.loop import drive
 from freqmix.experiment.pretraining import load_public_faces, pretrained_backbone
@@ -63,8 +64,11 @@ def train_here(config: TrainConfig, out: Path, progress: bool, save_every: int |
     env = make_env(config, task.train, steps, group)
     check_buildable(config, env)
     _open_folder(out, config, steps, resumed=checkpoint is not None, overwrite=overwrite)
-    if public is not None:  # minutes of pretraining, so only once the output folder is claimed
+    # Minutes of training each, so only once the output folder is claimed.
+    if public is not None:
         env.unwrapped.initial_backbone = pretrained_backbone(config, public, progress)
+    if needs_leakage_decoder(config):
+        env.unwrapped.use_leakage_attack(leakage_decoder(config, progress))
     env = StepLog(env, out / "steps.csv", keep_rows=done if checkpoint else None)
     agent = build_configured(config.agent, env, seed=config.seed)
     if save_every or stop_at or checkpoint:
