@@ -162,24 +162,25 @@ def strongest(attacks: dict[str, dict[str, Any]], key: str, lower_is_stronger: b
     return pick(attacks, key=lambda name: attacks[name][key])
 
 
-def _exposure(kit: AttackerKit, truth: Protection, attack: Reconstructor, seed: int
+def _exposure(kit: AttackerKit, truth: Protection, attack: Reconstructor, seed: int,
+              reconstructed: torch.Tensor | None = None
               ) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, np.ndarray]]]:
     """How well a face is recovered from E linked encodings of it (``attack``'s reconstructions averaged), for each
-    E."""
-    rng = np.random.default_rng(sub_seed(seed, "exposure"))
+    E. ``reconstructed``: ``attack``'s reconstructions of the private faces' observed tensors (None: none made)."""
     images, labels = kit.private.images.float(), kit.private.labels
-    summary, per_image = {}, {}
-    for encodings in EXPOSURES:
-        if truth.deterministic and per_image:
-            # Every encoding of a face is the same tensor, so E linked encodings hold exactly what one does.
-            values = per_image[str(EXPOSURES[0])]
-        else:
-            faces = linked_inverses(truth, attack, images, labels, encodings, rng)
-            judged = kit.judge.logits(faces).argmax(dim=1)
-            values = {"ssim": ssim(faces, images), "psnr": psnr(faces, images),
-                      "recon_id_accuracy": (judged == labels).double().numpy()}
-        summary[str(encodings)] = {name: float(v.mean()) for name, v in values.items()}
-        per_image[str(encodings)] = values
+
+    def scored(faces: torch.Tensor) -> dict[str, np.ndarray]:
+        judged = kit.judge.logits(faces).argmax(dim=1)
+        return {"ssim": ssim(faces, images), "psnr": psnr(faces, images),
+                "recon_id_accuracy": (judged == labels).double().numpy()}
+
+    if truth.deterministic and reconstructed is not None:
+        # Every encoding of a face is the tensor the attacker observed: E linked encodings hold exactly what one does.
+        per_image = dict.fromkeys(map(str, EXPOSURES), scored(reconstructed))
+    else:
+        rng = np.random.default_rng(sub_seed(seed, "exposure"))
+        per_image = {str(e): scored(linked_inverses(truth, attack, images, labels, e, rng)) for e in EXPOSURES}
+    summary = {e: {name: float(v.mean()) for name, v in values.items()} for e, values in per_image.items()}
     return summary, per_image
 
 
@@ -250,7 +251,7 @@ def attack_recognizer(recognizer: Recognizer, truth: Protection, kit: AttackerKi
         white = {name: scored["reconstruction"][0][name] for name in recon if not attacks.get(name).black_box}
         exposure_attack = strongest(white, "ssim_best") if white else "analytic_white_box"
         reconstructor = fitted.get(exposure_attack) or AnalyticAttack.fit(white_box(truth), kit.auxiliary.images)
-        exposure, exposure_per_image = _exposure(kit, truth, reconstructor, seed)
+        exposure, exposure_per_image = _exposure(kit, truth, reconstructor, seed, outputs.get(exposure_attack))
     line.close()
     results = _results(kit, scored, exposure, exposure_per_image, len(tensors), seed)
     results["exposure_attack"] = exposure_attack

@@ -101,6 +101,8 @@ def test_an_unprotected_run_is_inverted_exactly(tmp_path):
     assert analytic["ssim_best"] == pytest.approx(1.0, abs=1e-6) and analytic["psnr_best"] > 50
     assert results["summary"]["ssim"] == pytest.approx(1.0, abs=1e-6)
     assert results["exposure"]["1"]["ssim"] == pytest.approx(1.0, abs=1e-6)
+    # k = 1 without noise: every encoding is the observed tensor, so linking 20 of them adds nothing.
+    assert results["exposure"]["20"] == results["exposure"]["1"]
 
 
 def test_evaluate_is_reproducible(run_dir, results):
