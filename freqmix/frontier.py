@@ -1,7 +1,7 @@
 """``freqmix frontier``: the privacy–utility frontier experiment in one command.
 
 Every baseline (fixed k in {2..6}, the k schedules, random) and every adaptive agent (REINFORCE and PPO under the
-``loss`` and ``constrained`` rewards) is trained and attacked under N seeds with the hybrid mask through
+``loss`` and ``constrained`` rewards, REINFORCE under ``constrained`` with a decoder's leakage as its privacy term) is trained and attacked under N seeds with the hybrid mask through
 ``freqmix compare``'s machinery (:func:`freqmix.compare.run_compare`: strongest-attack privacy, bootstrap
 intervals). Beside them, a policy learned on faces its deployment never sees: for every seed, REINFORCE learns
 under the constrained reward over ``--episodes`` whole runs (``--episode run``) on the auxiliary identities, and
