@@ -19,17 +19,11 @@ import torch
 from attacks.budget import AttackBudget
 from attacks.inversion import GeneratorPrior
 from attacks.protection import Protection
+from mixup_env.leakage import Reconstructor
 from recognizer.faces import FaceDataset
 from recognizer.trainer import Recognizer
 
 FAMILIES = ("reconstruction", "inversion")
-
-
-class Reconstructor(Protocol):
-    """A fitted reconstruction attack."""
-
-    def reconstruct(self, tensors: torch.Tensor) -> torch.Tensor:
-        """(N, C, h, w) protected tensors -> (N, P, H, W) faces, float 0..255."""
 
 
 @dataclass

@@ -1,11 +1,12 @@
 """``freqmix frontier``: the privacy–utility frontier experiment in one command.
 
 Every baseline (fixed k in {2..6}, the k schedules, random) and every adaptive agent (REINFORCE and PPO under the
-``loss`` and ``constrained`` rewards, REINFORCE under ``constrained`` with a decoder's leakage as its privacy term) is trained and attacked under N seeds with the hybrid mask through
-``freqmix compare``'s machinery (:func:`freqmix.compare.run_compare`: strongest-attack privacy, bootstrap
-intervals). Beside them, a policy learned on faces its deployment never sees: for every seed, REINFORCE learns
-under the constrained reward over ``--episodes`` whole runs (``--episode run``) on the auxiliary identities, and
-the saved policy then acts, without learning, on the private identities (the ``deployed`` defense).
+``loss`` and ``constrained`` rewards, REINFORCE under ``constrained`` with a decoder's leakage as its privacy term) is
+trained and attacked under N seeds with the hybrid mask through ``freqmix compare``'s machinery
+(:func:`freqmix.compare.run_compare`: strongest-attack privacy, bootstrap intervals). Beside them, a policy learned on
+faces its deployment never sees: for every seed, REINFORCE learns under the constrained reward over ``--episodes`` whole
+runs (``--episode run``) on the auxiliary identities, and the saved policy then acts, without learning, on the private
+identities (the ``deployed`` defense).
 
 Files in ``--out``: compare's (``compare.csv/md/json/png``, one folder per defense), ``learn/seedS/`` (the learning
 runs of the deployed policy), ``frontier.csv``, ``frontier.md`` (the verdict table) and ``frontier.png`` (the plane

@@ -6,12 +6,13 @@ attack is any object with ``reconstruct(tensors) -> images``: by default the fre
 decoder trained before the run (``attacks.decoder.DecoderAttack``, which ``freqmix train --privacy
 decoder-leakage`` trains on the attacker's faces).
 
-The analytic inverse is the inverse of the true pipeline (white-box: the key is known): kept channels go back to their
-block-DCT slots, dropped ones are filled with the mean face's coefficients, and the inverse DCT gives an image; on a
-mix it gives the mix of the faces (the DCT is linear). It costs one inverse DCT and a few windowed means per step: ``freqmix bench``'s ``leakage_over_step`` puts
-a step that computes it at about 4.6 plain steps of the default small model at k = 6 (gray 112 px, one thread), so
-it is cheap next to a large backbone's step and dear next to the small one's. ``attacks.analytic`` is the same
-attack for the privacy evaluation; this module does not import ``attacks`` (the arrows point the other way).
+The analytic inverse is the inverse of the true pipeline (white-box: the key is known): kept channels go back to
+their block-DCT slots, dropped ones are filled with the mean face's coefficients, and the inverse DCT gives an image;
+on a mix it gives the mix of the faces (the DCT is linear). It costs one inverse DCT and a few windowed means per
+step: ``freqmix bench``'s ``leakage_over_step`` puts a step that computes it at about 4.6 plain steps of the
+default small model at k = 6 (gray 112 px, one thread), so it is cheap next to a large backbone's step and dear next
+to the small one's. ``attacks.analytic`` is the same attack for the privacy evaluation; this module does not import
+``attacks`` (the arrows point the other way).
 """
 from __future__ import annotations
 
@@ -85,7 +86,7 @@ def ssim(images: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
 
 
 class Reconstructor(Protocol):
-    """An attack that turns protected tensors back into faces."""
+    """A fitted reconstruction attack: turns protected tensors back into faces (``attacks`` builds them)."""
 
     def reconstruct(self, tensors: torch.Tensor) -> torch.Tensor:
         """(N, C, h, w) protected tensors -> (N, P, H, W) faces, float 0..255."""

@@ -6,28 +6,28 @@ Each reward turns what one step measured (:class:`StepSignals`) into ``(reward, 
   recognizer minimises it, minus an optional fixed penalty ``utility_weight × cost`` (off at weight 0; its
   ``lambda`` is that fixed weight).
 - ``constrained`` — a privacy reward minus ``λ × cost × blame``, with ``λ >= 0`` adapted by dual ascent on the
-  measured violation (the PPO-Lagrangian recipe of constrained RL): after every clean probe,
-  ``λ <- max(0, λ + lambda_lr × (accuracy_target − probe accuracy))``, so λ grows while accuracy is short of the
-  target and shrinks to 0 while it is above. The privacy reward (``privacy``) is the batch's recognition loss
-  (``"loss"``, the default) or ``1 − leakage`` (``"leakage"``: the free analytic attack's best-component SSIM on
-  this batch, :mod:`mixup_env.leakage`; ``"decoder-leakage"``: the same SSIM of a decoder trained before the run on
-  the attacker's faces, which the env is given as ``leakage_attack``). On the hybrid mask (high-frequency channels) the analytic inverse is about
-  as far from the faces at k = 2 as at k = 6 (ORL: best-component SSIM 0.45 for every k; no-dc: 0.69 -> 0.59), so
-  leakage gives the agent no direction there; the loss does. ``blame`` is the step's share of the mixing,
-  ``(k − k_min) / (k_max − k_min)``: one step's effect on accuracy is far below batch noise, so with per-step
-  returns (the agents' ``gamma = 0``) a penalty the action cannot change would carry no gradient; charging the
-  shortfall in proportion to the mixing chosen makes the least mixing free and the most mixing pay it all.
-  ``ascent="conditional"`` (the default) scales each step on λ by how far the mixing since the last probe can
-  still respond — up-steps by its mean share of the mixing, down-steps by the complement — the conditional
-  integration that keeps a PID controller's integrator from winding up while its actuator is saturated: early in
-  training accuracy is short of any target whatever the recipe, and plain ascent kept raising λ after the policy
-  had already moved to the least mixing (ORL, hybrid mask, 600 steps, REINFORCE, 5 seeds: λ peaks 48–59 plain,
-  20–23 conditional). The constraint binds from ``constraint_start`` of the run on (cost 0 and no ascent before; 0 by
-  default): a later start let the agent mix heavily while the recognizer was immature, and that damage lasted
-  (ORL, 5 seeds: identification 0.66–0.86 binding from 0.25 of the run, 0.905–0.945 from the start).
-  ``lambda_kp`` (0 by default) adds the proportional term of a PID Lagrangian (Stooke, Achiam and Abbeel 2020): the
-  price of a unit of cost is ``λ + lambda_kp × cost``, which rises the moment accuracy falls short and
-  drops the moment it recovers, where the dual-ascent λ (the integral term) lags both ways.
+  measured violation (the PPO-Lagrangian recipe of constrained RL): after every clean probe, ``λ <- max(0, λ +
+  lambda_lr × (accuracy_target − probe accuracy))``, so λ grows while accuracy is short of the target and shrinks to
+  0 while it is above. The privacy reward (``privacy``) is the batch's recognition loss (``"loss"``, the default) or
+  ``1 − leakage`` (``"leakage"``: the free analytic attack's best-component SSIM on this batch,
+  :mod:`mixup_env.leakage`; ``"decoder-leakage"``: the same SSIM of a decoder trained before the run on the
+  attacker's faces, which the env is given as ``leakage_attack``). On the hybrid mask (high-frequency channels) the
+  analytic inverse is about as far from the faces at k = 2 as at k = 6 (ORL: best-component SSIM 0.45 for every k;
+  no-dc: 0.69 -> 0.59), so leakage gives the agent no direction there; the loss does. ``blame`` is the step's share
+  of the mixing, ``(k − k_min) / (k_max − k_min)``: one step's effect on accuracy is far below batch noise, so with
+  per-step returns (the agents' ``gamma = 0``) a penalty the action cannot change would carry no gradient; charging
+  the shortfall in proportion to the mixing chosen makes the least mixing free and the most mixing pay it all.
+  ``ascent="conditional"`` (the default) scales each step on λ by how far the mixing since the last probe can still
+  respond — up-steps by its mean share of the mixing, down-steps by the complement — the conditional integration
+  that keeps a PID controller's integrator from winding up while its actuator is saturated: early in training
+  accuracy is short of any target whatever the recipe, and plain ascent kept raising λ after the policy had already
+  moved to the least mixing (ORL, hybrid mask, 600 steps, REINFORCE, 5 seeds: λ peaks 48–59 plain, 20–23
+  conditional). The constraint binds from ``constraint_start`` of the run on (cost 0 and no ascent before; 0 by
+  default): a later start let the agent mix heavily while the recognizer was immature, and that damage lasted (ORL,
+  5 seeds: identification 0.66–0.86 binding from 0.25 of the run, 0.905–0.945 from the start). ``lambda_kp`` (0 by
+  default) adds the proportional term of a PID Lagrangian (Stooke, Achiam and Abbeel 2020): the price of a unit of
+  cost is ``λ + lambda_kp × cost``, which rises the moment accuracy falls short and drops the moment it recovers,
+  where the dual-ascent λ (the integral term) lags both ways.
 
 In both, ``cost = max(0, accuracy_target − probe accuracy)`` (the Safety-Gymnasium convention: a non-negative
 cost per step, in ``info["cost"]``), from the last clean probe. Register another with ``REWARDS.register(name,

@@ -46,8 +46,8 @@ def measure(train: FaceDataset, batch_size: int, rounds: int, seed: int = 0) -> 
     _, c, h, w = train.images.shape
     setting = f"batch {batch_size} of {c}x{h}x{w} faces, hybrid mask, k={k}"
     leakage = ratio(timings, "leakage", "loss", "", f"env.step with the leakage signal ÷ without; {setting}")
-    decoder = ratio(timings, "decoder", "loss", "",
-                    f"env.step with the decoder-leakage signal ({LEAKAGE_BUDGET} budget's decoder) ÷ without; {setting}")
+    decoder = ratio(timings, "decoder", "loss", "", f"env.step with the decoder-leakage signal ({LEAKAGE_BUDGET} "
+                                                      f"budget's decoder) ÷ without; {setting}")
     probe = ratio(timings, "probed", "loss", "",
                   f"env.step with a clean probe of {min(envs['probed'].probe_size, len(train))} images every "
                   f"{PROBE_EVERY} steps ÷ without; {setting}")

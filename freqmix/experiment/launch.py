@@ -11,8 +11,8 @@ from typing import Any
 
 from agents.registry import resolve_hyperparams
 from freqmix.experiment.checkpoint import CHECKPOINT_NAME, load_checkpoint
-from freqmix.experiment.leakage_decoder import check_leakage_decoder, needs_leakage_decoder
 from freqmix.experiment.config import TrainConfig, env_action
+from freqmix.experiment.leakage_decoder import check_leakage_decoder, needs_leakage_decoder
 from freqmix.experiment.run import train_here
 from freqmix_base.errors import FreqmixError
 from recognizer.distributed import check_world, join_process_group, leave_process_group, spawn, torchrun_world_size
