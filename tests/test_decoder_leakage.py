@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import textwrap
 
 import numpy as np
 import pytest
@@ -14,6 +15,7 @@ from freqmix.cli import main
 from freqmix_base.errors import FreqmixError
 from mixup_env.env import FreqMixUpEnv
 from recognizer.data import synthetic_faces
+from test_real_clients import run_without_thread_setting
 
 TINY = ["--image-size", "32", "--batch-size", "8", "--embedding-dim", "32", "--no-progress", "--seed", "3"]
 
@@ -72,3 +74,34 @@ def test_decoder_leakage_without_attacker_faces_or_in_many_processes_fails_befor
                  "--steps", "4", *extra, "--out", str(out)]) == 2
     err = capsys.readouterr().err
     assert message in err and len(err.strip().splitlines()) == 1 and not out.exists()
+
+
+ASYNC_DECODER_SCRIPT = textwrap.dedent("""
+    import gymnasium as gym, numpy as np, torch
+    import mixup_env
+    from attacks.decoder import train_decoder
+    from attacks.protection import Protection
+    from mixup_env.env import FreqMixUpEnv
+    from recognizer.data import synthetic_faces
+    options = dict(data="synthetic", image_size=32, batch_size=8, embedding_dim=16, steps_per_episode=3,
+                   channels="high", n_high=20, key=2, reward="constrained", privacy="decoder-leakage")
+    public = synthetic_faces(num_identities=4, images_per_identity=4, image_size=32, seed=1)
+    transform = FreqMixUpEnv(**{**options, "privacy": "loss"}).transform
+    belief = Protection(transform, {k: 0.2 for k in (2, 3, 4, 5, 6)}, batch_size=8)
+    decoder = train_decoder(belief, public.images, public.labels, steps=3, seed=0, widths=(8, 16), progress=False)
+    envs = gym.make_vec("FreqMixUp-v0", num_envs=2, vectorization_mode="async", leakage_attack=decoder, **options)
+    envs.reset(seed=0)
+    for _ in range(2):  # inside the first episode: the autoreset step after it measures nothing
+        *_, info = envs.step(np.array([0, 4]))
+    envs.close()
+    print("threads", torch.get_num_threads())
+    print("leakage", info["leakage"].tolist())
+""")
+
+
+def test_async_make_vec_hands_each_worker_the_decoder_under_default_threads():
+    done = run_without_thread_setting(ASYNC_DECODER_SCRIPT, timeout=240)
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = dict(line.split(" ", 1) for line in done.stdout.strip().split("\n"))
+    leakage = json.loads(lines["leakage"])
+    assert len(leakage) == 2 and all(0 < value < 1 for value in leakage)
