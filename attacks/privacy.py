@@ -216,6 +216,7 @@ def attack_recognizer(recognizer: Recognizer, truth: Protection, kit: AttackerKi
         (SAMPLES, P, H, W) images for a figure, in row order: ``target``, the reconstruction attacks shown in
         samples, ``identity``, the inversion attacks shown in samples.
     """
+    observed_faces = kit.private
     if budget.attacked_per_identity is not None:
         kit = replace(kit, private=attacked_faces(kit.private, budget.attacked_per_identity))
     num_identities = kit.private.num_identities
@@ -225,7 +226,11 @@ def attack_recognizer(recognizer: Recognizer, truth: Protection, kit: AttackerKi
     identities = torch.arange(num_identities).repeat(budget.inversions_per_identity)
     rng = np.random.default_rng(sub_seed(seed, "private-protection"))
     tensors, components, weights = truth.protect_all(kit.private.images, kit.private.labels, rng)
-    belief, recovery = black_box_belief(tensors, kit.auxiliary, truth, seed)
+    # The attacker observes a tensor of every private training face, not only of those it reconstructs and judges,
+    # and statistics are free: it reads the secrets off all of them.
+    observed = (tensors if len(observed_faces) == len(kit.private)
+                else truth.protect_all(observed_faces.images, observed_faces.labels, rng)[0])
+    belief, recovery = black_box_belief(observed, kit.auxiliary, truth, seed)
     setting = AttackSetting(truth, belief, kit.auxiliary, kit.public_faces, recognizer, identities, kit.prior, budget,
                             seed, kit.device, progress, kit.shared)
     ran = attacks.items()

@@ -3,6 +3,8 @@ import numpy as np
 import pytest
 import torch
 
+import attacks.privacy as privacy
+from attacks.budget import get_budget
 from attacks.defenses import secret_key
 from attacks.key_recovery import log_energy_maps, recover_channels, recovered_belief
 from attacks.privacy import black_box_belief
@@ -85,3 +87,20 @@ def test_log_energy_maps_and_bad_shapes():
     assert torch.allclose(log_energy_maps(coeffs), torch.full((2, 3, 3), np.log(4.0 + 1e-6), dtype=torch.float64))
     with pytest.raises(FreqmixError, match="size"):
         recover_channels(torch.zeros(2, 4, 3, 3), torch.zeros(2, 1, 16, 16))
+
+
+def test_the_attacker_reads_the_key_off_every_observed_tensor_not_only_the_attacked_ones(orl, monkeypatch):
+    # The frontier budget reconstructs and judges two faces per identity; the secrets come from all the tensors.
+    seen = {}
+
+    def spy(observed, auxiliary, truth, seed):
+        seen["observed"] = len(observed)
+        raise RuntimeError("stop here")
+
+    monkeypatch.setattr(privacy, "black_box_belief", spy)
+    kit = privacy.AttackerKit(orl.train, orl.auxiliary, None, 1.0, None, 1.0, None, orl.auxiliary)
+    recognizer = type("R", (), {"config": {"num_classes": orl.train.num_identities}})()
+    truth = Protection(FrequencyTransform(1, "high", 36, secret_key(0)), {1: 1.0})
+    with pytest.raises(RuntimeError, match="stop here"):
+        privacy.attack_recognizer(recognizer, truth, kit, get_budget("frontier"), seed=0, progress=False)
+    assert get_budget("frontier").attacked_per_identity == 2 and seen["observed"] == len(orl.train) == 100
