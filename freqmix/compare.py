@@ -28,6 +28,7 @@ from freqmix.evaluate import evaluate_run
 from freqmix.experiment.assembly import hyperparams_for
 from freqmix.experiment.config import TrainConfig
 from freqmix.experiment.launch import run_training
+from freqmix.experiment.leakage_decoder import check_leakage_decoder, needs_leakage_decoder
 from freqmix.experiment.run_folder import OutputExistsError, claim_output_folder
 from freqmix.experiment.task import attack_split
 from freqmix.options import refuse_streaming
@@ -76,6 +77,7 @@ def run_compare(base: TrainConfig, defenses: list[str], budget: AttackBudget, ou
         raise FreqmixError(f"--seeds must be >= 1, not {seeds}")
     refuse_streaming(base)
     check_defense_hyperparams(base, defenses)
+    check_leakage_decoders(base, defenses)
     started = time.perf_counter()
     seed_list = [base.seed + i for i in range(seeds)]
     _start(out, base, defenses, budget, seed_list, resume, overwrite)
@@ -126,6 +128,15 @@ def check_defense_hyperparams(base: TrainConfig, defenses: list[str]) -> None:
         agent = defense_of(name, base.seed).agent
         if hyperparams_for(base, agent):
             resolve_hyperparams(agent, base.agent.env_id, base.agent.hyperparams)
+
+
+def check_leakage_decoders(base: TrainConfig, defenses: list[str]) -> None:
+    """FreqmixError when a defense whose reward needs a decoder trained before the run (``reinforce-decoder``) cannot
+    have one under ``base``: before the other defenses train, not after."""
+    for name in defenses:
+        config = base.defended_by(defense_of(name, base.seed))
+        if needs_leakage_decoder(config):
+            check_leakage_decoder(config, config.training.nproc)
 
 
 def _start(out: Path, base: TrainConfig, defenses: list[str], budget: AttackBudget, seed_list: list[int],

@@ -105,3 +105,11 @@ def test_async_make_vec_hands_each_worker_the_decoder_under_default_threads():
     lines = dict(line.split(" ", 1) for line in done.stdout.strip().split("\n"))
     leakage = json.loads(lines["leakage"])
     assert len(leakage) == 2 and all(0 < value < 1 for value in leakage)
+
+
+def test_compare_refuses_a_decoder_defense_it_cannot_run_before_any_other_defense_trains(tmp_path, capsys):
+    out = tmp_path / "cmp"
+    assert main(["compare", *TINY, "--data", "synthetic", "--defenses", "fixed2,reinforce-decoder", "--nproc", "2",
+                 "--budget", "smoke", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "one process" in err and len(err.strip().splitlines()) == 1 and not out.exists()
