@@ -243,13 +243,7 @@ def attack_recognizer(recognizer: Recognizer, truth: Protection, kit: AttackerKi
         with line.stage(attack.stage_name, attack.seconds(setting)):
             fitted[name] = attack.fit(setting)
     with line.stage("judging", judging):
-        # An attack shared by two names (a black-box attacker whose recovered belief is the truth) is one object:
-        # its reconstructions are made and judged once.
-        made: dict[int, torch.Tensor] = {}
-        for name in recon:
-            if id(fitted[name]) not in made:
-                made[id(fitted[name])] = fitted[name].reconstruct(tensors)
-        outputs = {name: made[id(fitted[name])] if name in recon else fitted[name] for name, _ in ran}
+        outputs = {**fitted, **_reconstruct_once({name: fitted[name] for name in recon}, tensors)}
         scored = _score_all(kit, outputs, recon, fitted, (components, weights), identities)
     with line.stage("exposure", exposing):
         # Linked encodings are decoded by the strongest white-box reconstructor of this defense's tensors.
@@ -264,6 +258,17 @@ def attack_recognizer(recognizer: Recognizer, truth: Protection, kit: AttackerKi
     # Scored against the truth, which the attacker never reads: a measure of the attack, not an input to it.
     results["key_recovered_fraction"] = recovery.recovered_fraction(truth.transform)
     return results, _samples(kit, outputs, dict(ran), identities)
+
+
+def _reconstruct_once(reconstructors: dict[str, Any], tensors: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Each reconstruction attack's images of ``tensors`` (N, C, h, w) -> (N, P, H, W), by name."""
+    # An attack shared by two names (a black-box attacker whose recovered belief is the truth) is one object: its
+    # reconstructions are made, and so judged, once.
+    made: dict[int, torch.Tensor] = {}
+    for reconstructor in reconstructors.values():
+        if id(reconstructor) not in made:
+            made[id(reconstructor)] = reconstructor.reconstruct(tensors)
+    return {name: made[id(reconstructor)] for name, reconstructor in reconstructors.items()}
 
 
 def _score_all(kit: AttackerKit, outputs: dict[str, torch.Tensor], recon: list[str], fitted: dict[str, Any],

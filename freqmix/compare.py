@@ -94,15 +94,12 @@ def run_compare(base: TrainConfig, defenses: list[str], budget: AttackBudget, ou
             folder = out / name if seeds == 1 else out / name / f"seed{seed}"
             defense = defense_of(name, seed)
             run_config = config.defended_by(defense, hyperparams_for(base, defense.agent))
-            fingerprint = {"config": run_config.flat(), "budget": asdict(budget),
-                           "attacker_faces": None if attacker_folder is None else str(attacker_folder)}
+            fingerprint = _fingerprint(run_config, budget, attacker_folder)
             row = _finished_row(folder, fingerprint) if resume else None
             if row is None:
                 if kit is None:
                     line.set_description(f"compare [seed {seed}: attacker kit]")
-                    data = attack_split(config)
-                    kit = prepare_kit(data.train, data.test, data.auxiliary, budget, seed, progress, device,
-                                      attacker_folder)
+                    kit = _attacker_kit(config, budget, progress, device, attacker_folder)
                 line.set_description(f"compare [seed {seed}: {name}]")
                 # resume: an unfinished run starts again
                 row = _defense_row(name, run_config, folder, budget, seed, kit, reference, progress,
@@ -119,6 +116,19 @@ def run_compare(base: TrainConfig, defenses: list[str], budget: AttackBudget, ou
                   runs[order[0]][-1]["private_identities"])
     _plot(table, out / "compare.png")
     return table
+
+
+def _fingerprint(run_config: TrainConfig, budget: AttackBudget, attacker_folder: str | Path | None) -> dict[str, Any]:
+    """What a finished defense/seed run must match for ``--resume`` to reuse it."""
+    return {"config": run_config.flat(), "budget": asdict(budget),
+            "attacker_faces": None if attacker_folder is None else str(attacker_folder)}
+
+
+def _attacker_kit(config: TrainConfig, budget: AttackBudget, progress: bool, device: str,
+                  attacker_folder: str | Path | None) -> AttackerKit:
+    """The attacker's faces and fitted priors for one seed, shared by every defense of that seed."""
+    data = attack_split(config)
+    return prepare_kit(data.train, data.test, data.auxiliary, budget, config.seed, progress, device, attacker_folder)
 
 
 def check_defense_hyperparams(base: TrainConfig, defenses: list[str]) -> None:

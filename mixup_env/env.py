@@ -129,14 +129,7 @@ class FreqMixUpEnv(gym.Env):
         self.probe_every, self.probe_size = config.probe_every, config.probe_size
         self.reward = build_reward(config.objective)
         self.leakage: BatchLeakage | None = None
-        if leakage_attack is not None:
-            self.use_leakage_attack(leakage_attack)
-        elif self.reward.needs_leakage and config.objective.privacy not in TRAINED_LEAKAGE_TERMS:
-            if isinstance(self.train_data, StreamedTrainingSet):
-                raise FreqmixError("the leakage privacy term fills dropped channels with the training faces' mean "
-                                   "face, which a streamed set does not hold in memory; drop --stream or use "
-                                   "--privacy loss")
-            self.use_leakage_attack(AnalyticInverse(self.transform, self.train_data.images))
+        self._attach_leakage(leakage_attack)
         if not 0 <= config.augment_shift < 0.5:
             raise FreqmixError(f"augment_shift must be a fraction of the image side in [0, 0.5), not "
                                f"{config.augment_shift}")
@@ -331,6 +324,18 @@ class FreqMixUpEnv(gym.Env):
         return self._observation()
 
     # -- internals ----------------------------------------------------------------------------------------------
+    def _attach_leakage(self, leakage_attack: Reconstructor | None) -> None:
+        """Score each batch with ``leakage_attack``; without one, the analytic inverse when the reward's privacy term
+        needs a leakage that needs no training (a trained decoder comes later, through :meth:`use_leakage_attack`)."""
+        if leakage_attack is not None:
+            self.use_leakage_attack(leakage_attack)
+        elif self.reward.needs_leakage and self.config.objective.privacy not in TRAINED_LEAKAGE_TERMS:
+            if isinstance(self.train_data, StreamedTrainingSet):
+                raise FreqmixError("the leakage privacy term fills dropped channels with the training faces' mean "
+                                   "face, which a streamed set does not hold in memory; drop --stream or use "
+                                   "--privacy loss")
+            self.use_leakage_attack(AnalyticInverse(self.transform, self.train_data.images))
+
     def _untrained_info(self) -> dict[str, Any]:
         # reset()'s info: the keys, shapes and dtypes of a step's, with the values of a step that trained nothing
         # (k 0, no weights, loss and leakage not measured, no reward or cost), so that vector envs' autoreset
