@@ -1,19 +1,26 @@
 """GPU smoke test (skipped without CUDA): mixed precision and channels-last recognizer steps, an fp16 checkpoint
 round trip, `freqmix train --device cuda`, and every attack network (CGAN, second-opinion evaluator, generator
-prior and the inversion through it) on the GPU."""
+prior and the inversion through it, the decoder) on the GPU, and ``freqmix evaluate --device cuda`` end to end."""
 from __future__ import annotations
 
 import json
 import math
 
+import numpy as np
 import pytest
 import torch
 
+from attacks.analytic import AnalyticAttack
+from attacks.budget import AttackBudget
+from attacks.decoder import train_decoder
 from attacks.evaluator import train_evaluator
 from attacks.inversion import TargetModel, invert_gmi, train_generator_prior
 from attacks.protection import Protection
 from attacks.reconstruction import train_reconstruction
 from freqmix.cli import main
+from freqmix.evaluate import evaluate_run
+from freqmix.experiment.config import TrainConfig
+from freqmix.experiment.launch import run_training
 from mixup_env.frequency import FrequencyTransform
 from recognizer.data import synthetic_faces
 from recognizer.trainer import Recognizer
@@ -63,3 +70,31 @@ def test_evaluator_generator_prior_and_inversion_run_on_cuda() -> None:
     target = TargetModel(Recognizer(64, 4, embedding_dim=16, device="cuda"), FrequencyTransform(1))
     images = invert_gmi(target, prior, torch.arange(4), steps=2, seed=0, progress=False)
     assert images.device.type == "cpu" and images.shape == faces.images[:4].shape
+
+
+def test_decoder_trains_on_cuda_from_the_analytic_inverse() -> None:
+    faces = synthetic_faces(num_identities=4, images_per_identity=4, image_size=32, seed=0)
+    belief = Protection(FrequencyTransform(1, "high", 36, key=7), {2: 1.0}, batch_size=8)
+    tensors, _, _ = belief.protect_all(faces.images.float(), faces.labels, np.random.default_rng(1))
+    untrained = train_decoder(belief, faces.images, faces.labels, steps=0, seed=0, widths=(8, 16), progress=False,
+                              device="cuda")
+    expected = AnalyticAttack.fit(belief, faces.images).reconstruct(tensors)
+    assert torch.allclose(untrained.reconstruct(tensors), expected, atol=1e-3)
+    trained = train_decoder(belief, faces.images, faces.labels, steps=3, seed=0, widths=(8, 16), progress=False,
+                            device="cuda")
+    assert next(trained.network.parameters()).device.type == "cuda"
+    images = trained.reconstruct(tensors)
+    assert images.device.type == "cpu" and images.shape == faces.images.shape and torch.isfinite(images).all()
+
+
+def test_evaluate_runs_every_attack_on_cuda(tmp_path) -> None:
+    config = TrainConfig.of(data="synthetic", image_size=32, private_fraction=0.1, train_per_identity=3, steps=3,
+                            batch_size=6, embedding_dim=16, channels="high", key=5, agent="fixed", k=3,
+                            device="cuda")
+    run_training(config, tmp_path, progress=False)
+    tiny = AttackBudget("gpu-tiny", recognizer_epochs=1, evaluator_steps=4, cgan_steps=2, cgan_batch=8, cgan_width=8,
+                        prior_steps=2, inversion_steps=2, inversions_per_identity=1, decoder_steps=2,
+                        decoder_widths=(8, 16), decoder_batch=8)
+    results = evaluate_run(tmp_path, tiny, progress=False, device="cuda")
+    assert set(results["reconstruction"]) >= {"decoder_white_box", "decoder_black_box", "cgan_white_box"}
+    assert 0 <= results["summary"]["ssim"] <= 1 and set(results["exposure"]) == {"1", "5", "20"}
