@@ -104,17 +104,17 @@ def run_compare(base: TrainConfig, defenses: list[str], budget: AttackBudget, ou
                 # resume: an unfinished run starts again
                 row = _defense_row(name, run_config, folder, budget, seed, kit, reference, progress,
                                    overwrite or resume)
-                (folder / ROW_FILE).write_text(json.dumps({**fingerprint, "row": row}))
+                (folder / ROW_FILE).write_text(json.dumps({**fingerprint, "defense": name, "row": row}))
             if name == REFERENCE:
                 reference = row["values"]["identification_accuracy"]
             runs[name].append(row)
             line.update()
         judge_accuracy.append(runs[order[0]][-1]["values"]["judge_heldout_accuracy"])
     line.close()
-    table = [_aggregate(name, runs[name], sub_seed(base.seed, f"compare-{name}")) for name in defenses]
-    _write_tables(table, out, base, budget, seed_list, judge_accuracy, time.perf_counter() - started,
-                  runs[order[0]][-1]["private_identities"])
-    _plot(table, out / "compare.png")
+    table = [aggregate(name, runs[name], sub_seed(base.seed, f"compare-{name}")) for name in defenses]
+    write_tables(table, out, base.task.data, budget.name, seed_list, judge_accuracy, time.perf_counter() - started,
+                 runs[order[0]][-1]["private_identities"])
+    plot_table(table, out / "compare.png")
     return table
 
 
@@ -209,7 +209,7 @@ def _run_row(metrics: dict[str, Any], results: dict[str, Any], reference: float 
             "attacks": {c: s[c] for c in ATTACK_COLUMNS}}
 
 
-def _aggregate(name: str, runs: list[dict[str, Any]], seed: int) -> dict[str, Any]:
+def aggregate(name: str, runs: list[dict[str, Any]], seed: int) -> dict[str, Any]:
     """The table row of one defense: per figure the mean over seeds and its 95% bootstrap interval (over images
     and seeds for per-image figures, over seeds for the others: none from one seed); per attack column the most
     frequent attack."""
@@ -255,8 +255,10 @@ def _cell(row: dict[str, Any], figure: str) -> str:
     return f"{_fmt(row[figure])} [{_fmt(low)}, {_fmt(high)}]"
 
 
-def _write_tables(table: list[dict[str, Any]], out: Path, base: TrainConfig, budget: AttackBudget,
-                  seeds: list[int], judge_accuracy: list[float], seconds: float, num_identities: int) -> None:
+def write_tables(table: list[dict[str, Any]], out: Path, data: str, budget_name: str, seeds: list[int],
+                 judge_accuracy: list[float], seconds: float, num_identities: int) -> None:
+    """``compare.csv``, ``compare.json`` and ``compare.md`` of ``table`` (rows of :func:`aggregate`) in ``out``;
+    ``seconds``: the comparison's time, ``judge_accuracy``: the judge's clean held-out accuracy per seed."""
     with open(out / "compare.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=table_columns())
         writer.writeheader()
@@ -268,8 +270,8 @@ def _write_tables(table: list[dict[str, Any]], out: Path, base: TrainConfig, bud
     shown = ("identification_accuracy", "ssim", "psnr", "recon_id_accuracy", "mia_top1", "mia_top5",
              "knn_distance", *(f"exposure_recon_id_accuracy_E{e}" for e in EXPOSURES), "score_pp", "score_cls",
              "mean_k", "wall_seconds")
-    lines = [f"# freqmix compare: {base.task.data}", "",
-             f"budget `{budget.name}`, seeds {', '.join(map(str, seeds))}, {num_identities} private identities "
+    lines = [f"# freqmix compare: {data}", "",
+             f"budget `{budget_name}`, seeds {', '.join(map(str, seeds))}, {num_identities} private identities "
              f"(chance: identity {1 / num_identities:.3f}, top-5 {min(5, num_identities) / num_identities:.3f}), "
              f"pretrained judge (dlib ResNet) clean held-out accuracy {judged}, total {seconds / 60:.1f} min.", "",
              "Each cell: mean [95% bootstrap interval over attacked images and seeds]. Attack columns are the "
@@ -289,7 +291,7 @@ def error_bars(rows: list[dict[str, Any]], key: str) -> list[list[float]]:
             [0.0 if r[f"{key}_ci_high"] is None else r[f"{key}_ci_high"] - r[key] for r in rows]]
 
 
-def _plot(table: list[dict[str, Any]], path: Path) -> None:
+def plot_table(table: list[dict[str, Any]], path: Path) -> None:
     """Two panels against identification accuracy: score_pp and the strongest SSIM, with 95% intervals as error
     bars on both axes; the fixed-k curve as a line."""
     fig = Figure(figsize=(10, 4.2))

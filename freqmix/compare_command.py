@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 from attacks.budget import BUDGETS, get_budget
 from attacks.defenses import DEFENSES, PROTECTION_OPTIONS, parse_defenses
@@ -33,6 +34,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     again.add_argument("--resume", action="store_true",
                        help="continue a comparison in --out: reuse its finished defense/seed runs")
     add_overwrite_option(again)
+    p.add_argument("--gather", nargs="+", metavar="DIR",
+                   help="train nothing: aggregate the defense/seed runs finished under these folders (e.g. one compare "
+                        "process per defense and seed) into --out's tables")
     # The budget decides the epochs unless --epochs/--steps is given; the attacker needs identities of its own.
     p.set_defaults(func=_cmd_compare, epochs=None, private_fraction=DEFAULT_PRIVATE_FRACTION)
 
@@ -61,20 +65,35 @@ def refuse_ignored_options(given: set[str]) -> None:
 def _cmd_compare(args: argparse.Namespace) -> None:
     refuse_ignored_options(args.given)
     defenses = parse_defenses(args.defenses)
+    if args.gather:
+        if args.resume:
+            raise FreqmixError("--gather trains nothing, so there is nothing to --resume; drop one of them")
+        from freqmix.gather import gather_compare
+
+        table, seeds = gather_compare([Path(folder) for folder in args.gather], Path(args.out),
+                                      overwrite=args.overwrite, defenses=defenses if "defenses" in args.given else None)
+        _print_table(table, len(seeds), Path(args.out))
+        return
     budget = get_budget(args.budget)
     from agents.hyperparams import parse_overrides  # the comparison's machinery, once the options are sound
-    from freqmix.compare import ONE_SEED_NOTE, run_compare
+    from freqmix.compare import run_compare
 
     epochs = args.epochs if args.epochs is not None else budget.recognizer_epochs
     base = config_from_args(args, epochs=epochs, hyperparams=parse_overrides(args.hp))
     table = run_compare(base, defenses, budget, Path(args.out), seeds=args.seeds, progress=not args.no_progress,
                         device=base.recognizer.device, resume=args.resume, overwrite=args.overwrite,
                         attacker_folder=args.attacker_faces)
+    _print_table(table, args.seeds, Path(args.out))
+
+
+def _print_table(table: list[dict[str, Any]], seeds: int, out: Path) -> None:
+    from freqmix.compare import ONE_SEED_NOTE
+
     for row in table:
         print(f"{row['defense']:>14}  accuracy {row['identification_accuracy']:.3f}  "
               f"SSIM {row['ssim']:.3f} [{row['ssim_ci_low']:.3f}, {row['ssim_ci_high']:.3f}]  "
               f"recon id {row['recon_id_accuracy']:.3f}  MIA top-5 {row['mia_top5']:.3f}  "
               f"score_pp {row['score_pp']:.3f}")
-    if args.seeds < 2:
+    if seeds < 2:
         print(ONE_SEED_NOTE)
-    print(f"-> {Path(args.out) / 'compare.md'}")
+    print(f"-> {out / 'compare.md'}")

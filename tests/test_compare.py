@@ -172,3 +172,48 @@ def test_hp_reaches_every_learning_defense_and_no_other(tmp_path):
     learned = json.loads((out / "reinforce-constrained" / "config.json").read_text())["agent"]["hyperparams"]
     fixed = json.loads((out / "fixed2" / "config.json").read_text())["agent"]["hyperparams"]
     assert learned == {"n_steps": 2, "baseline": "value"} and fixed == {}
+
+
+def _csv_rows(folder):
+    with open(folder / "compare.csv") as f:
+        return {row["defense"]: row for row in csv.DictReader(f)}
+
+
+def test_gather_rebuilds_the_table_from_the_finished_runs(compare_dir, rows, tmp_path):
+    # The runs' rows aggregate to the very table the comparison wrote, number for number.
+    assert main(["compare", "--gather", str(compare_dir), "--out", str(tmp_path / "gathered"), "--no-progress"]) == 0
+    assert _csv_rows(tmp_path / "gathered") == rows
+    # Rows of older versions do not name their defense: their folder (OUT/<defense>/seed<S>/) does.
+    older = tmp_path / "older"
+    for path in compare_dir.rglob("compare_row.json"):
+        saved = json.loads(path.read_text())
+        saved.pop("defense")
+        target = older / path.relative_to(compare_dir)
+        target.parent.mkdir(parents=True)
+        target.write_text(json.dumps(saved))
+    assert main(["compare", "--gather", str(older), "--defenses", "fixed2", "--out", str(tmp_path / "g2"),
+                 "--no-progress"]) == 0
+    assert _csv_rows(tmp_path / "g2") == {"fixed2": rows["fixed2"]}
+
+
+def test_gather_refuses_runs_of_different_comparisons(compare_dir, tmp_path, capsys):
+    def error(*argv):
+        assert main(["compare", *argv, "--no-progress"]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("freqmix: error: ") and "\n" not in err
+        return err
+
+    out = str(tmp_path / "out")
+    assert "finished twice" in error("--gather", str(compare_dir), str(compare_dir), "--out", out)
+    (tmp_path / "empty").mkdir()
+    assert "no finished defense/seed run" in error("--gather", str(tmp_path / "empty"), "--out", out)
+    assert "no finished run of fixed4" in error("--gather", str(compare_dir), "--defenses", "fixed4", "--out", out)
+    assert "nothing to --resume" in error("--gather", str(compare_dir), "--resume", "--out", out)
+    other = tmp_path / "other" / "fixed6"
+    other.mkdir(parents=True)
+    saved = json.loads(next(compare_dir.rglob("compare_row.json")).read_text())
+    other.joinpath("compare_row.json").write_text(json.dumps({**saved, "defense": "fixed6",
+                                                              "budget": {**saved["budget"], "name": "bigger"}}))
+    assert "differ in budget (bigger vs tiny)" in error("--gather", str(compare_dir), str(tmp_path / "other"),
+                                                        "--out", out)
+    assert not (tmp_path / "out").exists()  # every refusal before anything is written

@@ -1,0 +1,101 @@
+"""``freqmix compare --gather``: one comparison from defense/seed runs that finished in other processes.
+
+A comparison splits into independent runs, one per defense and seed, so it spreads over the processes of a GPU
+machine or the nodes of a cluster: ``freqmix compare --defenses D --seeds 1 --seed S --out runs/D_sS`` on each.
+Every finished run leaves its ``compare_row.json`` (its configuration, budget and table row); gathering reads them
+from any folders, checks that they belong to one comparison (one data set, budget and attacker's faces; each
+defense and seed once), and aggregates them exactly as one ``compare --seeds N`` aggregates its own runs (the same
+bootstrap under the same seed), so the tables agree number for number. ``score_cls`` needs the ``none`` run of the
+same process, so rows of defenses run apart from it carry none.
+"""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from attacks.defenses import DEFENSES
+from freqmix.compare import COMPARE_FILES, ROW_FILE, aggregate, plot_table, write_tables
+from freqmix.experiment.run_folder import claim_output_folder
+from freqmix_base.errors import FreqmixError
+from freqmix_base.seeds import sub_seed
+
+_SEED_FOLDER = re.compile(r"seed-?\d+")
+
+
+def gather_compare(folders: list[Path], out: Path, overwrite: bool = False,
+                   defenses: list[str] | None = None) -> tuple[list[dict[str, Any]], list[int]]:
+    """Aggregate every ``compare_row.json`` under ``folders`` into ``out``'s compare files; return the table rows
+    and the seeds found.
+
+    :param defenses: keep only these, in this order (default: every defense found, in ``--defenses``' order).
+    """
+    found = _read_rows(folders)
+    for key in ("budget", "attacker_faces", "data"):
+        values = {json.dumps(_shared(saved, key), sort_keys=True): _shown(saved, key) for saved in found.values()}
+        if len(values) > 1:
+            raise FreqmixError(f"the runs differ in {key} ({' vs '.join(sorted(set(values.values())))}); gather the "
+                               "runs of one comparison")
+    present = [name for name in DEFENSES.names() if any(defense == name for defense, _ in found)]
+    chosen = defenses if defenses is not None else present
+    missing = [name for name in chosen if name not in present]
+    if missing:
+        raise FreqmixError(f"no finished run of {', '.join(missing)} under {', '.join(map(str, folders))}")
+    seeds = sorted({seed for _, seed in found})
+    table = [aggregate(name, [found[name, seed]["row"] for seed in seeds if (name, seed) in found],
+                       sub_seed(seeds[0], f"compare-{name}")) for name in chosen]
+    claim_output_folder(out, overwrite, COMPARE_FILES)
+    out.mkdir(parents=True, exist_ok=True)
+    first = next(iter(found.values()))
+    judge = [next(saved["row"]["values"]["judge_heldout_accuracy"] for (_, s), saved in found.items() if s == seed)
+             for seed in seeds]
+    seconds = sum(saved["row"]["values"]["wall_seconds"] for saved in found.values())
+    write_tables(table, out, first["config"]["data"], first["budget"]["name"], seeds, judge, seconds,
+                 first["row"]["private_identities"])
+    plot_table(table, out / "compare.png")
+    (out / "config.json").write_text(json.dumps(
+        {"gathered_from": [str(f) for f in folders], "defenses": chosen, "seeds": seeds, "budget": first["budget"],
+         "runs": {f"{name} seed {seed}": saved["path"] for (name, seed), saved in found.items()}}, indent=2))
+    return table, seeds
+
+
+def _shared(saved: dict[str, Any], key: str) -> Any:
+    """What every gathered run must share: its ``key`` (budget, attacker's faces or data set)."""
+    return saved["config"]["data"] if key == "data" else saved.get(key)
+
+
+def _shown(saved: dict[str, Any], key: str) -> str:
+    value = _shared(saved, key)
+    return str(value["name"] if key == "budget" else value)
+
+
+def _read_rows(folders: list[Path]) -> dict[tuple[str, int], dict[str, Any]]:
+    """Every finished run under ``folders``: ``{(defense, seed): its compare_row.json, with "path"}``."""
+    found: dict[tuple[str, int], dict[str, Any]] = {}
+    for folder in folders:
+        if not folder.is_dir():
+            raise FreqmixError(f"--gather {folder} is not a folder")
+        for path in sorted(folder.rglob(ROW_FILE)):
+            try:
+                saved = json.loads(path.read_text())
+                key = (_defense_of(path, saved), int(saved["config"]["seed"]))
+            except (OSError, ValueError, KeyError, TypeError):
+                raise FreqmixError(f"{path} is not a compare row this version can read") from None
+            if key in found:
+                raise FreqmixError(f"{key[0]} seed {key[1]} finished twice ({found[key]['path']} and {path}); "
+                                   "gather each run once")
+            found[key] = {**saved, "path": str(path)}
+    if not found:
+        raise FreqmixError(f"no finished defense/seed run ({ROW_FILE}) under {', '.join(map(str, folders))}")
+    return found
+
+
+def _defense_of(path: Path, saved: dict[str, Any]) -> str:
+    """The defense of a row: saved in it, or (rows of older versions) the folder compare ran it in:
+    ``OUT/<defense>/`` with one seed, ``OUT/<defense>/seed<S>/`` with several."""
+    name = saved.get("defense") or (path.parent.parent.name if _SEED_FOLDER.fullmatch(path.parent.name)
+                                    else path.parent.name)
+    if name not in DEFENSES.names():
+        raise FreqmixError(f"cannot tell which defense {path} belongs to (its folder {name!r} is no defense)")
+    return name
