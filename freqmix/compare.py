@@ -111,10 +111,19 @@ def run_compare(base: TrainConfig, defenses: list[str], budget: AttackBudget, ou
             line.update()
         judge_accuracy.append(runs[order[0]][-1]["values"]["judge_heldout_accuracy"])
     line.close()
-    table = [aggregate(name, runs[name], sub_seed(base.seed, f"compare-{name}")) for name in defenses]
-    write_tables(table, out, base.task.data, budget.name, seed_list, judge_accuracy, time.perf_counter() - started,
-                 runs[order[0]][-1]["private_identities"])
-    plot_table(table, out / "compare.png")
+    return write_comparison({name: runs[name] for name in defenses}, out, base.task.data, budget.name, seed_list,
+                            judge_accuracy, time.perf_counter() - started, runs[order[0]][-1]["private_identities"])
+
+
+def write_comparison(runs: dict[str, list[dict[str, Any]]], out: Path, data: str, budget_name: str,
+                     seeds: list[int], judge_accuracy: list[float], seconds: float,
+                     num_identities: int) -> list[dict[str, Any]]:
+    """Aggregate each defense's runs (table rows of its seeds, in ``runs``' order) and write ``compare.csv/json/md``
+    and ``compare.png`` to ``out``; return the table. The bootstrap of a defense is seeded by the first seed, so a
+    comparison gathered from separate processes (:mod:`freqmix.gather`) is the one ``--seeds N`` writes."""
+    table = [_aggregate(name, rows, sub_seed(seeds[0], f"compare-{name}")) for name, rows in runs.items()]
+    _write_tables(table, out, data, budget_name, seeds, judge_accuracy, seconds, num_identities)
+    _plot(table, out / "compare.png")
     return table
 
 
@@ -209,7 +218,7 @@ def _run_row(metrics: dict[str, Any], results: dict[str, Any], reference: float 
             "attacks": {c: s[c] for c in ATTACK_COLUMNS}}
 
 
-def aggregate(name: str, runs: list[dict[str, Any]], seed: int) -> dict[str, Any]:
+def _aggregate(name: str, runs: list[dict[str, Any]], seed: int) -> dict[str, Any]:
     """The table row of one defense: per figure the mean over seeds and its 95% bootstrap interval (over images
     and seeds for per-image figures, over seeds for the others: none from one seed); per attack column the most
     frequent attack."""
@@ -255,9 +264,9 @@ def _cell(row: dict[str, Any], figure: str) -> str:
     return f"{_fmt(row[figure])} [{_fmt(low)}, {_fmt(high)}]"
 
 
-def write_tables(table: list[dict[str, Any]], out: Path, data: str, budget_name: str, seeds: list[int],
+def _write_tables(table: list[dict[str, Any]], out: Path, data: str, budget_name: str, seeds: list[int],
                  judge_accuracy: list[float], seconds: float, num_identities: int) -> None:
-    """``compare.csv``, ``compare.json`` and ``compare.md`` of ``table`` (rows of :func:`aggregate`) in ``out``;
+    """``compare.csv``, ``compare.json`` and ``compare.md`` of ``table`` (rows of :func:`_aggregate`) in ``out``;
     ``seconds``: the comparison's time, ``judge_accuracy``: the judge's clean held-out accuracy per seed."""
     with open(out / "compare.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=table_columns())
@@ -291,7 +300,7 @@ def error_bars(rows: list[dict[str, Any]], key: str) -> list[list[float]]:
             [0.0 if r[f"{key}_ci_high"] is None else r[f"{key}_ci_high"] - r[key] for r in rows]]
 
 
-def plot_table(table: list[dict[str, Any]], path: Path) -> None:
+def _plot(table: list[dict[str, Any]], path: Path) -> None:
     """Two panels against identification accuracy: score_pp and the strongest SSIM, with 95% intervals as error
     bars on both axes; the fixed-k curve as a line."""
     fig = Figure(figsize=(10, 4.2))

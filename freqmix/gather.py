@@ -16,10 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from attacks.defenses import DEFENSES
-from freqmix.compare import COMPARE_FILES, ROW_FILE, aggregate, plot_table, write_tables
+from freqmix.compare import COMPARE_FILES, ROW_FILE, write_comparison
 from freqmix.experiment.run_folder import claim_output_folder
 from freqmix_base.errors import FreqmixError
-from freqmix_base.seeds import sub_seed
 
 _SEED_FOLDER = re.compile(r"seed-?\d+")
 
@@ -43,17 +42,15 @@ def gather_compare(folders: list[Path], out: Path, overwrite: bool = False,
     if missing:
         raise FreqmixError(f"no finished run of {', '.join(missing)} under {', '.join(map(str, folders))}")
     seeds = sorted({seed for _, seed in found})
-    table = [aggregate(name, [found[name, seed]["row"] for seed in seeds if (name, seed) in found],
-                       sub_seed(seeds[0], f"compare-{name}")) for name in chosen]
     claim_output_folder(out, overwrite, COMPARE_FILES)
     out.mkdir(parents=True, exist_ok=True)
     first = next(iter(found.values()))
     judge = [next(saved["row"]["values"]["judge_heldout_accuracy"] for (_, s), saved in found.items() if s == seed)
              for seed in seeds]
     seconds = sum(saved["row"]["values"]["wall_seconds"] for saved in found.values())
-    write_tables(table, out, first["config"]["data"], first["budget"]["name"], seeds, judge, seconds,
-                 first["row"]["private_identities"])
-    plot_table(table, out / "compare.png")
+    runs = {name: [found[name, seed]["row"] for seed in seeds if (name, seed) in found] for name in chosen}
+    table = write_comparison(runs, out, first["config"]["data"], first["budget"]["name"], seeds, judge, seconds,
+                             first["row"]["private_identities"])
     (out / "config.json").write_text(json.dumps(
         {"gathered_from": [str(f) for f in folders], "defenses": chosen, "seeds": seeds, "budget": first["budget"],
          "runs": {f"{name} seed {seed}": saved["path"] for (name, seed), saved in found.items()}}, indent=2))

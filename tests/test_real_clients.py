@@ -141,7 +141,7 @@ def test_ablate_with_one_seed_claims_no_difference_and_names_no_late_window(tmp_
 
 
 def test_compare_row_of_one_seed_has_intervals_only_over_images_and_the_frontier_no_verdict():
-    from freqmix.compare import ATTACK_COLUMNS, NUMERIC, PER_IMAGE, aggregate
+    from freqmix.compare import ATTACK_COLUMNS, NUMERIC, PER_IMAGE, _aggregate
     from freqmix.frontier import ONE_SEED, verdict
 
     def run(value):
@@ -149,7 +149,7 @@ def test_compare_row_of_one_seed_has_intervals_only_over_images_and_the_frontier
                 "per_image": {figure: [value - 0.1, value + 0.1] for figure in PER_IMAGE},
                 "attacks": {column: "analytic" for column in ATTACK_COLUMNS}}
 
-    one, two = aggregate("fixed2", [run(0.5)], seed=0), aggregate("fixed2", [run(0.5), run(0.7)], seed=0)
+    one, two = _aggregate("fixed2", [run(0.5)], seed=0), _aggregate("fixed2", [run(0.5), run(0.7)], seed=0)
     assert one["identification_accuracy"] == 0.5 and one["identification_accuracy_ci_low"] is None
     assert one["ssim_ci_low"] < 0.5 < one["ssim_ci_high"]  # the attacked images still vary
     assert two["identification_accuracy_ci_low"] == pytest.approx(0.5)  # two seeds: an interval over seeds
