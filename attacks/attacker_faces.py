@@ -10,19 +10,6 @@ from freqmix_base.errors import FreqmixError
 from recognizer.faces import FaceDataset
 from recognizer.image_files import load_identity_folders
 
-# The folder of public faces an attacker takes by default when it lies beside the private data (e.g. data/orl and
-# data/lfw_subset).
-DEFAULT_FOLDER_NAME = "lfw_subset"
-
-
-def default_attacker_folder(data: str | Path) -> Path | None:
-    """``<parent of data>/lfw_subset`` when it exists and is not ``data`` itself, else None."""
-    data = Path(data)
-    folder = data.parent / DEFAULT_FOLDER_NAME
-    if not folder.is_dir() or folder.resolve() == data.resolve():
-        return None
-    return folder
-
 
 def attacker_faces(auxiliary: FaceDataset, folder: str | Path | None = None) -> FaceDataset:
     """The auxiliary identities plus the identities of ``folder`` (``ROOT/<identity>/<image>``), read at the

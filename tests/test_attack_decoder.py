@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from attacks.analytic import AnalyticAttack
-from attacks.attacker_faces import attacker_faces, default_attacker_folder
+from attacks.attacker_faces import attacker_faces
 from attacks.budget import get_budget
 from attacks.decoder import ResidualUNet, differentiable_ssim, train_decoder
 from attacks.defenses import secret_key
@@ -73,14 +73,6 @@ def test_attacker_faces_join_a_folder_at_the_private_size_and_planes(image_folde
     assert faces.labels.tolist() == [0, 0, 1, 1, 2, 2, 3, 3, 4]
     assert faces.names[3:] == ["faces/ann", "faces/bob"]
     assert attacker_faces(private, None) is private
-
-
-def test_the_default_folder_is_the_lfw_subset_beside_the_data(tmp_path):
-    (tmp_path / "orl").mkdir()
-    assert default_attacker_folder(tmp_path / "orl") is None
-    (tmp_path / "lfw_subset").mkdir()
-    assert default_attacker_folder(tmp_path / "orl") == tmp_path / "lfw_subset"
-    assert default_attacker_folder(tmp_path / "lfw_subset") is None
 
 
 def test_the_pixel_grid_puts_each_2x2_cell_in_channels_and_inverts_exactly():
