@@ -63,7 +63,8 @@ for _budget in (
                  cgan_width=32, prior_steps=600, inversion_steps=300, inversions_per_identity=2,
                  # ORL ppfr k = 1, seed 0, one core (docs/privacy_metrics.md): these widths reach private SSIM 0.612
                  # at 800 steps (456 s) and 0.622 at 1,200 (762 s), 0.632 mirror-averaged; widths (16, ..., 256)
-                 # 0.603 at 1,200 (427 s). A whole default evaluate took 587 s with --threads 2 (SSIM 0.631).
+                 # 0.603 at 1,200 (427 s). A whole default evaluate took 587 s with --threads 2 (SSIM 0.631),
+                 # 457 s with the U-Net in bfloat16 (SSIM 0.627).
                  decoder_steps=1200, decoder_widths=(24, 48, 96, 192, 384), decoder_batch=16),
     AttackBudget("full", recognizer_epochs=200, evaluator_steps=1000, cgan_steps=3000, cgan_batch=32, cgan_width=64,
                  prior_steps=4000, inversion_steps=500, inversions_per_identity=5, decoder_steps=3000,
