@@ -36,6 +36,7 @@ from freqmix_base.errors import FreqmixError
 from freqmix_base.intervals import bootstrap_interval
 from freqmix_base.progress_bar import progress_bar
 from freqmix_base.seeds import sub_seed
+from recognizer.image_files import identity_folder_digest
 
 COLUMNS = ("defense", "identification_accuracy", "verification_accuracy", "psnr", "ssim", "recon_id_accuracy",
            "mia_top1", "mia_top5", "knn_distance", "score_pp", "score_cls", "wall_seconds")
@@ -81,6 +82,7 @@ def run_compare(base: TrainConfig, defenses: list[str], budget: AttackBudget, ou
     started = time.perf_counter()
     seed_list = [base.seed + i for i in range(seeds)]
     _start(out, base, defenses, budget, seed_list, resume, overwrite)
+    data_digest = _data_digest(base.task.data)
 
     # The reference goes first so that every later privacy.json can carry score_cls.
     order = sorted(defenses, key=lambda name: name != REFERENCE)
@@ -104,7 +106,8 @@ def run_compare(base: TrainConfig, defenses: list[str], budget: AttackBudget, ou
                 # resume: an unfinished run starts again
                 row = _defense_row(name, run_config, folder, budget, seed, kit, reference, progress,
                                    overwrite or resume)
-                (folder / ROW_FILE).write_text(json.dumps({**fingerprint, "defense": name, "row": row}))
+                (folder / ROW_FILE).write_text(json.dumps({**fingerprint, "defense": name, "data_digest": data_digest,
+                                                           "row": row}))
             if name == REFERENCE:
                 reference = row["values"]["identification_accuracy"]
             runs[name].append(row)
@@ -131,6 +134,12 @@ def _fingerprint(run_config: TrainConfig, budget: AttackBudget, attacker_folder:
     """What a finished defense/seed run must match for ``--resume`` to reuse it."""
     return {"config": run_config.flat(), "budget": asdict(budget),
             "attacker_faces": None if attacker_folder is None else str(attacker_folder)}
+
+
+def _data_digest(data: str) -> str | None:
+    """The content digest of an identity-folder data set (:func:`recognizer.image_files.identity_folder_digest`),
+    by which ``--gather`` tells one data set at two paths from two data sets; None for generated faces."""
+    return identity_folder_digest(data) if Path(data).is_dir() else None
 
 
 def _attacker_kit(config: TrainConfig, budget: AttackBudget, progress: bool, device: str,

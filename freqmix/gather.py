@@ -3,8 +3,8 @@
 A comparison splits into independent runs, one per defense and seed, so it spreads over the processes of a GPU
 machine or the nodes of a cluster: ``freqmix compare --defenses D --seeds 1 --seed S --out runs/D_sS`` on each.
 Every finished run leaves its ``compare_row.json`` (its configuration, budget and table row); gathering reads them
-from any folders, checks that they belong to one comparison (one data set, budget and attacker's faces; each
-defense and seed once), and aggregates them exactly as one ``compare --seeds N`` aggregates its own runs (the same
+from any folders, checks that they belong to one comparison (one data set, told by its folder's name and content
+wherever it lies; one budget and attacker's faces; each defense and seed once), and aggregates them exactly as one ``compare --seeds N`` aggregates its own runs (the same
 bootstrap under the same seed), so the tables agree number for number. ``score_cls`` needs the ``none`` run of the
 same process, so rows of defenses run apart from it carry none.
 """
@@ -36,6 +36,7 @@ def gather_compare(folders: list[Path], out: Path, overwrite: bool = False,
         if len(values) > 1:
             raise FreqmixError(f"the runs differ in {key} ({' vs '.join(sorted(set(values.values())))}); gather the "
                                "runs of one comparison")
+    _check_data_digests(found)
     present = [name for name in DEFENSES.names() if any(defense == name for defense, _ in found)]
     chosen = defenses if defenses is not None else present
     missing = [name for name in chosen if name not in present]
@@ -58,13 +59,27 @@ def gather_compare(folders: list[Path], out: Path, overwrite: bool = False,
 
 
 def _shared(saved: dict[str, Any], key: str) -> Any:
-    """What every gathered run must share: its ``key`` (budget, attacker's faces or data set)."""
-    return saved["config"]["data"] if key == "data" else saved.get(key)
+    """What every gathered run must share: its ``key`` (budget, attacker's faces or data set). Folders are told
+    apart by name, not path, so that runs made on other machines gather (the data set's content digest is checked
+    apart, see :func:`_check_data_digests`)."""
+    if key == "budget":
+        return saved["budget"]
+    folder = saved["config"]["data"] if key == "data" else saved.get(key)
+    return None if folder is None else Path(folder).name
 
 
 def _shown(saved: dict[str, Any], key: str) -> str:
     value = _shared(saved, key)
     return str(value["name"] if key == "budget" else value)
+
+
+def _check_data_digests(found: dict[tuple[str, int], dict[str, Any]]) -> None:
+    """Refuse runs whose data sets share a name but not their content (rows of versions before the digest carry
+    none, and are told apart by name alone)."""
+    paths = {saved["data_digest"]: saved["config"]["data"] for saved in found.values() if saved.get("data_digest")}
+    if len(paths) > 1:
+        raise FreqmixError(f"the runs differ in data (the folders {' and '.join(sorted(set(paths.values())))} hold "
+                           "different faces); gather the runs of one comparison")
 
 
 def _read_rows(folders: list[Path]) -> dict[tuple[str, int], dict[str, Any]]:

@@ -3,6 +3,7 @@ the LFW pairs reader and the scikit-learn adapters share."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import warnings
 from collections.abc import Sequence
@@ -156,6 +157,17 @@ def load_identity_folders(
         names=[name for name, _, _ in per_identity],
         paths=[p for _, _, paths in per_identity for p in paths],
     )
+
+
+def identity_folder_digest(root: str | Path) -> str:
+    """Hex digest of what ``root``'s identity folders hold: each image file's ``<identity>/<file name>`` and size in
+    bytes. A data set copied to another path, or another machine, keeps its digest; an image added, removed or
+    replaced by one of another size changes it (DataError if ``root`` holds no identity folders)."""
+    digest = hashlib.blake2b(digest_size=16)
+    for name, files in _identity_folders(Path(root)):
+        for f in files:
+            digest.update(f"{name}/{f.name}:{f.stat().st_size}\n".encode())
+    return digest.hexdigest()
 
 
 def _identity_folders(root: Path) -> list[tuple[str, list[Path]]]:

@@ -196,6 +196,25 @@ def test_gather_rebuilds_the_table_from_the_finished_runs(compare_dir, rows, tmp
     assert _csv_rows(tmp_path / "g2") == {"fixed2": rows["fixed2"]}
 
 
+def test_gather_takes_one_data_set_at_other_paths_and_refuses_other_content(compare_dir, rows, tmp_path, capsys):
+    # Runs made on another machine name the same data set by another path: they gather; a digest tells content apart.
+    moved = tmp_path / "moved"
+    for path in compare_dir.rglob("compare_row.json"):
+        saved = json.loads(path.read_text())
+        if saved["defense"] == "fixed2":
+            saved["config"]["data"] = "/node7/scratch/" + saved["config"]["data"]
+        target = moved / path.relative_to(compare_dir)
+        target.parent.mkdir(parents=True)
+        target.write_text(json.dumps(saved))
+    assert main(["compare", "--gather", str(moved), "--out", str(tmp_path / "gathered"), "--no-progress"]) == 0
+    assert _csv_rows(tmp_path / "gathered") == rows
+    for i, path in enumerate(sorted(moved.rglob("compare_row.json"))):
+        path.write_text(json.dumps({**json.loads(path.read_text()), "data_digest": f"digest{i % 2}"}))
+    assert main(["compare", "--gather", str(moved), "--out", str(tmp_path / "refused"), "--no-progress"]) == 2
+    assert "hold different faces" in capsys.readouterr().err
+    assert not (tmp_path / "refused").exists()
+
+
 def test_gather_refuses_runs_of_different_comparisons(compare_dir, tmp_path, capsys):
     def error(*argv):
         assert main(["compare", *argv, "--no-progress"]) == 2

@@ -12,7 +12,7 @@ from sklearn.utils import Bunch
 
 from recognizer.data import fetch_sklearn, load_dataset, synthetic_faces
 from recognizer.faces import DataError, FaceDataset, PairSet
-from recognizer.image_files import load_identity_folders
+from recognizer.image_files import identity_folder_digest, load_identity_folders
 from recognizer.pairs import load_lfw_pairs, make_pairs
 from recognizer.splits import private_split, split_identities, split_per_identity
 
@@ -239,6 +239,19 @@ def test_identity_with_one_image_raises_or_is_dropped(image_folder):
     assert ds.names == ["ann", "cid"] and ds.labels.tolist() == [0, 0, 1, 1, 1]
     with pytest.raises(DataError, match="1 identity folder"):
         load_identity_folders(image_folder({"ann": 2}, root="single"), image_size=16)
+
+
+def test_a_folder_digest_follows_the_content_not_the_path(image_folder, tmp_path):
+    import shutil
+    root = image_folder({"ann": 2, "bob": 3})
+    copy = shutil.copytree(root, tmp_path / "elsewhere" / "faces")
+    (copy / "notes.txt").write_text("not a face")  # not an image: not part of the data set
+    assert identity_folder_digest(copy) == identity_folder_digest(root)
+    (copy / "bob" / "00.png").write_bytes((copy / "bob" / "00.png").read_bytes() + b"\0")
+    assert identity_folder_digest(copy) != identity_folder_digest(root)
+    (copy / "bob" / "00.png").unlink()
+    (copy / "bob" / "09.png").write_bytes((root / "bob" / "00.png").read_bytes())  # the same bytes, another name
+    assert identity_folder_digest(copy) != identity_folder_digest(root)
 
 
 def test_corrupt_image_is_skipped_with_a_counted_warning(image_folder):
