@@ -1,5 +1,5 @@
-"""Defender pretraining: a recognizer trained on public faces (identities disjoint from the private ones), unmixed
-and through the deployment's own mask, whose backbone then starts the private run.
+"""Defender pretraining: a recognizer trained on public faces (identities disjoint from the private ones) through the
+deployment's own mask, unmixed or mixed, whose backbone then starts the private run.
 
 A real deployment does not start from random weights: it starts from a recognizer trained on public clean faces,
 and only the private identities have to be protected. Training that start through the same mask (the same kept
@@ -25,11 +25,14 @@ from recognizer.trainer import Recognizer
 __all__ = ["pretrain_backbone"]
 
 
+Mix = Callable[[torch.Tensor, torch.Tensor, np.random.Generator], tuple[torch.Tensor, torch.Tensor]]
+
+
 def pretrain_backbone(public: FaceDataset, transform: Callable[[torch.Tensor], torch.Tensor],
                       config: RecognizerConfig, steps: int, batch_size: int = 32, max_shift: int = 0, seed: int = 0,
-                      progress: bool = False) -> dict[str, torch.Tensor]:
-    """Train a recognizer on ``public`` (one-hot labels, no mixing) for ``steps`` SGD steps on a cosine schedule and
-    return its backbone's ``state_dict`` (on the CPU), for :meth:`Recognizer.load_backbone`.
+                      progress: bool = False, mix: Mix | None = None) -> dict[str, torch.Tensor]:
+    """Train a recognizer on ``public`` for ``steps`` SGD steps on a cosine schedule and return its backbone's
+    ``state_dict`` (on the CPU), for :meth:`Recognizer.load_backbone`.
 
     :param public: the public faces ``(N, P, H, W)`` 0..255 with identity labels.
     :param transform: the deployment's mask, ``(B, P, H, W)`` float pixels -> ``(B, C, h, w)`` frequency tensors.
@@ -37,6 +40,9 @@ def pretrain_backbone(public: FaceDataset, transform: Callable[[torch.Tensor], t
     :param batch_size: faces per step (at most ``len(public)``), drawn without replacement, epoch by epoch.
     :param max_shift: random translation of each face in pixels (as the private run's augmentation).
     :param seed: the recognizer's initial weights, the data order and the shifts.
+    :param mix: ``(frequency batch (B, C, h, w), labels (B,), rng) -> (mixed batch, soft labels (B, K))``, applied
+        after the mask (the private run's mixing, at a k of the caller's choice); None trains on the unmixed faces
+        with one-hot labels.
     """
     if not 1 <= batch_size <= len(public):
         raise FreqmixError(f"pretraining needs a batch of 1 to {len(public)} public faces, not {batch_size}")
@@ -53,7 +59,8 @@ def pretrain_backbone(public: FaceDataset, transform: Callable[[torch.Tensor], t
         idx = torch.from_numpy(order[cursor:cursor + batch_size])
         cursor += batch_size
         x = transform(random_shift(public.images[idx], max_shift, rng))
-        loss = recognizer.train_step(x, one_hot[public.labels[idx]])
+        x, targets = (x, one_hot[public.labels[idx]]) if mix is None else mix(x, public.labels[idx], rng)
+        loss = recognizer.train_step(x, targets)
         if not math.isfinite(loss):
             raise FreqmixError(f"pretraining stopped: non-finite loss ({loss}) at step {recognizer.step}; try a "
                                "lower --lr")

@@ -8,6 +8,8 @@ import torch
 from freqmix.cli import main
 from mixup_env.env import FreqMixUpEnv
 from mixup_env.frequency import FrequencyTransform
+from mixup_env.masking import FrequencyMixUp
+from mixup_env.recipe import Recipe
 from mixup_env.transform_config import TransformConfig
 from recognizer.data import synthetic_faces
 from recognizer.evaluate import identification_accuracy
@@ -81,13 +83,44 @@ def test_train_pretrains_on_public_faces(tmp_path, image_folder, capsys):
     assert not torch.allclose(pretrained.embed(x), plain.embed(x))
 
 
-@pytest.mark.parametrize("public, epochs, message", [("nowhere", "20", "nowhere"),
-                                                     ("faces", "0", "--pretrain-epochs must be > 0")])
+def test_mixed_pretraining_trains_on_the_runs_mixes_of_public_faces(public, tmp_path, image_folder):
+    seen = []
+
+    def spy(x, labels, rng):
+        mixed = FrequencyMixUp(public.num_identities)(Recipe(k=3), x, labels, rng)
+        seen.append(mixed.soft_labels)
+        return mixed.x, mixed.soft_labels
+
+    transform = FrequencyTransform.from_config(1, MASK)
+    mixed = pretrain_backbone(public, transform, RecognizerConfig(embedding_dim=16), 4, batch_size=12, max_shift=2,
+                              mix=spy)
+    assert len(seen) == 4 and all(s.shape == (12, 6) and torch.allclose(s.sum(1), torch.ones(12)) for s in seen)
+    assert max(int((s > 0).sum(1).max()) for s in seen) > 1  # labels of several identities: the faces were mixed
+    plain = _pretrained(public, 4)
+    assert any(not torch.equal(mixed[k], plain[k]) for k in plain)
+    # Through the command: --pretrain-k is saved with the run and changes the start.
+    faces = image_folder({"ann": 4, "bob": 4, "cid": 4}, size=(16, 16), root="private")
+    public_faces = image_folder({"dan": 3, "eve": 3, "fay": 3}, size=(16, 16), root="public")
+    args = ["train", "--data", str(faces), "--key", "3", "--pretrain-on", str(public_faces), "--pretrain-epochs", "2",
+            *FAST]
+    assert main([*args, "--pretrain-k", "3", "--out", str(tmp_path / "k3")]) == 0
+    assert main([*args, "--out", str(tmp_path / "k1")]) == 0
+    assert json.loads((tmp_path / "k3" / "config.json").read_text())["task"]["pretrain_k"] == 3
+    x = torch.randn(2, Recognizer.load(tmp_path / "k1" / "recognizer.pt").config["in_channels"], 2, 2)
+    embeddings = [Recognizer.load(tmp_path / run / "recognizer.pt").embed(x) for run in ("k1", "k3")]
+    assert not torch.allclose(*embeddings)
+
+
+@pytest.mark.parametrize("public, extra, message", [("nowhere", [], "nowhere"),
+                                                    ("faces", ["--pretrain-epochs", "0"], "--pretrain-epochs must be > 0"),
+                                                    ("faces", ["--pretrain-k", "0"], "--pretrain-k must be 1 to the "
+                                                                                     "batch size (6), not 0"),
+                                                    ("faces", ["--pretrain-k", "7"], "--pretrain-k must be 1 to")])
 def test_unusable_pretraining_is_a_user_error_before_anything_is_written(tmp_path, image_folder, capsys, public,
-                                                                          epochs, message):
+                                                                          extra, message):
     faces = image_folder({"ann": 6, "bob": 6}, size=(16, 16))
     out = tmp_path / "run"
-    code = main(["train", "--data", str(faces), "--pretrain-on", str(tmp_path / public), "--pretrain-epochs", epochs,
+    code = main(["train", "--data", str(faces), "--pretrain-on", str(tmp_path / public), *extra,
                  "--out", str(out), *FAST])
     err = capsys.readouterr().err
     assert code == 2 and err.count("freqmix: error:") == 1 and message in err

@@ -59,9 +59,12 @@ class TaskConfig:
                                  "than memory): trains on every image, measured by --val/--pairs only")
     data_workers: int = option(2, "image-decoding processes of --stream")
     pretrain_on: str | None = option(None, "public faces (one folder per identity, none of them private) that the "
-                                           "recognizer first trains on, unmixed and through this run's mask; the run "
-                                           "starts from that backbone (default: random weights)")
+                                           "recognizer first trains on, through this run's mask (unmixed unless "
+                                           "--pretrain-k); the run starts from that backbone (default: random "
+                                           "weights)")
     pretrain_epochs: float = option(20, "epochs of --pretrain-on over the public faces")
+    pretrain_k: int = option(1, "public faces mixed per pretraining input, with this run's mixing weights (1: "
+                                "unmixed)")
 
 
 @dataclass(frozen=True)
