@@ -80,7 +80,7 @@ def test_flat_config_json_of_older_versions_is_read():
     assert config == TrainConfig.of(data="/faces", k=3, image_size=32, steps=40, epochs=100, input_norm="none")
     assert config.recognizer.input_norm == "none"  # such runs trained without one, so their reruns do too
     assert {**config.flat(), "resolved_steps": 40} == {**OLD_FLAT, "input_norm": "none", "pretrain_on": None,
-                                                       "pretrain_epochs": 20}
+                                                       "pretrain_epochs": 20, "pretrain_k": 1}
     with_norm = TrainConfig.from_json(json.dumps({**OLD_FLAT, "input_norm": "rms", "reward": "loss"}))
     assert (with_norm.recognizer.input_norm, with_norm.objective.reward) == ("rms", "loss")
     lacking = {key: value for key, value in OLD_FLAT.items() if key != "augment_shift"}
