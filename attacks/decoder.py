@@ -16,7 +16,7 @@ is what lets a decoder trained on a few public identities generalise to unseen o
 
 On a CPU with native bfloat16 arithmetic (AVX512-BF16 or AMX) the U-Net's convolutions run in bfloat16 and
 channels-last, the residual and everything around it in float32: a default-budget training step of 16 faces on two
-cores took 250 ms in float32 and 200 ms so (docs/privacy_metrics.md has what it does to the attack).
+cores took 250–290 ms in float32 and 200 ms so (docs/privacy_metrics.md has what it does to the attack).
 """
 from __future__ import annotations
 

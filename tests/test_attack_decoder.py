@@ -6,7 +6,7 @@ import torch
 from attacks.analytic import AnalyticAttack
 from attacks.attacker_faces import attacker_faces
 from attacks.budget import get_budget
-from attacks.decoder import ResidualUNet, differentiable_ssim, train_decoder
+from attacks.decoder import ResidualUNet, differentiable_ssim, native_bfloat16, train_decoder
 from attacks.defenses import secret_key
 from attacks.metrics import ssim
 from attacks.networks import PixelGrid
@@ -102,6 +102,18 @@ def test_the_untrained_residual_unet_returns_its_input_in_colour():
     x = torch.rand(2, 3, 32, 32) * 255
     net = ResidualUNet(PixelGrid.fit(x), (8, 16, 32))
     assert torch.equal(net(x), x)  # zero-initialised last layer
+
+
+@pytest.mark.skipif(not native_bfloat16(torch.device("cpu")), reason="this CPU has no bfloat16 instructions")
+def test_on_a_bfloat16_cpu_the_convolutions_run_in_bfloat16_and_the_output_in_float32():
+    x = torch.rand(2, 1, 32, 32) * 255
+    net = ResidualUNet(PixelGrid.fit(x), (8, 16))
+    torch.nn.init.normal_(net.out.weight, std=0.1)
+    seen = []
+    net.down[0][0][0].register_forward_hook(lambda module, args, out: seen.append(out.dtype))
+    out = net(x)
+    assert seen == [torch.bfloat16] and out.dtype == torch.float32
+    assert not native_bfloat16(torch.device("cuda")) and not native_bfloat16(torch.device("meta"))
 
 
 def test_the_kit_refuses_a_missing_attacker_folder_before_training_anything(tmp_path):
