@@ -4,8 +4,9 @@ A comparison splits into independent runs, one per defense and seed, so it sprea
 machine or the nodes of a cluster: ``freqmix compare --defenses D --seeds 1 --seed S --out runs/D_sS`` on each.
 Every finished run leaves its ``compare_row.json`` (its configuration, budget and table row); gathering reads them
 from any folders, checks that they belong to one comparison (one data set, told by its folder's name and content
-wherever it lies; one budget and attacker's faces; each defense and seed once), and aggregates them exactly as one ``compare --seeds N`` aggregates its own runs (the same
-bootstrap under the same seed), so the tables agree number for number. ``score_cls`` needs the ``none`` run of the
+wherever it lies; one budget and attacker's faces; each defense and seed once), and aggregates them exactly as one
+``compare --seeds N`` aggregates its own runs (the same bootstrap under the same seed), so the tables agree number
+for number. ``score_cls`` needs the ``none`` run of the
 same process, so rows of defenses run apart from it carry none.
 """
 from __future__ import annotations

@@ -111,11 +111,12 @@ def test_mixed_pretraining_trains_on_the_runs_mixes_of_public_faces(public, tmp_
     assert not torch.allclose(*embeddings)
 
 
-@pytest.mark.parametrize("public, extra, message", [("nowhere", [], "nowhere"),
-                                                    ("faces", ["--pretrain-epochs", "0"], "--pretrain-epochs must be > 0"),
-                                                    ("faces", ["--pretrain-k", "0"], "--pretrain-k must be 1 to the "
-                                                                                     "batch size (6), not 0"),
-                                                    ("faces", ["--pretrain-k", "7"], "--pretrain-k must be 1 to")])
+@pytest.mark.parametrize("public, extra, message", [
+    ("nowhere", [], "nowhere"),
+    ("faces", ["--pretrain-epochs", "0"], "--pretrain-epochs must be > 0"),
+    ("faces", ["--pretrain-k", "0"], "--pretrain-k must be 1 to the batch size (6), not 0"),
+    ("faces", ["--pretrain-k", "7"], "--pretrain-k must be 1 to"),
+])
 def test_unusable_pretraining_is_a_user_error_before_anything_is_written(tmp_path, image_folder, capsys, public,
                                                                           extra, message):
     faces = image_folder({"ann": 6, "bob": 6}, size=(16, 16))
