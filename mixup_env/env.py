@@ -37,6 +37,7 @@ from mixup_env.spaces import ActionCodec, ObservationLayout
 from recognizer.augment import random_shift
 from recognizer.data import load_dataset
 from recognizer.faces import FaceDataset
+from recognizer.sampling import check_sampler, epoch_order
 from recognizer.splits import split_per_identity
 from recognizer.streaming import StreamedTrainingSet
 from recognizer.trainer import Recognizer
@@ -134,6 +135,8 @@ class FreqMixUpEnv(gym.Env):
             raise FreqmixError(f"augment_shift must be a fraction of the image side in [0, 0.5), not "
                                f"{config.augment_shift}")
         self.augment_shift = int(round(config.augment_shift * self.train_data.image_size))
+        check_sampler(config.sampler)
+        self._labels = self.train_data.labels.numpy()  # what a balanced epoch balances
         self.initial_backbone = initial_backbone
         self.recognizer: Recognizer | None = None
         self.finished_recognizer: Recognizer | None = None
@@ -277,7 +280,7 @@ class FreqMixUpEnv(gym.Env):
                 # A streamed set's order is the loader's seeded stream; its position is the whole of its state.
                 self._restart_stream(int(state["stream"]["seed"]))
                 self._stream.load_state_dict(state["stream"])
-            elif sorted(order.tolist()) != list(range(len(self.train_data))):
+            elif order.shape != (len(self.train_data),) or not ((order >= 0) & (order < len(order))).all():
                 raise FreqmixError("its data order does not match this training set")
             self._order, self._cursor, self.epoch = order, int(state["cursor"]), int(state["epoch"])
             self._episode_step = int(state["episode_step"])
@@ -356,7 +359,7 @@ class FreqMixUpEnv(gym.Env):
     def _restart_stream(self, seed: int) -> None:
         if self._stream is not None:
             self._stream.close()
-        self._stream = self.train_data.loader(self.batch_size, seed)
+        self._stream = self.train_data.loader(self.batch_size, seed, self.config.sampler)
 
     def _next_batch(self) -> None:
         if self._stream is not None:
@@ -366,7 +369,7 @@ class FreqMixUpEnv(gym.Env):
             if self._cursor + self.batch_size > len(self._order):
                 if len(self._order):
                     self.epoch += 1
-                self._order, self._cursor = self._data_rng.permutation(len(self.train_data)), 0
+                self._order, self._cursor = epoch_order(self.config.sampler, self._labels, self._data_rng), 0
             idx = torch.from_numpy(self._order[self._cursor:self._cursor + self.batch_size])
             self._cursor += self.batch_size
             images, self._y = self.train_data.images[idx], self.train_data.labels[idx]

@@ -9,6 +9,7 @@ from mixup_env.rewards import RewardConfig
 from mixup_env.spaces import PAPER_K_CHOICES
 from mixup_env.transform_config import TransformConfig
 from recognizer.config import RecognizerConfig
+from recognizer.sampling import DEFAULT_SAMPLER
 
 EPISODES = ("epoch", "run")
 
@@ -35,6 +36,8 @@ class EnvConfig:
     :param augment_shift: training images are translated by up to this fraction of their side (borders
         replicated; 0.07 is 8 pixels at 112) before the frequency transform, drawn from the data-order
         generator; 0 turns it off.
+    :param sampler: the order of the training faces in each epoch (:mod:`recognizer.sampling`): ``"balanced"``
+        (each identity an equal share, its faces repeated as needed) or ``"shuffle"`` (each face once).
     """
 
     action: str = "k"
@@ -50,3 +53,4 @@ class EnvConfig:
     probe_size: int = 128
     objective: RewardConfig = RewardConfig()
     augment_shift: float = 0.07
+    sampler: str = DEFAULT_SAMPLER

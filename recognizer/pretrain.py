@@ -20,6 +20,7 @@ from freqmix_base.errors import FreqmixError
 from recognizer.augment import random_shift
 from recognizer.faces import FaceDataset
 from recognizer.config import RecognizerConfig
+from recognizer.sampling import DEFAULT_SAMPLER, epoch_order
 from recognizer.trainer import Recognizer
 
 __all__ = ["pretrain_backbone"]
@@ -30,19 +31,21 @@ Mix = Callable[[torch.Tensor, torch.Tensor, np.random.Generator], tuple[torch.Te
 
 def pretrain_backbone(public: FaceDataset, transform: Callable[[torch.Tensor], torch.Tensor],
                       config: RecognizerConfig, steps: int, batch_size: int = 32, max_shift: int = 0, seed: int = 0,
-                      progress: bool = False, mix: Mix | None = None) -> dict[str, torch.Tensor]:
+                      progress: bool = False, mix: Mix | None = None,
+                      sampler: str = DEFAULT_SAMPLER) -> dict[str, torch.Tensor]:
     """Train a recognizer on ``public`` for ``steps`` SGD steps on a cosine schedule and return its backbone's
     ``state_dict`` (on the CPU), for :meth:`Recognizer.load_backbone`.
 
     :param public: the public faces ``(N, P, H, W)`` 0..255 with identity labels.
     :param transform: the deployment's mask, ``(B, P, H, W)`` float pixels -> ``(B, C, h, w)`` frequency tensors.
     :param config: the recognizer of the private run (backbone, input normalisation, lr...); the head is dropped.
-    :param batch_size: faces per step (at most ``len(public)``), drawn without replacement, epoch by epoch.
+    :param batch_size: faces per step (at most ``len(public)``), drawn epoch by epoch in the order of ``sampler``.
     :param max_shift: random translation of each face in pixels (as the private run's augmentation).
     :param seed: the recognizer's initial weights, the data order and the shifts.
     :param mix: ``(frequency batch (B, C, h, w), labels (B,), rng) -> (mixed batch, soft labels (B, K))``, applied
         after the mask (the private run's mixing, at a k of the caller's choice); None trains on the unmixed faces
         with one-hot labels.
+    :param sampler: the order of each epoch (:mod:`recognizer.sampling`); public sets are often unbalanced.
     """
     if not 1 <= batch_size <= len(public):
         raise FreqmixError(f"pretraining needs a batch of 1 to {len(public)} public faces, not {batch_size}")
@@ -52,10 +55,11 @@ def pretrain_backbone(public: FaceDataset, transform: Callable[[torch.Tensor], t
     recognizer = Recognizer.from_config(in_channels, public.num_identities, config, seed=seed, total_steps=steps)
     rng = np.random.default_rng(seed)
     one_hot = torch.eye(public.num_identities)
-    order, cursor = rng.permutation(len(public)), 0
+    labels = public.labels.numpy()
+    order, cursor = epoch_order(sampler, labels, rng), 0
     for _ in tqdm(range(steps), desc="pretraining", unit="step", disable=not progress, leave=False):
         if cursor + batch_size > len(order):
-            order, cursor = rng.permutation(len(public)), 0
+            order, cursor = epoch_order(sampler, labels, rng), 0
         idx = torch.from_numpy(order[cursor:cursor + batch_size])
         cursor += batch_size
         x = transform(random_shift(public.images[idx], max_shift, rng))

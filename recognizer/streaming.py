@@ -18,6 +18,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from recognizer.faces import IMAGE_EXTENSIONS, DataError
 from recognizer.insightface_io import RecordImageSet, decode_image
+from recognizer.sampling import balanced_epoch, check_sampler
 
 __all__ = [
     "EncodedFaces",
@@ -108,22 +109,28 @@ class StreamingFaceDataset(Dataset):
 
 
 class SeededStreamSampler(Sampler[int]):
-    """Endless image indices: epoch ``e`` is the permutation ``default_rng([seed, e])`` of ``range(num_samples)``;
-    iteration starts ``start`` indices into that stream.
+    """Endless image indices: epoch ``e`` is the permutation ``default_rng([seed, e])`` of ``range(num_samples)``,
+    or with ``balance`` that generator's :func:`recognizer.sampling.balanced_epoch`; iteration starts ``start``
+    indices into that stream.
 
     :param num_samples: images in the data set.
     :param seed: the run's seed.
     :param start: position in the stream (images already handed out).
+    :param balance: the identity label of each image, ``(num_samples,)``, to give each identity an equal share of
+        every epoch; None: every image once per epoch.
     """
 
-    def __init__(self, num_samples: int, seed: int, start: int = 0) -> None:
+    def __init__(self, num_samples: int, seed: int, start: int = 0, balance: np.ndarray | None = None) -> None:
         if num_samples < 1 or seed < 0 or start < 0:
             raise DataError(f"sampler needs num_samples >= 1, seed >= 0, start >= 0; got {num_samples}, {seed}, {start}")
-        self.num_samples, self.seed, self.start = num_samples, seed, start
+        if balance is not None and len(balance) != num_samples:
+            raise DataError(f"balance needs one label per image ({num_samples}), got {len(balance)}")
+        self.num_samples, self.seed, self.start, self.balance = num_samples, seed, start, balance
 
     def permutation(self, epoch: int) -> np.ndarray:
         """The image order of ``epoch``, ``(num_samples,)`` int64."""
-        return np.random.default_rng([self.seed, epoch]).permutation(self.num_samples)
+        rng = np.random.default_rng([self.seed, epoch])
+        return rng.permutation(self.num_samples) if self.balance is None else balanced_epoch(self.balance, rng)
 
     def __iter__(self) -> Iterator[int]:
         epoch, offset = divmod(self.start, self.num_samples)
@@ -148,20 +155,21 @@ class StreamingLoader:
     :param num_workers: decoding processes (0: decode in this process).
     :param prefetch_factor: batches each worker decodes ahead; memory holds at most
         ``num_workers * prefetch_factor`` batches, however large the data set.
+    :param balance: the images' identity labels for identity-balanced epochs (:class:`SeededStreamSampler`).
     """
 
     def __init__(self, dataset: StreamingFaceDataset, batch_size: int, seed: int, num_workers: int = 2,
-                 prefetch_factor: int = 2) -> None:
+                 prefetch_factor: int = 2, balance: np.ndarray | None = None) -> None:
         if batch_size < 1 or num_workers < 0 or prefetch_factor < 1:
             raise DataError(f"batch_size, prefetch_factor >= 1 and num_workers >= 0 needed; got {batch_size}, "
                             f"{prefetch_factor}, {num_workers}")
         self.dataset, self.batch_size, self.seed = dataset, batch_size, seed
-        self.num_workers, self.prefetch_factor = num_workers, prefetch_factor
+        self.num_workers, self.prefetch_factor, self.balance = num_workers, prefetch_factor, balance
         self.delivered = 0  # images handed out by next_batch(): the only state besides the seed
         self._batches: Iterator[tuple[torch.Tensor, torch.Tensor]] | None = None
 
     def _start(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        sampler = SeededStreamSampler(len(self.dataset), self.seed, start=self.delivered)
+        sampler = SeededStreamSampler(len(self.dataset), self.seed, start=self.delivered, balance=self.balance)
         workers = {"num_workers": self.num_workers}
         if self.num_workers:
             workers.update(prefetch_factor=self.prefetch_factor, persistent_workers=False)
@@ -243,6 +251,9 @@ class StreamedTrainingSet:
         images = torch.stack([self.dataset[int(i)][0] for i in indices])
         return images, self.labels[indices]
 
-    def loader(self, batch_size: int, seed: int) -> StreamingLoader:
-        """A :class:`StreamingLoader` of batches of ``batch_size`` in the stream order of ``seed``."""
-        return StreamingLoader(self.dataset, batch_size, seed, num_workers=self.num_workers)
+    def loader(self, batch_size: int, seed: int, sampler: str) -> StreamingLoader:
+        """A :class:`StreamingLoader` of batches of ``batch_size`` in the stream order of ``seed``, each epoch ordered
+        as ``sampler`` says (:mod:`recognizer.sampling`)."""
+        check_sampler(sampler)
+        balance = self.labels.numpy() if sampler == "balanced" else None
+        return StreamingLoader(self.dataset, batch_size, seed, num_workers=self.num_workers, balance=balance)

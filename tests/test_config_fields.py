@@ -54,10 +54,13 @@ def test_config_json_round_trips_nested():
     assert restored.flat() == json.loads(json.dumps(config.flat()))  # a JSON round trip makes tuples lists
     assert TrainConfig.from_json(TrainConfig.of(steps=7).to_json()) == TrainConfig.of(steps=7)
     # keys a nested file lacks keep their defaults (input_norm too), extras are skipped
-    del saved["training"]["augment_shift"], saved["recognizer"]["input_norm"]
+    del saved["training"]["augment_shift"], saved["recognizer"]["input_norm"], saved["training"]["sampler"]
     saved["resolved_steps"] = 40
     older = TrainConfig.from_json(json.dumps(saved))
     assert older.training.augment_shift == EnvConfig().augment_shift and older.recognizer.input_norm == "rms"
+    # but runs saved before the sampler existed shuffled their faces, and rerun as they were
+    assert older.training.sampler == "shuffle" and config.training.sampler == EnvConfig().sampler == "balanced"
+    assert TrainConfig.from_json(TrainConfig.of(sampler="balanced").to_json()).training.sampler == "balanced"
     with pytest.raises(FreqmixError, match="not valid JSON"):
         TrainConfig.from_json("{")
 
@@ -77,10 +80,11 @@ OLD_FLAT = {"data": "/faces", "agent": "fixed", "k": 3, "env": "FreqMixUp-v0", "
 
 def test_flat_config_json_of_older_versions_is_read():
     config = TrainConfig.from_json(json.dumps(OLD_FLAT))
-    assert config == TrainConfig.of(data="/faces", k=3, image_size=32, steps=40, epochs=100, input_norm="none")
+    assert config == TrainConfig.of(data="/faces", k=3, image_size=32, steps=40, epochs=100, input_norm="none",
+                                    sampler="shuffle")
     assert config.recognizer.input_norm == "none"  # such runs trained without one, so their reruns do too
     assert {**config.flat(), "resolved_steps": 40} == {**OLD_FLAT, "input_norm": "none", "pretrain_on": None,
-                                                       "pretrain_epochs": 20, "pretrain_k": 1}
+                                                       "pretrain_epochs": 20, "pretrain_k": 1, "sampler": "shuffle"}
     with_norm = TrainConfig.from_json(json.dumps({**OLD_FLAT, "input_norm": "rms", "reward": "loss"}))
     assert (with_norm.recognizer.input_norm, with_norm.objective.reward) == ("rms", "loss")
     lacking = {key: value for key, value in OLD_FLAT.items() if key != "augment_shift"}

@@ -26,6 +26,7 @@ from mixup_env.rewards import RewardConfig
 from mixup_env.spaces import PAPER_K_CHOICES
 from mixup_env.transform_config import TransformConfig
 from recognizer.config import RecognizerConfig
+from recognizer.sampling import SAMPLERS
 
 if TYPE_CHECKING:
     from attacks.defenses import Defense
@@ -83,6 +84,9 @@ class TrainingConfig:
     episodes: int = option(1, "with --episode run: runs the agent learns over (the last one is measured)")
     augment_shift: float = option(default_of(EnvConfig, "augment_shift"), "random translation of training images, as "
                                                                           "a fraction of the side (0 = off)")
+    sampler: str = option(default_of(EnvConfig, "sampler"), "order of the training faces in each epoch: balanced "
+                                                            "(each identity an equal share, its faces repeated as "
+                                                            "needed) or shuffle (each face once)", choices=SAMPLERS)
 
 
 class FlatField(NamedTuple):
@@ -160,7 +164,7 @@ class TrainConfig:
                          transform=self.transform, recognizer=self.recognizer_config(data_parallel),
                          batch_size=training.batch_size, episode=training.episode, total_steps=total_steps,
                          probe_every=training.probe_every, objective=self.objective,
-                         augment_shift=training.augment_shift)
+                         augment_shift=training.augment_shift, sampler=training.sampler)
 
     def to_json(self) -> str:
         """``config.json``'s text, nested as the configuration is (without the resolved step count, which
@@ -170,9 +174,9 @@ class TrainConfig:
     @classmethod
     def from_json(cls, text: str) -> TrainConfig:
         """The config ``config.json`` (or a checkpoint) holds, nested or flat (the files of older versions); keys
-        it does not know (``resolved_steps``) are skipped, keys it lacks keep their defaults, except a flat file's
-        ``input_norm``: runs saved before it existed trained without one, so that their reruns and resumes stay the
-        runs they were."""
+        it does not know (``resolved_steps``) are skipped, keys it lacks keep their defaults, except two that older
+        runs trained without, so that their reruns and resumes stay the runs they were: a flat file's
+        ``input_norm`` (none) and any file's ``sampler`` (shuffle)."""
         try:
             saved = json.loads(text)
         except json.JSONDecodeError as exc:
@@ -180,8 +184,10 @@ class TrainConfig:
         if not isinstance(saved, dict):
             raise FreqmixError("config.json does not hold an object of options")
         if not isinstance(saved.get("transform"), dict):  # flat: one key per option
-            saved = {"input_norm": "none", **saved}
+            saved = {"input_norm": "none", "sampler": "shuffle", **saved}
             return cls.of(**{name: value for name, value in saved.items() if name in flat_fields()})
+        if isinstance(saved.get("training"), dict):
+            saved["training"] = {"sampler": "shuffle", **saved["training"]}
         values: dict[str, Any] = {}
         hints = typing.get_type_hints(cls)
         for f in dataclasses.fields(cls):

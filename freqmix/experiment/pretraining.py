@@ -31,13 +31,15 @@ def load_public_faces(config: TrainConfig, private_channels: int) -> FaceDataset
 
 def pretrained_backbone(config: TrainConfig, public: FaceDataset, progress: bool = False) -> dict[str, torch.Tensor]:
     """The backbone of a recognizer trained on the ``public`` faces for ``config.task.pretrain_epochs`` epochs through
-    the run's own mask and augmentation, mixed ``config.task.pretrain_k`` at a time, seeded by the run's seed."""
+    the run's own mask, augmentation and epoch order, mixed ``config.task.pretrain_k`` at a time, seeded by the
+    run's seed."""
     transform = FrequencyTransform.from_config(public.image_channels, config.transform)
     batch_size = min(config.training.batch_size, len(public))
     steps = max(1, round(config.task.pretrain_epochs * (len(public) // batch_size)))
     return pretrain_backbone(public, transform, config.recognizer, steps, batch_size,
                              max_shift=int(round(config.training.augment_shift * config.task.image_size)),
-                             seed=config.seed, progress=progress, mix=_public_mix(config, public.num_identities))
+                             seed=config.seed, progress=progress, mix=_public_mix(config, public.num_identities),
+                             sampler=config.training.sampler)
 
 
 def _public_mix(config: TrainConfig, num_identities: int) -> Mix | None:
