@@ -128,3 +128,14 @@ def test_pretraining_draws_its_epochs_in_the_samplers_order():
         pretrain_backbone(public, transform, RecognizerConfig(embedding_dim=8), steps=3, batch_size=6, mix=record,
                           sampler=sampler)
         assert set(np.bincount(torch.cat(seen).numpy(), minlength=4).tolist()) == shares
+
+
+def test_on_equal_counts_a_balanced_env_is_the_shuffled_one_bit_for_bit():
+    faces = synthetic_faces(num_identities=4, images_per_identity=6, image_size=16, seed=0)
+    rewards = {}
+    for sampler in ("balanced", "shuffle"):
+        env = FreqMixUpEnv(faces, k_choices=(3,), batch_size=6, embedding_dim=8, steps_per_episode=100,
+                           sampler=sampler)
+        env.reset(seed=1)
+        rewards[sampler] = [env.step(0)[1] for _ in range(9)]  # two epoch orders drawn
+    assert rewards["balanced"] == rewards["shuffle"]
