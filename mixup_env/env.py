@@ -136,7 +136,6 @@ class FreqMixUpEnv(gym.Env):
                                f"{config.augment_shift}")
         self.augment_shift = int(round(config.augment_shift * self.train_data.image_size))
         check_sampler(config.sampler)
-        self._labels = self.train_data.labels.numpy()  # what a balanced epoch balances
         self.initial_backbone = initial_backbone
         self.recognizer: Recognizer | None = None
         self.finished_recognizer: Recognizer | None = None
@@ -369,7 +368,8 @@ class FreqMixUpEnv(gym.Env):
             if self._cursor + self.batch_size > len(self._order):
                 if len(self._order):
                     self.epoch += 1
-                self._order, self._cursor = epoch_order(self.config.sampler, self._labels, self._data_rng), 0
+                self._order, self._cursor = epoch_order(self.config.sampler, self.train_data.labels.numpy(),
+                                                          self._data_rng), 0
             idx = torch.from_numpy(self._order[self._cursor:self._cursor + self.batch_size])
             self._cursor += self.batch_size
             images, self._y = self.train_data.images[idx], self.train_data.labels[idx]

@@ -4,7 +4,7 @@
 the data. ``balanced``: each identity fills an equal share of every epoch (the epoch keeps its length, one slot per
 face), its faces repeated in a random order when it holds fewer than its share. On a set whose identities hold
 equal counts (ORL's splits) the two are the same draw. On an unbalanced set they are not: in the aligned LFW subset
-one private identity can hold 264 of 397 training faces, so nearly every mix of a shuffled batch is dominated by it
+one private identity can hold 264 of 452 training faces, so nearly every mix of a shuffled batch is dominated by it
 and the rare identities are learned only as its partners (docs/utility.md measures what balancing buys).
 """
 from __future__ import annotations
