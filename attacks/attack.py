@@ -3,7 +3,9 @@
 
 A *reconstruction* attack fits on the attacker's own faces under the pipeline it assumes and returns an object
 whose ``reconstruct(tensors)`` turns ``(N, C, h, w)`` protected tensors into ``(N, P, H, W)`` faces (0..255; a
-``curve`` attribute, if it has one, is reported as its learning curve). An *inversion* attack returns ``(M, P, H,
+``curve`` attribute, if it has one, is reported as its learning curve), one tensor at a time; or, an attack on what
+a batch observer holds, whose ``reconstruct_batches(tensors, batches)`` takes the tensors with the batches they were
+mixed in (:class:`BatchReconstructor`; :func:`reconstruct_observed` calls either kind). An *inversion* attack returns ``(M, P, H,
 W)`` images of ``setting.identities`` pulled out of the attacked recognizer. Each family is scored on its own named
 figures (:data:`attacks.privacy.RECONSTRUCTION_FIGURES`, :data:`attacks.privacy.INVERSION_FIGURES`), and the
 summary reports the strongest attack that ran. Attacks are registered in :data:`attacks.registry.ATTACKS`.
@@ -18,7 +20,7 @@ import torch
 
 from attacks.budget import AttackBudget
 from attacks.inversion import GeneratorPrior
-from attacks.protection import Protection
+from attacks.protection import ProtectedSet, Protection
 from mixup_env.leakage import Reconstructor
 from recognizer.faces import FaceDataset
 from recognizer.trainer import Recognizer
@@ -31,6 +33,8 @@ class AttackSetting:
     """What an attack against one defense holds.
 
     :param truth: the defender's real pipeline; only white-box attacks may read it.
+    :param observed: the protected training tensors the attacker holds (every private training face once, in the
+        batches they were mixed in); what is scored is reconstructed from them.
     :param belief: what a black-box attacker believes the pipeline is (see :func:`attacks.privacy.black_box_belief`).
     :param auxiliary: the attacker's own faces (identities disjoint from the private ones).
     :param public_faces: every face the attacker trains decoders on: ``auxiliary`` plus any further public faces
@@ -45,6 +49,7 @@ class AttackSetting:
     """
 
     truth: Protection
+    observed: ProtectedSet
     belief: Protection
     auxiliary: FaceDataset
     public_faces: FaceDataset
@@ -56,6 +61,23 @@ class AttackSetting:
     device: str = "cpu"
     progress: bool = False
     shared: dict[Any, Any] = field(default_factory=dict)
+
+
+class BatchReconstructor(Protocol):
+    """A fitted reconstruction attack on whole batches (e.g. :class:`attacks.unmixing.BatchUnmixing`)."""
+
+    def reconstruct_batches(self, tensors: torch.Tensor, batches: list[torch.Tensor]) -> torch.Tensor:
+        """(N, C, h, w) protected tensors and the batches they were mixed in (row indices) -> (N, P, H, W) faces."""
+
+
+def reconstruct_observed(attack: Reconstructor | BatchReconstructor, observed: ProtectedSet,
+                         rows: torch.Tensor | None = None) -> torch.Tensor:
+    """``attack``'s faces (M, P, H, W) of the observed ``rows`` (None: all): a batch attack takes every batch whole
+    (the rows it is asked for are among them), a single-tensor attack only the rows asked for."""
+    if hasattr(attack, "reconstruct_batches"):
+        faces = attack.reconstruct_batches(observed.tensors, observed.batches)
+        return faces if rows is None else faces[rows]
+    return attack.reconstruct(observed.tensors if rows is None else observed.tensors[rows])
 
 
 @dataclass(frozen=True)

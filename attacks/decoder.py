@@ -236,8 +236,8 @@ def train_decoder(protection: Protection, images: torch.Tensor, labels: torch.Te
 def _probe(attack: DecoderAttack, faces: torch.Tensor, labels: torch.Tensor, rng: np.random.Generator
            ) -> tuple[torch.Tensor, torch.Tensor]:
     """Held-out faces protected once under the attack's belief: (their analytic inverses, their dominant faces)."""
-    tensors, components, weights = attack.protection.protect_all(faces, labels, rng)
-    return attack.inverse(tensors), dominant_faces(faces, components, weights)
+    protected = attack.protection.protect_all(faces, labels, rng)
+    return attack.inverse(protected.tensors), dominant_faces(faces, protected.components, protected.weights)
 
 
 def _curve_point(attack: DecoderAttack, step: int, inverse: torch.Tensor, target: torch.Tensor,

@@ -18,7 +18,8 @@ from freqmix_base.seeds import sub_seed
 _MEASURED_WIDTH, _MEASURED_LEVELS, _MEASURED_BATCH = 24, 5, 16
 
 
-def _decoder(setting: AttackSetting, belief: Protection, desc: str) -> DecoderAttack:
+def fit_decoder(setting: AttackSetting, belief: Protection, desc: str) -> DecoderAttack:
+    """The decoder trained under ``belief`` (once per belief, shared through ``setting.shared``)."""
     budget, faces = setting.budget, setting.public_faces
     return fitted_once(setting, "decoder", belief, lambda held: train_decoder(
         held, faces.images, faces.labels, steps=budget.decoder_steps, seed=sub_seed(setting.seed, "decoder"),
@@ -28,15 +29,16 @@ def _decoder(setting: AttackSetting, belief: Protection, desc: str) -> DecoderAt
 
 def decoder_white_box(setting: AttackSetting) -> DecoderAttack:
     """The decoder trained under the defender's true pipeline."""
-    return _decoder(setting, white_box(setting.truth), "decoder white-box")
+    return fit_decoder(setting, white_box(setting.truth), "decoder white-box")
 
 
 def decoder_black_box(setting: AttackSetting) -> DecoderAttack:
     """The decoder trained under the black-box belief."""
-    return _decoder(setting, setting.belief, "decoder black-box")
+    return fit_decoder(setting, setting.belief, "decoder black-box")
 
 
-def _decoder_seconds(setting: AttackSetting) -> float:
+def decoder_seconds(setting: AttackSetting) -> float:
+    """Expected seconds of training one decoder under the setting's budget."""
     budget = setting.budget
     widths = budget.decoder_widths
     scale = ((widths[0] / _MEASURED_WIDTH) ** 2 * len(widths) / _MEASURED_LEVELS
@@ -46,9 +48,9 @@ def _decoder_seconds(setting: AttackSetting) -> float:
 
 def decoder_white_box_seconds(setting: AttackSetting) -> float:
     """Expected seconds of the white-box decoder (nothing when one under the truth is shared)."""
-    return seconds_once(setting, "decoder", white_box(setting.truth), _decoder_seconds(setting))
+    return seconds_once(setting, "decoder", white_box(setting.truth), decoder_seconds(setting))
 
 
 def decoder_black_box_seconds(setting: AttackSetting) -> float:
     """Expected seconds of the black-box decoder (nothing when its belief is the truth, whose decoder runs first)."""
-    return seconds_once(setting, "decoder", setting.belief, _decoder_seconds(setting), before=(setting.truth,))
+    return seconds_once(setting, "decoder", setting.belief, decoder_seconds(setting), before=(setting.truth,))

@@ -1,31 +1,93 @@
-"""Exposure over training: an attacker who watches the whole run holds one protected encoding of each private face
-per epoch, each mixed with other partners. If it can link the E encodings of a face, averaging their reconstructions
-(by the strongest white-box reconstructor of the defense's tensors: the decoder, unless the analytic inverse is
-already exact) keeps the face (weight E[w] in every encoding) while the partners, different each time, wash out to a
-blur — the idea behind Carlini et al.'s attack on InstaHide. Leakage as a function of E is an upper bound on what
-linking buys, since the links are given, not found.
+"""Exposure over training: an attacker who watches the whole run holds every epoch's batches, so each private face is
+exposed once per epoch, each time mixed with other partners (and, for the noisy or dropping recipes, with fresh
+noise and another channel subset). Two readings of E epochs:
+
+- **linked**: the attacker links a face's exposures and averages them. The face stays (it is in every exposure)
+  while what differs from epoch to epoch — partners, noise, a separation's errors — washes out: the idea behind
+  Carlini et al.'s attack on InstaHide. A face's exposure in one epoch is the reconstruction of the row that shows it
+  best (the highest SSIM among the rows that mix it, the rule by which every reconstruction of a mix is scored), or
+  its own row's where no row shows it best. The links are given, not found: an upper bound on what linking buys.
+- **best**: the face's single best exposure over the E epochs (the highest SSIM). Privacy over a run is decided by
+  its weakest batch, not by its mean; the pick uses the true face, so this too is an upper bound: on what an attacker
+  who can tell its best exposure from the rest would keep.
+
+Exposures are drawn as :meth:`attacks.protection.Protection.protect_all` draws the observed epoch (batches of the
+run's size, partners from the same batch), without the training's random shifts: a shift is a public, small
+transformation of the face that the judge disregards, and leaving it out keeps every exposure comparable with the
+observed epoch's reconstructions, scored against the unshifted faces.
 """
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from attacks.attack import Reconstructor
-from attacks.protection import Protection
-from freqmix_base.errors import FreqmixError
+from attacks.attack import BatchReconstructor, Reconstructor, reconstruct_observed
+from attacks.protection import ProtectedSet, Protection
+from mixup_env.leakage import pairwise_ssim, ssim
 
-EXPOSURES = (1, 5, 20)  # linked encodings per face
+EXPOSURES = (1, 5, 20)  # linked epochs per face
 
 
-def linked_inverses(truth: Protection, attack: Reconstructor, images: torch.Tensor, labels: torch.Tensor,
-                    encodings: int, rng: np.random.Generator) -> torch.Tensor:
-    """(N, P, H, W) private faces 0..255 -> (N, P, H, W) the mean of ``attack``'s reconstructions (0..255) of
-    ``encodings`` independent protections of each face (fresh batches, partners and weights each time)."""
-    if encodings < 1:
-        raise FreqmixError(f"encodings must be >= 1, not {encodings}")
-    total = None
-    for _ in range(encodings):
-        tensors, _, _ = truth.protect_all(images.float(), labels, rng)
-        faces = attack.reconstruct(tensors)
-        total = faces if total is None else total + faces
-    return total / encodings
+@dataclass(frozen=True)
+class Exposures:
+    """What the attacker recovers of each scored face over the epochs of a run.
+
+    :param linked: E -> (M, P, H, W) the mean of the face's exposures in the first E epochs (:data:`EXPOSURES`).
+    :param best: (M, P, H, W) the face's best single exposure over all max(EXPOSURES) epochs.
+    """
+
+    linked: dict[int, torch.Tensor]
+    best: torch.Tensor
+
+
+def epoch_exposures(observed: ProtectedSet, reconstructions: torch.Tensor, images: torch.Tensor,
+                    faces: torch.Tensor) -> torch.Tensor:
+    """Each face's exposure in one epoch.
+
+    :param observed: the epoch's protected tensors (row i mixes face i with its partners).
+    :param reconstructions: (N, P, H, W) an attack's reconstruction of every row.
+    :param images: (N, P, H, W) 0..255 the faces the rows mix.
+    :param faces: (M,) int64 the faces asked for.
+    :return: (M, P, H, W) for each face, the mean of the rows' reconstructions that match it best among the faces
+        they mix (its own row's where none does).
+    """
+    components = observed.components
+    n, kmax = components.shape
+    rows = torch.arange(n).repeat_interleave(kmax)
+    cols = components.reshape(-1)
+    live = cols >= 0
+    scores = torch.full((n * kmax,), -np.inf)
+    scores[live] = pairwise_ssim(reconstructions, images, rows[live], cols[live])
+    best = components.gather(1, scores.view(n, kmax).argmax(dim=1, keepdim=True))[:, 0]
+    out = torch.empty(len(faces), *reconstructions.shape[1:])
+    for m, face in enumerate(faces.tolist()):
+        shown = (best == face).nonzero().flatten()
+        out[m] = reconstructions[shown].mean(dim=0) if len(shown) else reconstructions[face]
+    return out
+
+
+def run_exposures(truth: Protection, attack: Reconstructor | BatchReconstructor, images: torch.Tensor,
+                  labels: torch.Tensor, faces: torch.Tensor, rng: np.random.Generator) -> Exposures:
+    """Expose every face once per epoch for ``max(EXPOSURES)`` epochs and read ``attack``'s reconstructions both
+    ways (see the module docstring).
+
+    :param images: (N, P, H, W) 0..255 every face of the training set (all of them are protected each epoch);
+        ``labels`` (N,) their identities.
+    :param faces: (M,) int64 the faces scored.
+    """
+    targets = images[faces].float()
+    total = torch.zeros_like(targets)
+    best, best_ssim = targets.clone(), torch.full((len(faces),), -np.inf)
+    linked = {}
+    for epoch in range(1, max(EXPOSURES) + 1):
+        observed = truth.protect_all(images.float(), labels, rng)
+        exposure = epoch_exposures(observed, reconstruct_observed(attack, observed), images.float(), faces)
+        total += exposure
+        if epoch in EXPOSURES:
+            linked[epoch] = total / epoch
+        score = ssim(exposure, targets)
+        better = score > best_ssim
+        best[better], best_ssim[better] = exposure[better], score[better]
+    return Exposures(linked, best)

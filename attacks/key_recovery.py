@@ -124,7 +124,7 @@ def estimate_k(tensors: torch.Tensor, faces: torch.Tensor, belief: Protection, s
     for k in K_RANGE:
         if k > min(belief.batch_size, len(faces)):
             break
-        simulated, _, _ = replace(belief, k_probs={k: 1.0}).protect_all(faces.float(), labels, rng)
+        simulated = replace(belief, k_probs={k: 1.0}).protect_all(faces.float(), labels, rng).tensors
         gaps[k] = abs(log_energy_maps(simulated).mean().item() - seen)
     return min(gaps, key=gaps.get)
 

@@ -10,7 +10,7 @@ and shared by every defense of a comparison.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,16 +19,16 @@ import torch
 
 from attacks.analytic import AnalyticAttack
 from attacks.attacker_faces import attacker_faces
-from attacks.attack import FAMILIES, Attack, AttackSetting, Reconstructor
+from attacks.attack import FAMILIES, Attack, AttackSetting, Reconstructor, reconstruct_observed
 from attacks.budget import AttackBudget
 from attacks.evaluator import Evaluator, train_evaluator
-from attacks.exposure import EXPOSURES, linked_inverses
+from attacks.exposure import EXPOSURES, run_exposures
 from attacks.inversion import GeneratorPrior, train_generator_prior
 from attacks.judge import PretrainedJudge
 from attacks.key_recovery import KeyRecovery, recovered_belief
 from attacks.metrics import TOP_K, component_scores, knn_distances, privacy_scores, psnr, ssim, topk_hits
 from attacks.progress import StageProgress, judging_seconds, kit_costs
-from attacks.protection import Protection, black_box_guess, white_box
+from attacks.protection import ProtectedSet, Protection, black_box_guess, white_box
 from attacks.registry import ATTACKS
 from freqmix_base.errors import FreqmixError
 from freqmix_base.intervals import bootstrap_interval
@@ -42,6 +42,7 @@ RECONSTRUCTION_FIGURES = {"psnr": "psnr_best", "ssim": "ssim_best", "recon_id_ac
 INVERSION_FIGURES = {"mia_top1": "top1", "mia_top5": "top5", "knn_distance": "knn_distance"}
 LOWER_IS_STRONGER = frozenset({"knn_distance"})
 SAMPLE_LABELS = {"target": "private training face", "identity": "private identity"}
+OBSERVED_VIEW = "observed epoch"  # the view of a reconstruction figure taken from the tensors of one epoch
 
 
 @dataclass
@@ -100,12 +101,14 @@ def prepare_kit(private: FaceDataset, private_test: FaceDataset, auxiliary: Face
                        device, line.seconds)
 
 
-def attacked_faces(private: FaceDataset, per_identity: int) -> FaceDataset:
-    """The first ``per_identity`` faces of every private identity (all of an identity's faces if it has fewer)."""
+def attacked_rows(private: FaceDataset, per_identity: int | None) -> torch.Tensor:
+    """(M,) int64 indices of the private faces that are reconstructed and judged: the first ``per_identity`` faces of
+    every identity (all of an identity's faces if it has fewer; every face when None)."""
+    if per_identity is None:
+        return torch.arange(len(private))
     if per_identity < 1:
         raise FreqmixError(f"attacked_per_identity must be >= 1, not {per_identity}")
-    keep = [i for k in range(private.num_identities) for i in (private.labels == k).nonzero().flatten()[:per_identity]]
-    return private.subset(torch.stack(keep))
+    return torch.cat([(private.labels == k).nonzero().flatten()[:per_identity] for k in range(private.num_identities)])
 
 
 def _interval(values: np.ndarray, seed: int) -> list[float]:
@@ -162,12 +165,13 @@ def strongest(attacks: dict[str, dict[str, Any]], key: str, lower_is_stronger: b
     return pick(attacks, key=lambda name: attacks[name][key])
 
 
-def _exposure(kit: AttackerKit, truth: Protection, attack: Reconstructor, seed: int,
+def _exposure(kit: AttackerKit, truth: Protection, attack: Reconstructor, seed: int, rows: torch.Tensor,
               reconstructed: torch.Tensor | None = None
               ) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, np.ndarray]]]:
-    """How well a face is recovered from E linked encodings of it (``attack``'s reconstructions averaged), for each
-    E. ``reconstructed``: ``attack``'s reconstructions of the private faces' observed tensors (None: none made)."""
-    images, labels = kit.private.images.float(), kit.private.labels
+    """How well the scored faces ``rows`` are recovered over a run's epochs (:func:`attacks.exposure.run_exposures`):
+    linked over E epochs for each E, and the best single exposure (``"best"``). ``reconstructed``: ``attack``'s
+    reconstructions of those faces' observed tensors (None: none made)."""
+    images, labels = kit.private.images[rows].float(), kit.private.labels[rows]
 
     def scored(faces: torch.Tensor) -> dict[str, np.ndarray]:
         judged = kit.judge.logits(faces).argmax(dim=1)
@@ -175,11 +179,13 @@ def _exposure(kit: AttackerKit, truth: Protection, attack: Reconstructor, seed: 
                 "recon_id_accuracy": (judged == labels).double().numpy()}
 
     if truth.deterministic and reconstructed is not None:
-        # Every encoding of a face is the tensor the attacker observed: E linked encodings hold exactly what one does.
-        per_image = dict.fromkeys(map(str, EXPOSURES), scored(reconstructed))
+        # Every epoch exposes a face as the tensor the attacker observed: E epochs hold exactly what one does.
+        per_image = dict.fromkeys([*map(str, EXPOSURES), "best"], scored(reconstructed))
     else:
         rng = np.random.default_rng(sub_seed(seed, "exposure"))
-        per_image = {str(e): scored(linked_inverses(truth, attack, images, labels, e, rng)) for e in EXPOSURES}
+        exposures = run_exposures(truth, attack, kit.private.images, kit.private.labels, rows, rng)
+        per_image = {**{str(e): scored(faces) for e, faces in exposures.linked.items()},
+                     "best": scored(exposures.best)}
     summary = {e: {name: float(v.mean()) for name, v in values.items()} for e, values in per_image.items()}
     return summary, per_image
 
@@ -216,58 +222,60 @@ def attack_recognizer(recognizer: Recognizer, truth: Protection, kit: AttackerKi
         (SAMPLES, P, H, W) images for a figure, in row order: ``target``, the reconstruction attacks shown in
         samples, ``identity``, the inversion attacks shown in samples.
     """
-    observed_faces = kit.private
-    if budget.attacked_per_identity is not None:
-        kit = replace(kit, private=attacked_faces(kit.private, budget.attacked_per_identity))
-    num_identities = kit.private.num_identities
+    private = kit.private
+    num_identities = private.num_identities
     if recognizer.config["num_classes"] != num_identities:
         raise FreqmixError(f"the recognizer knows {recognizer.config['num_classes']} identities but the private set "
                            f"has {num_identities}; the checkpoint does not match the run's data")
     identities = torch.arange(num_identities).repeat(budget.inversions_per_identity)
-    rng = np.random.default_rng(sub_seed(seed, "private-protection"))
-    tensors, components, weights = truth.protect_all(kit.private.images, kit.private.labels, rng)
-    # The attacker observes a tensor of every private training face, not only of those it reconstructs and judges,
-    # and statistics are free: it reads the secrets off all of them.
-    observed = (tensors if len(observed_faces) == len(kit.private)
-                else truth.protect_all(observed_faces.images, observed_faces.labels, rng)[0])
-    belief, recovery = black_box_belief(observed, kit.auxiliary, truth, seed)
-    setting = AttackSetting(truth, belief, kit.auxiliary, kit.public_faces, recognizer, identities, kit.prior, budget,
-                            seed, kit.device, progress, kit.shared)
+    # The attacker holds a tensor of every private training face, in the batches they were mixed in, not only of
+    # those it reconstructs and judges (``rows``): a batch is separated whole, and statistics are free.
+    rows = attacked_rows(private, budget.attacked_per_identity)
+    observed = truth.protect_all(private.images, private.labels,
+                                 np.random.default_rng(sub_seed(seed, "private-protection")))
+    belief, recovery = black_box_belief(observed.tensors, kit.auxiliary, truth, seed)
+    setting = AttackSetting(truth, observed, belief, kit.auxiliary, kit.public_faces, recognizer, identities,
+                            kit.prior, budget, seed, kit.device, progress, kit.shared)
     ran = attacks.items()
     recon = [name for name, attack in ran if attack.family == "reconstruction"]
-    judging = judging_seconds(len(kit.private), len(recon), 0, len(identities), len(ran) - len(recon))
-    exposing = judging_seconds(len(kit.private), 0, len(EXPOSURES), 0, 0)
+    judging = judging_seconds(len(rows), len(recon), 0, len(identities), len(ran) - len(recon))
+    exposing = judging_seconds(len(rows), 0, len(EXPOSURES) + 1, 0, 0)
     line = StageProgress(sum(attack.seconds(setting) for _, attack in ran) + judging + exposing, progress)
     fitted = {}
     for name, attack in ran:
         with line.stage(attack.stage_name, attack.seconds(setting)):
             fitted[name] = attack.fit(setting)
     with line.stage("judging", judging):
-        outputs = {**fitted, **_reconstruct_once({name: fitted[name] for name in recon}, tensors)}
-        scored = _score_all(kit, outputs, recon, fitted, (components, weights), identities)
+        outputs = {**fitted, **_reconstruct_once({name: fitted[name] for name in recon}, observed, rows)}
+        scored = _score_all(kit, outputs, recon, fitted, (observed.components[rows], observed.weights[rows]),
+                            identities)
     with line.stage("exposure", exposing):
-        # Linked encodings are decoded by the strongest white-box reconstructor of this defense's tensors.
+        # The run's epochs are read by the strongest white-box reconstructor of this defense's observed epoch.
         white = {name: scored["reconstruction"][0][name] for name in recon if not attacks.get(name).black_box}
         exposure_attack = strongest(white, "ssim_best") if white else "analytic_white_box"
         reconstructor = fitted.get(exposure_attack) or AnalyticAttack.fit(white_box(truth), kit.auxiliary.images)
-        exposure, exposure_per_image = _exposure(kit, truth, reconstructor, seed, outputs.get(exposure_attack))
+        exposure, exposure_per_image = _exposure(kit, truth, reconstructor, seed, rows, outputs.get(exposure_attack))
     line.close()
-    results = _results(kit, scored, exposure, exposure_per_image, len(tensors), seed)
-    results["exposure_attack"] = exposure_attack
+    results = _results(kit, scored, exposure, exposure_per_image, exposure_attack, len(rows), seed)
     results["stage_seconds"] = line.seconds
     # Scored against the truth, which the attacker never reads: a measure of the attack, not an input to it.
     results["key_recovered_fraction"] = recovery.recovered_fraction(truth.transform)
-    return results, _samples(kit, outputs, dict(ran), identities)
+    for name in recon:
+        read = getattr(fitted[name], "recovery", None)
+        if read is not None:
+            results["reconstruction"][name]["key_recovered_fraction"] = read.recovered_fraction(truth.transform)
+    return results, _samples(kit, rows, outputs, dict(ran), identities)
 
 
-def _reconstruct_once(reconstructors: dict[str, Any], tensors: torch.Tensor) -> dict[str, torch.Tensor]:
-    """Each reconstruction attack's images of ``tensors`` (N, C, h, w) -> (N, P, H, W), by name."""
+def _reconstruct_once(reconstructors: dict[str, Any], observed: ProtectedSet, rows: torch.Tensor
+                      ) -> dict[str, torch.Tensor]:
+    """Each reconstruction attack's images (M, P, H, W) of the observed ``rows`` (M,), by name."""
     # An attack shared by two names (a black-box attacker whose recovered belief is the truth) is one object: its
     # reconstructions are made, and so judged, once.
     made: dict[int, torch.Tensor] = {}
     for reconstructor in reconstructors.values():
         if id(reconstructor) not in made:
-            made[id(reconstructor)] = reconstructor.reconstruct(tensors)
+            made[id(reconstructor)] = reconstruct_observed(reconstructor, observed, rows)
     return {name: made[id(reconstructor)] for name, reconstructor in reconstructors.items()}
 
 
@@ -293,17 +301,27 @@ def _score_all(kit: AttackerKit, outputs: dict[str, torch.Tensor], recon: list[s
 
 
 def _results(kit: AttackerKit, scored: dict[str, tuple[dict, dict]], exposure: dict[str, dict[str, float]],
-             exposure_per_image: dict[str, dict[str, np.ndarray]], attacked: int, seed: int) -> dict[str, Any]:
-    """The JSON-ready results: each family's scores, the strongest attack per figure, intervals, scores."""
+             exposure_per_image: dict[str, dict[str, np.ndarray]], exposure_attack: str, attacked: int, seed: int
+             ) -> dict[str, Any]:
+    """The JSON-ready results: each family's scores, the strongest attack per figure (a reconstruction figure's over
+    the observed epoch and the run's linked epochs, named in ``<figure>_view``), intervals, scores."""
     summary: dict[str, Any] = {}
     per_image: dict[str, list[float]] = {}
     for family, figures in (("reconstruction", RECONSTRUCTION_FIGURES), ("inversion", INVERSION_FIGURES)):
         attacks, values = scored[family]
         for figure, key_in_attack in figures.items():
             name = strongest(attacks, key_in_attack, figure in LOWER_IS_STRONGER)
-            summary[figure] = attacks[name][key_in_attack]
-            summary[f"{figure}_attack"] = name
+            summary[figure], summary[f"{figure}_attack"] = attacks[name][key_in_attack], name
             per_image[figure] = values[name][figure].tolist()
+            if family == "reconstruction":
+                summary[f"{figure}_view"] = OBSERVED_VIEW
+                # A run is as private as its weakest exposure: the linked epochs compete with the observed one (the
+                # oracle pick of the best single exposure is reported beside, not taken in).
+                for e in EXPOSURES:
+                    if exposure[str(e)][figure] > summary[figure]:
+                        summary[figure], summary[f"{figure}_attack"] = exposure[str(e)][figure], exposure_attack
+                        summary[f"{figure}_view"] = linked_view(e)
+                        per_image[figure] = exposure_per_image[str(e)][figure].tolist()
     summary["mia_prior"] = summary["mia_top5_attack"]
     for encodings, values in exposure_per_image.items():
         for figure, v in values.items():
@@ -313,8 +331,8 @@ def _results(kit: AttackerKit, scored: dict[str, tuple[dict, dict]], exposure: d
     num_identities = kit.private.num_identities
     return {
         "reconstruction": {**scored["reconstruction"][0], "attacked_tensors": attacked},
-        "inversion": scored["inversion"][0], "exposure": exposure, "summary": summary, "intervals": intervals,
-        "per_image": per_image,
+        "inversion": scored["inversion"][0], "exposure": exposure, "exposure_attack": exposure_attack,
+        "summary": summary, "intervals": intervals, "per_image": per_image,
         "scores": privacy_scores(summary["ssim"], summary["psnr"], summary["recon_id_accuracy"], summary["mia_top5"],
                                  num_identities),
         "chance": {"identity": 1 / num_identities, "top5": min(TOP_K, num_identities) / num_identities},
@@ -324,14 +342,19 @@ def _results(kit: AttackerKit, scored: dict[str, tuple[dict, dict]], exposure: d
     }
 
 
-def _samples(kit: AttackerKit, outputs: dict[str, torch.Tensor], attacks: dict[str, Attack],
+def linked_view(epochs: int) -> str:
+    """The name of the view in which a face's exposures over ``epochs`` epochs are linked and averaged."""
+    return f"{epochs} linked epoch{'s' if epochs > 1 else ''}"
+
+
+def _samples(kit: AttackerKit, rows: torch.Tensor, outputs: dict[str, torch.Tensor], attacks: dict[str, Attack],
              identities: torch.Tensor) -> dict[str, torch.Tensor]:
     """Up to SAMPLES images per figure row: the targets, reconstructions, the inverted identities, inversions."""
     first = torch.stack([(identities == k).nonzero()[0, 0] for k in range(min(SAMPLES, kit.private.num_identities))])
     shown = {family: {name: outputs[name] for name, attack in attacks.items()
                       if attack.family == family and attack.in_samples} for family in FAMILIES}
     identity = torch.stack([kit.private.images[kit.private.labels == identities[i]][0] for i in first]).float()
-    return {"target": kit.private.images[:SAMPLES].float(),
+    return {"target": kit.private.images[rows[:SAMPLES]].float(),
             **{name: images[:SAMPLES] for name, images in shown["reconstruction"].items()},
             "identity": identity, **{name: images[first] for name, images in shown["inversion"].items()}}
 

@@ -79,14 +79,10 @@ class Protection:
         return FrequencyMixUp(num_classes)(replace(self.recipe, k=min(k, len(images))),
                                            self.transform(images.float()), labels, rng)
 
-    def protect_all(self, images: torch.Tensor, labels: torch.Tensor, rng: np.random.Generator
-                    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def protect_all(self, images: torch.Tensor, labels: torch.Tensor, rng: np.random.Generator) -> ProtectedSet:
         """Protect every image once, in shuffled batches of ``batch_size`` (a short last batch joins the one
-        before, so that every batch can hold the largest k).
-
-        :return: ``(tensors (N, C, h, w), components (N, kmax) int64, weights (N, kmax) float32)``: row i mixes
-            image i (column 0) with partners; ``components`` index ``images``, padded with -1 (weight 0).
-        """
+        before, so that every batch can hold the largest k): an epoch of protected tensors as the recognizer trained
+        on them, each batch mixed within itself."""
         n = len(images)
         order = rng.permutation(n)
         starts = list(range(0, n, self.batch_size))
@@ -97,6 +93,7 @@ class Protection:
         tensors = torch.empty(n, self.transform.out_channels, images.shape[2] // 8, images.shape[3] // 8)
         components = torch.full((n, kmax), -1, dtype=torch.long)
         weights = torch.zeros(n, kmax)
+        batches = []
         for start, stop in zip(starts, bounds):
             idx = torch.from_numpy(order[start:stop])
             batch = self.protect(images[idx], labels[idx], rng)
@@ -104,7 +101,25 @@ class Protection:
             tensors[idx] = batch.x
             components[idx, :k] = idx[batch.partners]
             weights[idx, :k] = batch.weights
-        return tensors, components, weights
+            batches.append(idx)
+        return ProtectedSet(tensors, components, weights, batches)
+
+
+@dataclass(frozen=True)
+class ProtectedSet:
+    """Protected tensors of a set of faces, as an observer holds them.
+
+    :param tensors: (N, C, h, w); row i mixes face i (column 0 of ``components``) with its partners.
+    :param components: (N, kmax) int64 indices of the faces each row mixes, padded with -1.
+    :param weights: (N, kmax) float32 mixing weights in the order of ``components`` (0 for padding).
+    :param batches: the rows mixed together, one (B,) int64 index tensor per batch: what an observer of the training
+        batches holds beyond the tensors (a leaked, shuffled training set loses it).
+    """
+
+    tensors: torch.Tensor
+    components: torch.Tensor
+    weights: torch.Tensor
+    batches: list[torch.Tensor]
 
 
 def white_box(truth: Protection) -> Protection:

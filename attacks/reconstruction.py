@@ -72,16 +72,16 @@ def train_reconstruction(protection: Protection, images: torch.Tensor, labels: t
     faces = images.float()
     codec = CoefficientCodec.fit(faces)
     # Input scale: each scattered plane's spread over one protected pass of the attacker's faces.
-    tensors, components, weights = protection.protect_all(faces, labels, rng)
-    in_scale = protection.scatter(tensors).std(dim=(0, 2, 3))
+    protected = protection.protect_all(faces, labels, rng)
+    in_scale = protection.scatter(protected.tensors).std(dim=(0, 2, 3))
     channels = in_scale.shape[0]
     analytic = AnalyticAttack.fit(protection, faces)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         generator = FrequencyUNet(channels, codec, in_scale, analytic.fill, analytic.kept_mask, width).to(device)
         discriminator = PatchDiscriminator(codec, in_scale, width).to(device)
-    probe = tensors[:CURVE_FACES]
-    probe_target = dominant_faces(faces, components[:CURVE_FACES], weights[:CURVE_FACES])
+    probe = protected.tensors[:CURVE_FACES]
+    probe_target = dominant_faces(faces, protected.components[:CURVE_FACES], protected.weights[:CURVE_FACES])
     attack = ReconstructionAttack(protection, generator, [])
     every = max(1, steps // CURVE_POINTS)
     opt_g = torch.optim.Adam(generator.parameters(), lr=LEARNING_RATE, betas=BETAS)

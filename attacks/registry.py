@@ -17,6 +17,8 @@ from attacks.inversion import TargetModel, invert_gmi, invert_tv
 from attacks.progress import SECONDS_PER_CGAN_STEP, SECONDS_PER_INVERSION_STEP
 from attacks.protection import Protection, white_box
 from attacks.reconstruction import ReconstructionAttack, train_reconstruction
+from attacks.unmixing import (unmix_black_box, unmix_black_box_seconds, unmix_pooled, unmix_white_box,
+                              unmix_white_box_seconds)
 from freqmix_base.registry import Registry
 from freqmix_base.seeds import sub_seed
 
@@ -86,6 +88,12 @@ ATTACKS.register("decoder_white_box", Attack("reconstruction", "white-box decode
                                              decoder_white_box_seconds))
 ATTACKS.register("decoder_black_box", Attack("reconstruction", "black-box decoder", decoder_black_box,
                                              decoder_black_box_seconds, black_box=True))
+ATTACKS.register("unmix_white_box", Attack("reconstruction", "white-box batch unmixing + decoder", unmix_white_box,
+                                           unmix_white_box_seconds))
+ATTACKS.register("unmix_black_box", Attack("reconstruction", "black-box batch unmixing + decoder", unmix_black_box,
+                                           unmix_black_box_seconds, black_box=True))
+ATTACKS.register("unmix_pooled", Attack("reconstruction", "white-box unmixing of the pooled epoch + decoder",
+                                        unmix_pooled, unmix_white_box_seconds, in_samples=False))
 ATTACKS.register("tv_prior", Attack("inversion", "inversion, TV prior", _tv_prior, _inversion_seconds))
 ATTACKS.register("generator_prior", Attack("inversion", "inversion, generator prior", _generator_prior,
                                            _inversion_seconds))

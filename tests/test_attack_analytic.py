@@ -40,9 +40,9 @@ def test_white_box_key_unshuffles_and_a_wrong_key_does_not(faces):
 def test_a_mix_inverts_to_the_mix_of_the_faces(faces):
     x = faces.images.float()
     truth = Protection(FrequencyTransform(1, key=3), {2: 1.0}, batch_size=8)
-    tensors, components, weights = truth.protect_all(x, faces.labels, np.random.default_rng(0))
-    expected = (weights[:, :, None, None, None] * x[components]).sum(dim=1)
-    rec = AnalyticAttack.fit(truth, x).reconstruct(tensors)
+    protected = truth.protect_all(x, faces.labels, np.random.default_rng(0))
+    expected = (protected.weights[:, :, None, None, None] * x[protected.components]).sum(dim=1)
+    rec = AnalyticAttack.fit(truth, x).reconstruct(protected.tensors)
     assert torch.allclose(rec, expected.clamp(0, 255), atol=1e-2)
 
 
@@ -62,7 +62,7 @@ def test_residual_cgan_equals_the_analytic_attack_at_step_zero(faces):
     truth = Protection(FrequencyTransform(1, "high", n_high=20, key=5), {2: 0.5, 3: 0.5}, batch_size=8)
     cgan = train_reconstruction(truth, faces.images, faces.labels, steps=0, seed=0, batch_size=8, width=8,
                                 progress=False)
-    tensors, _, _ = truth.protect_all(x, faces.labels, np.random.default_rng(1))
+    tensors = truth.protect_all(x, faces.labels, np.random.default_rng(1)).tensors
     analytic = AnalyticAttack.fit(truth, faces.images).reconstruct(tensors)
     assert torch.allclose(cgan.reconstruct(tensors), analytic, atol=1e-3)
     assert [point["step"] for point in cgan.curve] == [0]

@@ -29,7 +29,7 @@ def test_differentiable_ssim_is_scikit_images():
 def test_the_untrained_decoder_is_the_analytic_attack(k):
     ds = synthetic_faces(num_identities=4, images_per_identity=4, image_size=32, seed=0)
     belief = Protection(FrequencyTransform(1, "high", 36, key=7), {k: 1.0}, batch_size=8)
-    tensors, _, _ = belief.protect_all(ds.images.float(), ds.labels, np.random.default_rng(1))
+    tensors = belief.protect_all(ds.images.float(), ds.labels, np.random.default_rng(1)).tensors
     decoder = train_decoder(belief, ds.images, ds.labels, steps=0, seed=0, widths=(8, 16), progress=False)
     expected = AnalyticAttack.fit(belief, ds.images).reconstruct(tensors)
     assert torch.allclose(decoder.reconstruct(tensors), expected)
@@ -57,7 +57,7 @@ def test_a_trained_decoder_beats_the_analytic_inverse_on_unseen_orl_faces(shared
     truth = Protection(FrequencyTransform(1, "high", 36, secret_key(0)), {1: 1.0}, batch_size=16)
     decoder = train_decoder(truth, split.auxiliary.images, split.auxiliary.labels, steps=120, seed=0,
                             batch_size=16, widths=(16, 32, 64), learning_rate=3e-3, progress=False)
-    tensors, _, _ = truth.protect_all(split.train.images.float(), split.train.labels, np.random.default_rng(1))
+    tensors = truth.protect_all(split.train.images.float(), split.train.labels, np.random.default_rng(1)).tensors
     analytic = ssim(decoder.inverse(tensors), split.train.images.float()).mean()
     decoded = ssim(decoder.reconstruct(tensors), split.train.images.float()).mean()
     assert decoded > analytic + 0.02
@@ -136,7 +136,7 @@ def test_one_decoder_per_belief_and_the_black_box_attacker_holding_the_truth_reu
     _, aux = split_identities(faces, 0.5, seed=0)
 
     def setting(belief):
-        return AttackSetting(truth, belief, aux, aux, None, torch.arange(2), None, tiny, seed=0, shared=shared)
+        return AttackSetting(truth, None, belief, aux, aux, None, torch.arange(2), None, tiny, seed=0, shared=shared)
 
     shared = {}
     assert decoder_black_box_seconds(setting(recovered)) == 0 < decoder_white_box_seconds(setting(recovered))

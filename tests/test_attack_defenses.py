@@ -93,7 +93,7 @@ def test_partial_keeps_a_different_quarter_of_ppfr_s_channels_in_every_tensor():
     assert torch.equal(transform.kept, _transform("ppfr", seed=2)[1].kept) and config.agent.k == 1
     faces = synthetic_faces(num_identities=4, images_per_identity=4, image_size=32, seed=0)
     protection = Protection(transform, {1: 1.0}, config.recipe, batch_size=8)
-    tensors, _, _ = protection.protect_all(faces.images.float(), faces.labels, np.random.default_rng(0))
+    tensors = protection.protect_all(faces.images.float(), faces.labels, np.random.default_rng(0)).tensors
     live = tensors.abs().sum(dim=(2, 3)) > 0  # (16, 36): which channels each tensor kept
     assert live.sum(dim=1).tolist() == [9] * 16
     assert len({tuple(row.tolist()) for row in live}) > 8  # the subsets differ from tensor to tensor

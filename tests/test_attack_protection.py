@@ -19,7 +19,8 @@ def test_protect_all_mixes_each_image_once_as_described(faces):
     transform = FrequencyTransform(1, "no-dc", key=3)
     p = Protection(transform, {2: 0.5, 3: 0.5}, batch_size=4)
     x = faces.images.float()
-    tensors, components, weights = p.protect_all(x, faces.labels, np.random.default_rng(0))
+    protected = p.protect_all(x, faces.labels, np.random.default_rng(0))
+    tensors, components, weights = protected.tensors, protected.components, protected.weights
     assert torch.equal(components[:, 0], torch.arange(10))  # row i holds image i
     coeffs = transform(x)
     for i in range(10):
@@ -32,7 +33,7 @@ def test_protect_all_mixes_each_image_once_as_described(faces):
 def test_short_last_batch_joins_the_previous_one(faces):
     # 10 images in batches of 4 leave 2, fewer than k = 3: the last batch takes 6 images.
     p = Protection(FrequencyTransform(1), {3: 1.0}, batch_size=4)
-    _, components, _ = p.protect_all(faces.images.float(), faces.labels, np.random.default_rng(0))
+    components = p.protect_all(faces.images.float(), faces.labels, np.random.default_rng(0)).components
     assert (components >= 0).all()
 
 

@@ -52,5 +52,5 @@ def test_mixed_keyed_tensors_reconstruct_to_images(faces):
     p = Protection(FrequencyTransform(1, "no-dc", key=4), {2: 0.5, 3: 0.5}, batch_size=8)
     attack = train_reconstruction(p, faces.images, faces.labels, steps=2, seed=1, batch_size=8, width=8,
                                   progress=False)
-    tensors, _, _ = p.protect_all(faces.images.float(), faces.labels, np.random.default_rng(0))
+    tensors = p.protect_all(faces.images.float(), faces.labels, np.random.default_rng(0)).tensors
     assert attack.reconstruct(tensors).shape == (36, 1, 32, 32)

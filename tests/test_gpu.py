@@ -75,7 +75,7 @@ def test_evaluator_generator_prior_and_inversion_run_on_cuda() -> None:
 def test_decoder_trains_on_cuda_from_the_analytic_inverse() -> None:
     faces = synthetic_faces(num_identities=4, images_per_identity=4, image_size=32, seed=0)
     belief = Protection(FrequencyTransform(1, "high", 36, key=7), {2: 1.0}, batch_size=8)
-    tensors, _, _ = belief.protect_all(faces.images.float(), faces.labels, np.random.default_rng(1))
+    tensors = belief.protect_all(faces.images.float(), faces.labels, np.random.default_rng(1)).tensors
     untrained = train_decoder(belief, faces.images, faces.labels, steps=0, seed=0, widths=(8, 16), progress=False,
                               device="cuda")
     expected = AnalyticAttack.fit(belief, faces.images).reconstruct(tensors)

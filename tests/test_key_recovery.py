@@ -25,7 +25,7 @@ def orl(shared_data):
 @pytest.mark.parametrize("k", [1, 4])
 def test_recovers_the_hybrid_masks_channels_and_key_exactly_on_orl(orl, k):
     truth = Protection(FrequencyTransform(1, "high", 36, secret_key(0)), {k: 1.0})
-    tensors, _, _ = truth.protect_all(orl.train.images.float(), orl.train.labels, np.random.default_rng(1))
+    tensors = truth.protect_all(orl.train.images.float(), orl.train.labels, np.random.default_rng(1)).tensors
     belief, recovery = recovered_belief(black_box_guess(truth, 5), tensors, orl.auxiliary.images, seed=0)
     assert recovery.recovered_fraction(truth.transform) == 1.0
     assert torch.equal(belief.transform.kept, truth.transform.kept)
@@ -37,14 +37,14 @@ def test_recovers_the_hybrid_masks_channels_and_key_exactly_on_orl(orl, k):
 def test_most_of_the_key_is_recovered_when_each_tensor_keeps_a_random_quarter(orl):
     # The partial defense: 9 of the 36 channels live per tensor. 100 tensors give ~25 live samples per channel.
     truth = Protection(FrequencyTransform(1, "high", 36, secret_key(1)), {1: 1.0}, Recipe(drop=0.75))
-    tensors, _, _ = truth.protect_all(orl.train.images.float(), orl.train.labels, np.random.default_rng(1))
+    tensors = truth.protect_all(orl.train.images.float(), orl.train.labels, np.random.default_rng(1)).tensors
     assert recover_channels(tensors, orl.auxiliary.images).recovered_fraction(truth.transform) >= 0.8
 
 
 @pytest.mark.parametrize("k", [1, 4])
 def test_the_black_box_belief_holds_the_true_key_and_the_guessed_k(orl, k):
     truth = Protection(FrequencyTransform(1, "high", 36, secret_key(0)), {k: 1.0})
-    tensors, _, _ = truth.protect_all(orl.train.images.float(), orl.train.labels, np.random.default_rng(2))
+    tensors = truth.protect_all(orl.train.images.float(), orl.train.labels, np.random.default_rng(2)).tensors
     belief, recovery = black_box_belief(tensors, orl.auxiliary, truth, seed=0)
     assert recovery.recovered_fraction(truth.transform) == 1.0
     assert torch.equal(belief.transform.kept, truth.transform.kept)
