@@ -35,6 +35,8 @@ class AttackSetting:
     :param truth: the defender's real pipeline; only white-box attacks may read it.
     :param observed: the protected training tensors the attacker holds (every private training face once, in the
         batches they were mixed in); what is scored is reconstructed from them.
+    :param guess: what a black-box attacker knows of the method before reading the tensors' statistics
+        (:func:`attacks.protection.black_box_guess`: whether channels are selected and shuffled, images mixed, ...).
     :param belief: what a black-box attacker believes the pipeline is (see :func:`attacks.privacy.black_box_belief`).
     :param auxiliary: the attacker's own faces (identities disjoint from the private ones).
     :param public_faces: every face the attacker trains decoders on: ``auxiliary`` plus any further public faces
@@ -50,6 +52,7 @@ class AttackSetting:
 
     truth: Protection
     observed: ProtectedSet
+    guess: Protection
     belief: Protection
     auxiliary: FaceDataset
     public_faces: FaceDataset

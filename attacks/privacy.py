@@ -190,11 +190,11 @@ def _exposure(kit: AttackerKit, truth: Protection, attack: Reconstructor, seed: 
     return summary, per_image
 
 
-def black_box_belief(observed: torch.Tensor, auxiliary: FaceDataset, truth: Protection, seed: int
+def black_box_belief(observed: torch.Tensor, auxiliary: FaceDataset, guess: Protection, seed: int
                      ) -> tuple[Protection, KeyRecovery]:
     """What the black-box attacker believes the pipeline is, from what it holds: the protected tensors it observed
-    ``(N, C, h, w)``, its own faces ``auxiliary``, and the facts of ``truth`` that are public (the method, not its
-    secrets; Kerckhoffs).
+    ``(N, C, h, w)``, its own faces ``auxiliary``, and what it knows of the method, ``guess``
+    (:func:`attacks.protection.black_box_guess`: the public facts, not the secrets; Kerckhoffs).
 
     The channel set and shuffle key are recovered by matching the observed channels' energy statistics to its own
     faces' (:func:`attacks.key_recovery.recovered_belief`); the k distribution stays the guess of
@@ -203,7 +203,6 @@ def black_box_belief(observed: torch.Tensor, auxiliary: FaceDataset, truth: Prot
 
     :return: ``(belief, recovery)``; ``recovery.recovered_fraction(truth.transform)`` scores it (scoring only).
     """
-    guess = black_box_guess(truth, sub_seed(seed, "black-box-guess"))
     belief, recovery = recovered_belief(guess, observed, auxiliary.images, sub_seed(seed, "key-recovery"),
                                         read_k=False)
     return belief, recovery
@@ -233,8 +232,9 @@ def attack_recognizer(recognizer: Recognizer, truth: Protection, kit: AttackerKi
     rows = attacked_rows(private, budget.attacked_per_identity)
     observed = truth.protect_all(private.images, private.labels,
                                  np.random.default_rng(sub_seed(seed, "private-protection")))
-    belief, recovery = black_box_belief(observed.tensors, kit.auxiliary, truth, seed)
-    setting = AttackSetting(truth, observed, belief, kit.auxiliary, kit.public_faces, recognizer, identities,
+    guess = black_box_guess(truth, seed)
+    belief, recovery = black_box_belief(observed.tensors, kit.auxiliary, guess, seed)
+    setting = AttackSetting(truth, observed, guess, belief, kit.auxiliary, kit.public_faces, recognizer, identities,
                             kit.prior, budget, seed, kit.device, progress, kit.shared)
     ran = attacks.items()
     recon = [name for name, attack in ran if attack.family == "reconstruction"]

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from freqmix_base.errors import FreqmixError
+from freqmix_base.seeds import sub_seed
 from mixup_env.frequency import COEFFS_PER_BLOCK, FrequencyTransform
 from mixup_env.masking import FrequencyMixUp, MixedBatch
 from mixup_env.recipe import Recipe
@@ -136,7 +137,7 @@ def black_box_guess(truth: Protection, seed: int) -> Protection:
     - k distribution: uniform over the paper's k choices {2..6} when the method mixes, else k = 1;
     - Dirichlet concentration 1; noise budget :data:`GUESSED_EPSILON` when the method adds noise.
     """
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(sub_seed(seed, "black-box-guess"))
     t = truth.transform
     total = truth.planes * COEFFS_PER_BLOCK
     if t.out_channels == total:

@@ -194,7 +194,9 @@ def unmix_black_box(setting: AttackSetting) -> Reconstructor:
         return decoder_black_box(setting)
     observed, seed = setting.observed, _separation_seed(setting)
     separated = separate_batches(observed.tensors, observed.batches, seed)
-    belief, recovery = recovered_belief(unmixed_belief(setting.belief), separated, setting.auxiliary.images,
+    # Recovered afresh from what the attacker knows of the method (whether it shuffles, among others), not from the
+    # belief read off the mixes.
+    belief, recovery = recovered_belief(unmixed_belief(setting.guess), separated, setting.auxiliary.images,
                                         sub_seed(setting.seed, "key-recovery"), read_k=False)
     return BatchUnmixing(fit_decoder(setting, belief, "decoder black-box, unmixed"), seed, recovery=recovery)
 

@@ -136,7 +136,7 @@ def test_one_decoder_per_belief_and_the_black_box_attacker_holding_the_truth_reu
     _, aux = split_identities(faces, 0.5, seed=0)
 
     def setting(belief):
-        return AttackSetting(truth, None, belief, aux, aux, None, torch.arange(2), None, tiny, seed=0, shared=shared)
+        return AttackSetting(truth, None, belief, belief, aux, aux, None, torch.arange(2), None, tiny, seed=0, shared=shared)
 
     shared = {}
     assert decoder_black_box_seconds(setting(recovered)) == 0 < decoder_white_box_seconds(setting(recovered))

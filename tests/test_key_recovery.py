@@ -45,7 +45,7 @@ def test_most_of_the_key_is_recovered_when_each_tensor_keeps_a_random_quarter(or
 def test_the_black_box_belief_holds_the_true_key_and_the_guessed_k(orl, k):
     truth = Protection(FrequencyTransform(1, "high", 36, secret_key(0)), {k: 1.0})
     tensors = truth.protect_all(orl.train.images.float(), orl.train.labels, np.random.default_rng(2)).tensors
-    belief, recovery = black_box_belief(tensors, orl.auxiliary, truth, seed=0)
+    belief, recovery = black_box_belief(tensors, orl.auxiliary, black_box_guess(truth, 0), seed=0)
     assert recovery.recovered_fraction(truth.transform) == 1.0
     assert torch.equal(belief.transform.kept, truth.transform.kept)
     # k is not read from the (biased) energy shrink: the guess's rule stays.
@@ -93,7 +93,7 @@ def test_the_attacker_reads_the_key_off_every_observed_tensor_not_only_the_attac
     # The frontier budget reconstructs and judges two faces per identity; the secrets come from all the tensors.
     seen = {}
 
-    def spy(observed, auxiliary, truth, seed):
+    def spy(observed, auxiliary, guess, seed):
         seen["observed"] = len(observed)
         raise RuntimeError("stop here")
 
