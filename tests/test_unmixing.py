@@ -12,10 +12,11 @@ from attacks.decoder_attacks import decoder_black_box, decoder_white_box
 from attacks.defenses import secret_key
 from attacks.protection import Protection, black_box_guess
 from attacks.registry import ATTACKS
-from attacks.unmixing import (BatchUnmixing, assign_sources, separate, separate_batches, unmix_black_box,
-                              unmix_pooled, unmix_white_box, unmixed_belief)
+from attacks.unmixing import (BatchUnmixing, separate_batches, unmix_black_box, unmix_pooled, unmix_white_box,
+                              unmixed_belief)
 from freqmix_base.errors import FreqmixError
 from mixup_env.frequency import FrequencyTransform
+from mixup_env.separation import assign_sources, separate
 from recognizer.data import load_dataset, synthetic_faces
 from recognizer.splits import private_split, split_identities
 
@@ -145,3 +146,14 @@ def test_rows_show_distinct_faces_they_mix_and_never_one_they_do_not():
     weights = np.array([[0.7, 0.3, 0.0], [0.0, 1.0, 0.0], [0.2, 0.8, 0.0]])
     assert assign_sources(weights).tolist() == [0, 1, 1]
     assert assign_sources(np.eye(3)[[2, 0, 1]]).tolist() == [2, 0, 1]
+
+
+def test_a_separation_fitted_on_a_sample_of_positions_still_finds_the_faces(orl):
+    truth = _hybrid(4)
+    faces = orl.train.images[:32].float()
+    batch = truth.protect(faces, orl.train.labels[:32], np.random.default_rng(4))
+    clean = truth.transform(faces)
+    sampled = separate(batch.x, seed=0, samples=2048)
+    assert np.median(np.abs(_correlations(sampled.sources, clean)).max(axis=0)) >= 0.95
+    # A sample as large as the tensor is the tensor.
+    assert torch.equal(separate(batch.x, seed=0, samples=10**6).sources, separate(batch.x, seed=0).sources)
