@@ -325,7 +325,7 @@ def _results(kit: AttackerKit, scored: dict[str, tuple[dict, dict]], exposure: d
     summary["mia_prior"] = summary["mia_top5_attack"]
     for encodings, values in exposure_per_image.items():
         for figure, v in values.items():
-            per_image[f"exposure_{figure}_E{encodings}"] = v.tolist()
+            per_image[exposure_column(figure, encodings)] = v.tolist()
     intervals = {figure: _interval(np.asarray(v), sub_seed(seed, f"interval-{figure}"))
                  for figure, v in per_image.items()}
     num_identities = kit.private.num_identities
@@ -340,6 +340,12 @@ def _results(kit: AttackerKit, scored: dict[str, tuple[dict, dict]], exposure: d
                   "heldout_accuracy": kit.judge_accuracy},
         "evaluator": {"heldout_accuracy": kit.second_opinion_accuracy, "role": "second opinion, not scored"},
     }
+
+
+def exposure_column(figure: str, exposure: str | int) -> str:
+    """The name of ``figure`` (``"ssim"``, ...) of an exposure: ``exposure_ssim_E20`` for 20 linked epochs,
+    ``exposure_ssim_best`` for the best single one."""
+    return f"exposure_{figure}_best" if exposure == "best" else f"exposure_{figure}_E{exposure}"
 
 
 def linked_view(epochs: int) -> str:

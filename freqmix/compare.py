@@ -22,7 +22,7 @@ from agents.registry import resolve_hyperparams
 from attacks.budget import AttackBudget
 from attacks.defenses import defense_of
 from attacks.exposure import EXPOSURES
-from attacks.privacy import AttackerKit, prepare_kit
+from attacks.privacy import RECONSTRUCTION_FIGURES, AttackerKit, exposure_column, prepare_kit
 from attacks.registry import ATTACKS
 from freqmix.evaluate import evaluate_run
 from freqmix.experiment.assembly import hyperparams_for
@@ -42,14 +42,16 @@ COLUMNS = ("defense", "identification_accuracy", "verification_accuracy", "psnr"
            "mia_top1", "mia_top5", "knn_distance", "score_pp", "score_cls", "wall_seconds")
 # Beyond the required columns: the black-box attacker's reading, what k the defense actually used, the exposure of
 # a face over E linked encodings, and the judge's clean accuracy.
-EXTRA_COLUMNS = ("ssim_blackbox", "recon_id_accuracy_blackbox", "mean_k",
-                 *(f"exposure_{figure}_E{e}" for e in EXPOSURES for figure in ("ssim", "recon_id_accuracy")),
+EXPOSURE_COLUMNS = tuple(exposure_column(figure, e) for e in (*EXPOSURES, "best")
+                         for figure in ("ssim", "recon_id_accuracy"))
+EXTRA_COLUMNS = ("ssim_blackbox", "recon_id_accuracy_blackbox", "mean_k", *EXPOSURE_COLUMNS,
                  "judge_heldout_accuracy")
 # Figures measured per attacked image: their interval resamples images within seeds, the others only seeds.
-PER_IMAGE = ("psnr", "ssim", "recon_id_accuracy", "mia_top1", "mia_top5", "knn_distance",
-             *(f"exposure_{figure}_E{e}" for e in EXPOSURES for figure in ("ssim", "recon_id_accuracy")))
-ATTACK_COLUMNS = tuple(f"{figure}_attack" for figure in ("psnr", "ssim", "recon_id_accuracy", "mia_top1",
-                                                          "mia_top5", "knn_distance"))
+PER_IMAGE = ("psnr", "ssim", "recon_id_accuracy", "mia_top1", "mia_top5", "knn_distance", *EXPOSURE_COLUMNS)
+# Which attack gave each strongest figure, and for a reconstruction figure from which view of the run.
+ATTACK_COLUMNS = (*(f"{figure}_attack" for figure in ("psnr", "ssim", "recon_id_accuracy", "mia_top1",
+                                                       "mia_top5", "knn_distance")),
+                  *(f"{figure}_view" for figure in RECONSTRUCTION_FIGURES))
 NUMERIC = tuple(c for c in COLUMNS + EXTRA_COLUMNS if c != "defense")
 BEYOND_NOISE = "Two defenses differ beyond noise where their intervals do not overlap."
 ONE_SEED_NOTE = ("One seed: the intervals cover the attacked images of one run, not seed noise, which needs at least "
@@ -220,8 +222,8 @@ def _run_row(metrics: dict[str, Any], results: dict[str, Any], reference: float 
               "ssim_blackbox": max(b["ssim_best"] for b in black),
               "recon_id_accuracy_blackbox": max(b["id_accuracy_best"] for b in black),
               "mean_k": metrics["mean_k"], "judge_heldout_accuracy": judge_accuracy,
-              **{f"exposure_{figure}_E{e}": results["exposure"][str(e)][figure]
-                 for e in EXPOSURES for figure in ("ssim", "recon_id_accuracy")}}
+              **{exposure_column(figure, e): results["exposure"][str(e)][figure]
+                 for e in (*EXPOSURES, "best") for figure in ("ssim", "recon_id_accuracy")}}
     return {"values": values, "per_image": {f: np.asarray(results["per_image"][f], dtype=float).tolist()
                                             for f in PER_IMAGE},
             "attacks": {c: s[c] for c in ATTACK_COLUMNS}}
@@ -286,7 +288,8 @@ def _write_tables(table: list[dict[str, Any]], out: Path, data: str, budget_name
          "private_identities": num_identities}, indent=2))
     judged = ", ".join(f"{a:.3f}" for a in judge_accuracy)
     shown = ("identification_accuracy", "ssim", "psnr", "recon_id_accuracy", "mia_top1", "mia_top5",
-             "knn_distance", *(f"exposure_recon_id_accuracy_E{e}" for e in EXPOSURES), "score_pp", "score_cls",
+             "knn_distance", *(exposure_column("recon_id_accuracy", e) for e in (*EXPOSURES, "best")), "score_pp",
+             "score_cls",
              "mean_k", "wall_seconds")
     lines = [f"# freqmix compare: {data}", "",
              f"budget `{budget_name}`, seeds {', '.join(map(str, seeds))}, {num_identities} private identities "
@@ -294,8 +297,11 @@ def _write_tables(table: list[dict[str, Any]], out: Path, data: str, budget_name
              f"pretrained judge (dlib ResNet) clean held-out accuracy {judged}, total {seconds / 60:.1f} min.", "",
              "Each cell: mean [95% bootstrap interval over attacked images and seeds]. Attack columns are the "
              "strongest attack run (analytic inverse, residual CGAN or decoder, white- or black-box; the stronger "
-             "model-inversion prior), named in compare.csv's *_attack columns; exposure_*_E{E}: a face's E linked "
-             "encodings averaged. score_pp: higher = more private; score_cls: accuracy relative to `none`. "
+             "model-inversion prior), named in compare.csv's *_attack columns; a reconstruction figure is the "
+             "strongest over the observed epoch (batches separated whole by the batch observer's attacks) and the "
+             "run's linked epochs (compare.csv's *_view); exposure_*_E{E}: a face's exposures over E epochs linked "
+             "and averaged; exposure_*_best: its best single exposure of 20 (an oracle pick, an upper bound). "
+             "score_pp: higher = more private; score_cls: accuracy relative to `none`. "
              + (BEYOND_NOISE if len(seeds) > 1 else ONE_SEED_NOTE) + " See docs/privacy_metrics.md.",
              "", "| defense | " + " | ".join(shown) + " |", "|" + "---|" * (len(shown) + 1)]
     lines += ["| " + row["defense"] + " | " + " | ".join(_cell(row, c) for c in shown) + " |" for row in table]
