@@ -7,6 +7,7 @@ shared (``setting.shared``) by every defense whose attacker holds that belief, a
 recovered belief is the truth: it then *is* the white-box attacker, at no further cost."""
 from __future__ import annotations
 
+from attacks.analytic import AnalyticAttack
 from attacks.attack import AttackSetting, fitted_once, seconds_once
 from attacks.decoder import DecoderAttack, train_decoder
 from attacks.progress import SECONDS_PER_DECODER_STEP
@@ -18,9 +19,12 @@ from freqmix_base.seeds import sub_seed
 _MEASURED_WIDTH, _MEASURED_LEVELS, _MEASURED_BATCH = 24, 5, 16
 
 
-def fit_decoder(setting: AttackSetting, belief: Protection, desc: str) -> DecoderAttack:
-    """The decoder trained under ``belief`` (once per belief, shared through ``setting.shared``)."""
+def fit_decoder(setting: AttackSetting, belief: Protection, desc: str) -> DecoderAttack | AnalyticAttack:
+    """The decoder trained under ``belief`` (once per belief, shared through ``setting.shared``); under a belief
+    whose pipeline inverts exactly (``none``), the analytic inverse itself, which no training can improve on."""
     budget, faces = setting.budget, setting.public_faces
+    if belief.invertible:
+        return fitted_once(setting, "exact inverse", belief, lambda held: AnalyticAttack.fit(held, faces.images))
     return fitted_once(setting, "decoder", belief, lambda held: train_decoder(
         held, faces.images, faces.labels, steps=budget.decoder_steps, seed=sub_seed(setting.seed, "decoder"),
         batch_size=budget.decoder_batch, widths=budget.decoder_widths, fill_faces=setting.auxiliary.images,
@@ -47,10 +51,15 @@ def decoder_seconds(setting: AttackSetting) -> float:
 
 
 def decoder_white_box_seconds(setting: AttackSetting) -> float:
-    """Expected seconds of the white-box decoder (nothing when one under the truth is shared)."""
-    return seconds_once(setting, "decoder", white_box(setting.truth), decoder_seconds(setting))
+    """Expected seconds of the white-box decoder (nothing when one under the truth is shared or it inverts
+    exactly)."""
+    truth = white_box(setting.truth)
+    return 0.0 if truth.invertible else seconds_once(setting, "decoder", truth, decoder_seconds(setting))
 
 
 def decoder_black_box_seconds(setting: AttackSetting) -> float:
-    """Expected seconds of the black-box decoder (nothing when its belief is the truth, whose decoder runs first)."""
+    """Expected seconds of the black-box decoder (nothing when its belief is the truth, whose decoder runs first,
+    or it inverts exactly)."""
+    if setting.belief.invertible:
+        return 0.0
     return seconds_once(setting, "decoder", setting.belief, decoder_seconds(setting), before=(setting.truth,))

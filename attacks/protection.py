@@ -63,6 +63,11 @@ class Protection:
         recipe = self.recipe
         return not self.mixes and recipe.drop == 0 and not recipe.sign_flip and recipe.laplace_epsilon is None
 
+    @property
+    def invertible(self) -> bool:
+        """Whether the pipeline's inverse gives every face back exactly (deterministic, every channel kept)."""
+        return self.deterministic and self.transform.out_channels == self.planes * COEFFS_PER_BLOCK
+
     def scatter(self, coeffs: torch.Tensor) -> torch.Tensor:
         """(N, C, h, w) protected tensors -> (N, P*64, h, w): each channel put back where this party believes it
         came from (inverse shuffle, dropped channels 0)."""

@@ -147,3 +147,20 @@ def test_one_decoder_per_belief_and_the_black_box_attacker_holding_the_truth_reu
     other = decoder_black_box(setting(guessed))
     assert other is not white and other.protection == guessed and len(shared) == 2
     assert decoder_white_box_seconds(setting(guessed)) == 0  # the truth's decoder is shared by the next defense
+
+
+def test_no_decoder_is_trained_where_the_inverse_is_exact():
+    from attacks.analytic import AnalyticAttack
+    from attacks.attack import AttackSetting
+    from attacks.decoder_attacks import decoder_black_box, decoder_white_box, decoder_white_box_seconds
+
+    faces = synthetic_faces(num_identities=2, images_per_identity=4, image_size=32, seed=0)
+    none = Protection(FrequencyTransform(1), {1: 1.0}, batch_size=8)  # all channels, nothing mixed: `none`
+    setting = AttackSetting(none, None, none, none, faces, faces, None, torch.arange(2), None, get_budget("default"),
+                            seed=0, shared={})
+    assert none.invertible and not Protection(FrequencyTransform(1, "no-dc"), {1: 1.0}).invertible
+    assert decoder_white_box_seconds(setting) == 0
+    exact = decoder_white_box(setting)
+    assert isinstance(exact, AnalyticAttack) and decoder_black_box(setting) is exact
+    x = faces.images.float()
+    assert torch.allclose(exact.reconstruct(none.transform(x)), x, atol=1e-3)
