@@ -2,9 +2,9 @@
 
 The literature's reconstruction protocol (PPFR-FD, PartialFace and MinusFace evaluations): the attacker protects its
 own faces the way it believes the defense does (:class:`attacks.protection.Protection`; fresh mixes and pose and
-lighting jitter every step) and trains a U-Net with L1 + (1 − SSIM) to map them back to the faces (the dominant,
+lighting jitter every step) and trains a U-Net with L1 + (1 − SSIM, :mod:`mixup_env.ssim`) to map them back to the faces (the dominant,
 largest-weight component of a mix). The U-Net's input is the analytic inverse under the same belief
-(:mod:`attacks.analytic`) and its output a residual added to it, with a zero-initialised last layer: at step 0 the
+(:mod:`mixup_env.analytic_inverse`) and its output a residual added to it, with a zero-initialised last layer: at step 0 the
 decoder *is* the analytic attack, so training can only add to what costs nothing. A face is decoded as it is and
 mirrored, and the two decodings averaged.
 
@@ -28,18 +28,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from attacks.analytic import AnalyticAttack
 from attacks.augment import dominant_faces, protected_training_batch
-from attacks.metrics import DATA_RANGE, ssim
 from attacks.networks import PixelGrid
 from attacks.protection import Protection
 from freqmix_base.errors import FreqmixError
 from freqmix_base.progress_bar import progress_bar
+from mixup_env.analytic_inverse import AnalyticInverse
+from mixup_env.ssim import DATA_RANGE, ssim
 
 CURVE_POINTS = 10  # learning-curve evaluations after step 0
 PROBE_FACES = 48  # attacker faces held out of training, on which the learning curve is measured
-SSIM_WINDOW = 7  # scikit-image's default uniform window, so that the loss is the metric
-_SSIM_C1, _SSIM_C2 = (0.01 * DATA_RANGE) ** 2, (0.03 * DATA_RANGE) ** 2
 
 
 def _block(in_ch: int, out_ch: int, stride: int = 1) -> nn.Sequential:
@@ -101,29 +99,12 @@ class ResidualUNet(nn.Module):
         return images + (self.codec.decode(z + residual) - self.codec.decode(z))
 
 
-def differentiable_ssim(images: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """(N,) SSIM of each image (N, P, H, W) against its target, both 0..255: scikit-image's definition (7×7 uniform
-    window, sample covariance, borders cropped, planes averaged), differentiable."""
-    norm = SSIM_WINDOW ** 2 / (SSIM_WINDOW ** 2 - 1)
-
-    def mean(x: torch.Tensor) -> torch.Tensor:
-        return F.avg_pool2d(x, SSIM_WINDOW, stride=1)
-
-    mu_x, mu_y = mean(images), mean(targets)
-    var_x = norm * (mean(images * images) - mu_x * mu_x)
-    var_y = norm * (mean(targets * targets) - mu_y * mu_y)
-    cov = norm * (mean(images * targets) - mu_x * mu_y)
-    s = ((2 * mu_x * mu_y + _SSIM_C1) * (2 * cov + _SSIM_C2)
-         / ((mu_x * mu_x + mu_y * mu_y + _SSIM_C1) * (var_x + var_y + _SSIM_C2)))
-    # The filter's valid output drops (window - 1) / 2 pixels per side, as scikit-image crops its borders.
-    return s.mean(dim=(1, 2, 3))
-
-
 @dataclass
 class DecoderAttack:
     """A trained decoder and the belief it was trained under.
 
-    :param analytic: the analytic attack of the belief (its inverse is the decoder's input).
+    :param protection: the belief the decoder was trained under.
+    :param analytic: the analytic inverse of the belief (the decoder's input).
     :param network: the residual U-Net.
     :param curve: ``{"step", "loss", "ssim", "seconds"}`` per evaluation, step 0 first: the training loss (mean since
         the last point; at step 0 the probe's loss), the SSIM of the decoded held-out probe faces against their
@@ -131,15 +112,11 @@ class DecoderAttack:
     :param device: where the network runs.
     """
 
-    analytic: AnalyticAttack
+    protection: Protection
+    analytic: AnalyticInverse
     network: ResidualUNet
     curve: list[dict[str, float]] = field(default_factory=list)
     device: str = "cpu"
-
-    @property
-    def protection(self) -> Protection:
-        """The belief the decoder was trained under."""
-        return self.analytic.protection
 
     def inverse(self, tensors: torch.Tensor) -> torch.Tensor:
         """(N, C, h, w) protected tensors -> (N, P, 8h, 8w) analytic inverses clipped to 0..255: the input."""
@@ -168,7 +145,7 @@ class DecoderAttack:
 
 
 def _loss(decoded: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    return F.l1_loss(decoded / DATA_RANGE, target / DATA_RANGE) + (1 - differentiable_ssim(decoded, target)).mean()
+    return F.l1_loss(decoded / DATA_RANGE, target / DATA_RANGE) + (1 - ssim(decoded, target)).mean()
 
 
 def train_decoder(protection: Protection, images: torch.Tensor, labels: torch.Tensor, steps: int, seed: int,
@@ -200,11 +177,11 @@ def train_decoder(protection: Protection, images: torch.Tensor, labels: torch.Te
     order = rng.permutation(len(faces))
     n_probe = min(probe_faces, len(faces) // 4)
     probe_idx, train_idx = torch.from_numpy(order[:n_probe]), torch.from_numpy(np.sort(order[n_probe:]))
-    analytic = AnalyticAttack.fit(protection, faces if fill_faces is None else fill_faces.float())
+    analytic = AnalyticInverse.fit(protection.transform, faces if fill_faces is None else fill_faces.float())
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         network = ResidualUNet(PixelGrid.fit(faces), widths).to(device)
-    attack = DecoderAttack(analytic, network, [], device)
+    attack = DecoderAttack(protection, analytic, network, [], device)
     probe_inverse, probe_target = _probe(attack, faces[probe_idx], labels[probe_idx], rng)
 
     optimizer = torch.optim.Adam(network.parameters(), lr=learning_rate)
@@ -244,5 +221,6 @@ def _curve_point(attack: DecoderAttack, step: int, inverse: torch.Tensor, target
                  running: list[float], started: float) -> dict[str, float]:
     decoded = attack.decode(inverse)
     loss = float(np.mean(running)) if running else float(_loss(decoded, target))
-    return {"step": step, "loss": loss, "ssim": float(ssim(decoded, target).mean()),
+    # The curve's SSIM in float64, as the privacy figures are computed (the loss's float32 is for speed).
+    return {"step": step, "loss": loss, "ssim": float(ssim(decoded.double(), target).mean()),
             "seconds": time.perf_counter() - started}

@@ -25,7 +25,7 @@ import torch
 
 from attacks.attack import BatchReconstructor, Reconstructor, reconstruct_observed
 from attacks.protection import ProtectedSet, Protection
-from mixup_env.leakage import pairwise_ssim, ssim
+from mixup_env.ssim import pairwise_ssim, ssim
 
 EXPOSURES = (1, 5, 20)  # linked epochs per face
 

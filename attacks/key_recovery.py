@@ -18,10 +18,9 @@ import numpy as np
 import torch
 from scipy.optimize import linear_sum_assignment
 
-from attacks.networks import raw_coefficients
 from attacks.protection import Protection
 from freqmix_base.errors import FreqmixError
-from mixup_env.frequency import COEFFS_PER_BLOCK, FrequencyTransform
+from mixup_env.frequency import COEFFS_PER_BLOCK, FrequencyTransform, images_to_coefficients
 from mixup_env.spaces import PAPER_K_CHOICES
 
 ENERGY_FLOOR = 1e-6  # squared coefficient units; keeps log finite on constant planes
@@ -90,7 +89,7 @@ def recover_channels(tensors: torch.Tensor, faces: torch.Tensor) -> KeyRecovery:
     slots = faces.shape[1] * COEFFS_PER_BLOCK
     if tensors.shape[1] > slots:
         raise FreqmixError(f"{tensors.shape[1]} protected channels cannot come from {slots} block-DCT slots")
-    clean_levels, clean_maps = _split(log_energy_maps(raw_coefficients(faces.float())))
+    clean_levels, clean_maps = _split(log_energy_maps(images_to_coefficients(faces.float())))
     seen_levels, seen_maps = _split(log_energy_maps(tensors.float()))
     # Squared distance of every observed map to every clean map: (C, slots).
     shape_cost = ((seen_maps[:, None, :] - clean_maps[None, :, :]) ** 2).mean(axis=2)

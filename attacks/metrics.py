@@ -1,5 +1,5 @@
-"""Attack metrics: image fidelity (PSNR, SSIM from scikit-image), identity leakage (accuracy, top-k, KNN feature
-distance) and the privacy scores S1–S4, ``score_pp`` and ``score_cls``.
+"""Attack metrics: image fidelity (PSNR from scikit-image, SSIM from :mod:`mixup_env.ssim`), identity leakage
+(accuracy, top-k, KNN feature distance) and the privacy scores S1–S4, ``score_pp`` and ``score_cls``.
 
 The paper (arXiv 2403.10558) does not publish its score formulas, only the weights 0.4 (visual level) and 0.6
 (attack level); the formulas below are this project's reconstruction, written out in ``docs/privacy_metrics.md``.
@@ -11,11 +11,12 @@ import math
 
 import numpy as np
 import torch
-from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+from skimage.metrics import peak_signal_noise_ratio
 
 from freqmix_base.errors import FreqmixError
+from mixup_env.ssim import DATA_RANGE
+from mixup_env.ssim import ssim as tensor_ssim
 
-DATA_RANGE = 255.0
 MAX_PSNR = 100.0  # dB; identical images have infinite PSNR, which JSON cannot hold
 PSNR_LOW, PSNR_HIGH = 10.0, 30.0  # dB; S2 is 1 at or below PSNR_LOW, 0 at or above PSNR_HIGH
 VISUAL_WEIGHT, ATTACK_WEIGHT = 0.4, 0.6  # the paper's weights
@@ -52,13 +53,12 @@ def psnr(reconstructions: torch.Tensor | np.ndarray, targets: torch.Tensor | np.
 
 
 def ssim(reconstructions: torch.Tensor | np.ndarray, targets: torch.Tensor | np.ndarray) -> np.ndarray:
-    """(N,) SSIM of each reconstruction (N, C, H, W) against its target, both 0..255 (scikit-image defaults:
-    7×7 uniform window; colour images average the per-channel SSIM)."""
+    """(N,) SSIM of each reconstruction (N, C, H, W) against its target, both 0..255, in float64 (scikit-image's
+    definition: 7×7 uniform window; colour images average the per-channel SSIM)."""
     rec, tgt = _numpy_images(reconstructions, "reconstructions"), _numpy_images(targets, "targets")
     if rec.shape != tgt.shape:
         raise FreqmixError(f"reconstructions {rec.shape} and targets {tgt.shape} differ in shape")
-    return np.array([structural_similarity(tgt[i], rec[i], data_range=DATA_RANGE, channel_axis=0)
-                     for i in range(len(rec))])
+    return tensor_ssim(torch.from_numpy(rec), torch.from_numpy(tgt)).numpy()
 
 
 def component_scores(reconstructions: torch.Tensor, images: torch.Tensor, components: torch.Tensor,

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mixup_env.frequency import LEVEL_SHIFT, block_dct, block_idct, rgb_to_ycbcr, ycbcr_to_rgb
+from mixup_env.frequency import coefficients_to_images, images_to_coefficients
 
 
 def _block(in_ch: int, out_ch: int, stride: int = 1) -> nn.Sequential:
@@ -73,12 +73,11 @@ class CoefficientCodec(StandardisedSpace):
 
     @staticmethod
     def rearrange(images: torch.Tensor) -> torch.Tensor:
-        return raw_coefficients(images)
+        return images_to_coefficients(images)
 
     @staticmethod
     def restore(planes: torch.Tensor) -> torch.Tensor:
-        pixels = block_idct(planes) + LEVEL_SHIFT
-        return ycbcr_to_rgb(pixels) if pixels.shape[1] == 3 else pixels
+        return coefficients_to_images(planes)
 
 
 class PixelGrid(StandardisedSpace):
@@ -94,16 +93,9 @@ class PixelGrid(StandardisedSpace):
         return F.pixel_shuffle(planes, 2)
 
 
-def raw_coefficients(images: torch.Tensor) -> torch.Tensor:
-    """(N, P, H, W) 0..255 -> (N, P*64, H/8, W/8): every coefficient plane, natural order, as the defense computes
-    them before selection."""
-    x = rgb_to_ycbcr(images) if images.shape[1] == 3 else images
-    return block_dct(x - LEVEL_SHIFT)
-
-
 class FrequencyUNet(nn.Module):
     """pix2pix-style U-Net generator: protected coefficient planes -> face image, as a residual on top of the
-    analytic attack (:mod:`attacks.analytic`).
+    analytic inverse (:mod:`mixup_env.analytic_inverse`).
 
     Three levels (h, h/2, h/4) with skip connections predict a correction of the standardised coefficients of the
     analytic inverse (kept channels as scattered, dropped ones from the attacker's mean face). The last layer starts

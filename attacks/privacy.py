@@ -17,7 +17,6 @@ from typing import Any
 import numpy as np
 import torch
 
-from attacks.analytic import AnalyticAttack
 from attacks.attacker_faces import attacker_faces
 from attacks.attack import FAMILIES, Attack, AttackSetting, Reconstructor, reconstruct_observed
 from attacks.budget import AttackBudget
@@ -34,6 +33,7 @@ from freqmix_base.errors import FreqmixError
 from freqmix_base.intervals import bootstrap_interval
 from freqmix_base.registry import Registry
 from freqmix_base.seeds import sub_seed
+from mixup_env.analytic_inverse import AnalyticInverse
 from recognizer.faces import FaceDataset
 from recognizer.trainer import Recognizer
 
@@ -253,7 +253,8 @@ def attack_recognizer(recognizer: Recognizer, truth: Protection, kit: AttackerKi
         # The run's epochs are read by the strongest white-box reconstructor of this defense's observed epoch.
         white = {name: scored["reconstruction"][0][name] for name in recon if not attacks.get(name).black_box}
         exposure_attack = strongest(white, "ssim_best") if white else "analytic_white_box"
-        reconstructor = fitted.get(exposure_attack) or AnalyticAttack.fit(white_box(truth), kit.auxiliary.images)
+        reconstructor = fitted.get(exposure_attack) or AnalyticInverse.fit(white_box(truth).transform,
+                                                                                 kit.auxiliary.images)
         exposure, exposure_per_image = _exposure(kit, truth, reconstructor, seed, rows, outputs.get(exposure_attack))
     line.close()
     results = _results(kit, scored, exposure, exposure_per_image, exposure_attack, len(rows), seed)

@@ -4,7 +4,7 @@ The attacker protects its own faces (identities disjoint from the private ones) 
 does (:class:`attacks.protection.Protection`: the truth for a white-box attacker, a guess for a black-box one),
 trains a U-Net generator with L1 + adversarial loss against a PatchGAN discriminator to turn them back into the
 faces (the dominant, largest-weight component of a mix), then applies it to the private protected tensors.
-The generator is a residual on top of the analytic inverse of the same belief (:mod:`attacks.analytic`): at step 0
+The generator is a residual on top of the analytic inverse of the same belief (:mod:`mixup_env.analytic_inverse`): at step 0
 it is that inverse, and its learning curve (L1, SSIM on held-back protected faces against steps) is recorded.
 """
 from __future__ import annotations
@@ -15,12 +15,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from attacks.analytic import AnalyticAttack
 from attacks.augment import dominant_faces, protected_training_batch
 from attacks.metrics import ssim
 from attacks.networks import CoefficientCodec, FrequencyUNet, PatchDiscriminator
 from attacks.protection import Protection
 from freqmix_base.progress_bar import progress_bar
+from mixup_env.analytic_inverse import AnalyticInverse
 
 L1_WEIGHT = 100.0  # pix2pix's λ (its L1 is on images in [-1, 1]; ours on [0, 1], the same ratio up to 2)
 LEARNING_RATE = 2e-4
@@ -75,7 +75,7 @@ def train_reconstruction(protection: Protection, images: torch.Tensor, labels: t
     protected = protection.protect_all(faces, labels, rng)
     in_scale = protection.scatter(protected.tensors).std(dim=(0, 2, 3))
     channels = in_scale.shape[0]
-    analytic = AnalyticAttack.fit(protection, faces)
+    analytic = AnalyticInverse.fit(protection.transform, faces)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         generator = FrequencyUNet(channels, codec, in_scale, analytic.fill, analytic.kept_mask, width).to(device)

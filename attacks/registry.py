@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import torch
 
-from attacks.analytic import AnalyticAttack
 from attacks.attack import Attack, AttackSetting, fitted_once, no_seconds, seconds_once
 from attacks.decoder_attacks import (decoder_black_box, decoder_black_box_seconds, decoder_white_box,
                                      decoder_white_box_seconds)
@@ -21,14 +20,15 @@ from attacks.unmixing import (unmix_black_box, unmix_black_box_seconds, unmix_po
                               unmix_white_box_seconds)
 from freqmix_base.registry import Registry
 from freqmix_base.seeds import sub_seed
+from mixup_env.analytic_inverse import AnalyticInverse
 
 
-def _analytic_white_box(setting: AttackSetting) -> AnalyticAttack:
-    return AnalyticAttack.fit(white_box(setting.truth), setting.auxiliary.images)
+def _analytic_white_box(setting: AttackSetting) -> AnalyticInverse:
+    return AnalyticInverse.fit(white_box(setting.truth).transform, setting.auxiliary.images)
 
 
-def _analytic_black_box(setting: AttackSetting) -> AnalyticAttack:
-    return AnalyticAttack.fit(setting.belief, setting.auxiliary.images)
+def _analytic_black_box(setting: AttackSetting) -> AnalyticInverse:
+    return AnalyticInverse.fit(setting.belief.transform, setting.auxiliary.images)
 
 
 def _cgan(setting: AttackSetting, belief: Protection, desc: str) -> ReconstructionAttack:

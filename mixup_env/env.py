@@ -27,10 +27,11 @@ import torch
 
 from freqmix_base.errors import FreqmixError
 from freqmix_base.fields import UnknownFieldError, flat_names, with_fields
+from mixup_env.analytic_inverse import AnalyticInverse
 from mixup_env.fork_safety import use_fork_safe_threads
 from mixup_env.env_config import EPISODES, EnvConfig
 from mixup_env.frequency import FrequencyTransform
-from mixup_env.leakage import AnalyticInverse, BatchLeakage, Reconstructor
+from mixup_env.leakage import BatchLeakage, Reconstructor
 from mixup_env.masking import FrequencyMixUp
 from mixup_env.rewards import TRAINED_LEAKAGE_TERMS, StepSignals, build_reward
 from mixup_env.spaces import ActionCodec, ObservationLayout
@@ -336,7 +337,7 @@ class FreqMixUpEnv(gym.Env):
                 raise FreqmixError("the leakage privacy term fills dropped channels with the training faces' mean "
                                    "face, which a streamed set does not hold in memory; drop --stream or use "
                                    "--privacy loss")
-            self.use_leakage_attack(AnalyticInverse(self.transform, self.train_data.images))
+            self.use_leakage_attack(AnalyticInverse.fit(self.transform, self.train_data.images))
 
     def _untrained_info(self) -> dict[str, Any]:
         # reset()'s info: the keys, shapes and dtypes of a step's, with the values of a step that trained nothing

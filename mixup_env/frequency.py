@@ -104,7 +104,20 @@ def block_idct(coeffs: torch.Tensor) -> torch.Tensor:
     return pixels.reshape(n, p, h * BLOCK, w * BLOCK)
 
 
-@lru_cache(maxsize=None)
+def images_to_coefficients(images: torch.Tensor) -> torch.Tensor:
+    """(N, P, H, W) 0..255 -> (N, P*64, H/8, W/8): every coefficient plane in natural order (colour in YCbCr, level
+    shift 128), as the transform computes them before it selects and shuffles channels."""
+    x = rgb_to_ycbcr(images) if images.shape[1] == 3 else images
+    return block_dct(x - LEVEL_SHIFT)
+
+
+def coefficients_to_images(coeffs: torch.Tensor) -> torch.Tensor:
+    """(N, P*64, h, w) every coefficient plane -> (N, P, 8h, 8w) images 0..255, not clipped: the exact inverse of
+    :func:`images_to_coefficients`."""
+    pixels = block_idct(coeffs) + LEVEL_SHIFT
+    return ycbcr_to_rgb(pixels) if pixels.shape[1] == 3 else pixels
+
+
 @lru_cache(maxsize=16)
 def bilinear_upsampling_matrix(n: int, factor: int) -> torch.Tensor:
     """The (factor·n, n) float64 matrix U of 1-D linear interpolation with aligned corners, as
@@ -250,7 +263,7 @@ class FrequencyTransform:
         if self.image_channels == 3:
             # Colour is converted in floating point anyway; centring before the DCT keeps float32 coefficients of
             # the (non-integer) YCbCr planes within the 1e-4 round trip.
-            coeffs = block_dct(rgb_to_ycbcr(x.to(dtype)) - LEVEL_SHIFT)
+            coeffs = images_to_coefficients(x.to(dtype))
         else:
             # The level shift, folded in: shifting a block by s changes only its DC coefficient, by 8·s. A strided
             # pass over 1/64 of the output instead of a pass over every pixel.
@@ -268,9 +281,7 @@ class FrequencyTransform:
             raise FreqmixError(f"expected {self.out_channels} frequency channels, got {c}")
         full = coeffs.new_zeros(n, self.image_channels * COEFFS_PER_BLOCK, h, w, dtype=torch.float64)
         full[:, self.kept.to(coeffs.device)] = coeffs.double()
-        x = block_idct(full) + LEVEL_SHIFT
-        if self.image_channels == 3:
-            x = ycbcr_to_rgb(x)
+        x = coefficients_to_images(full)
         if self.upsample > 1:
             x = bilinear_downsample(x, self.upsample)
         return x.to(coeffs.dtype)

@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 import torch
 
-from attacks.analytic import AnalyticAttack
 from attacks.exposure import EXPOSURES, epoch_exposures, run_exposures
 from attacks.metrics import ssim
 from attacks.protection import Protection
+from mixup_env.analytic_inverse import AnalyticInverse
 from mixup_env.frequency import FrequencyTransform
 from mixup_env.recipe import Recipe
 from recognizer.data import synthetic_faces
@@ -17,7 +17,7 @@ from recognizer.data import synthetic_faces
 def setting():
     faces = synthetic_faces(num_identities=8, images_per_identity=4, image_size=32, seed=0)
     truth = Protection(FrequencyTransform(1, key=3), {2: 1.0}, batch_size=16)
-    return faces, truth, AnalyticAttack.fit(truth, faces.images)
+    return faces, truth, AnalyticInverse.fit(truth.transform, faces.images)
 
 
 def test_an_epoch_exposes_each_face_as_the_mean_of_the_rows_that_show_it_best(setting):
@@ -63,7 +63,7 @@ def test_a_deterministic_protection_exposes_a_face_alike_in_every_epoch(setting,
     # The evaluation reads E epochs of a deterministic protection as the observed one (privacy.py's _exposure).
     faces, _, _ = setting
     truth = Protection(FrequencyTransform(1, "high", key=3), {k: 1.0}, recipe, batch_size=16)
-    analytic = AnalyticAttack.fit(truth, faces.images)
+    analytic = AnalyticInverse.fit(truth.transform, faces.images)
     x = faces.images.float()
     wanted = torch.arange(len(x))
     epochs = [truth.protect_all(x, faces.labels, np.random.default_rng(seed)) for seed in (0, 1)]

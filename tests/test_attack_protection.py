@@ -3,9 +3,8 @@ import numpy as np
 import pytest
 import torch
 
-from attacks.networks import raw_coefficients
 from attacks.protection import GUESSED_EPSILON, Protection, black_box_guess, white_box
-from mixup_env.frequency import FrequencyTransform
+from mixup_env.frequency import FrequencyTransform, images_to_coefficients
 from mixup_env.recipe import Recipe
 from recognizer.data import synthetic_faces
 
@@ -42,7 +41,7 @@ def test_scatter_puts_channels_back_in_their_slots(faces):
     x = faces.images.float()
     full = p.scatter(p.transform(x))
     kept = p.transform.kept
-    assert torch.allclose(full[:, kept], raw_coefficients(x)[:, kept], atol=1e-3)
+    assert torch.allclose(full[:, kept], images_to_coefficients(x)[:, kept], atol=1e-3)
     dropped = torch.ones(64, dtype=torch.bool)
     dropped[kept] = False
     assert (full[:, dropped] == 0).all()
@@ -54,9 +53,9 @@ def test_white_box_inverts_the_truth_and_black_box_does_not(faces):
     truth = Protection(FrequencyTransform(1, "high", n_high=20, key=9), {1: 1.0})
     tensors = truth.transform(x)
     kept = truth.transform.kept
-    assert torch.allclose(white_box(truth).scatter(tensors)[:, kept], raw_coefficients(x)[:, kept], atol=1e-3)
+    assert torch.allclose(white_box(truth).scatter(tensors)[:, kept], images_to_coefficients(x)[:, kept], atol=1e-3)
     guess = black_box_guess(truth, seed=0)
-    assert not torch.allclose(guess.scatter(tensors)[:, kept], raw_coefficients(x)[:, kept], atol=1e-3)
+    assert not torch.allclose(guess.scatter(tensors)[:, kept], images_to_coefficients(x)[:, kept], atol=1e-3)
 
 
 def test_black_box_keeps_what_is_public_and_guesses_the_secrets():

@@ -7,8 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mixup_env.frequency import (
-    FrequencyTransform, block_dct, block_idct, key_permutation, rgb_to_ycbcr, select_channels, ycbcr_to_rgb,
-    zigzag_order,
+    FrequencyTransform, block_dct, block_idct, coefficients_to_images, images_to_coefficients, key_permutation,
+    rgb_to_ycbcr, select_channels, ycbcr_to_rgb, zigzag_order,
 )
 
 
@@ -33,6 +33,17 @@ def test_block_dct_matches_cv2_per_block():
 def test_block_inverse_is_exact_in_float64():
     x = _images(3, 1, 112, 112).double()
     assert (block_idct(block_dct(x)) - x).abs().max() < 1e-9
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_every_plane_helpers_are_the_transform_before_selection_and_its_exact_inverse(channels):
+    x = _images(2, channels, 16, 24, seed=4).double()
+    coeffs = images_to_coefficients(x)
+    assert coeffs.shape == (2, 64 * channels, 2, 3)
+    assert torch.allclose(coeffs, FrequencyTransform(channels)(x), atol=1e-9)
+    keyed = FrequencyTransform(channels, "high", key=5)
+    assert torch.allclose(coeffs[:, keyed.kept], keyed(x), atol=1e-9)
+    assert (coefficients_to_images(coeffs) - x).abs().max() < 1e-9
 
 
 @pytest.mark.parametrize("channels", [1, 3])

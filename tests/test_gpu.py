@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 import torch
 
-from attacks.analytic import AnalyticAttack
 from attacks.budget import AttackBudget
 from attacks.decoder import train_decoder
 from attacks.evaluator import train_evaluator
@@ -21,6 +20,7 @@ from freqmix.cli import main
 from freqmix.evaluate import evaluate_run
 from freqmix.experiment.config import TrainConfig
 from freqmix.experiment.launch import run_training
+from mixup_env.analytic_inverse import AnalyticInverse
 from mixup_env.frequency import FrequencyTransform
 from recognizer.data import synthetic_faces
 from recognizer.trainer import Recognizer
@@ -78,7 +78,7 @@ def test_decoder_trains_on_cuda_from_the_analytic_inverse() -> None:
     tensors = belief.protect_all(faces.images.float(), faces.labels, np.random.default_rng(1)).tensors
     untrained = train_decoder(belief, faces.images, faces.labels, steps=0, seed=0, widths=(8, 16), progress=False,
                               device="cuda")
-    expected = AnalyticAttack.fit(belief, faces.images).reconstruct(tensors)
+    expected = AnalyticInverse.fit(belief.transform, faces.images).reconstruct(tensors)
     assert torch.allclose(untrained.reconstruct(tensors), expected, atol=1e-3)
     trained = train_decoder(belief, faces.images, faces.labels, steps=3, seed=0, widths=(8, 16), progress=False,
                             device="cuda")
