@@ -1,6 +1,7 @@
 """Non-learning recipe choosers that behave as Stable-Baselines3 algorithms: ``predict()``, and a ``learn()`` that
 acts for a number of env steps with SB3's callback protocol (nothing is learned), so that one training loop
-(``freqmix.experiment.loop.drive``) serves every agent.
+(``freqmix.experiment.loop.drive``) serves every agent: a fixed k, k drawn at random, k on a schedule of the run's
+progress; and the ``build(env, seed, hyperparams)`` functions that :mod:`agents.registry` names.
 
 They read the action encoding from the env's :class:`mixup_env.spaces.ActionCodec` (the one place that says
 what an action means) and nothing else of the env.
@@ -15,6 +16,7 @@ import numpy as np
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.logger import Logger
 
+from agents.schedules import SCHEDULES
 from freqmix_base.errors import FreqmixError
 from mixup_env.recipe import Recipe
 from mixup_env.spaces import ActionCodec
@@ -159,3 +161,48 @@ class RandomK(_RecipeChooser):
         """Restore :meth:`extra_state`."""
         super().load_extra_state(state, steps_done)
         self.rng.bit_generator.state = state["rng"]
+
+
+class KSchedule(_RecipeChooser):
+    """k from a schedule of the run's progress; the other recipe fields fixed.
+
+    :param name: a registered schedule (``linear``, ``step``, ``cosine``).
+    :param codec: the env's action codec.
+    :param recipe: the non-k recipe fields; defaults to the codec's.
+    """
+
+    def __init__(self, name: str, codec: ActionCodec, recipe: Recipe | None = None) -> None:
+        super().__init__(codec, recipe or codec.default)
+        self.name, self.shape = name, SCHEDULES.get(name)
+        self._actions = [codec.encode(replace(self.recipe, k=k)) for k in codec.k_choices]
+
+    def k_at(self, progress: float) -> int:
+        """The k choice at ``progress`` (0..1) of the run."""
+        low, high = self.codec.k_choices[0], self.codec.k_choices[-1]
+        target = low + (high - low) * self.shape(min(max(progress, 0.0), 1.0))
+        return self.codec.k_choices[int(np.argmin([abs(k - target) for k in self.codec.k_choices]))]
+
+    def _action(self) -> Any:
+        progress = self.num_timesteps / max(1, self.end_timesteps)
+        return self._actions[self.codec.k_choices.index(self.k_at(progress))]
+
+
+def build_fixed(env: gym.Env, seed: int, hyperparams: dict[str, Any]) -> FixedK:
+    """The fixed agent on ``env``: ``hyperparams["k"]`` images per mix (its one hyperparameter)."""
+    agent = FixedK(hyperparams["k"], env.get_wrapper_attr("codec"))
+    agent.set_env(env, seed)
+    return agent
+
+
+def build_random(env: gym.Env, seed: int, hyperparams: dict[str, Any]) -> RandomK:
+    """k drawn uniformly per batch, from the agent's own generator seeded with ``seed`` (no hyperparameters)."""
+    agent = RandomK(env.get_wrapper_attr("codec"), seed=seed)
+    agent.set_env(env, seed)
+    return agent
+
+
+def build_schedule(env: gym.Env, seed: int, hyperparams: dict[str, Any], schedule: str) -> KSchedule:
+    """k following the registered ``schedule`` of the run's progress (no hyperparameters)."""
+    agent = KSchedule(schedule, env.get_wrapper_attr("codec"))
+    agent.set_env(env, seed)
+    return agent

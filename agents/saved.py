@@ -19,11 +19,6 @@ from agents.baselines import _RecipeChooser
 from freqmix_base.errors import FreqmixError
 
 
-def is_saved_policy(name: str) -> bool:
-    """Whether an ``--agent`` value names a saved policy file rather than a registered agent."""
-    return str(name).endswith(".zip")
-
-
 class SavedPolicy(_RecipeChooser):
     """A saved SB3 policy that only acts.
 
@@ -51,12 +46,13 @@ class SavedPolicy(_RecipeChooser):
 
 
 def saved_policy_builder(path: str, algorithms: dict[str, type[BaseAlgorithm]]) -> Callable[..., SavedPolicy]:
-    """A ``build(env, seed, k, hyperparams)`` that loads ``path`` with the algorithm its run's config.json names.
+    """A ``build(env, seed, hyperparams)`` that loads ``path`` with the algorithm its run's config.json names (a
+    saved policy takes no hyperparameters).
 
     :param algorithms: registered agent name -> SB3 class.
     """
 
-    def build(env: gym.Env, seed: int, k: int, hyperparams: dict[str, Any]) -> SavedPolicy:
+    def build(env: gym.Env, seed: int, hyperparams: dict[str, Any]) -> SavedPolicy:
         zip_path = Path(path)
         config = zip_path.parent / "config.json"
         if not zip_path.is_file():

@@ -56,7 +56,7 @@ class Defense:
     :param recipe: the non-k fields of the recipe.
     :param agent: who chooses k (``agents.registry.AGENTS``), on the paper's env ``FreqMixUp-v0``; a name with
         ``{seed}`` is a template, e.g. of a policy saved per seed.
-    :param k: the fixed agent's k.
+    :param k: the fixed agent's k (its hyperparameter; None: its default); refused with an agent that chooses k.
     :param reward: the reward the agent learns under (``mixup_env.rewards.REWARDS``).
     :param privacy: the constrained reward's privacy term (``mixup_env.rewards.PRIVACY_TERMS``); None: the run's.
     :param keyed: the channels are shuffled with the defender's secret key.
@@ -65,10 +65,14 @@ class Defense:
     transform: TransformConfig = field(default_factory=TransformConfig)
     recipe: Recipe = field(default_factory=Recipe)
     agent: str = "fixed"
-    k: int = 1
+    k: int | None = None
     reward: str = "loss"
     privacy: str | None = None
     keyed: bool = False
+
+    def __post_init__(self) -> None:
+        if self.agent != "fixed" and self.k is not None:
+            raise FreqmixError(f"a defense whose agent is {self.agent!r} chooses k itself; k={self.k} would do nothing")
 
     def for_seed(self, seed: int) -> Defense:
         """This defense under the run seed ``seed``: its secret key drawn where it shuffles, an agent template
@@ -77,10 +81,11 @@ class Defense:
                        agent=self.agent.format(seed=seed))
 
 
-def hybrid(agent: str = "fixed", k: int = 1, reward: str = "loss", channels: str = "high",
+def hybrid(agent: str = "fixed", k: int | None = None, reward: str = "loss", channels: str = "high",
            privacy: str | None = None) -> Defense:
     """The paper's hybrid mask (PPFR-FD's channel selection ``channels`` and keyed shuffle, then frequency MixUp
-    with Dirichlet(1) weights), k chosen by ``agent`` under ``reward`` (and its privacy term ``privacy``)."""
+    with Dirichlet(1) weights), k chosen by ``agent`` (``k``: the fixed agent's) under ``reward`` (and its privacy
+    term ``privacy``)."""
     return Defense(TransformConfig(channels=channels), Recipe(weights="dirichlet", alpha=1.0), agent, k, reward,
                    privacy, keyed=True)
 
@@ -94,10 +99,10 @@ ADAPTIVE_AGENTS = {"reinforce-loss": ("reinforce", "loss", None),
 ADAPTIVE_DEFENSES = tuple(ADAPTIVE_AGENTS)
 
 DEFENSES: Registry[Defense] = Registry("defense", "--defenses")
-DEFENSES.register("none", Defense())
-DEFENSES.register("ppfr", Defense(TransformConfig(channels="high"), keyed=True))
-DEFENSES.register("partial", Defense(TransformConfig(channels="high"), Recipe(drop=PARTIAL_DROP), keyed=True))
-DEFENSES.register("dctdp", Defense(TransformConfig(channels="no-dc"), Recipe(laplace_epsilon=DCTDP_EPSILON)))
+DEFENSES.register("none", Defense(k=1))
+DEFENSES.register("ppfr", Defense(TransformConfig(channels="high"), k=1, keyed=True))
+DEFENSES.register("partial", Defense(TransformConfig(channels="high"), Recipe(drop=PARTIAL_DROP), k=1, keyed=True))
+DEFENSES.register("dctdp", Defense(TransformConfig(channels="no-dc"), Recipe(laplace_epsilon=DCTDP_EPSILON), k=1))
 DEFENSES.register("instahide", Defense(recipe=Recipe(weights="instahide", sign_flip=True), k=4))
 for _suffix, _channels in (("", "high"), ("-nodc", "no-dc")):
     for _k in PAPER_K_CHOICES:

@@ -8,7 +8,8 @@ import numpy as np
 import torch
 
 from agents.continuous import BoxRelaxation
-from agents.registry import agent_spec, build_agent
+from agents.build import build_agent
+from agents.registry import AGENTS
 from mixup_env.env import FreqMixUpEnv
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -22,7 +23,7 @@ torch.set_num_threads(1)
 
 for name in args.agents.split(","):
     env = FreqMixUpEnv(args.data, image_size=args.image_size, total_steps=args.steps)
-    if agent_spec(name).box_actions:  # SAC/TD3 choose a point in [-1, 1]; the wrapper bins it into a k
+    if AGENTS.get(name).box_actions:  # SAC/TD3 choose a point in [-1, 1]; the wrapper bins it into a k
         env = BoxRelaxation(env)
     # YAML hyperparameters for the env id, the split features extractor, the CPU, the seed: all by the registry.
     model = build_agent(name, env, seed=args.seed, env_id="FreqMixUp-v0")

@@ -18,7 +18,9 @@ from typing import Any
 import matplotlib
 import numpy as np
 
-from agents.registry import resolve_hyperparams
+from agents.build import resolve_hyperparams
+from agents.config import AgentConfig
+from agents.registry import learns
 from freqmix.experiment.assembly import hyperparams_for
 from freqmix.experiment.config import TrainConfig, env_action
 from freqmix.experiment.launch import run_training
@@ -52,7 +54,7 @@ class AgentChoice:
 
     :param label: the name in the tables (``"fixed:4"``).
     :param agent: the registered agent name.
-    :param k: k of a fixed agent (None: the ``--k`` default).
+    :param k: k of a fixed agent (None: the fixed agent's default).
     """
 
     label: str
@@ -60,18 +62,22 @@ class AgentChoice:
     k: int | None = None
 
 
-def parse_agents(text: str) -> list[AgentChoice]:
-    """``"reinforce,fixed:4,random"`` -> agent choices; ValueError on an empty list or a bad ``fixed:K``."""
+def parse_agents(text: str, k: int | None = None) -> list[AgentChoice]:
+    """``"reinforce,fixed:4,random"`` -> agent choices, a plain ``fixed`` taking ``k`` (``--k``; None: its
+    default); FreqmixError on an empty list, a bad ``fixed:K``, or a ``k`` that no plain ``fixed`` takes."""
     choices = []
     for item in (part.strip() for part in text.split(",")):
         if not item:
             continue
-        name, sep, k = item.partition(":")
-        if sep and (name != "fixed" or not k.isdigit()):
+        name, sep, number = item.partition(":")
+        if sep and (name != "fixed" or not number.isdigit()):
             raise FreqmixError(f"bad agent {item!r} in --agents; only fixed takes a k, as fixed:K (e.g. fixed:4)")
-        choices.append(AgentChoice(item, name, int(k) if sep else None))
+        choices.append(AgentChoice(item, name, int(number) if sep else k if name == "fixed" else None))
     if not choices:
         raise FreqmixError("--agents is empty; give a comma-separated list, e.g. reinforce,ppo,fixed,random")
+    if k is not None and not any(choice.label == "fixed" for choice in choices):
+        raise FreqmixError(f"--k sets the k of a plain fixed agent, and --agents {text} has none; drop --k (or add "
+                           "fixed, or use fixed:K)")
     return choices
 
 
@@ -85,8 +91,8 @@ def run_ablation(base: TrainConfig, choices: list[AgentChoice], seeds: list[int]
                  progress: bool = True, overwrite: bool = False) -> list[dict[str, Any]]:
     """Train every agent with every seed (same data and budget) into ``out/AGENT/seedS``; one row per run.
 
-    :param base: the shared configuration (its agent, k and seed are replaced per run); its ``hyperparams`` go to
-        every learning agent (fixed and random take none).
+    :param base: the shared configuration (its agent and seed are replaced per run); its ``hyperparams`` go to
+        every learning agent (the choosers take none; a fixed agent takes its choice's k).
     :param choices: the agents to compare.
     :param seeds: the seeds every agent runs with.
     :param overwrite: replace the results of an earlier ablation in ``out`` and its run folders (else a non-empty
@@ -94,18 +100,19 @@ def run_ablation(base: TrainConfig, choices: list[AgentChoice], seeds: list[int]
     """
     env_action(base.agent.env_id)
     refuse_streaming(base)
+    if base.agent.hyperparams and not any(learns(choice.agent) for choice in choices):
+        raise FreqmixError("--hp reaches the learning agents, and --agents has none; drop --hp")
     for choice in choices:  # unknown names and hyperparameters fail before hours of training, not after
-        resolve_hyperparams(choice.agent, base.agent.env_id, hyperparams_for(base, choice.agent))
+        resolve_hyperparams(choice.agent, base.agent.env_id, _hyperparams(base, choice))
         if choice.agent == "fixed":
-            note_unusual_k(base.agent.k if choice.k is None else choice.k)
+            note_unusual_k(AgentConfig("fixed", _hyperparams(base, choice)).fixed_k())
     claim_output_folder(out, overwrite, ABLATION_FILES)
     out.mkdir(parents=True, exist_ok=True)
     runs = []
     for choice in choices:
         for seed in seeds:
-            config = replace(base, seed=seed).with_options(
-                agent=choice.agent, k=base.agent.k if choice.k is None else choice.k,
-                hyperparams=hyperparams_for(base, choice.agent))
+            config = replace(base, seed=seed).with_options(agent=choice.agent,
+                                                           hyperparams=_hyperparams(base, choice))
             folder = out / choice.label.replace(":", "_k") / f"seed{seed}"
             metrics = run_training(config, folder, progress=progress, overwrite=overwrite)
             steps = _read_steps(folder / "steps.csv")
@@ -121,6 +128,12 @@ def run_ablation(base: TrainConfig, choices: list[AgentChoice], seeds: list[int]
                   f"mean k {metrics['mean_k']:.2f}  {late}"
                   f"mean reward {runs[-1]['mean_reward']:.3f}  {metrics['wall_seconds']:.0f} s", flush=True)
     return runs
+
+
+def _hyperparams(base: TrainConfig, choice: AgentChoice) -> dict[str, Any]:
+    """What agent ``choice`` gets: ``--hp`` if it learns, its k if it is a fixed agent given one, else nothing."""
+    own = {"k": choice.k} if choice.k is not None else {}
+    return {**hyperparams_for(base, choice.agent), **own}
 
 
 def summarize(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from agents.config import AgentConfig
+from agents.registry import chooser_defaults
 from freqmix.options import add_hp_option, add_overwrite_option, add_train_options, config_from_args
 from freqmix_base.errors import FreqmixError
 from freqmix_base.fields import default_of
@@ -20,7 +21,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--agents", default=DEFAULT_AGENTS,
                    help=f"comma-separated agents; fixed:K is the fixed agent with k=K (default {DEFAULT_AGENTS})")
     p.add_argument("--seeds", type=int, default=3, help="seeds per agent: --seed, --seed+1, ...")
-    p.add_argument("--k", type=int, default=default_of(AgentConfig, "k"), help="k of a plain 'fixed' agent")
+    p.add_argument("--k", type=int, default=chooser_defaults("fixed")["k"], help="k of a plain 'fixed' agent")
     p.add_argument("--env", default=default_of(AgentConfig, "env_id"), help="FreqMixUp-v0 | FreqMixUpRecipe-v0")
     add_hp_option(p, "override a hyperparameter of every learning agent (repeatable), as freqmix train --hp")
     p.add_argument("--out", default="runs/ablate", help="output folder")
@@ -36,6 +37,7 @@ def _cmd_ablate(args: argparse.Namespace) -> None:
         raise FreqmixError(f"--seeds must be >= 1, not {args.seeds}")
     base = config_from_args(args, hyperparams=parse_overrides(args.hp))
     out = Path(args.out)
-    ablate(base, parse_agents(args.agents), [base.seed + i for i in range(args.seeds)], out,
+    choices = parse_agents(args.agents, args.k if "k" in args.given else None)
+    ablate(base, choices, [base.seed + i for i in range(args.seeds)], out,
            progress=not args.no_progress, overwrite=args.overwrite)
     print((out / "ablation.md").read_text(), end="")

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from freqmix.benchmarks.timing import DEFAULT_ROUNDS
 from freqmix.options import add_overwrite_option
+from freqmix_base.errors import FreqmixError
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -27,6 +28,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _cmd_bench(args: argparse.Namespace) -> None:
+    if args.no_train and "train_steps" in args.given:
+        raise FreqmixError("--train-steps sets the freqmix train run that --no-train skips; drop one of them")
     from freqmix.bench import format_table, run_bench
 
     result = run_bench(Path(args.out), rounds=args.rounds, batch_size=args.batch_size, image_size=args.image_size,

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
-from agents.registry import resolve_hyperparams
+from agents.build import resolve_hyperparams
 from attacks.budget import AttackBudget
 from attacks.defenses import defense_of
 from attacks.exposure import EXPOSURES
@@ -203,8 +203,11 @@ def _finished_row(folder: Path, fingerprint: dict[str, Any]) -> dict[str, Any] |
         saved = json.loads((folder / ROW_FILE).read_text())
     except (OSError, ValueError):
         return None
+    if isinstance(saved.get("config"), dict):  # read as a run's config, so that older flat forms still match
+        saved["config"] = TrainConfig.from_json(json.dumps(saved["config"])).flat()
     # A JSON round trip makes tuples lists, so the fingerprint is compared in the form it was saved in.
-    return saved["row"] if {k: saved.get(k) for k in fingerprint} == json.loads(json.dumps(fingerprint)) else None
+    expected = json.loads(json.dumps(fingerprint))
+    return saved["row"] if json.loads(json.dumps({k: saved.get(k) for k in fingerprint})) == expected else None
 
 
 def _run_row(metrics: dict[str, Any], results: dict[str, Any], reference: float | None, judge_accuracy: float,

@@ -11,10 +11,13 @@ from attacks.budget import BUDGETS, get_budget
 from attacks.defenses import DEFENSES, PROTECTION_OPTIONS, parse_defenses
 from freqmix.options import (
     add_attacker_faces_option, add_hp_option, add_overwrite_option, add_train_options, config_from_args, flag,
+    refuse_unused_options,
 )
 from freqmix_base.errors import FreqmixError
 
 DEFAULT_PRIVATE_FRACTION = 0.5  # the attacker needs identities of its own
+# What --gather reads (it trains and attacks nothing): every other option would be ignored.
+GATHER_OPTIONS = frozenset({"gather", "out", "overwrite", "defenses", "threads"})
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -51,23 +54,23 @@ def hide_refused_options(p: argparse.ArgumentParser) -> None:
 
 def refuse_ignored_options(given: set[str]) -> None:
     """FreqmixError for options in ``given`` (the options typed) that a comparison would ignore: the protection
-    options (every defense sets its own) and --data-workers without --stream (the faces are held in memory)."""
+    options and the reward (every defense sets its own)."""
     # Options that every defense sets itself: given, they would be silently replaced.
-    conflicting = [flag(dest) for dest in PROTECTION_OPTIONS if dest in given]
+    conflicting = [flag(dest) for dest in (*PROTECTION_OPTIONS, "reward") if dest in given]
     if conflicting:
-        raise FreqmixError(f"each defense sets its own protection, so it would ignore {', '.join(conflicting)}; "
-                           "drop them (choose protections with --defenses, see attacks/defenses.py)")
-    if "data_workers" in given and "stream" not in given:
-        raise FreqmixError("--data-workers sets the decoding processes of --stream, which a comparison does not use "
-                           "(it holds the faces in memory); drop --data-workers")
+        raise FreqmixError(f"each defense sets its own protection and reward, so it would ignore "
+                           f"{', '.join(conflicting)}; drop them (choose protections with --defenses, see "
+                           "attacks/defenses.py)")
 
 
 def _cmd_compare(args: argparse.Namespace) -> None:
     refuse_ignored_options(args.given)
     defenses = parse_defenses(args.defenses)
     if args.gather:
-        if args.resume:
-            raise FreqmixError("--gather trains nothing, so there is nothing to --resume; drop one of them")
+        trained = sorted(args.given - GATHER_OPTIONS)
+        if trained:
+            raise FreqmixError(f"--gather trains and attacks nothing, so it would ignore "
+                               f"{', '.join(flag(dest) for dest in trained)}; drop them")
         from freqmix.gather import gather_compare
 
         table, seeds = gather_compare([Path(folder) for folder in args.gather], Path(args.out),
@@ -80,6 +83,7 @@ def _cmd_compare(args: argparse.Namespace) -> None:
 
     epochs = args.epochs if args.epochs is not None else budget.recognizer_epochs
     base = config_from_args(args, epochs=epochs, hyperparams=parse_overrides(args.hp))
+    refuse_unused_options(base, args.given)
     table = run_compare(base, defenses, budget, Path(args.out), seeds=args.seeds, progress=not args.no_progress,
                         device=base.recognizer.device, resume=args.resume, overwrite=args.overwrite,
                         attacker_folder=args.attacker_faces)

@@ -66,7 +66,7 @@ def learn_deployed_policies(base: TrainConfig, seeds: list[int], episodes: int, 
     template = str((out / "learn" / "seed{seed}" / "agent.zip").resolve())
     if DEPLOYED not in DEFENSES.names():
         fixed2 = DEFENSES.get("fixed2")
-        DEFENSES.register(DEPLOYED, replace(fixed2, agent=template, reward="constrained"))
+        DEFENSES.register(DEPLOYED, replace(fixed2, agent=template, k=None, reward="constrained"))
     elif DEFENSES.get(DEPLOYED).agent != template:
         raise FreqmixError(f"the {DEPLOYED} defense is already registered with another policy in this process")
     return DEPLOYED

@@ -7,7 +7,10 @@ from pathlib import Path
 
 from attacks.budget import BUDGETS, get_budget
 from freqmix.compare_command import DEFAULT_PRIVATE_FRACTION, hide_refused_options, refuse_ignored_options
-from freqmix.options import add_hp_option, add_overwrite_option, add_train_options, config_from_args
+from freqmix.options import (
+    add_hp_option, add_overwrite_option, add_train_options, config_from_args, refuse_unused_options,
+)
+from freqmix_base.errors import FreqmixError
 
 DEFAULT_EPISODES = 3
 
@@ -34,12 +37,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def _cmd_frontier(args: argparse.Namespace) -> None:
     refuse_ignored_options(args.given)
+    if args.no_deployed and "learn_episodes" in args.given:
+        raise FreqmixError("--learn-episodes sets how long the deployed policy learns, which --no-deployed skips; "
+                           "drop one of them")
     budget = get_budget(args.budget)
     from agents.hyperparams import parse_overrides  # the experiment's machinery, once the options are sound
     from freqmix.frontier import PRIVACY, UTILITY, run_frontier
 
     base = config_from_args(args, epochs=args.epochs if args.epochs is not None else budget.recognizer_epochs,
                             hyperparams=parse_overrides(args.hp))
+    refuse_unused_options(base, args.given)
     verdicts = run_frontier(base, args.budget, args.seeds, args.learn_episodes, Path(args.out),
                             deployed=not args.no_deployed, progress=not args.no_progress, resume=args.resume,
                             overwrite=args.overwrite)

@@ -11,6 +11,7 @@ import warnings
 from typing import TYPE_CHECKING
 
 from freqmix_base.errors import FreqmixError
+from freqmix_base.fields import UnusedOptionError, refuse_unused
 
 if TYPE_CHECKING:
     from freqmix.experiment.config import TrainConfig
@@ -27,7 +28,7 @@ def add_train_options(p: argparse.ArgumentParser) -> None:
     for name, (_, f, hint) in flat_fields().items():
         if "help" not in f.metadata:
             continue
-        options = {key: value for key, value in f.metadata.items() if key not in ("group", "flat")}
+        options = {key: value for key, value in f.metadata.items() if key not in ("group", "flat", "needs")}
         target: argparse._ActionsContainer = p
         if "group" in f.metadata:
             if f.metadata["group"] not in groups:
@@ -121,6 +122,24 @@ def note_unusual_k(k: int) -> None:
     elif k > high:  # k < 1 is refused where the env checks its k choices
         warnings.warn(f"--k {k} lies outside the paper's range {low}..{high}; results are not comparable to its "
                       "tables", stacklevel=2)
+
+
+def refuse_unused_options(config: TrainConfig, given: set[str]) -> None:
+    """UnusedOptionError for an option in ``given`` (the options typed) that ``config`` would ignore: a field whose
+    ``needs`` the other options do not meet (``--n-high`` without ``--channels high``), or a recipe field that the
+    recipe action chooses per batch when the agent chooses whole recipes (a learning agent or a saved policy on
+    ``FreqMixUpRecipe-v0``)."""
+    from agents.registry import is_saved_policy, learns
+    from freqmix.experiment.config import env_action, flat_fields
+    from mixup_env.spaces import ACTION_FIELDS
+
+    refuse_unused(config, [name for name in flat_fields() if name in given], spell=flag)
+    agent = config.agent.name
+    if is_saved_policy(agent) or learns(agent):
+        chosen = [name for name in ACTION_FIELDS[env_action(config.agent.env_id)] if name in given]
+        if chosen:
+            raise UnusedOptionError(f"{flag(chosen[0])} does nothing: --agent {agent} chooses it for every batch on "
+                                    f"--env {config.agent.env_id}; drop it")
 
 
 def refuse_streaming(config: TrainConfig) -> None:

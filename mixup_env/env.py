@@ -16,7 +16,6 @@ analytic inverse shows it, before and after mixing (see :data:`RENDER_COLUMNS`).
 """
 from __future__ import annotations
 
-import difflib
 import inspect
 from collections import deque
 from typing import Any
@@ -26,10 +25,11 @@ import numpy as np
 import torch
 
 from freqmix_base.errors import FreqmixError
-from freqmix_base.fields import UnknownFieldError, flat_names, with_fields
+from freqmix_base.fields import with_fields
 from mixup_env.analytic_inverse import AnalyticInverse
 from mixup_env.fork_safety import use_fork_safe_threads
 from mixup_env.env_config import EPISODES, EnvConfig
+from mixup_env.env_options import refuse_unknown_options, refuse_unused_options
 from mixup_env.frequency import FrequencyTransform
 from mixup_env.leakage import BatchLeakage, Reconstructor
 from mixup_env.masking import FrequencyMixUp
@@ -51,16 +51,15 @@ INFO_KEYS = ("k", "weights", "loss", "reward", "cost", "lambda", "leakage", "lr"
 NOT_MEASURED = -1.0  # info["leakage"] of a reward that needs no leakage signal (NaN would break info equality checks)
 
 
-def _refuse_unknown_options(config: EnvConfig, options: dict[str, Any]) -> None:
-    """UnknownFieldError naming every keyword ``FreqMixUpEnv`` (so ``gymnasium.make``) takes, with the closest to
-    the first unknown one: the constructor's own and the configuration's flat field names."""
-    accepted = _CONSTRUCTOR_NAMES | flat_names(config)
-    unknown = [name for name in options if name not in accepted]
-    if unknown:
-        close = difflib.get_close_matches(unknown[0], sorted(accepted), n=3, cutoff=0.6)
-        hint = f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else ""
-        raise UnknownFieldError(f"unknown option {unknown[0]!r} for FreqMixUpEnv{hint}; it takes "
-                                f"{', '.join(sorted(accepted))}")
+def _training_faces(data: FaceDataset | StreamedTrainingSet | str, image_size: int | None, data_seed: int | None
+                    ) -> tuple[FaceDataset | StreamedTrainingSet, FaceDataset | None]:
+    """(train, test) faces: a dataset as given (no test part), or a data spec loaded (at ``image_size`` and
+    ``data_seed`` where given, else ``load_dataset``'s defaults) and split per identity."""
+    if isinstance(data, (FaceDataset, StreamedTrainingSet)):
+        return data, None
+    seed = {"seed": data_seed} if data_seed is not None else {}
+    full = load_dataset(data, **({"image_size": image_size} if image_size is not None else {}), **seed)
+    return split_per_identity(full, **seed)
 
 
 class FreqMixUpEnv(gym.Env):
@@ -71,8 +70,10 @@ class FreqMixUpEnv(gym.Env):
         (``"synthetic"``, a folder path, ``"olivetti"``, ``"lfw"``), which is split per identity and trained on
         its train part (the test part is kept as ``test_data``).
     :param config: the env's :class:`EnvConfig` (default: its defaults).
-    :param image_size: square side (pixels, multiple of 8) when ``data`` is a spec.
-    :param data_seed: seed of the train/test split when ``data`` is a spec.
+    :param image_size: square side (pixels, multiple of 8) when ``data`` is a spec (default: ``load_dataset``'s);
+        refused beside a dataset.
+    :param data_seed: seed of the data spec (its synthetic faces, its train/test split; default 0); refused beside a
+        dataset.
     :param render_mode: None, or ``"rgb_array"`` (:meth:`render` returns a picture of the last trained batch).
     :param initial_backbone: backbone weights every fresh recognizer starts from (e.g.
         ``recognizer.pretrain.pretrain_backbone`` on public faces through the same mask); None: random weights.
@@ -85,8 +86,8 @@ class FreqMixUpEnv(gym.Env):
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 4}
 
-    def __init__(self, data: FaceDataset | str = "synthetic", config: EnvConfig | None = None, image_size: int = 112,
-                 data_seed: int = 0, render_mode: str | None = None,
+    def __init__(self, data: FaceDataset | str = "synthetic", config: EnvConfig | None = None,
+                 image_size: int | None = None, data_seed: int | None = None, render_mode: str | None = None,
                  initial_backbone: dict[str, torch.Tensor] | None = None,
                  leakage_attack: Reconstructor | None = None, **options: Any) -> None:
         super().__init__()
@@ -94,14 +95,14 @@ class FreqMixUpEnv(gym.Env):
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise FreqmixError(f"render_mode {render_mode!r} is not supported; use None or 'rgb_array'")
         self.render_mode = render_mode
-        _refuse_unknown_options(config or EnvConfig(), options)
+        refuse_unknown_options(config or EnvConfig(), options, _CONSTRUCTOR_NAMES)
         config = with_fields(config or EnvConfig(), **options)
+        spec_options = [name for name, value in (("image_size", image_size), ("data_seed", data_seed))
+                         if value is not None]
+        dataset_given = isinstance(data, (FaceDataset, StreamedTrainingSet))
+        refuse_unused_options(config, options, spec_options if dataset_given else [], leakage_attack is not None)
         self.config = config
-        if isinstance(data, (FaceDataset, StreamedTrainingSet)):
-            self.train_data, self.test_data = data, None
-        else:
-            full = load_dataset(data, image_size=image_size, seed=data_seed)
-            self.train_data, self.test_data = split_per_identity(full, seed=data_seed)
+        self.train_data, self.test_data = _training_faces(data, image_size, data_seed)
         batch_size = config.batch_size
         if not 1 <= batch_size <= len(self.train_data):
             raise FreqmixError(

@@ -20,7 +20,8 @@ class EnvConfig:
 
     :param action: ``"k"`` (Discrete over ``k_choices``, the paper's) or ``"recipe"`` (MultiDiscrete).
     :param k_choices: the k values actions choose among.
-    :param default_recipe: non-k recipe fields for ``action="k"`` (weights, alpha, sign flip, drop, noise).
+    :param default_recipe: the recipe fields the action does not choose (for ``action="k"``: weights, alpha, sign
+        flip, drop, noise; for ``"recipe"``: noise); its k stays 1, since k is the action.
     :param transform: the frequency transform (channels kept, shuffle key, upsampling).
     :param recognizer: the recognizer (backbone, head, embedding size, lr, device).
     :param batch_size: images per step (the last incomplete batch of an epoch is dropped).
@@ -42,7 +43,7 @@ class EnvConfig:
 
     action: str = "k"
     k_choices: tuple[int, ...] = PAPER_K_CHOICES
-    default_recipe: Recipe = Recipe(k=2)
+    default_recipe: Recipe = Recipe()
     transform: TransformConfig = TransformConfig()
     recognizer: RecognizerConfig = RecognizerConfig()
     batch_size: int = 32

@@ -33,7 +33,7 @@ class Recipe:
 
     k: int = 1
     weights: str = option("dirichlet", "mixing weight scheme", choices=WEIGHT_SCHEMES)
-    alpha: float = option(1.0, "Dirichlet concentration")
+    alpha: float = option(1.0, "Dirichlet concentration", needs=("weights", "dirichlet"))
     sign_flip: bool = option(False, "random sign flip of mixed coefficients")
     drop: float = option(0.0, "fraction of channels zeroed per mixed output")
     laplace_epsilon: float | None = option(None, "DCTDP: Laplace noise of budget ε on the mixed coefficients "

@@ -69,17 +69,22 @@ class RewardConfig:
     reward: str = option("loss", "constrained: privacy (--privacy) - λ × accuracy shortfall × the step's share of "
                                  "the mixing, λ by dual ascent; loss: the paper's (recognition loss)", choices=REWARDS)
     accuracy_target: float = option(0.85, "clean-probe accuracy below which a step has a cost")
-    utility_weight: float = option(0.0, "loss reward: reward -= weight × the accuracy shortfall")
-    lambda_lr: float = option(2.0, "constrained reward: dual ascent step on λ per probe and unit of shortfall")
+    utility_weight: float = option(0.0, "loss reward: reward -= weight × the accuracy shortfall",
+                                   needs=("reward", "loss"))
+    lambda_lr: float = option(2.0, "constrained reward: dual ascent step on λ per probe and unit of shortfall",
+                              needs=("reward", "constrained"))
     privacy: str = option("loss", "constrained reward's privacy term: loss (of the mixed batch), leakage (1 - SSIM "
                                   "of the free analytic attack on it) or decoder-leakage (1 - SSIM of a decoder "
-                                  "trained on the attacker's faces before the run)", choices=PRIVACY_TERMS)
-    constraint_start: float = option(0.0, "constrained reward: share of the run from which the constraint binds")
+                                  "trained on the attacker's faces before the run)", choices=PRIVACY_TERMS,
+                         needs=("reward", "constrained"))
+    constraint_start: float = option(0.0, "constrained reward: share of the run from which the constraint binds",
+                                     needs=("reward", "constrained"))
     lambda_kp: float = option(0.0, "constrained reward: proportional gain (PID Lagrangian): the price of the "
-                                   "shortfall is λ + gain × shortfall")
+                                   "shortfall is λ + gain × shortfall", needs=("reward", "constrained"))
     ascent: str = option("conditional", "constrained reward: plain dual ascent on λ, or conditional (each step "
                                          "scaled by how far the mixing since the last probe can still respond: no "
-                                         "wind-up while k is already the least)", choices=ASCENTS)
+                                         "wind-up while k is already the least)", choices=ASCENTS,
+                        needs=("reward", "constrained"))
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,8 @@ WEIGHT_OPTIONS: tuple[tuple[str, float], ...] = (
 )
 DROP_LEVELS = (0.0, 0.1, 0.25, 0.5)
 ACTION_KINDS = ("k", "recipe")
+#: The recipe fields each kind of action chooses for every batch (the rest come from the codec's default recipe).
+ACTION_FIELDS = {"k": ("k",), "recipe": ("k", "weights", "alpha", "sign_flip", "drop")}
 OBSERVATION_HIGH = 100.0
 
 STATE_FIELDS = (
@@ -49,11 +51,11 @@ class ActionCodec:
 
     :param kind: ``"k"`` (Discrete, the paper's) or ``"recipe"`` (MultiDiscrete).
     :param k_choices: the k values the actions choose among (ascending, distinct, >= 1).
-    :param default: the recipe whose non-k fields the ``"k"`` codec uses.
+    :param default: the recipe whose fields the action does not choose (:data:`ACTION_FIELDS`) every action takes.
     """
 
     def __init__(self, kind: str = "k", k_choices: Sequence[int] = PAPER_K_CHOICES,
-                 default: Recipe = Recipe(k=2)) -> None:
+                 default: Recipe = Recipe()) -> None:
         if kind not in ACTION_KINDS:
             raise ActionError(f"unknown action kind {kind!r}; choose one of {', '.join(ACTION_KINDS)}")
         k_choices = tuple(int(k) for k in k_choices)

@@ -24,6 +24,6 @@ class TransformConfig:
     """
 
     channels: ChannelSelection = option("all", "frequency channels kept", choices=SELECTIONS, type=str)
-    n_high: int = option(DEFAULT_N_HIGH, "channels per plane kept by --channels high")
+    n_high: int = option(DEFAULT_N_HIGH, "channels per plane kept by --channels high", needs=("channels", "high"))
     key: int | None = option(None, "secret key of the channel shuffle (default: none)")
     upsample: int = option(1, "×s upsampling before the DCT")

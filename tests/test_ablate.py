@@ -41,7 +41,7 @@ def test_ablate_writes_tables_and_plot(tmp_path, capsys):
     assert "constrained" in table[0] and any(line.startswith("| mean k |") for line in table[8:])
     hyperparams = [json.loads((tmp_path / name / "seed0" / "config.json").read_text())["agent"]["hyperparams"]
                    for name in ("reinforce", "fixed_k6")]
-    assert hyperparams == [{"ent_coef": 0.05}, {}]  # --hp reaches the learning agents only
+    assert hyperparams == [{"ent_coef": 0.05}, {"k": 6}]  # --hp reaches the learning agents only
     assert (tmp_path / "ablation.png").read_bytes()[:4] == b"\x89PNG"
     assert "| reinforce |" in capsys.readouterr().out
 

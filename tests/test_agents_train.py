@@ -11,8 +11,10 @@ from stable_baselines3.common.utils import LinearSchedule
 
 from agents.continuous import BoxRelaxation
 from agents.hyperparams import HYPERPARAMS_DIR, load_hyperparams, parse_overrides, parse_value, schedule
-from agents.registry import AGENTS, build_agent, load_agent, resolve_hyperparams
+from agents.build import build_agent, load_agent, resolve_hyperparams
+from agents.registry import AGENTS
 from freqmix.cli import main
+from freqmix_base.errors import FreqmixError
 from freqmix.experiment.config import TrainConfig
 from freqmix.experiment.launch import run_training
 from mixup_env import ENV_IDS
@@ -132,7 +134,7 @@ def test_box_agents_need_the_relaxation():
     assert build_agent("sac", BoxRelaxation(env), seed=0, env_id="FreqMixUp-v0").action_space.shape == (1,)
 
 
-@pytest.mark.parametrize("name", [name for name, spec in AGENTS.items() if spec.algorithm is not None])
+@pytest.mark.parametrize("name", [name for name, entry in AGENTS.items() if entry.learns])
 def test_shipped_yaml_files_are_valid_for_every_env_they_list(name):
     for env_id in ENV_IDS:
         if name == "dqn" and env_id == "FreqMixUpRecipe-v0":
@@ -192,7 +194,7 @@ def test_reinforce_learns_to_mix_more_on_orl(shared_data, tmp_path):
 def test_choosers_learn_like_sb3_algorithms_with_callbacks():
     from stable_baselines3.common.callbacks import BaseCallback
 
-    from agents.registry import build_agent
+    from agents.build import build_agent
     from mixup_env.env import FreqMixUpEnv
     from recognizer.data import synthetic_faces
 
@@ -214,3 +216,25 @@ def test_choosers_learn_like_sb3_algorithms_with_callbacks():
     assert agent.num_timesteps == 3
     agent.learn(2, callback=None, reset_num_timesteps=False)
     assert agent.num_timesteps == 5 and env.recognizer.step == 5
+
+
+def test_one_registration_makes_an_algorithm_an_agent(tmp_path):
+    # One register_sb3 line (a "module:attr" entry point) is all the code an algorithm needs: --agent's help lists
+    # it without importing it, the builder imports it, and its YAML file is the one other thing to write.
+    from agents.build import agent_spec
+    from agents.registry import learns, register_sb3
+    from freqmix.cli import command_parser
+    from stable_baselines3 import A2C
+
+    register_sb3("a2c-twin", "stable_baselines3:A2C")
+    try:
+        assert "a2c-twin" in command_parser("train").format_help() and learns("a2c-twin")
+        assert agent_spec("a2c-twin").algorithm is A2C
+        (tmp_path / "a2c-twin.yml").write_text("FreqMixUp-v0:\n  n_steps: 4\n")
+        assert resolve_hyperparams("a2c-twin", "FreqMixUp-v0", folder=tmp_path) == {"n_steps": 4}
+        env = FreqMixUpEnv(synthetic_faces(num_identities=4, images_per_identity=4, image_size=32), batch_size=8,
+                           embedding_dim=16)
+        with pytest.raises(FreqmixError, match="a2c-twin.yml; create it with an entry for FreqMixUp-v0"):
+            build_agent("a2c-twin", env, seed=0, env_id="FreqMixUp-v0")
+    finally:
+        AGENTS.unregister("a2c-twin")

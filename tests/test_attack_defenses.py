@@ -35,7 +35,7 @@ def test_mixing_defenses_use_the_hybrid_mask(name):
     assert sorted(transform.kept.tolist()) == highest and 0 not in transform.kept.tolist()
     assert torch.equal(transform.kept, ppfr.kept) and config.transform.key == secret_key(4)
     assert not torch.equal(transform.kept, torch.tensor(highest))  # shuffled
-    assert config.agent.name != "fixed" or config.agent.k == int(name[5:])
+    assert config.agent.name != "fixed" or config.agent.fixed_k() == int(name[5:])
 
 
 @pytest.mark.parametrize("name", MIXING)
@@ -48,11 +48,11 @@ def test_nodc_variants_keep_63_channels_and_the_same_mixing(name):
 
 def test_a_defense_overrides_the_protection_whole_and_round_trips_through_config_json():
     # Protection options of the base run never leak into a defense: its pieces replace the base's whole.
-    base = TrainConfig.of(channels="no-dc", key=9, weights="uniform", drop=0.5, agent="ppo", k=5, reward="loss",
+    base = TrainConfig.of(channels="no-dc", key=9, weights="uniform", drop=0.5, agent="ppo", reward="loss",
                           accuracy_target=0.7, hyperparams={"n_steps": 8}, seed=3)
     run = base.defended_by(defense_of("ppfr", 3))
     assert run.transform == TransformConfig(channels="high", key=secret_key(3)) and run.recipe == Recipe()
-    assert (run.agent.name, run.agent.k, run.agent.hyperparams) == ("fixed", 1, {})
+    assert (run.agent.name, run.agent.hyperparams) == ("fixed", {"k": 1})
     assert (run.objective.reward, run.objective.accuracy_target, run.seed) == ("loss", 0.7, 3)  # the rest: the base's
     adaptive = base.defended_by(defense_of("adaptive", 3), {"n_steps": 8})
     assert (adaptive.agent.name, adaptive.agent.hyperparams, adaptive.objective.reward) == (
@@ -64,7 +64,7 @@ def test_a_defense_overrides_the_protection_whole_and_round_trips_through_config
         defense = defense_of(name, 1)
         restored = TrainConfig.from_json(base.defended_by(defense).to_json())
         assert (restored.transform, restored.recipe) == (defense.transform, defense.recipe), name
-        assert (restored.agent.name, restored.agent.k, restored.objective.reward) == (
+        assert (restored.agent.name, restored.agent.fixed_k(), restored.objective.reward) == (
             defense.agent, defense.k, defense.reward), name
 
 
@@ -90,7 +90,7 @@ def test_partial_keeps_a_different_quarter_of_ppfr_s_channels_in_every_tensor():
     from recognizer.data import synthetic_faces
 
     config, transform = _transform("partial", seed=2)
-    assert torch.equal(transform.kept, _transform("ppfr", seed=2)[1].kept) and config.agent.k == 1
+    assert torch.equal(transform.kept, _transform("ppfr", seed=2)[1].kept) and config.agent.fixed_k() == 1
     faces = synthetic_faces(num_identities=4, images_per_identity=4, image_size=32, seed=0)
     protection = Protection(transform, {1: 1.0}, config.recipe, batch_size=8)
     tensors = protection.protect_all(faces.images.float(), faces.labels, np.random.default_rng(0)).tensors

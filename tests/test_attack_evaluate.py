@@ -25,7 +25,7 @@ ATTACKS = {"analytic_white_box", "analytic_black_box", "cgan_white_box", "cgan_b
 def _config(**overrides):
     # 2 private identities with 3 training faces each: the pretrained judge costs ~0.1 s per face on a CPU.
     options = dict(data="synthetic", image_size=32, private_fraction=0.1, train_per_identity=3, steps=3,
-                   batch_size=6, embedding_dim=16, channels="high", key=5, agent="fixed", k=3)
+                   batch_size=6, embedding_dim=16, channels="high", key=5, agent="fixed", hyperparams={"k": 3})
     return TrainConfig.of(**{**options, **overrides})
 
 
@@ -104,7 +104,7 @@ def test_the_key_recovery_is_scored_and_the_exposure_uses_the_strongest_white_bo
 
 
 def test_an_unprotected_run_is_inverted_exactly(tmp_path):
-    run_training(_config(channels="all", key=None, k=1), tmp_path, progress=False)
+    run_training(_config(channels="all", key=None, hyperparams={"k": 1}), tmp_path, progress=False)
     results = evaluate_run(tmp_path, TINY, progress=False)
     analytic = results["reconstruction"]["analytic_white_box"]
     assert analytic["ssim_best"] == pytest.approx(1.0, abs=1e-6) and analytic["psnr_best"] > 50

@@ -274,8 +274,9 @@ def test_truncated_checkpoint_file(finished_run, capsys):
 def test_bad_numbers_and_devices(option, value, fragment, out, image_folder, capsys):
     root = image_folder({"ann": 4, "bob": 4, "cy": 4})
     # The option comes last, so it wins over FAST's (argparse keeps the last value).
-    assert_user_error(*freqmix(["train", "--data", str(root), "--out", str(out), *FAST, option, value], capsys),
-                      fragment)
+    reward = ["--reward", "loss"] if option == "--utility-weight" else []  # the loss reward's weight
+    assert_user_error(*freqmix(["train", "--data", str(root), "--out", str(out), *FAST, *reward, option, value],
+                               capsys), fragment)
     assert_kept(out)
 
 

@@ -140,7 +140,7 @@ def test_config_reruns_a_saved_run_and_flags_override_it(tmp_path):
     assert main(["train", "--config", str(saved), "--k", "4", "--epochs", "1", "--no-progress",
                  "--out", str(changed)]) == 0
     config = json.loads((changed / "config.json").read_text())
-    assert (config["agent"]["k"], config["training"]["steps"], config["training"]["epochs"]) == (4, None, 1)
+    assert (config["agent"]["hyperparams"]["k"], config["training"]["steps"], config["training"]["epochs"]) == (4, None, 1)
     assert (config["transform"]["channels"], config["seed"]) == ("no-dc", 5)
 
 

@@ -112,7 +112,8 @@ def test_an_existing_comparison_is_refused_without_resume_or_overwrite(compare_d
     assert (compare_dir / "compare.csv").read_bytes() == before
 
 
-def test_resume_reuses_every_finished_run_and_rebuilds_the_same_table(compare_dir, tmp_path, monkeypatch):
+@pytest.mark.parametrize("older", [False, True])
+def test_resume_reuses_every_finished_run_and_rebuilds_the_same_table(compare_dir, tmp_path, monkeypatch, older):
     import shutil
 
     import freqmix.compare as compare
@@ -120,6 +121,10 @@ def test_resume_reuses_every_finished_run_and_rebuilds_the_same_table(compare_di
     copy = tmp_path / "copy"
     shutil.copytree(compare_dir, copy)
     (copy / "compare.csv").unlink()
+    for path in copy.rglob("compare_row.json") if older else []:  # rows saved when k was the agent's own field
+        saved = json.loads(path.read_text())
+        saved["config"]["k"] = saved["config"]["hyperparams"].pop("k")
+        path.write_text(json.dumps(saved))
 
     def no_training(*args, **kwargs):
         raise AssertionError("a finished run was trained again")
@@ -171,7 +176,7 @@ def test_hp_reaches_every_learning_defense_and_no_other(tmp_path):
     assert main(argv) == 0
     learned = json.loads((out / "reinforce-constrained" / "config.json").read_text())["agent"]["hyperparams"]
     fixed = json.loads((out / "fixed2" / "config.json").read_text())["agent"]["hyperparams"]
-    assert learned == {"n_steps": 2, "baseline": "value"} and fixed == {}
+    assert learned == {"n_steps": 2, "baseline": "value"} and fixed == {"k": 2}  # the fixed agent's own k only
 
 
 def _csv_rows(folder):
@@ -181,7 +186,7 @@ def _csv_rows(folder):
 
 def test_gather_rebuilds_the_table_from_the_finished_runs(compare_dir, rows, tmp_path):
     # The runs' rows aggregate to the very table the comparison wrote, number for number.
-    assert main(["compare", "--gather", str(compare_dir), "--out", str(tmp_path / "gathered"), "--no-progress"]) == 0
+    assert main(["compare", "--gather", str(compare_dir), "--out", str(tmp_path / "gathered")]) == 0
     assert _csv_rows(tmp_path / "gathered") == rows
     # Rows of older versions do not name their defense: their folder (OUT/<defense>/seed<S>/) does.
     older = tmp_path / "older"
@@ -191,8 +196,7 @@ def test_gather_rebuilds_the_table_from_the_finished_runs(compare_dir, rows, tmp
         target = older / path.relative_to(compare_dir)
         target.parent.mkdir(parents=True)
         target.write_text(json.dumps(saved))
-    assert main(["compare", "--gather", str(older), "--defenses", "fixed2", "--out", str(tmp_path / "g2"),
-                 "--no-progress"]) == 0
+    assert main(["compare", "--gather", str(older), "--defenses", "fixed2", "--out", str(tmp_path / "g2")]) == 0
     assert _csv_rows(tmp_path / "g2") == {"fixed2": rows["fixed2"]}
 
 
@@ -206,18 +210,18 @@ def test_gather_takes_one_data_set_at_other_paths_and_refuses_other_content(comp
         target = moved / path.relative_to(compare_dir)
         target.parent.mkdir(parents=True)
         target.write_text(json.dumps(saved))
-    assert main(["compare", "--gather", str(moved), "--out", str(tmp_path / "gathered"), "--no-progress"]) == 0
+    assert main(["compare", "--gather", str(moved), "--out", str(tmp_path / "gathered")]) == 0
     assert _csv_rows(tmp_path / "gathered") == rows
     for i, path in enumerate(sorted(moved.rglob("compare_row.json"))):
         path.write_text(json.dumps({**json.loads(path.read_text()), "data_digest": f"digest{i % 2}"}))
-    assert main(["compare", "--gather", str(moved), "--out", str(tmp_path / "refused"), "--no-progress"]) == 2
+    assert main(["compare", "--gather", str(moved), "--out", str(tmp_path / "refused")]) == 2
     assert "hold different faces" in capsys.readouterr().err
     assert not (tmp_path / "refused").exists()
 
 
 def test_gather_refuses_runs_of_different_comparisons(compare_dir, tmp_path, capsys):
     def error(*argv):
-        assert main(["compare", *argv, "--no-progress"]) == 2
+        assert main(["compare", *argv]) == 2
         err = capsys.readouterr().err.strip()
         assert err.startswith("freqmix: error: ") and "\n" not in err
         return err
@@ -227,7 +231,7 @@ def test_gather_refuses_runs_of_different_comparisons(compare_dir, tmp_path, cap
     (tmp_path / "empty").mkdir()
     assert "no finished defense/seed run" in error("--gather", str(tmp_path / "empty"), "--out", out)
     assert "no finished run of fixed4" in error("--gather", str(compare_dir), "--defenses", "fixed4", "--out", out)
-    assert "nothing to --resume" in error("--gather", str(compare_dir), "--resume", "--out", out)
+    assert "would ignore --resume" in error("--gather", str(compare_dir), "--resume", "--out", out)
     other = tmp_path / "other" / "fixed6"
     other.mkdir(parents=True)
     saved = json.loads(next(compare_dir.rglob("compare_row.json")).read_text())

@@ -18,7 +18,7 @@ from recognizer.config import RecognizerConfig
 
 
 def test_train_config_hands_each_piece_its_own_fields():
-    config = TrainConfig.of(agent="fixed", k=8, env="FreqMixUpRecipe-v0", channels="high", n_high=20, key=7,
+    config = TrainConfig.of(agent="fixed", hyperparams={"k": 8}, env="FreqMixUpRecipe-v0", channels="high", n_high=20, key=7,
                             upsample=2, weights="uniform", alpha=0.5, sign_flip=True, drop=0.25, laplace_epsilon=3.0,
                             backbone="iresnet18", head="cosface", embedding_dim=64, lr=0.05, batch_size=16,
                             probe_every=5, reward="loss", utility_weight=2.0, accuracy_target=0.8, augment_shift=0.0)
@@ -30,7 +30,7 @@ def test_train_config_hands_each_piece_its_own_fields():
         recognizer=RecognizerConfig(backbone="iresnet18", head="cosface", embedding_dim=64, lr=0.05),
         batch_size=16, total_steps=123, probe_every=5, objective=RewardConfig(utility_weight=2.0, accuracy_target=0.8),
         augment_shift=0.0)
-    assert config.agent == AgentConfig(name="fixed", k=8, env_id="FreqMixUpRecipe-v0")
+    assert config.agent == AgentConfig(name="fixed", hyperparams={"k": 8}, env_id="FreqMixUpRecipe-v0")
 
 
 def test_flat_options_reach_nested_fields_and_unknown_ones_fail():
@@ -80,11 +80,15 @@ OLD_FLAT = {"data": "/faces", "agent": "fixed", "k": 3, "env": "FreqMixUp-v0", "
 
 def test_flat_config_json_of_older_versions_is_read():
     config = TrainConfig.from_json(json.dumps(OLD_FLAT))
-    assert config == TrainConfig.of(data="/faces", k=3, image_size=32, steps=40, epochs=100, input_norm="none",
-                                    sampler="shuffle")
+    assert config == TrainConfig.of(data="/faces", hyperparams={"k": 3}, image_size=32, steps=40, epochs=100,
+                                    input_norm="none", sampler="shuffle")
     assert config.recognizer.input_norm == "none"  # such runs trained without one, so their reruns do too
-    assert {**config.flat(), "resolved_steps": 40} == {**OLD_FLAT, "input_norm": "none", "pretrain_on": None,
-                                                       "pretrain_epochs": 20, "pretrain_k": 1, "sampler": "shuffle"}
+    old_k = {key: value for key, value in OLD_FLAT.items() if key != "k"}  # the fixed agent's k: a hyperparameter
+    assert {**config.flat(), "resolved_steps": 40} == {**old_k, "input_norm": "none", "pretrain_on": None,
+                                                       "pretrain_epochs": 20, "pretrain_k": 1, "sampler": "shuffle",
+                                                       "hyperparams": {"k": 3}}
+    learner = TrainConfig.from_json(json.dumps({**OLD_FLAT, "agent": "reinforce"}))
+    assert learner.agent.hyperparams == {}  # other agents ignored the k older files saved
     with_norm = TrainConfig.from_json(json.dumps({**OLD_FLAT, "input_norm": "rms", "reward": "loss"}))
     assert (with_norm.recognizer.input_norm, with_norm.objective.reward) == ("rms", "loss")
     lacking = {key: value for key, value in OLD_FLAT.items() if key != "augment_shift"}
@@ -96,8 +100,8 @@ def test_flat_names_are_unique_and_cover_every_piece_field_with_a_flag():
 
     names = flat_fields()
     assert len(names) == len(TrainConfig().flat()) == len({(piece, f.name) for piece, f, _ in names.values()})
-    assert {"agent", "k", "env", "hyperparams", "channels", "weights", "reward", "probe_every", "seed"} <= set(names)
-    assert "data_parallel" not in names and names["k"].piece == "agent"  # Recipe.k is the agent's choice
+    assert {"agent", "env", "hyperparams", "channels", "weights", "reward", "probe_every", "seed"} <= set(names)
+    assert "data_parallel" not in names and "k" not in names  # k is the fixed agent's hyperparameter
 
 
 def test_baselines_keep_every_non_k_field_of_the_default_recipe():
@@ -107,9 +111,20 @@ def test_baselines_keep_every_non_k_field_of_the_default_recipe():
 
 
 def test_the_torch_free_name_lists_are_the_registries_names():
-    from agents.config import AGENT_NAMES
-    from agents.registry import AGENTS
     from recognizer.config import INPUT_NORM_NAMES
     from recognizer.input_norm import INPUT_NORMS
 
-    assert INPUT_NORM_NAMES == INPUT_NORMS.names() and AGENT_NAMES == AGENTS.names()
+    assert INPUT_NORM_NAMES == INPUT_NORMS.names()
+
+
+def test_nested_config_json_of_older_versions_moves_k_to_the_fixed_agent():
+    saved = json.loads(TrainConfig.of(agent="fixed", hyperparams={"k": 5}).to_json())
+    saved["agent"] = {"name": "fixed", "k": 5, "hyperparams": {}, "env_id": "FreqMixUp-v0"}  # as older runs wrote it
+    assert TrainConfig.from_json(json.dumps(saved)).agent.hyperparams == {"k": 5}
+    saved["agent"] = {"name": "ppo", "k": 2, "hyperparams": {"n_steps": 8}, "env_id": "FreqMixUp-v0"}
+    assert TrainConfig.from_json(json.dumps(saved)).agent.hyperparams == {"n_steps": 8}
+
+
+def test_the_recipe_k_of_a_run_is_refused():
+    with pytest.raises(FreqmixError, match="recipe.k=3 does nothing: k is the agent's choice"):
+        TrainConfig(recipe=Recipe(k=3))

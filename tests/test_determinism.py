@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from agents.build import agent_spec
 from agents.registry import AGENTS
 from freqmix.cli import main
 
@@ -20,7 +21,7 @@ TIMINGS = ("wall_seconds", "images_per_second")
 
 def _updates_early(name: str) -> list[str]:
     """``--hp`` overrides that make agent ``name`` learn within a few steps."""
-    algorithm = AGENTS[name].algorithm
+    algorithm = agent_spec(name).algorithm
     if algorithm is None:
         return []
     takes = inspect.signature(algorithm.__init__).parameters

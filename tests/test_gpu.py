@@ -89,7 +89,7 @@ def test_decoder_trains_on_cuda_from_the_analytic_inverse() -> None:
 
 def test_evaluate_runs_every_attack_on_cuda(tmp_path) -> None:
     config = TrainConfig.of(data="synthetic", image_size=32, private_fraction=0.1, train_per_identity=3, steps=3,
-                            batch_size=6, embedding_dim=16, channels="high", key=5, agent="fixed", k=3,
+                            batch_size=6, embedding_dim=16, channels="high", key=5, agent="fixed", hyperparams={"k": 3},
                             device="cuda")
     run_training(config, tmp_path, progress=False)
     tiny = AttackBudget("gpu-tiny", recognizer_epochs=1, evaluator_steps=4, cgan_steps=2, cgan_batch=8, cgan_width=8,

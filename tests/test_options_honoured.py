@@ -94,3 +94,54 @@ def test_k_outside_the_papers_range_gets_a_note(tmp_path, k, note):
 def test_k_inside_the_papers_range_gets_no_note(tmp_path, recwarn):
     assert main(["train", *TINY, "--k", "6", "--out", str(tmp_path / "run")]) == 0
     assert not [w for w in recwarn if "paper" in str(w.message)]
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--n-high", "20"], "--n-high does nothing unless --channels is 'high'; drop it"),
+    (["--weights", "uniform", "--alpha", "0.5"], "--alpha does nothing unless --weights is 'dirichlet'"),
+    (["--reward", "loss", "--lambda-lr", "3"], "--lambda-lr does nothing unless --reward is 'constrained'"),
+    (["--reward", "loss", "--privacy", "leakage"], "--privacy does nothing unless --reward is 'constrained'"),
+    (["--reward", "loss", "--ascent", "plain"], "--ascent does nothing unless --reward is 'constrained'"),
+    (["--reward", "loss", "--lambda-kp", "1"], "--lambda-kp does nothing unless --reward is 'constrained'"),
+    (["--reward", "loss", "--constraint-start", "0.5"], "--constraint-start does nothing unless --reward is"),
+    (["--utility-weight", "1"], "--utility-weight does nothing unless --reward is 'loss'"),
+    (["--train-identities", "auxiliary"], "--train-identities does nothing unless --private-fraction is given"),
+    (["--data-workers", "4"], "--data-workers does nothing unless --stream is given"),
+    (["--pretrain-epochs", "5"], "--pretrain-epochs does nothing unless --pretrain-on is given"),
+    (["--pretrain-k", "2"], "--pretrain-k does nothing unless --pretrain-on is given"),
+    (["--episodes", "1"], "--episodes does nothing unless --episode is 'run'"),  # a default typed out, too
+    (["--agent", "ppo", "--env", "FreqMixUpRecipe-v0", "--weights", "uniform"],
+     "--weights does nothing: --agent ppo chooses it for every batch on --env FreqMixUpRecipe-v0"),
+    (["--agent", "linear", "--hp", "k=4"], "unknown hyperparameter 'k' for agent 'linear'; it takes none"),
+])
+def test_train_refuses_an_option_the_others_make_do_nothing(tmp_path, capsys, extra, message):
+    out = tmp_path / "run"
+    assert main(["train", *TINY, *extra, "--out", str(out)]) == 2
+    assert message in error_line(capsys)
+    assert not out.exists()
+
+
+def test_the_fixed_agent_on_the_recipe_env_takes_the_recipe_fields(tmp_path):
+    out = tmp_path / "run"
+    assert main(["train", *TINY, "--env", "FreqMixUpRecipe-v0", "--weights", "uniform", "--k", "3",
+                 "--out", str(out)]) == 0
+    saved = json.loads((out / "config.json").read_text())
+    assert saved["recipe"]["weights"] == "uniform" and saved["agent"]["hyperparams"] == {"k": 3}
+
+
+@pytest.mark.parametrize("command, message", [
+    (["ablate", "--agents", "random,reinforce", "--seeds", "1", "--k", "3"], "--k sets the k of a plain fixed agent"),
+    (["ablate", "--agents", "fixed,random", "--seeds", "1", "--hp", "n_steps=2"],
+     "--hp reaches the learning agents, and --agents has none"),
+    (["compare", "--defenses", "none", "--reward", "loss"], "so it would ignore --reward"),
+    (["compare", "--gather", "parts", "--budget", "smoke"], "--gather trains and attacks nothing, so it would ignore "
+                                                            "--budget"),
+    (["compare", "--gather", "parts", "--resume"], "--gather trains and attacks nothing, so it would ignore --resume"),
+    (["frontier", "--no-deployed", "--learn-episodes", "2"], "--learn-episodes sets how long the deployed policy"),
+    (["bench", "--no-train", "--train-steps", "5"], "--train-steps sets the freqmix train run that --no-train skips"),
+])
+def test_commands_refuse_an_option_they_would_ignore(tmp_path, capsys, command, message):
+    out = tmp_path / "out"
+    assert main([*command, "--out", str(out)]) == 2
+    assert message in error_line(capsys)
+    assert not out.exists()

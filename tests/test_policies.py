@@ -11,7 +11,7 @@ import torch
 from stable_baselines3.common.torch_layers import FlattenExtractor
 
 from agents.policies import SplitObservationExtractor, action_probabilities, split_policy_kwargs
-from agents.registry import build_agent
+from agents.build import build_agent
 from mixup_env.env import FreqMixUpEnv
 from recognizer.data import synthetic_faces
 
@@ -86,7 +86,7 @@ def test_action_probabilities_of_categorical_and_epsilon_greedy_policies(faces):
 RELOAD = """
 import json, sys
 import numpy as np
-from agents.registry import load_agent
+from agents.build import load_agent
 obs = np.load(sys.argv[1])
 print(json.dumps({name: load_agent(name, f"{sys.argv[2]}/{name}.zip").predict(obs, deterministic=True)[0].tolist()
                   for name in sys.argv[3:]}))

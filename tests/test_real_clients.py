@@ -117,7 +117,7 @@ def test_evaluate_off_a_terminal_prints_plain_lines_for_every_stage(tmp_path, ca
                           cgan_width=8, prior_steps=2, inversion_steps=2, inversions_per_identity=1, decoder_steps=2,
                           decoder_widths=(8, 16), decoder_batch=8)
     run_training(TrainConfig.of(data="synthetic", image_size=32, private_fraction=0.1, train_per_identity=3, steps=2,
-                             batch_size=6, embedding_dim=16, agent="fixed", k=3), tmp_path, progress=False)
+                             batch_size=6, embedding_dim=16, agent="fixed", hyperparams={"k": 3}), tmp_path, progress=False)
     capsys.readouterr()
     monkeypatch.setenv("FREQMIX_PROGRESS_SECONDS", "0")  # a line at every update: one per stage at least
     evaluate_run(tmp_path, budget, progress=True, reference_accuracy=0.5)

@@ -8,7 +8,8 @@ from typing import Any
 import gymnasium as gym
 
 from agents.continuous import BoxRelaxation
-from agents.registry import agent_spec, build_configured
+from agents.build import agent_spec, build_configured
+from agents.registry import learns
 from freqmix.experiment.config import TrainConfig
 from freqmix.experiment.lockstep import LockstepBroadcast
 from freqmix_base.errors import FreqmixError
@@ -27,7 +28,7 @@ def make_env(config: TrainConfig, train: FaceDataset | StreamedTrainingSet, tota
     env: gym.Env = FreqMixUpEnv(train, config.env_config(total_steps, data_parallel=group is not None))
     if group is not None:
         env = LockstepBroadcast(env, group)
-    return BoxRelaxation(env) if agent_spec(config.agent.name).box_actions else env
+    return BoxRelaxation(env) if agent_spec(config.agent.name).entry.box_actions else env
 
 
 def total_steps(config: TrainConfig, train_size: int) -> int:
@@ -54,4 +55,4 @@ def check_buildable(config: TrainConfig, env: gym.Env) -> None:
 def hyperparams_for(base: TrainConfig, agent: str) -> dict[str, Any]:
     """The hyperparameter overrides of ``base`` (``--hp``) that agent ``agent`` gets in a command that runs several
     agents: all of them for a learning agent, none for fixed, random, the schedules and saved policies."""
-    return dict(base.agent.hyperparams) if agent_spec(agent).learns else {}
+    return dict(base.agent.hyperparams) if learns(agent) else {}

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from agents.config import AgentConfig
 from freqmix_base.errors import FreqmixError
-from freqmix_base.fields import UnknownFieldError, default_of, option
+from freqmix_base.fields import GIVEN, UnknownFieldError, default_of, option
 from mixup_env import ENV_IDS
 from mixup_env.env_config import EPISODES, EnvConfig
 from mixup_env.recipe import Recipe
@@ -49,7 +49,8 @@ class TaskConfig:
                                                   "attacker's (freqmix evaluate)")
     train_identities: str = option("private", "with --private-fraction: train on the private identities, or on the "
                                               "disjoint auxiliary ones (learn a policy on faces its deployment never "
-                                              "sees)", choices=("private", "auxiliary"))
+                                              "sees)", choices=("private", "auxiliary"),
+                                   needs=("private_fraction", GIVEN))
     train_per_identity: int | None = option(None, "training images per identity (default: half)")
     drop_small_identities: bool = option(False, "drop identities with fewer than 2 images instead of failing")
     pairs: str | None = option(None, "LFW-format pairs file for verification")
@@ -58,14 +59,14 @@ class TaskConfig:
                                    action="append", type=str, metavar="FILE.bin")
     stream: bool = option(False, "read the training images batch by batch through DataLoader workers (sets larger "
                                  "than memory): trains on every image, measured by --val/--pairs only")
-    data_workers: int = option(2, "image-decoding processes of --stream")
+    data_workers: int = option(2, "image-decoding processes of --stream", needs=("stream", GIVEN))
     pretrain_on: str | None = option(None, "public faces (one folder per identity, none of them private) that the "
                                            "recognizer first trains on, through this run's mask (unmixed unless "
                                            "--pretrain-k); the run starts from that backbone (default: random "
                                            "weights)")
-    pretrain_epochs: float = option(20, "epochs of --pretrain-on over the public faces")
+    pretrain_epochs: float = option(20, "epochs of --pretrain-on over the public faces", needs=("pretrain_on", GIVEN))
     pretrain_k: int = option(1, "public faces mixed per pretraining input, with this run's mixing weights (1: "
-                                "unmixed)")
+                                "unmixed)", needs=("pretrain_on", GIVEN))
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,8 @@ class TrainingConfig:
     probe_every: int = option(RUN_PROBE_EVERY, "clean-probe accuracy every N steps (0 = at episode ends only)")
     episode: str = option(default_of(EnvConfig, "episode"), "epoch: one long game; run: each episode trains a fresh "
                                                             "recognizer for the whole budget", choices=EPISODES)
-    episodes: int = option(1, "with --episode run: runs the agent learns over (the last one is measured)")
+    episodes: int = option(1, "with --episode run: runs the agent learns over (the last one is measured)",
+                           needs=("episode", "run"))
     augment_shift: float = option(default_of(EnvConfig, "augment_shift"), "random translation of training images, as "
                                                                           "a fraction of the side (0 = off)")
     sampler: str = option(default_of(EnvConfig, "sampler"), "order of the training faces in each epoch: balanced "
@@ -101,8 +103,8 @@ class FlatField(NamedTuple):
 @dataclass(frozen=True)
 class TrainConfig:
     """Everything a run depends on, the pieces' configurations nested whole; saved as ``config.json`` next to the
-    results. ``recipe`` holds the non-k fields of the recipe: k is the agent's choice (``agent.k`` for the fixed
-    agent)."""
+    results. ``recipe`` holds the non-k fields of the recipe (its k stays 1): k is the agent's choice (for the fixed
+    agent its hyperparameter ``k``)."""
 
     task: TaskConfig = field(default_factory=TaskConfig)
     transform: TransformConfig = field(default_factory=TransformConfig)
@@ -112,6 +114,11 @@ class TrainConfig:
     training: TrainingConfig = field(default_factory=TrainingConfig)
     agent: AgentConfig = field(default_factory=AgentConfig)
     seed: int = option(0, "the one seed of every generator")
+
+    def __post_init__(self) -> None:
+        if self.recipe.k != default_of(Recipe, "k"):
+            raise FreqmixError(f"recipe.k={self.recipe.k} does nothing: k is the agent's choice (the fixed agent's "
+                               "hyperparameter k, --k)")
 
     @classmethod
     def of(cls, **flat: Any) -> TrainConfig:
@@ -143,14 +150,15 @@ class TrainConfig:
         its agent the defense's (with ``hyperparams``, default none), its reward the defense's, and its privacy term
         where the defense names one (the reward's other fields stay this run's)."""
         privacy = self.objective.privacy if defense.privacy is None else defense.privacy
+        own = {} if defense.k is None else {"k": defense.k}
         return replace(self, transform=defense.transform, recipe=defense.recipe,
-                       agent=AgentConfig(name=defense.agent, k=defense.k, hyperparams=dict(hyperparams or {})),
+                       agent=AgentConfig(name=defense.agent, hyperparams={**(hyperparams or {}), **own}),
                        objective=replace(self.objective, reward=defense.reward, privacy=privacy))
 
     def k_choices(self) -> tuple[int, ...]:
         """The env's k choices: the paper's {2..6}, plus a fixed agent's k when it lies outside them."""
-        extra = {self.agent.k} if self.agent.name == "fixed" else set()
-        return tuple(sorted(set(PAPER_K_CHOICES) | extra))
+        fixed = self.agent.fixed_k()
+        return tuple(sorted(set(PAPER_K_CHOICES) | ({fixed} if fixed is not None else set())))
 
     def recognizer_config(self, data_parallel: bool = False) -> RecognizerConfig:
         """The recognizer of the run (``data_parallel``: one replica of a multi-process run)."""
@@ -176,7 +184,8 @@ class TrainConfig:
         """The config ``config.json`` (or a checkpoint) holds, nested or flat (the files of older versions); keys
         it does not know (``resolved_steps``) are skipped, keys it lacks keep their defaults, except two that older
         runs trained without, so that their reruns and resumes stay the runs they were: a flat file's
-        ``input_norm`` (none) and any file's ``sampler`` (shuffle)."""
+        ``input_norm`` (none) and any file's ``sampler`` (shuffle). The agent's ``k`` of older files becomes the
+        fixed agent's hyperparameter (other agents ignored it)."""
         try:
             saved = json.loads(text)
         except json.JSONDecodeError as exc:
@@ -185,7 +194,11 @@ class TrainConfig:
             raise FreqmixError("config.json does not hold an object of options")
         if not isinstance(saved.get("transform"), dict):  # flat: one key per option
             saved = {"input_norm": "none", "sampler": "shuffle", **saved}
+            saved["hyperparams"] = _with_old_k(saved.get("agent"), saved.pop("k", None), saved.get("hyperparams"))
             return cls.of(**{name: value for name, value in saved.items() if name in flat_fields()})
+        if isinstance(saved.get("agent"), dict) and "k" in saved["agent"]:
+            agent = saved["agent"]
+            agent["hyperparams"] = _with_old_k(agent.get("name"), agent.pop("k"), agent.get("hyperparams"))
         if isinstance(saved.get("training"), dict):
             saved["training"] = {"sampler": "shuffle", **saved["training"]}
         values: dict[str, Any] = {}
@@ -198,6 +211,12 @@ class TrainConfig:
             elif f.name in saved:
                 values[f.name] = saved[f.name]
         return cls(**values)
+
+
+def _with_old_k(agent: str | None, k: int | None, hyperparams: dict[str, Any] | None) -> dict[str, Any]:
+    """The hyperparameters of an agent saved with the separate ``k`` of older versions: the fixed agent's own."""
+    own = {"k": k} if k is not None and (agent or default_of(AgentConfig, "name")) == "fixed" else {}
+    return {**own, **(hyperparams or {})}
 
 
 @functools.cache

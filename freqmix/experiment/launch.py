@@ -9,7 +9,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from agents.registry import resolve_hyperparams
+from agents.build import resolve_hyperparams
 from freqmix.experiment.checkpoint import CHECKPOINT_NAME, load_checkpoint
 from freqmix.experiment.config import TrainConfig, env_action
 from freqmix.experiment.leakage_decoder import check_leakage_decoder, needs_leakage_decoder

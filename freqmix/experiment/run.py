@@ -3,7 +3,7 @@ output folder.
 
 Files written to ``out``: ``config.json`` (the resolved configuration, written first), ``steps.csv`` (one row per
 recognizer step), ``recognizer.pt`` (the recognizer checkpoint), ``agent.zip`` (learning agents: the SB3 model,
-``agents.registry.load_agent`` reloads it), ``agent_logs/`` (learning agents: SB3's logger, ``progress.csv`` and
+``agents.build.load_agent`` reloads it), ``agent_logs/`` (learning agents: SB3's logger, ``progress.csv`` and
 TensorBoard events when tensorboard is installed), ``tensorboard/`` (every agent: the recognizer's scalars per step,
 when tensorboard is installed), ``metrics.json`` (written last). Every option is checked and the data loaded before
 the first of them is written; a non-empty ``out`` is refused unless ``overwrite`` (or a checkpoint is resumed).
@@ -23,7 +23,7 @@ from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.logger import configure
 
 from agents.checkpointing import load_agent_state, require_checkpointable
-from agents.registry import build_configured
+from agents.build import build_configured
 from freqmix.experiment.assembly import check_buildable, make_env, total_steps
 from freqmix.experiment.checkpoint import (
     CHECKPOINT_NAME, Checkpointer, continue_progress_csv, load_checkpoint, restore_rng,

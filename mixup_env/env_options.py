@@ -1,0 +1,45 @@
+"""The keywords of :class:`mixup_env.env.FreqMixUpEnv` (so of ``gymnasium.make``): an unknown one, or one that would
+do nothing, is refused in one line before anything is built."""
+from __future__ import annotations
+
+import difflib
+from typing import Any
+
+from freqmix_base.fields import UnknownFieldError, UnusedOptionError, flat_names, refuse_unused
+from mixup_env.env_config import EnvConfig
+from mixup_env.recipe import Recipe
+from mixup_env.rewards import build_reward
+from mixup_env.spaces import ACTION_FIELDS
+
+
+def refuse_unknown_options(config: EnvConfig, options: dict[str, Any], constructor_names: frozenset[str]) -> None:
+    """UnknownFieldError naming every keyword ``FreqMixUpEnv`` (so ``gymnasium.make``) takes, with the closest to
+    the first unknown one: the constructor's own (``constructor_names``) and the configuration's flat field names."""
+    accepted = constructor_names | flat_names(config)
+    unknown = [name for name in options if name not in accepted]
+    if unknown:
+        close = difflib.get_close_matches(unknown[0], sorted(accepted), n=3, cutoff=0.6)
+        hint = f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else ""
+        raise UnknownFieldError(f"unknown option {unknown[0]!r} for FreqMixUpEnv{hint}; it takes "
+                                f"{', '.join(sorted(accepted))}")
+
+
+def refuse_unused_options(config: EnvConfig, options: dict[str, Any], spec_options: list[str],
+                          attack_given: bool) -> None:
+    """UnusedOptionError for a keyword the env would ignore: what its action chooses for every batch (k always, the
+    recipe action's fields too), a field whose ``needs`` the others do not meet (``n_high`` without
+    ``channels="high"``), ``image_size``/``data_seed`` beside a dataset (they size and split a data spec), a
+    leakage attack that the reward never asks for."""
+    chosen = [name for name in ACTION_FIELDS[config.action] if name in options]
+    if config.default_recipe.k != Recipe().k and "k" not in options:  # a whole configuration that sets it
+        chosen.append(f"default_recipe.k={config.default_recipe.k}")
+    if chosen:
+        raise UnusedOptionError(f"{chosen[0]} does nothing: the {config.action} action chooses it for every batch "
+                                "(step(action)); drop it (a constant k: k_choices=(K,), or agents.baselines.FixedK)")
+    refuse_unused(config, options)
+    if spec_options:
+        raise UnusedOptionError(f"{spec_options[0]} does nothing when data is a dataset (it sizes and splits "
+                                "a data spec such as a folder path); drop it")
+    if attack_given and not build_reward(config.objective).needs_leakage:
+        raise UnusedOptionError(f"leakage_attack does nothing: the {config.objective.reward} reward with privacy "
+                                f"{config.objective.privacy!r} scores no leakage; drop it")
