@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +50,14 @@ def protection_of(config: TrainConfig, metrics: dict[str, Any], image_channels: 
     transform = FrequencyTransform.from_config(image_channels, config.transform)
     return Protection(transform, {k: n / total for k, n in counts.items()}, config.recipe,
                       config.training.batch_size)
+
+
+def protection_record(config: TrainConfig, truth: Protection) -> dict[str, Any]:
+    """What ``privacy.json`` says was attacked: the run's transform and recipe whole, as its ``config.json`` holds
+    them (every field, so that defenses differing in any one differ here), and the k distribution its agent
+    chose."""
+    return {"transform": asdict(config.transform), "recipe": asdict(config.recipe),
+            "k_probs": {str(k): p for k, p in sorted(truth.k_probs.items())}}
 
 
 def evaluate_run(run: Path, budget: AttackBudget, seed: int | None = None, kit: AttackerKit | None = None,
@@ -92,12 +101,7 @@ def evaluate_run(run: Path, budget: AttackBudget, seed: int | None = None, kit: 
     results["utility"] = {key: metrics[key] for key in ("identification_accuracy", "verification_accuracy")}
     if reference_accuracy is not None:
         results["scores"]["score_cls"] = score_cls(metrics["identification_accuracy"], reference_accuracy)
-    transform, recipe = config.transform, config.recipe
-    results["protection"] = {"channels": transform.channels, "n_high": transform.n_high,
-                             "keyed": transform.key is not None,
-                             "k_probs": {str(k): p for k, p in sorted(truth.k_probs.items())},
-                             "weights": recipe.weights, "alpha": recipe.alpha, "sign_flip": recipe.sign_flip,
-                             "laplace_epsilon": recipe.laplace_epsilon}
+    results["protection"] = protection_record(config, truth)
     results["budget"] = budget.name
     results["seed"] = seed
     results["wall_seconds"] = time.perf_counter() - started

@@ -2,16 +2,22 @@
 that hold their mean, the exact inverse of an unprotected run, and one-line errors for bad runs."""
 import json
 import shutil
+from dataclasses import asdict
 
 import numpy as np
 import pytest
 
 from attacks.budget import BUDGETS, AttackBudget
+from attacks.defenses import PARTIAL_DROP, defense_of
 from attacks.privacy import INVERSION_FIGURES, OBSERVED_VIEW, RECONSTRUCTION_FIGURES, linked_view
+from attacks.protection import Protection
 from freqmix.cli import main
-from freqmix.evaluate import evaluate_run
+from freqmix.evaluate import evaluate_run, protection_record
 from freqmix.experiment.config import TrainConfig
 from freqmix.experiment.launch import run_training
+from mixup_env.frequency import FrequencyTransform
+from mixup_env.recipe import Recipe
+from mixup_env.transform_config import TransformConfig
 
 TINY = AttackBudget("tiny", recognizer_epochs=1, evaluator_steps=4, cgan_steps=2, cgan_batch=8, cgan_width=8,
                     prior_steps=2, inversion_steps=2, inversions_per_identity=1, decoder_steps=2,
@@ -47,7 +53,10 @@ def test_evaluate_writes_privacy_json(run_dir, results):
     assert set(saved["reconstruction"]) == ATTACKS | {"attacked_tensors"}
     assert saved["reconstruction"]["attacked_tensors"] == 6
     assert set(saved["scores"]) >= {"S1", "S2", "S3", "S4", "score_pp", "score_cls"}
-    assert saved["protection"]["k_probs"] == {"3": 1.0} and saved["protection"]["keyed"]
+    config = TrainConfig.from_json((run_dir / "config.json").read_text())
+    assert saved["protection"]["k_probs"] == {"3": 1.0}
+    assert TransformConfig(**saved["protection"]["transform"]) == config.transform  # whole, key included
+    assert Recipe(**saved["protection"]["recipe"]) == config.recipe
     assert set(saved["exposure"]) == {"1", "5", "20", "best"}
     assert 0 <= saved["judge"]["heldout_accuracy"] <= 1 and saved["judge"]["name"] == "dlib-resnet"
     assert (run_dir / "privacy_tiny.png").is_file() and not (run_dir / "privacy.json").exists()
@@ -172,3 +181,14 @@ def test_run_without_private_identities(run_dir, tmp_path, capsys):
     config["task"]["private_fraction"] = None
     (broken / "config.json").write_text(json.dumps(config))
     assert "--private-fraction" in _error(["evaluate", "--run", str(broken)], capsys)
+
+
+def test_the_protection_record_is_the_run_s_pieces_whole():
+    # Field by field it left drop out, and ppfr and partial (a random quarter of ppfr's channels) read the same.
+    truth = Protection(FrequencyTransform(1, "high", key=3), {1: 1.0})
+    records = {name: protection_record(TrainConfig().defended_by(defense_of(name, 0)), truth)
+               for name in ("ppfr", "partial")}
+    assert records["ppfr"] != records["partial"]
+    assert {**records["ppfr"]["recipe"], "drop": PARTIAL_DROP} == records["partial"]["recipe"]
+    assert records["ppfr"]["transform"] == records["partial"]["transform"] == asdict(defense_of("ppfr", 0).transform)
+
