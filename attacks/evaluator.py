@@ -6,7 +6,6 @@ from __future__ import annotations
 import torch
 
 from attacks.augment import shift_flip
-from attacks.logits import recognizer_logits
 from freqmix_base.progress_bar import progress_bar
 from mixup_env.frequency import FrequencyTransform
 from recognizer.trainer import Recognizer
@@ -30,7 +29,7 @@ class Evaluator:
         """(N, P, H, W) 0..255 -> (N, K) identity logits (margin-free), on the CPU."""
         self.recognizer.backbone.eval()
         self.recognizer.head.eval()
-        out = [recognizer_logits(self.recognizer, self.transform(chunk.float())).cpu() for chunk in images.split(256)]
+        out = [self.recognizer.logits(self.transform(chunk.float())).cpu() for chunk in images.split(256)]
         return torch.cat(out)
 
     def embed(self, images: torch.Tensor) -> torch.Tensor:

@@ -22,7 +22,6 @@ import torch
 import torch.nn.functional as F
 
 from attacks.augment import shift_flip
-from attacks.logits import recognizer_logits
 from attacks.networks import CoarseDiscriminator, CoarseEncoder, LatentGenerator, shrink
 from freqmix_base.errors import FreqmixError
 from freqmix_base.progress_bar import progress_bar
@@ -58,7 +57,7 @@ class TargetModel:
 
     def logits(self, images: torch.Tensor) -> torch.Tensor:
         """(N, P, H, W) 0..255 -> (N, K) margin-free identity logits."""
-        return recognizer_logits(self.recognizer, self.transform(images.to(self.recognizer.device))).cpu()
+        return self.recognizer.logits(self.transform(images.to(self.recognizer.device))).cpu()
 
     def identity_loss(self, images: torch.Tensor, identities: torch.Tensor) -> torch.Tensor:
         """Mean over the batch of -(logit of the wanted identity - largest other logit) / logit scale."""
