@@ -10,7 +10,7 @@ from __future__ import annotations
 from attacks.analytic import AnalyticAttack
 from attacks.attack import AttackSetting, fitted_once, seconds_once
 from attacks.decoder import DecoderAttack, train_decoder
-from attacks.progress import SECONDS_PER_DECODER_STEP
+from attacks.cost_model import SECONDS_PER_DECODER_STEP
 from attacks.protection import Protection, white_box
 from freqmix_base.seeds import sub_seed
 

@@ -20,13 +20,14 @@ import torch
 from attacks.attacker_faces import attacker_faces
 from attacks.attack import FAMILIES, Attack, AttackSetting, Reconstructor, reconstruct_observed
 from attacks.budget import AttackBudget
+from attacks.cost_model import judging_seconds, kit_costs
 from attacks.evaluator import Evaluator, train_evaluator
 from attacks.exposure import EXPOSURES, run_exposures
 from attacks.inversion import GeneratorPrior, train_generator_prior
 from attacks.judge import PretrainedJudge
 from attacks.key_recovery import KeyRecovery, recovered_belief
 from attacks.metrics import TOP_K, component_scores, knn_distances, privacy_scores, psnr, ssim, topk_hits
-from attacks.progress import StageProgress, judging_seconds, kit_costs
+from attacks.progress import StageProgress
 from attacks.protection import ProtectedSet, Protection, black_box_guess, white_box
 from attacks.registry import ATTACKS
 from freqmix_base.errors import FreqmixError

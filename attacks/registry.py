@@ -13,7 +13,7 @@ from attacks.attack import Attack, AttackSetting, fitted_once, no_seconds, secon
 from attacks.decoder_attacks import (decoder_black_box, decoder_black_box_seconds, decoder_white_box,
                                      decoder_white_box_seconds)
 from attacks.inversion import TargetModel, invert_gmi, invert_tv
-from attacks.progress import SECONDS_PER_CGAN_STEP, SECONDS_PER_INVERSION_STEP
+from attacks.cost_model import SECONDS_PER_CGAN_STEP, SECONDS_PER_INVERSION_STEP
 from attacks.protection import Protection, white_box
 from attacks.reconstruction import ReconstructionAttack, train_reconstruction
 from attacks.unmixing import (unmix_black_box, unmix_black_box_seconds, unmix_pooled, unmix_white_box,
