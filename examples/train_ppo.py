@@ -12,7 +12,7 @@ from stable_baselines3 import PPO
 import mixup_env  # noqa: F401  (registers the env ids)
 from agents.hyperparams import load_hyperparams, parse_overrides
 from agents.policies import split_policy_kwargs
-from recognizer.evaluate import identification_accuracy
+from recognizer.accuracy import identification_accuracy
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("--data", default="synthetic")

@@ -27,7 +27,7 @@ EXIT_INTERRUPTED = 130
 # name -> (module with add_parser, the one-line help that module gives it; a test keeps the two equal).
 COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("freqmix.train_command", "train a recognizer on hybrid-masked faces, recipes chosen by an agent"),
-    "align": ("freqmix.align", "detect, landmark and warp faces to the ArcFace 112×112 template"),
+    "align": ("freqmix.align_command", "detect, landmark and warp faces to the ArcFace 112×112 template"),
     "ablate": ("freqmix.ablate_command", "compare agents × seeds with the same data, budget and seeds"),
     "bench": ("freqmix.bench_command", "speed figures (ratios timed side by side) into OUT/bench.json"),
     "evaluate": ("freqmix.evaluate_command", "all attacks on one trained run -> DIR/privacy.json"),

@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from freqmix import align as align_command
+from freqmix import align_command
 from recognizer.align import (
     ARCFACE_TEMPLATE, NOT_FOUND_FILE, AlignError, align_face, align_tree, detect_five_points, five_points,
     warp_to_template,

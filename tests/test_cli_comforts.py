@@ -155,7 +155,7 @@ def test_config_that_is_not_a_train_config_is_refused(tmp_path, capsys, monkeypa
 def test_load_run_embeds_as_the_runs_own_evaluation_did(tmp_path):
     from freqmix import TrainedRun, load_run
     from freqmix.experiment.task import load_task
-    from recognizer.evaluate import identification_accuracy
+    from recognizer.accuracy import identification_accuracy
 
     out = tmp_path / "run"
     assert main(["train", "--image-size", "32", "--batch-size", "8", "--embedding-dim", "16", "--channels", "high",

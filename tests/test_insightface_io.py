@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from recognizer.data import synthetic_faces
-from recognizer.evaluate import insightface_verification
+from recognizer.accuracy import insightface_verification
 from recognizer.insightface_io import (
     RECORD_MAGIC, InsightfaceFormatError, RecordFile, RecordImageSet, UnsafePickleError, load_bin,
     load_record_dataset, pack_image_record, write_records,

@@ -12,7 +12,7 @@ from mixup_env.masking import FrequencyMixUp
 from mixup_env.recipe import Recipe
 from mixup_env.transform_config import TransformConfig
 from recognizer.data import synthetic_faces
-from recognizer.evaluate import identification_accuracy
+from recognizer.accuracy import identification_accuracy
 from recognizer.pretrain import pretrain_backbone
 from recognizer.config import RecognizerConfig
 from recognizer.trainer import CheckpointError, Recognizer

@@ -17,7 +17,7 @@ from freqmix.experiment.reporting import measure_utility
 from freqmix.experiment.task import Task
 from mixup_env.frequency import FrequencyTransform
 from recognizer.data import load_dataset, synthetic_faces
-from recognizer.evaluate import insightface_verification, verification
+from recognizer.accuracy import insightface_verification, verification
 from recognizer.faces import PairSet
 from recognizer.insightface_io import InsightfaceFormatError, load_bin, pack_image_record, write_bin, write_records
 from recognizer.pairs import make_pairs

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from sklearn.model_selection import KFold
 
-from recognizer.evaluate import fold_splits, insightface_verification, verification
+from recognizer.accuracy import fold_splits, insightface_verification, verification
 from recognizer.faces import UnusablePairsError
 from recognizer.pairs import load_lfw_pairs
 

@@ -12,7 +12,7 @@ from freqmix.experiment.state_response import k_by_probe_accuracy, policy_k_by_p
 from freqmix.experiment.task import Task
 from mixup_env.frequency import FrequencyTransform
 from mixup_env.spaces import DROP_LEVELS, WEIGHT_OPTIONS
-from recognizer.evaluate import identification_accuracy, insightface_verification, verification
+from recognizer.accuracy import identification_accuracy, insightface_verification, verification
 from recognizer.faces import PairSet
 from recognizer.trainer import Recognizer
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from recognizer.evaluate import identification_accuracy, verification
+from recognizer.accuracy import identification_accuracy, verification
 
 
 def _at(*degrees: float) -> np.ndarray:
