@@ -20,7 +20,7 @@ from matplotlib.figure import Figure
 
 from agents.build import resolve_hyperparams
 from attacks.budget import AttackBudget
-from attacks.defenses import defense_of
+from freqmix.experiment.defenses import defense_of
 from attacks.exposure import EXPOSURES
 from attacks.privacy import RECONSTRUCTION_FIGURES, AttackerKit, exposure_column, prepare_kit
 from attacks.registry import ATTACKS

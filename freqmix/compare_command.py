@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from attacks.budget import BUDGETS, get_budget
-from attacks.defenses import DEFENSES, PROTECTION_OPTIONS, parse_defenses
+from freqmix.experiment.defenses import DEFENSES, PROTECTION_OPTIONS, parse_defenses
 from freqmix.options import (
     add_attacker_faces_option, add_hp_option, add_overwrite_option, add_train_options, config_from_args, flag,
     refuse_unused_options,
@@ -60,7 +60,7 @@ def refuse_ignored_options(given: set[str]) -> None:
     if conflicting:
         raise FreqmixError(f"each defense sets its own protection and reward, so it would ignore "
                            f"{', '.join(conflicting)}; drop them (choose protections with --defenses, see "
-                           "attacks/defenses.py)")
+                           "freqmix/experiment/defenses.py)")
 
 
 def _cmd_compare(args: argparse.Namespace) -> None:

@@ -28,7 +28,7 @@ from typing import Any
 from matplotlib.figure import Figure
 
 from attacks.budget import get_budget
-from attacks.defenses import ADAPTIVE_DEFENSES, DEFENSES, SCHEDULE_DEFENSES, defense_of
+from freqmix.experiment.defenses import ADAPTIVE_DEFENSES, DEFENSES, SCHEDULE_DEFENSES, defense_of
 from freqmix.compare import COMPARE_FILES, check_defense_hyperparams, error_bars, run_compare
 from freqmix.experiment.config import TrainConfig
 from freqmix.experiment.launch import run_training

@@ -16,7 +16,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from attacks.defenses import DEFENSES
+from freqmix.experiment.defenses import DEFENSES
 from freqmix.compare import COMPARE_FILES, ROW_FILE, write_comparison
 from freqmix.experiment.run_folder import claim_output_folder
 from freqmix_base.errors import FreqmixError

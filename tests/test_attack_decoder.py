@@ -6,7 +6,7 @@ import torch
 from attacks.attacker_faces import attacker_faces
 from attacks.budget import get_budget
 from attacks.decoder import ResidualUNet, native_bfloat16, train_decoder
-from attacks.defenses import secret_key
+from freqmix.experiment.defenses import secret_key
 from attacks.metrics import ssim
 from attacks.networks import PixelGrid
 from attacks.privacy import prepare_kit

@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 
 from attacks.budget import BUDGETS, AttackBudget
-from attacks.defenses import PARTIAL_DROP, defense_of
 from attacks.privacy import INVERSION_FIGURES, OBSERVED_VIEW, RECONSTRUCTION_FIGURES, linked_view
 from attacks.protection import Protection
 from freqmix.cli import main
 from freqmix.evaluate import evaluate_run, protection_record
 from freqmix.experiment.config import TrainConfig
+from freqmix.experiment.defenses import PARTIAL_DROP, defense_of
 from freqmix.experiment.launch import run_training
 from mixup_env.frequency import FrequencyTransform
 from mixup_env.recipe import Recipe

@@ -5,7 +5,7 @@ import torch
 
 import attacks.privacy as privacy
 from attacks.budget import get_budget
-from attacks.defenses import secret_key
+from freqmix.experiment.defenses import secret_key
 from attacks.key_recovery import log_energy_maps, recover_channels, recovered_belief
 from attacks.privacy import black_box_belief
 from attacks.protection import Protection, black_box_guess

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from agents.registry import AGENTS
-from attacks.defenses import DEFENSES
+from freqmix.experiment.defenses import DEFENSES
 from freqmix.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -14,9 +14,10 @@ import functools
 import json
 import typing
 from dataclasses import asdict, dataclass, field, replace
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple
 
 from agents.config import AgentConfig
+from freqmix.experiment.defenses import Defense
 from freqmix_base.errors import FreqmixError
 from freqmix_base.fields import GIVEN, UnknownFieldError, default_of, option
 from mixup_env import ENV_IDS
@@ -27,9 +28,6 @@ from mixup_env.spaces import PAPER_K_CHOICES
 from mixup_env.transform_config import TransformConfig
 from recognizer.config import RecognizerConfig
 from recognizer.sampling import SAMPLERS
-
-if TYPE_CHECKING:
-    from attacks.defenses import Defense
 
 # The run's own choices where they differ from the pieces' defaults, stated here once: the env alone plays the
 # paper's game (the loss reward, clean probes at episode ends only); a run constrains the clean accuracy, so it

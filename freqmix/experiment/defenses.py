@@ -1,7 +1,8 @@
 """The defenses compared side by side: name -> a :class:`Defense`, the typed override of the run configuration
 that makes it (the protection pieces whole, :class:`mixup_env.transform_config.TransformConfig` and
 :class:`mixup_env.recipe.Recipe`, plus who chooses k and under which reward), in the :data:`DEFENSES` registry.
-Training, ``freqmix compare`` and the attacker's view of a run all read those same fields.
+Training, ``freqmix compare`` and the attacker's view of a run all read those same fields; the catalogue lives
+in the experiment, beside ``TrainConfig.defended_by`` that applies it (it holds no attack).
 
 - ``none``: all channels, k = 1 (no protection, the reference of ``score_cls``);
 - ``ppfr``: PPFR-FD-like channel masking: keep the 36 highest-frequency channels per plane, keyed shuffle, k = 1;
