@@ -20,13 +20,13 @@ from matplotlib.figure import Figure
 
 from agents.build import resolve_hyperparams
 from attacks.budget import AttackBudget
-from freqmix.experiment.defenses import defense_of
 from attacks.exposure import EXPOSURES
 from attacks.privacy import RECONSTRUCTION_FIGURES, AttackerKit, exposure_column, prepare_kit
 from attacks.registry import ATTACKS
 from freqmix.evaluate import evaluate_run
 from freqmix.experiment.assembly import hyperparams_for
 from freqmix.experiment.config import TrainConfig
+from freqmix.experiment.defenses import defense_of
 from freqmix.experiment.launch import run_training
 from freqmix.experiment.leakage_decoder import check_leakage_decoder, needs_leakage_decoder
 from freqmix.experiment.run_folder import OutputExistsError, claim_output_folder

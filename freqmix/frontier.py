@@ -28,9 +28,9 @@ from typing import Any
 from matplotlib.figure import Figure
 
 from attacks.budget import get_budget
-from freqmix.experiment.defenses import ADAPTIVE_DEFENSES, DEFENSES, SCHEDULE_DEFENSES, defense_of
 from freqmix.compare import COMPARE_FILES, check_defense_hyperparams, error_bars, run_compare
 from freqmix.experiment.config import TrainConfig
+from freqmix.experiment.defenses import ADAPTIVE_DEFENSES, DEFENSES, SCHEDULE_DEFENSES, defense_of
 from freqmix.experiment.launch import run_training
 from freqmix.experiment.run_folder import claim_output_folder
 from freqmix_base.errors import FreqmixError

@@ -16,8 +16,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from freqmix.experiment.defenses import DEFENSES
 from freqmix.compare import COMPARE_FILES, ROW_FILE, write_comparison
+from freqmix.experiment.defenses import DEFENSES
 from freqmix.experiment.run_folder import claim_output_folder
 from freqmix_base.errors import FreqmixError
 

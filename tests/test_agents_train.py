@@ -9,9 +9,9 @@ import pytest
 from gymnasium import spaces
 from stable_baselines3.common.utils import LinearSchedule
 
+from agents.build import build_agent, load_agent, resolve_hyperparams
 from agents.continuous import BoxRelaxation
 from agents.hyperparams import HYPERPARAMS_DIR, load_hyperparams, parse_overrides, parse_value, schedule
-from agents.build import build_agent, load_agent, resolve_hyperparams
 from agents.registry import AGENTS
 from freqmix.cli import main
 from freqmix_base.errors import FreqmixError

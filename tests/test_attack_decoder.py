@@ -6,11 +6,11 @@ import torch
 from attacks.attacker_faces import attacker_faces
 from attacks.budget import get_budget
 from attacks.decoder import ResidualUNet, native_bfloat16, train_decoder
-from freqmix.experiment.defenses import secret_key
 from attacks.metrics import ssim
 from attacks.networks import PixelGrid
 from attacks.privacy import prepare_kit
 from attacks.protection import Protection
+from freqmix.experiment.defenses import secret_key
 from freqmix_base.errors import FreqmixError
 from mixup_env.analytic_inverse import AnalyticInverse
 from mixup_env.frequency import FrequencyTransform

@@ -3,8 +3,8 @@ defense as a typed override of the run configuration."""
 import pytest
 import torch
 
-from freqmix.experiment.defenses import DEFENSES, Defense, defense_of, parse_defenses, secret_key
 from freqmix.experiment.config import TrainConfig
+from freqmix.experiment.defenses import DEFENSES, Defense, defense_of, parse_defenses, secret_key
 from freqmix_base.errors import FreqmixError
 from mixup_env.frequency import FrequencyTransform, zigzag_order
 from mixup_env.recipe import Recipe

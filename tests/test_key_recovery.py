@@ -5,10 +5,10 @@ import torch
 
 import attacks.privacy as privacy
 from attacks.budget import get_budget
-from freqmix.experiment.defenses import secret_key
 from attacks.key_recovery import log_energy_maps, recover_channels, recovered_belief
 from attacks.privacy import black_box_belief
 from attacks.protection import Protection, black_box_guess
+from freqmix.experiment.defenses import secret_key
 from freqmix_base.errors import FreqmixError
 from mixup_env.frequency import FrequencyTransform
 from mixup_env.recipe import Recipe

@@ -2,8 +2,8 @@
 import pytest
 import torch
 
-from agents.build import build_agent
 from agents.baselines import KSchedule
+from agents.build import build_agent
 from freqmix.experiment.config import TrainConfig
 from freqmix.experiment.launch import run_training
 from freqmix_base.errors import FreqmixError

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from agents.registry import AGENTS
-from freqmix.experiment.defenses import DEFENSES
 from freqmix.cli import main
+from freqmix.experiment.defenses import DEFENSES
 
 ROOT = Path(__file__).resolve().parents[1]
 SKIPPED_DIRS = {".git", "build", "dist", "runs", "__pycache__", ".venv", "venv", ".eggs"}
