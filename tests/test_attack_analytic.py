@@ -80,7 +80,7 @@ def test_learning_curve_starts_at_the_analytic_attack_and_improves(faces):
 def test_the_env_leakage_signal_inverts_with_the_attacks_analytic_inverse(faces):
     # One inverse: the env's white-box leakage attack is the privacy evaluation's analytic attack fitted on the
     # env's training faces.
-    env = FreqMixUpEnv(faces, image_size=32, batch_size=8, channels="high", key=4, reward="constrained",
+    env = FreqMixUpEnv(faces, batch_size=8, channels="high", key=4, reward="constrained",
                        privacy="leakage", embedding_dim=16)
     truth = Protection(env.transform, {1: 1.0})
     tensors = env.transform(faces.images[:8].float())
