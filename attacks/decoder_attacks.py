@@ -7,24 +7,25 @@ shared (``setting.shared``) by every defense whose attacker holds that belief, a
 recovered belief is the truth: it then *is* the white-box attacker, at no further cost."""
 from __future__ import annotations
 
-from attacks.analytic import AnalyticAttack
 from attacks.attack import AttackSetting, fitted_once, seconds_once
-from attacks.decoder import DecoderAttack, train_decoder
 from attacks.cost_model import SECONDS_PER_DECODER_STEP
+from attacks.decoder import DecoderAttack, train_decoder
 from attacks.protection import Protection, white_box
 from freqmix_base.seeds import sub_seed
+from mixup_env.analytic_inverse import AnalyticInverse
 
 # The U-Net at which SECONDS_PER_DECODER_STEP was measured. Each level halves the grid and doubles the width, so
 # every level costs about the same: a step's cost grows with (first width)² × levels × batch.
 _MEASURED_WIDTH, _MEASURED_LEVELS, _MEASURED_BATCH = 24, 5, 16
 
 
-def fit_decoder(setting: AttackSetting, belief: Protection, desc: str) -> DecoderAttack | AnalyticAttack:
+def fit_decoder(setting: AttackSetting, belief: Protection, desc: str) -> DecoderAttack | AnalyticInverse:
     """The decoder trained under ``belief`` (once per belief, shared through ``setting.shared``); under a belief
     whose pipeline inverts exactly (``none``), the analytic inverse itself, which no training can improve on."""
     budget, faces = setting.budget, setting.public_faces
     if belief.invertible:
-        return fitted_once(setting, "exact inverse", belief, lambda held: AnalyticAttack.fit(held, faces.images))
+        return fitted_once(setting, "exact inverse", belief,
+                           lambda held: AnalyticInverse.fit(held.transform, faces.images))
     return fitted_once(setting, "decoder", belief, lambda held: train_decoder(
         held, faces.images, faces.labels, steps=budget.decoder_steps, seed=sub_seed(setting.seed, "decoder"),
         batch_size=budget.decoder_batch, widths=budget.decoder_widths, fill_faces=setting.auxiliary.images,

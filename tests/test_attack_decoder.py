@@ -143,7 +143,6 @@ def test_one_decoder_per_belief_and_the_black_box_attacker_holding_the_truth_reu
 
 
 def test_no_decoder_is_trained_where_the_inverse_is_exact():
-    from attacks.analytic import AnalyticAttack
     from attacks.attack import AttackSetting
     from attacks.decoder_attacks import decoder_black_box, decoder_white_box, decoder_white_box_seconds
 
@@ -154,6 +153,6 @@ def test_no_decoder_is_trained_where_the_inverse_is_exact():
     assert none.invertible and not Protection(FrequencyTransform(1, "no-dc"), {1: 1.0}).invertible
     assert decoder_white_box_seconds(setting) == 0
     exact = decoder_white_box(setting)
-    assert isinstance(exact, AnalyticAttack) and decoder_black_box(setting) is exact
+    assert isinstance(exact, AnalyticInverse) and decoder_black_box(setting) is exact
     x = faces.images.float()
     assert torch.allclose(exact.reconstruct(none.transform(x)), x, atol=1e-3)

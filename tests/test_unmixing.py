@@ -9,11 +9,11 @@ import torch
 from attacks.attack import AttackSetting, reconstruct_observed
 from attacks.budget import get_budget
 from attacks.decoder_attacks import decoder_black_box, decoder_white_box
-from attacks.defenses import secret_key
 from attacks.protection import Protection, black_box_guess
 from attacks.registry import ATTACKS
 from attacks.unmixing import (BatchUnmixing, separate_batches, unmix_black_box, unmix_pooled, unmix_white_box,
                               unmixed_belief)
+from freqmix.experiment.defenses import secret_key
 from freqmix_base.errors import FreqmixError
 from mixup_env.frequency import FrequencyTransform
 from mixup_env.separation import assign_sources, separate
