@@ -4,8 +4,9 @@ Every row of a training batch mixes its own face with k − 1 faces of the same 
 batch of B protected tensors is ``Y = W X``: X the batch's unmixed (k = 1) tensors, W an unknown non-negative B × B
 matrix whose rows sum to 1. Linear in the faces, that is blind source separation, and a stock tool solves it:
 scikit-learn's FastICA on the B observed tensors (each a mixture, each coefficient position a sample) recovers the
-B sources up to order, sign and scale, with no key, no weights and no partners known. The rest comes from what the
-method makes public (Kerckhoffs):
+B sources up to order, sign and scale, with no key, no weights and no partners known. It is fitted on the sparse,
+high-frequency channels, found by their energy alone, and the mixing it reads there unmixes every channel
+(:func:`_sparse_channels`). The rest comes from what the method makes public (Kerckhoffs):
 
 - **sign**: mixing weights are positive, so each source takes the sign of its largest mixing-matrix entry;
 - **scale**: every row's weights sum to 1, so the inverse scales ``d`` solve ``A d = 1`` for the recovered mixing
@@ -46,6 +47,7 @@ MAX_ITERATIONS = 1000
 # A recovered source's energy outside [median / SCALE_SPREAD, median × SCALE_SPREAD] of its batch's is a scale the
 # row sums did not pin down: the faces of one batch carry energies within about a factor 2 of each other.
 SCALE_SPREAD = 3.0
+FIT_CHANNELS = 36  # the fewest lowest-energy channels a separation is fitted on (see _sparse_channels)
 MIN_SHARE = 0.05  # a source holding less than this share of a row's largest weight is not taken for a face it mixes
 _UNHELD_COST = 1e6  # an assignment cost no sum of held weights (each >= -1 per row) can reach
 
@@ -69,20 +71,20 @@ def separate(tensors: torch.Tensor, seed: int, samples: int | None = None) -> Se
 
     :param tensors: (B, C, h, w) protected tensors mixed within this batch, B >= 2.
     :param seed: FastICA's random start (and the draw of ``samples``).
-    :param samples: fit the separation on this many coefficient positions drawn at random (None: all of them); the
-        sources are then unmixed from every position.
+    :param samples: fit the separation on this many coefficient positions drawn at random from the sparse channels
+        (None: all of them); the sources are then unmixed from every position of every channel.
     """
     if tensors.dim() != 4 or len(tensors) < 2:
         raise FreqmixError(f"separation needs a batch of at least 2 protected tensors (B, C, h, w), got shape "
                            f"{tuple(tensors.shape)}")
     b = len(tensors)
     mixtures = tensors.reshape(b, -1).double().numpy()
-    if mixtures.shape[1] <= b:
+    fitted = tensors[:, _sparse_channels(tensors)].reshape(b, -1).double().numpy()
+    if fitted.shape[1] <= b:
         raise FreqmixError(f"a batch of {b} tensors of {mixtures.shape[1]} coefficients each cannot be separated; "
                            "each tensor needs more coefficients than the batch has rows")
-    fitted = mixtures
-    if samples is not None and b < samples < mixtures.shape[1]:
-        fitted = mixtures[:, np.random.default_rng(seed).choice(mixtures.shape[1], samples, replace=False)]
+    if samples is not None and b < samples < fitted.shape[1]:
+        fitted = fitted[:, np.random.default_rng(seed).choice(fitted.shape[1], samples, replace=False)]
     ica = FastICA(n_components=b, whiten="unit-variance", fun=CONTRAST, max_iter=MAX_ITERATIONS, random_state=seed)
     with warnings.catch_warnings():
         # An unconverged separation is still the attacker's best guess; how good it is shows in the scores.
@@ -98,6 +100,17 @@ def separate(tensors: torch.Tensor, seed: int, samples: int | None = None) -> Se
     weights = mixing / scale[None, :]
     return Separation(torch.from_numpy(sources).reshape(tensors.shape).to(tensors.dtype),
                       torch.from_numpy(weights).float(), torch.from_numpy(assign_sources(weights)))
+
+
+def _sparse_channels(tensors: torch.Tensor) -> torch.Tensor:
+    """The channels the separation is fitted on: the lowest-energy half (at least :data:`FIT_CHANNELS`, at most
+    all). Every channel is mixed with the same weights, so the mixing read off some unmixes all of them; the faces'
+    low frequencies are alike from face to face (their DC planes above all), which breaks ICA's independence, while
+    the high ones are sparse and independent (ORL, k = 4: fitted on all 64 channels the median correlation is 0.58,
+    on the lowest-energy 36 0.99). The energy ranks need no key: a shuffle moves channels, not their energy."""
+    channels = tensors.shape[1]
+    keep = min(channels, max(FIT_CHANNELS, channels // 2))
+    return tensors.double().pow(2).mean(dim=(0, 2, 3)).argsort()[:keep]
 
 
 def assign_sources(weights: np.ndarray) -> np.ndarray:

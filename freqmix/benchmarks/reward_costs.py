@@ -1,10 +1,12 @@
 """What the decision signals cost per step, each timed against the same env without it:
 
-- ``leakage_over_step``: ``env.step`` whose reward reads the leakage signal (the free analytic inverse of the mixed
-  batch and its best-component SSIM: ``--reward constrained --privacy leakage``) ÷ the same step under the paper's
-  loss reward, at the largest k (the SSIM is taken against every face mixed in, so k = 6 is its dearest case);
+- ``leakage_over_step``: ``env.step`` whose reward reads the leakage signal (the batch as it is and separated, the
+  free analytic inverse of each reading and its best-component SSIM: ``--reward constrained --privacy leakage``) ÷
+  the same step under the paper's loss reward, at the largest k (the SSIM is taken against every face mixed in, so
+  k = 6 is its dearest case);
 - ``decoder_leakage_over_step``: the same with the leakage of ``--privacy decoder-leakage`` (the decoder at
-  :data:`freqmix.experiment.leakage_decoder.LEAKAGE_BUDGET`'s widths, mirror-averaged, on the mixed batch; its
+  :data:`freqmix.experiment.leakage_decoder.LEAKAGE_BUDGET`'s widths, mirror-averaged, on the batch as it is and
+  separated; its
   weights do not change its cost, so it is timed untrained) ÷ the same step under the loss reward;
 - ``probe_over_step``: ``env.step`` with a clean probe every :data:`PROBE_EVERY` steps (the CLI default, what the
   constrained reward's λ reads) ÷ the same step without probes.

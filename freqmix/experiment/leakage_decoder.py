@@ -1,9 +1,11 @@
 """The attack behind ``--privacy decoder-leakage``: a decoder (:mod:`attacks.decoder`) trained before the run on the
-attacker's faces (the auxiliary identities of ``--private-fraction``), whose best-component SSIM on each mixed batch
-is the constrained reward's leakage (:mod:`mixup_env.leakage`).
+attacker's faces (the auxiliary identities of ``--private-fraction``), whose best-component SSIM on each separated
+batch is the constrained reward's leakage (:mod:`mixup_env.leakage`).
 
-The defender knows its own pipeline, so the decoder trains under the run's transform and key; it does not know which
-k its agent will choose, so it trains on every k of the env's choices alike. It works at the ``frontier`` budget's
+The defender knows its own pipeline, so the decoder trains under the run's transform, key and recipe; the attacker
+it stands for reads each row as it is and as the batch's separation gives it back (unmixed, k = 1), and the defender
+does not know which k its agent will choose, so half its training batches are unmixed and half mix the env's k
+choices alike. It works at the ``frontier`` budget's
 decoder settings: it is scored on every training batch, so it has to be small (``freqmix bench`` measures a step
 with it against a plain one), and a stronger decoder than this stand-in is what ``freqmix evaluate`` runs after.
 It is deterministic from the run's seed, so a resumed run trains the same one again.
@@ -48,8 +50,10 @@ def leakage_decoder(config: TrainConfig, progress: bool = False) -> DecoderAttac
     auxiliary = load_private_split(config).auxiliary
     budget = get_budget(LEAKAGE_BUDGET)
     choices = config.k_choices()
-    belief = Protection(FrequencyTransform.from_config(auxiliary.image_channels, config.transform),
-                        {k: 1 / len(choices) for k in choices}, config.recipe, config.training.batch_size)
+    k_probs = {k: 0.5 / len(choices) for k in choices}
+    k_probs[1] = k_probs.get(1, 0.0) + 0.5
+    belief = Protection(FrequencyTransform.from_config(auxiliary.image_channels, config.transform), k_probs,
+                        config.recipe, config.training.batch_size)
     return train_decoder(belief, auxiliary.images, auxiliary.labels, steps=budget.decoder_steps,
                          seed=sub_seed(config.seed, "leakage-decoder"), batch_size=budget.decoder_batch,
                          widths=budget.decoder_widths, progress=progress, desc="leakage decoder",
