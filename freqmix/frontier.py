@@ -1,8 +1,8 @@
 """``freqmix frontier``: the privacy–utility frontier experiment in one command.
 
-Every baseline (fixed k in {2..6}, the k schedules, random) and every adaptive agent (REINFORCE and PPO under the
-``loss`` and ``constrained`` rewards, REINFORCE under ``constrained`` with a decoder's leakage as its privacy term) is
-trained and attacked under N seeds with the hybrid mask through ``freqmix compare``'s machinery
+Every baseline (fixed k in {1..6}, k = 1 being ``ppfr``; the k schedules; random) and every adaptive agent (REINFORCE
+and PPO under the ``loss`` and ``constrained`` rewards, REINFORCE under ``constrained`` with a decoder's leakage as
+its privacy term) is trained and attacked under N seeds with the hybrid mask through ``freqmix compare``'s machinery
 (:func:`freqmix.compare.run_compare`: strongest-attack privacy, bootstrap intervals). Beside them, a policy learned on
 faces its deployment never sees: for every seed, REINFORCE learns under the constrained reward over ``--episodes`` whole
 runs (``--episode run``) on the auxiliary identities, and the saved policy then acts, without learning, on the private
@@ -36,7 +36,8 @@ from freqmix.experiment.run_folder import claim_output_folder
 from freqmix_base.errors import FreqmixError
 from mixup_env.spaces import PAPER_K_CHOICES
 
-FIXED_DEFENSES = tuple(f"fixed{k}" for k in PAPER_K_CHOICES)
+# k = 1 is `ppfr` (the hybrid mask unmixed): against the batch observer, who separates mixes, it belongs on the plane.
+FIXED_DEFENSES = ("ppfr", *(f"fixed{k}" for k in PAPER_K_CHOICES))
 BASELINES = (*FIXED_DEFENSES, *SCHEDULE_DEFENSES)  # the frontier adaptive points are judged against
 DEPLOYED = "deployed"
 UTILITY, PRIVACY = "identification_accuracy", "ssim"  # x: higher is better; y: lower is better
