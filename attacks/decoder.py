@@ -2,11 +2,12 @@
 
 The literature's reconstruction protocol (PPFR-FD, PartialFace and MinusFace evaluations): the attacker protects its
 own faces the way it believes the defense does (:class:`attacks.protection.Protection`; fresh mixes and pose and
-lighting jitter every step) and trains a U-Net with L1 + (1 − SSIM, :mod:`mixup_env.ssim`) to map them back to the faces (the dominant,
-largest-weight component of a mix). The U-Net's input is the analytic inverse under the same belief
-(:mod:`mixup_env.analytic_inverse`) and its output a residual added to it, with a zero-initialised last layer: at step 0 the
-decoder *is* the analytic attack, so training can only add to what costs nothing. A face is decoded as it is and
-mirrored, and the two decodings averaged.
+lighting jitter every step) and trains a U-Net with L1 + (1 − SSIM, :mod:`mixup_env.ssim`) to map them back to the
+faces (the dominant, largest-weight component of a mix). The U-Net's input is the analytic inverse under the same
+belief (:mod:`mixup_env.analytic_inverse`) and its output a residual added to it, with a zero-initialised last layer:
+at step 0 the decoder *is* the analytic attack, so training can only add to what costs nothing. Where the belief
+flips signs at random (InstaHide's mask), the decoder reads the magnitudes |y|, which no sign flip changes, as
+Carlini et al. read InstaHide's encodings. A face is decoded as it is and mirrored, and the two decodings averaged.
 
 The U-Net runs on a standardised 2×2 space-to-depth of the image (H/2 × W/2, an exact, invertible rearrangement that
 keeps every pixel). Near pixel resolution its convolutions share weights across almost every shift of a face, which
@@ -119,8 +120,9 @@ class DecoderAttack:
     device: str = "cpu"
 
     def inverse(self, tensors: torch.Tensor) -> torch.Tensor:
-        """(N, C, h, w) protected tensors -> (N, P, 8h, 8w) analytic inverses clipped to 0..255: the input."""
-        return self.analytic.reconstruct(tensors)
+        """(N, C, h, w) protected tensors -> (N, P, 8h, 8w) analytic inverses clipped to 0..255 of what the belief
+        can read of them (:meth:`attacks.protection.Protection.readable`): the input."""
+        return self.analytic.reconstruct(self.protection.readable(tensors))
 
     @torch.no_grad()
     def decode(self, images: torch.Tensor, batch_size: int = 64) -> torch.Tensor:
@@ -197,7 +199,7 @@ def train_decoder(protection: Protection, images: torch.Tensor, labels: torch.Te
             running = []
         network.train()
         mixed, target = protected_training_batch(protection, train_faces, train_labels, batch_size, rng, gen)
-        inverse = analytic.reconstruct(mixed.x).to(device)
+        inverse = attack.inverse(mixed.x).to(device)
         target = target.to(device)
         loss = _loss(network(inverse), target)
         optimizer.zero_grad(set_to_none=True)

@@ -68,6 +68,12 @@ class Protection:
         """Whether the pipeline's inverse gives every face back exactly (deterministic, every channel kept)."""
         return self.deterministic and self.transform.out_channels == self.planes * COEFFS_PER_BLOCK
 
+    def readable(self, tensors: torch.Tensor) -> torch.Tensor:
+        """What of (N, C, h, w) protected tensors a party holding this belief can read: their magnitudes where signs
+        are flipped at random (a random sign carries nothing; |y| is what Carlini et al. read off InstaHide), the
+        tensors themselves otherwise."""
+        return tensors.abs() if self.recipe.sign_flip else tensors
+
     def scatter(self, coeffs: torch.Tensor) -> torch.Tensor:
         """(N, C, h, w) protected tensors -> (N, P*64, h, w): each channel put back where this party believes it
         came from (inverse shuffle, dropped channels 0)."""

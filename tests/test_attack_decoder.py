@@ -1,4 +1,6 @@
 """The decoder attack: a residual U-Net on top of the analytic inverse, trained on the attacker's faces."""
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -14,6 +16,7 @@ from freqmix.experiment.defenses import secret_key
 from freqmix_base.errors import FreqmixError
 from mixup_env.analytic_inverse import AnalyticInverse
 from mixup_env.frequency import FrequencyTransform
+from mixup_env.recipe import Recipe
 from recognizer.data import load_dataset, synthetic_faces
 from recognizer.splits import private_split
 
@@ -156,3 +159,14 @@ def test_no_decoder_is_trained_where_the_inverse_is_exact():
     assert isinstance(exact, AnalyticInverse) and decoder_black_box(setting) is exact
     x = faces.images.float()
     assert torch.allclose(exact.reconstruct(none.transform(x)), x, atol=1e-3)
+
+
+def test_under_a_sign_flipping_belief_the_decoder_reads_magnitudes():
+    faces = synthetic_faces(num_identities=2, images_per_identity=4, image_size=32, seed=0)
+    flips = Protection(FrequencyTransform(1, "high", 36, key=3), {2: 1.0}, Recipe(sign_flip=True), batch_size=8)
+    decoder = train_decoder(flips, faces.images, faces.labels, steps=0, seed=0, widths=(8, 16), progress=False)
+    tensors = flips.protect(faces.images.float(), faces.labels, np.random.default_rng(0)).x
+    assert torch.equal(decoder.reconstruct(tensors), decoder.reconstruct(-tensors))
+    assert torch.equal(decoder.inverse(tensors), decoder.analytic.reconstruct(tensors.abs()))
+    plain = replace(flips, recipe=Recipe())
+    assert torch.equal(plain.readable(tensors), tensors)
