@@ -10,6 +10,12 @@ noise and another channel subset). Two readings of E epochs:
 - **best**: the face's single best exposure over the E epochs (the highest SSIM). Privacy over a run is decided by
   its weakest batch, not by its mean; the pick uses the true face, so this too is an upper bound: on what an attacker
   who can tell its best exposure from the rest would keep.
+- **merged**: where nothing is mixed (k = 1) but each exposure is drawn afresh (``partial``'s channels, ``dctdp``'s
+  noise, sign flips), the attacker links a face's tensors themselves and merges them before decoding: every channel
+  the mean of the exposures that kept it (a dropped channel is a zero plane), of magnitudes where signs are flipped.
+  Twenty exposures of ``partial`` (a quarter of the channels each) leave a channel missing with probability
+  0.75^20 = 0.3%; twenty of ``dctdp`` shrink the noise by √20. The merged tensor is decoded under the belief without
+  the per-exposure randomness (:func:`merged_belief`).
 
 Exposures are drawn as :meth:`attacks.protection.Protection.protect_all` draws the observed epoch (batches of the
 run's size, partners from the same batch), without the training's random shifts: a shift is a public, small
@@ -18,7 +24,7 @@ observed epoch's reconstructions, scored against the unshifted faces.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
@@ -36,10 +42,19 @@ class Exposures:
 
     :param linked: E -> (M, P, H, W) the mean of the face's exposures in the first E epochs (:data:`EXPOSURES`).
     :param best: (M, P, H, W) the face's best single exposure over all max(EXPOSURES) epochs.
+    :param merged: E -> (M, C, h, w) the face's tensors of the first E epochs merged, E > 1 (empty where the
+        protection mixes).
     """
 
     linked: dict[int, torch.Tensor]
     best: torch.Tensor
+    merged: dict[int, torch.Tensor] = field(default_factory=dict)
+
+
+def merged_belief(truth: Protection) -> Protection:
+    """What the merged tensors of a k = 1 protection look like: its pipeline without the per-exposure randomness (no
+    channel dropped, no noise; signs still unread, so magnitudes)."""
+    return replace(truth, recipe=replace(truth.recipe, drop=0.0, laplace_epsilon=None))
 
 
 def epoch_exposures(observed: ProtectedSet, reconstructions: torch.Tensor, images: torch.Tensor,
@@ -80,14 +95,23 @@ def run_exposures(truth: Protection, attack: Reconstructor | BatchReconstructor,
     targets = images[faces].float()
     total = torch.zeros_like(targets)
     best, best_ssim = targets.clone(), torch.full((len(faces),), -np.inf)
-    linked = {}
+    linked, merged = {}, {}
+    tensor_sum = kept = None
     for epoch in range(1, max(EXPOSURES) + 1):
         observed = truth.protect_all(images.float(), labels, rng)
         exposure = epoch_exposures(observed, reconstruct_observed(attack, observed), images.float(), faces)
         total += exposure
+        if not truth.mixes:
+            # Row i holds face i alone: its tensor, as much of it as the exposure kept.
+            own = truth.readable(observed.tensors[faces])
+            live = (own != 0).any(dim=(2, 3), keepdim=True).to(own.dtype)
+            tensor_sum = own if tensor_sum is None else tensor_sum + own
+            kept = live if kept is None else kept + live
         if epoch in EXPOSURES:
             linked[epoch] = total / epoch
+            if tensor_sum is not None and epoch > 1:
+                merged[epoch] = tensor_sum / kept.clamp(min=1)
         score = ssim(exposure, targets)
         better = score > best_ssim
         best[better], best_ssim[better] = exposure[better], score[better]
-    return Exposures(linked, best)
+    return Exposures(linked, best, merged)

@@ -10,6 +10,7 @@ and shared by every defense of a comparison.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,8 +22,9 @@ from attacks.attacker_faces import attacker_faces
 from attacks.attack import FAMILIES, Attack, AttackSetting, Reconstructor, reconstruct_observed
 from attacks.budget import AttackBudget
 from attacks.cost_model import judging_seconds, kit_costs
+from attacks.decoder_attacks import fit_decoder
 from attacks.evaluator import Evaluator, train_evaluator
-from attacks.exposure import EXPOSURES, run_exposures
+from attacks.exposure import EXPOSURES, merged_belief, run_exposures
 from attacks.inversion import GeneratorPrior, train_generator_prior
 from attacks.judge import PretrainedJudge
 from attacks.key_recovery import KeyRecovery, recovered_belief
@@ -167,11 +169,13 @@ def strongest(attacks: dict[str, dict[str, Any]], key: str, lower_is_stronger: b
 
 
 def _exposure(kit: AttackerKit, truth: Protection, attack: Reconstructor, seed: int, rows: torch.Tensor,
-              reconstructed: torch.Tensor | None = None
+              reconstructed: torch.Tensor | None, decoder: Callable[[Protection], Reconstructor]
               ) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, np.ndarray]]]:
     """How well the scored faces ``rows`` are recovered over a run's epochs (:func:`attacks.exposure.run_exposures`):
-    linked over E epochs for each E, and the best single exposure (``"best"``). ``reconstructed``: ``attack``'s
-    reconstructions of those faces' observed tensors (None: none made)."""
+    linked over E epochs for each E (``"E"``), the best single exposure (``"best"``), and, where nothing is mixed
+    but each exposure is drawn afresh, the tensors of E epochs merged (``"mergedE"``) and decoded by
+    ``decoder(merged_belief(truth))``. ``reconstructed``: ``attack``'s reconstructions of those faces' observed
+    tensors (None: none made)."""
     images, labels = kit.private.images[rows].float(), kit.private.labels[rows]
 
     def scored(faces: torch.Tensor) -> dict[str, np.ndarray]:
@@ -187,6 +191,10 @@ def _exposure(kit: AttackerKit, truth: Protection, attack: Reconstructor, seed: 
         exposures = run_exposures(truth, attack, kit.private.images, kit.private.labels, rows, rng)
         per_image = {**{str(e): scored(faces) for e, faces in exposures.linked.items()},
                      "best": scored(exposures.best)}
+        if exposures.merged:
+            merged = decoder(merged_belief(truth))
+            per_image.update({f"merged{e}": scored(merged.reconstruct(tensors))
+                              for e, tensors in exposures.merged.items()})
     summary = {e: {name: float(v.mean()) for name, v in values.items()} for e, values in per_image.items()}
     return summary, per_image
 
@@ -256,7 +264,9 @@ def attack_recognizer(recognizer: Recognizer, truth: Protection, kit: AttackerKi
         exposure_attack = strongest(white, "ssim_best") if white else "analytic_white_box"
         reconstructor = fitted.get(exposure_attack) or AnalyticInverse.fit(white_box(truth).transform,
                                                                                  kit.auxiliary.images)
-        exposure, exposure_per_image = _exposure(kit, truth, reconstructor, seed, rows, outputs.get(exposure_attack))
+        exposure, exposure_per_image = _exposure(
+            kit, truth, reconstructor, seed, rows, outputs.get(exposure_attack),
+            lambda belief: fit_decoder(setting, belief, "decoder white-box, merged exposures"))
     line.close()
     results = _results(kit, scored, exposure, exposure_per_image, exposure_attack, len(rows), seed)
     results["stage_seconds"] = line.seconds
@@ -317,13 +327,13 @@ def _results(kit: AttackerKit, scored: dict[str, tuple[dict, dict]], exposure: d
             per_image[figure] = values[name][figure].tolist()
             if family == "reconstruction":
                 summary[f"{figure}_view"] = OBSERVED_VIEW
-                # A run is as private as its weakest exposure: the linked epochs compete with the observed one (the
-                # oracle pick of the best single exposure is reported beside, not taken in).
-                for e in EXPOSURES:
-                    if exposure[str(e)][figure] > summary[figure]:
-                        summary[figure], summary[f"{figure}_attack"] = exposure[str(e)][figure], exposure_attack
-                        summary[f"{figure}_view"] = linked_view(e)
-                        per_image[figure] = exposure_per_image[str(e)][figure].tolist()
+                # A run is as private as its weakest exposure: the linked and merged epochs compete with the observed
+                # one (the oracle pick of the best single exposure is reported beside, not taken in).
+                for key, reading in exposure.items():
+                    if key != "best" and reading[figure] > summary[figure]:
+                        summary[figure], summary[f"{figure}_attack"] = reading[figure], exposure_attack
+                        summary[f"{figure}_view"] = exposure_view(key)
+                        per_image[figure] = exposure_per_image[key][figure].tolist()
     summary["mia_prior"] = summary["mia_top5_attack"]
     for encodings, values in exposure_per_image.items():
         for figure, v in values.items():
@@ -346,13 +356,15 @@ def _results(kit: AttackerKit, scored: dict[str, tuple[dict, dict]], exposure: d
 
 def exposure_column(figure: str, exposure: str | int) -> str:
     """The name of ``figure`` (``"ssim"``, ...) of an exposure: ``exposure_ssim_E20`` for 20 linked epochs,
-    ``exposure_ssim_best`` for the best single one."""
-    return f"exposure_{figure}_best" if exposure == "best" else f"exposure_{figure}_E{exposure}"
+    ``exposure_ssim_best`` for the best single one, ``exposure_ssim_merged20`` for 20 merged ones."""
+    return f"exposure_{figure}_E{exposure}" if str(exposure).isdigit() else f"exposure_{figure}_{exposure}"
 
 
-def linked_view(epochs: int) -> str:
-    """The name of the view in which a face's exposures over ``epochs`` epochs are linked and averaged."""
-    return f"{epochs} linked epoch{'s' if epochs > 1 else ''}"
+def exposure_view(exposure: str) -> str:
+    """The name of the view an exposure reading (``"20"``, ``"merged20"``) takes of the run."""
+    if exposure.startswith("merged"):
+        return f"{exposure[len('merged'):]} merged epochs"
+    return f"{exposure} linked epoch{'s' if int(exposure) > 1 else ''}"
 
 
 def _samples(kit: AttackerKit, rows: torch.Tensor, outputs: dict[str, torch.Tensor], attacks: dict[str, Attack],

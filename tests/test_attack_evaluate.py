@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from attacks.budget import BUDGETS, AttackBudget
-from attacks.privacy import INVERSION_FIGURES, OBSERVED_VIEW, RECONSTRUCTION_FIGURES, linked_view
+from attacks.privacy import INVERSION_FIGURES, OBSERVED_VIEW, RECONSTRUCTION_FIGURES, exposure_view
 from attacks.protection import Protection
 from freqmix.cli import main
 from freqmix.evaluate import evaluate_run, protection_record
@@ -74,7 +74,7 @@ def test_summary_is_the_strongest_attack_over_the_observed_and_the_linked_epochs
             values = {name: attacks[name][key] for name in attacks if isinstance(attacks[name], dict)}
             if figure in RECONSTRUCTION_FIGURES:
                 # The run's linked epochs compete; the oracle pick of the best single exposure does not.
-                linked = {linked_view(int(e)): v[figure] for e, v in results["exposure"].items() if e != "best"}
+                linked = {exposure_view(e): v[figure] for e, v in results["exposure"].items() if e != "best"}
                 best = max(max(values.values()), max(linked.values()))
                 view = s[f"{figure}_view"]
                 named = values[s[f"{figure}_attack"]] if view == OBSERVED_VIEW else linked[view]
@@ -192,3 +192,13 @@ def test_the_protection_record_is_the_run_s_pieces_whole():
     assert {**records["ppfr"]["recipe"], "drop": PARTIAL_DROP} == records["partial"]["recipe"]
     assert records["ppfr"]["transform"] == records["partial"]["transform"] == asdict(defense_of("ppfr", 0).transform)
 
+
+
+def test_a_run_that_draws_each_exposure_afresh_is_read_merged_too(tmp_path):
+    # partial's recipe at k = 1: every epoch keeps another quarter of the channels, so linked tensors merge.
+    run_training(_config(hyperparams={"k": 1}, drop=0.75), tmp_path, progress=False)
+    results = evaluate_run(tmp_path, TINY, progress=False)
+    assert {"merged5", "merged20"} <= set(results["exposure"])
+    linked = {key: v["ssim"] for key, v in results["exposure"].items() if key != "best"}
+    assert results["summary"]["ssim"] >= max(linked.values()) - 1e-12
+    assert results["summary"]["ssim_view"] in {OBSERVED_VIEW, *map(exposure_view, linked)}

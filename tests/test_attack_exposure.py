@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from attacks.exposure import EXPOSURES, epoch_exposures, run_exposures
+from attacks.exposure import EXPOSURES, epoch_exposures, merged_belief, run_exposures
 from attacks.metrics import ssim
 from attacks.protection import Protection
 from mixup_env.analytic_inverse import AnalyticInverse
@@ -70,3 +70,28 @@ def test_a_deterministic_protection_exposes_a_face_alike_in_every_epoch(setting,
     once, again = (epoch_exposures(o, analytic.reconstruct(o.tensors), x, wanted) for o in epochs)
     assert truth.deterministic == deterministic
     assert torch.allclose(once, again, atol=1e-3) == deterministic
+
+
+@pytest.mark.parametrize("recipe", [Recipe(drop=0.75), Recipe(sign_flip=True)])
+def test_merged_exposures_give_back_the_face_s_tensor_where_nothing_is_mixed(setting, recipe):
+    faces, _, _ = setting
+    truth = Protection(FrequencyTransform(1, "high", key=3), {1: 1.0}, recipe, batch_size=16)
+    x = faces.images.float()
+    wanted = torch.tensor([0, 7, 30])
+    analytic = AnalyticInverse.fit(truth.transform, faces.images)
+    exposures = run_exposures(truth, analytic, faces.images, faces.labels, wanted, np.random.default_rng(0))
+    assert set(exposures.merged) == {e for e in EXPOSURES if e > 1}
+    clean = truth.transform(x[wanted])
+    merged = exposures.merged[20]
+    if recipe.sign_flip:  # every exposure's magnitudes are the face's
+        assert torch.allclose(merged, clean.abs(), atol=1e-4)
+    else:  # each plane the face's own wherever one of 20 exposures kept it (a quarter each)
+        planes = (merged - clean).abs().amax(dim=(2, 3)) < 1e-3
+        assert planes.double().mean() >= 0.97
+    assert merged_belief(truth).recipe == Recipe(sign_flip=recipe.sign_flip)
+
+
+def test_nothing_is_merged_where_faces_are_mixed(setting):
+    faces, truth, analytic = setting
+    exposures = run_exposures(truth, analytic, faces.images, faces.labels, torch.arange(3), np.random.default_rng(0))
+    assert exposures.merged == {}
