@@ -19,6 +19,7 @@ RUN_FILES = ("config.json", "steps.csv", "recognizer.pt", "agent.zip", "agent_lo
              "checkpoint.pt", "privacy.json", "privacy.png", "privacy_*.json",
              "privacy_*.png")
 _LISTED = 3  # entries named in the refusal
+THREADS_KEY = "torch_threads"  # config.json's record of the torch threads a run trained with
 
 
 class OutputExistsError(FreqmixError):
@@ -72,6 +73,15 @@ def planned_steps(out: Path) -> int | None:
     """The recognizer steps the run in ``out`` was planned for (``resolved_steps`` of its ``config.json``)."""
     try:
         return _json_int(out / "config.json", "resolved_steps")
+    except ValueError:
+        return None
+
+
+def recorded_threads(config_file: Path) -> int | None:
+    """The torch threads the run whose ``config.json`` is ``config_file`` trained with (None: not recorded, as in
+    runs of older versions, or no such file)."""
+    try:
+        return _json_int(config_file, THREADS_KEY)
     except ValueError:
         return None
 
