@@ -249,6 +249,16 @@ def test_cleanrl_style_loop_over_the_tiny_preset_sees_episodic_returns():
     assert [r for _, r, _ in returns] == pytest.approx(totals.tolist(), rel=1e-5)  # the 7th step (reset) pays 0
 
 
+def test_the_tiny_preset_spec_gives_its_episode_length():
+    # Code that sizes rollouts by the spec (SB3's n_steps in the README) gets the env's own episode.
+    env = gym.make("FreqMixUp-Tiny-v0")
+    assert env.spec.max_episode_steps == env.unwrapped.steps_per_episode == 6
+    env.reset(seed=0)
+    ends = [env.step(0)[3] for _ in range(6)]
+    assert ends == [False] * 5 + [True]
+    env.close()
+
+
 def test_orl_preset_reads_the_faces_from_the_environment(shared_data, monkeypatch):
     from freqmix_base.errors import FreqmixError
 
@@ -259,6 +269,7 @@ def test_orl_preset_reads_the_faces_from_the_environment(shared_data, monkeypatc
     monkeypatch.setenv("FREQMIX_ORL", str(shared_data("orl")))
     env = gym.make("FreqMixUp-ORL32-v0")
     obs, info = env.reset(seed=0)
-    assert env.unwrapped.train_data.num_identities == 40 and env.unwrapped.steps_per_episode == 6
+    assert env.unwrapped.train_data.num_identities == 40
+    assert env.unwrapped.steps_per_episode == env.spec.max_episode_steps == 6  # the spec says what an episode is
     assert env.unwrapped.train_data.images.shape[1:] == (1, 32, 32) and set(info) == set(INFO_KEYS)
     env.close()
