@@ -17,22 +17,27 @@ if TYPE_CHECKING:
     from freqmix.experiment.config import TrainConfig
 
 
+TRAINING_OPTIONS = "training options (those of freqmix train)"
+
+
 def add_train_options(p: argparse.ArgumentParser) -> None:
     """The options shared by every command that trains (train, ablate, compare): one ``--name`` per flat field of
     :class:`TrainConfig` that carries help text, typed by its annotation (a bool is a switch), its default the
-    default configuration's value."""
+    default configuration's value. They form a group of their own, shown after the command's own options."""
     from freqmix.experiment.config import TrainConfig, flat_fields
 
     defaults = TrainConfig().flat()
+    training = p.add_argument_group(TRAINING_OPTIONS)
+    p.usage = "%(prog)s [options] [training options]"  # all of them listed below, the command's own first
     groups: dict[str, argparse._MutuallyExclusiveGroup] = {}
     for name, (_, f, hint) in flat_fields().items():
         if "help" not in f.metadata:
             continue
         options = {key: value for key, value in f.metadata.items() if key not in ("group", "flat", "needs")}
-        target: argparse._ActionsContainer = p
+        target: argparse._ActionsContainer = training
         if "group" in f.metadata:
             if f.metadata["group"] not in groups:
-                groups[f.metadata["group"]] = p.add_mutually_exclusive_group()
+                groups[f.metadata["group"]] = training.add_mutually_exclusive_group()
             target = groups[f.metadata["group"]]
         kind = next(t for t in typing.get_args(hint) or (hint,) if t is not type(None))
         if kind is bool:

@@ -16,8 +16,8 @@ from freqmix_base.errors import FreqmixError
 
 # Everything ``freqmix train`` (and ``freqmix evaluate`` in a run folder) writes; glob patterns.
 RUN_FILES = ("config.json", "steps.csv", "recognizer.pt", "agent.zip", "agent_logs", "tensorboard", "metrics.json",
-             "checkpoint.pt", "privacy.json", "privacy.png", "privacy_*.json",
-             "privacy_*.png")
+             "checkpoint.pt", "privacy.json", "privacy.png", "privacy.npz", "privacy_*.json", "privacy_*.png",
+             "privacy_*.npz")
 _LISTED = 3  # entries named in the refusal
 THREADS_KEY = "torch_threads"  # config.json's record of the torch threads a run trained with
 
