@@ -139,3 +139,13 @@ def _cmd_train(args: argparse.Namespace) -> None:
     print(f"identification accuracy {figure('identification_accuracy')}  "
           f"verification accuracy {figure('verification_accuracy')}  mean k {metrics['mean_k']:.2f}  "
           f"final loss {metrics['final_loss']:.3f}  {metrics['wall_seconds']:.1f} s  -> {out}")
+    print(next_step(config, out))
+
+
+def next_step(config: TrainConfig, out: Path) -> str:
+    """What to run next: the attacks, or (a run of every identity, which leaves the attacker none of its own) how
+    to train a run that can be attacked."""
+    if config.task.private_fraction is None:
+        return ("to measure privacy, train with --private-fraction 0.5 (the attacker needs identities of its own), "
+                "then freqmix evaluate --run DIR")
+    return f"attack it: freqmix evaluate --run {out} --budget smoke (minutes; the default budget gives the figures)"

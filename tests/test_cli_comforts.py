@@ -115,6 +115,14 @@ def test_a_typo_gets_the_closest_option_and_the_commands_own_help(argv, expected
     assert usage.value.code == 2 and err.startswith("freqmix: error: ") and err.endswith(expected), err
 
 
+def test_train_says_whether_its_run_can_be_attacked(tmp_path, capsys):
+    assert main(["train", *TINY, "--steps", "1", "--no-progress", "--out", str(tmp_path / "everyone")]) == 0
+    assert capsys.readouterr().out.splitlines()[-1].startswith("to measure privacy, train with --private-fraction")
+    out = tmp_path / "private"
+    assert main(["train", *TINY, "--steps", "1", "--no-progress", "--private-fraction", "0.5", "--out", str(out)]) == 0
+    assert capsys.readouterr().out.splitlines()[-1].startswith(f"attack it: freqmix evaluate --run {out} ")
+
+
 def test_threads_is_applied(tmp_path):
     before = torch.get_num_threads()
     try:
