@@ -50,11 +50,16 @@ def _draw(ax: Axes, image: torch.Tensor, verdict: bool | None = None) -> None:
             spine.set_linewidth(3)
 
 
+def _label_row(ax: Axes, label: str) -> None:
+    """A row's label above its first face, left out of the layout so that it widens no column."""
+    ax.text(0, 1.04, label, transform=ax.transAxes, fontsize=7, va="bottom", in_layout=False)
+
+
 def save_samples(samples: dict[str, torch.Tensor], verdicts: dict[str, np.ndarray], path: Path, title: str) -> None:
     """One row per sample row (in ``samples``' order: private faces, reconstructions, identities, inversions), one
     column per face; an attack's outputs framed by its ``verdicts``."""
     cols = max(len(v) for v in samples.values())
-    fig = Figure(figsize=(1.2 * cols, 1.35 * len(samples) + 0.3))
+    fig = Figure(figsize=(1.2 * cols, 1.5 * len(samples) + 0.6), layout="constrained")
     axes = fig.subplots(len(samples), cols, squeeze=False)
     for r, (name, images) in enumerate(samples.items()):
         for c in range(cols):
@@ -63,9 +68,8 @@ def save_samples(samples: dict[str, torch.Tensor], verdicts: dict[str, np.ndarra
                 _draw(ax, images[c], verdicts[name][c] if name in verdicts else None)
             else:
                 ax.axis("off")
-        axes[r, 0].set_title(sample_label(name), fontsize=7, loc="left")
+        _label_row(axes[r, 0], sample_label(name))
     fig.suptitle(f"{title}\n{VERDICT_LEGEND}", fontsize=8)
-    fig.tight_layout()
     fig.savefig(path, dpi=100)
 
 
@@ -97,15 +101,14 @@ def gallery_row(defense: str, results: dict[str, Any], samples: dict[str, torch.
 def save_gallery(targets: torch.Tensor, rows: list[GalleryRow], path: Path, title: str) -> None:
     """The private faces ``targets`` (S, P, H, W) on top, then one row per defense."""
     cols = len(targets)
-    fig = Figure(figsize=(1.2 * cols, 1.35 * (len(rows) + 1) + 0.3))
+    fig = Figure(figsize=(1.2 * cols, 1.5 * (len(rows) + 1) + 0.6), layout="constrained")
     axes = fig.subplots(len(rows) + 1, cols, squeeze=False)
     for c in range(cols):
         _draw(axes[0, c], targets[c])
-    axes[0, 0].set_title(sample_label("target"), fontsize=7, loc="left")
+    _label_row(axes[0, 0], sample_label("target"))
     for r, row in enumerate(rows, start=1):
         for c in range(cols):
             _draw(axes[r, c], row.faces[c], bool(row.verdicts[c]))
-        axes[r, 0].set_title(row.label, fontsize=7, loc="left")
+        _label_row(axes[r, 0], row.label)
     fig.suptitle(f"{title}\n{VERDICT_LEGEND}", fontsize=8)
-    fig.tight_layout()
     fig.savefig(path, dpi=100)
