@@ -109,7 +109,7 @@ def test_the_gallery_shows_each_defense_by_its_strongest_pictured_attack(compare
 
 
 def test_compare_prints_directions_chance_and_its_files(compare_dir, tmp_path, capsys):
-    assert main(["compare", "--gather", str(compare_dir), "--out", str(tmp_path / "printed"), "--no-progress"]) == 0
+    assert main(["compare", "--gather", str(compare_dir), "--out", str(tmp_path / "printed")]) == 0
     out = capsys.readouterr().out
     assert "SSIM ↑" in out and "chance" in out and "compare_gallery.png" in out and "compare.md" in out
 
