@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from freqmix.experiment.config import TrainConfig
 
 
-TRAINING_OPTIONS = "training options (those of freqmix train)"
+TRAINING_OPTIONS = "training options (shared by train, ablate, compare and frontier)"
 
 
 def add_train_options(p: argparse.ArgumentParser) -> None:

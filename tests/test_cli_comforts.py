@@ -86,7 +86,7 @@ def test_help_shows_defaults():
                                        ("train", ["--agent", "--config", "--resume", "--out"])])
 def test_a_commands_own_options_come_before_the_training_options(name, own):
     text = command_parser(name).format_help()
-    training = text.index("training options (those of freqmix train):")
+    training = text.index("training options (shared by train, ablate, compare and frontier):")
     assert all(0 < text.index(f"  {option} ") < training for option in own)
     assert text.index("  --data ") > training and len(text[:text.index("usage:") + 200].splitlines()[0]) < 80
 
