@@ -1,8 +1,8 @@
 """How a privacy result reads on the terminal (``freqmix evaluate`` and ``freqmix compare``): every figure with the
 direction in which it leaks more and its chance level (what a guess that holds nothing scores,
-:mod:`attacks.chance`), the attacks in the threat model's order (the order of :data:`attacks.registry.ATTACKS`:
-analytic inverse, CGAN, decoder, batch attacks, each white-box before black-box, then model inversion), the
-strongest attack named without putting an equal black-box attacker ahead of the white-box one, and the files
+:mod:`attacks.chance`), the attacks of each family (the reconstructions, then model inversion) in the order of
+:data:`attacks.registry.ATTACKS` (analytic inverse, CGAN, decoder, batch unmixing, each white-box before black-box),
+the strongest attack named without putting an equal black-box attacker ahead of the white-box one, and the files
 written. Everything is driven by the results and the registry: a newly registered attack is listed where it is
 registered.
 """
@@ -104,7 +104,8 @@ def evaluate_report(results: dict[str, Any], written: list[tuple[str, str]]) -> 
         interval = f"[{meaning.show(low)}, {meaning.show(high)}]" if low is not None else ""
         lines.append(f"  {meaning.label:<16}{meaning.show(summary[figure]):>8}  {interval:<18}{meaning.leaks_more:<12}"
                      f"{meaning.show(chance.get(figure)):>8}  {strongest_label(results, figure)}")
-    lines += ["", "each attack, in the threat model's order (white-box before black-box; docs/threat_model.md)"]
+    lines += ["", "each attack, reconstructions then model inversion, each white-box before black-box "
+                  "(docs/threat_model.md)"]
     for family, figures in FAMILY_FIGURES.items():
         attacks = {name: s for name, s in results.get(family, {}).items() if isinstance(s, dict)}
         if not attacks:
