@@ -87,7 +87,7 @@ def prepare_kit(private: FaceDataset, private_test: FaceDataset, auxiliary: Face
     none), preprocessed as the private faces."""
     public_faces = attacker_faces(auxiliary, attacker_folder)  # first, so that a wrong folder fails in seconds
     costs = kit_costs(budget, len(private) + len(private_test))
-    line = StageProgress(sum(costs.values()), progress, desc="attacker kit")
+    line = StageProgress(sum(costs.values()), progress, desc="attacker kit", stages=len(costs))
     with line.stage("pretrained judge", costs["pretrained judge"]):
         judge = PretrainedJudge(private.images, private.labels)
         judge_accuracy = float(topk_hits(judge.logits(private_test.images), private_test.labels).mean())
@@ -249,7 +249,8 @@ def attack_recognizer(recognizer: Recognizer, truth: Protection, kit: AttackerKi
     recon = [name for name, attack in ran if attack.family == "reconstruction"]
     judging = judging_seconds(len(rows), len(recon), 0, len(identities), len(ran) - len(recon))
     exposing = judging_seconds(len(rows), 0, len(EXPOSURES) + 1, 0, 0)
-    line = StageProgress(sum(attack.seconds(setting) for _, attack in ran) + judging + exposing, progress)
+    line = StageProgress(sum(attack.seconds(setting) for _, attack in ran) + judging + exposing, progress,
+                         stages=len(ran) + 2)  # the attacks, judging, exposure
     fitted = {}
     for name, attack in ran:
         with line.stage(attack.stage_name, attack.seconds(setting)):

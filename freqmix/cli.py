@@ -10,9 +10,12 @@ command only when the command runs, so that a mistyped option fails before torch
 from __future__ import annotations
 
 import argparse
+import difflib
 import importlib
 import os
+import re
 import sys
+import textwrap
 import warnings
 from typing import Any, NoReturn, Sequence
 
@@ -21,6 +24,7 @@ from freqmix_base.errors import FreqmixError
 
 DESCRIPTION = ("freqmix: face recognition trained on block-DCT masked faces mixed k at a time (frequency MixUp), "
                "k chosen per batch by an RL agent; attacks that measure the privacy")
+STATES_DEFAULT = re.compile(r"\(default\b|\bdefault:|\bdefault \d")  # a help that says its default itself
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
 
@@ -30,8 +34,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "align": ("freqmix.align_command", "detect, landmark and warp faces to the ArcFace 112×112 template"),
     "ablate": ("freqmix.ablate_command", "compare agents × seeds with the same data, budget and seeds"),
     "bench": ("freqmix.bench_command", "speed figures (ratios timed side by side) into OUT/bench.json"),
-    "evaluate": ("freqmix.evaluate_command", "all attacks on one trained run -> DIR/privacy.json"),
-    "compare": ("freqmix.compare_command", "train and attack every defense side by side -> compare.csv/md/json/png"),
+    "evaluate": ("freqmix.evaluate_command",
+                 "all attacks on one trained run -> DIR/privacy[_BUDGET].json/.png/.npz"),
+    "compare": ("freqmix.compare_command",
+                "train and attack every defense side by side -> compare.csv/md/json/png, compare_gallery.png"),
     "frontier": ("freqmix.frontier_command", "baselines vs adaptive agents on the privacy–utility plane, N seeds "
                                      "-> frontier.md/png"),
 }
@@ -39,12 +45,17 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 class DefaultsHelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
     """Appends ``(default: X)`` to an option's help unless the help already says what its default is, or there is
-    nothing to show (None, or an off switch)."""
+    nothing to show (None, an empty list, or an off switch); wraps lines between words only, so that a name is never
+    cut in two."""
 
     def _get_help_string(self, action: argparse.Action) -> str | None:
-        if action.default is None or action.default is False or "default" in (action.help or ""):
+        nothing = action.default is None or action.default is False or action.default == []
+        if nothing or action.default is argparse.SUPPRESS or STATES_DEFAULT.search(action.help or ""):
             return action.help
         return super()._get_help_string(action)
+
+    def _split_lines(self, text: str, width: int) -> list[str]:
+        return textwrap.wrap(" ".join(text.split()), width, break_long_words=False, break_on_hyphens=False)
 
 
 class OneLineErrorParser(argparse.ArgumentParser):
@@ -88,6 +99,19 @@ def _add_command(sub: argparse._SubParsersAction, name: str) -> argparse.Argumen
     return parser
 
 
+def refuse_unknown(parser: argparse.ArgumentParser, unknown: list[str]) -> NoReturn:
+    """The usage error for arguments ``parser`` (one command's) does not take: the closest option it does take
+    as a suggestion, and that command's own help."""
+    flags = [arg for arg in unknown if arg.startswith("-")]
+    if not flags:
+        parser.error(f"unrecognized argument{'s' if len(unknown) > 1 else ''}: {' '.join(unknown)}")
+    options = [option for action in parser._actions if action.help is not argparse.SUPPRESS
+               for option in action.option_strings]  # never suggest what the command refuses
+    close = difflib.get_close_matches(flags[0].split("=")[0], options, n=1, cutoff=0.6)
+    suggestion = f" (did you mean {close[0]}?)" if close else ""
+    parser.error(f"unrecognized option{'s' if len(flags) > 1 else ''} {' '.join(flags)}{suggestion}")
+
+
 def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> str:  # noqa: ANN001
     return f"freqmix: warning: {message}\n"
 
@@ -99,7 +123,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = command if command in COMMANDS else None
     warnings.formatwarning = _one_line_warning
     try:
-        args = build_parser(command).parse_args(argv)
+        args, unknown = build_parser(command).parse_known_args(argv)
+        if unknown:
+            refuse_unknown(command_parser(args.command), unknown)
         # What the user typed, apart from defaults: --config lets it win, and options a command would ignore fail.
         args.given = given_options(command_parser(args.command), argv[argv.index(args.command) + 1:])
         set_threads(args.threads)

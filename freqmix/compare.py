@@ -24,6 +24,7 @@ from attacks.exposure import EXPOSURES
 from attacks.privacy import RECONSTRUCTION_FIGURES, AttackerKit, exposure_column, prepare_kit
 from attacks.registry import ATTACKS
 from freqmix.evaluate import evaluate_run
+from freqmix.gallery import GALLERY, write_gallery
 from freqmix.experiment.assembly import hyperparams_for
 from freqmix.experiment.config import TrainConfig
 from freqmix.experiment.defenses import defense_of
@@ -44,8 +45,10 @@ COLUMNS = ("defense", "identification_accuracy", "verification_accuracy", "psnr"
 # a face over E linked encodings, and the judge's clean accuracy.
 EXPOSURE_COLUMNS = tuple(exposure_column(figure, e) for e in (*EXPOSURES, "best")
                          for figure in ("ssim", "recon_id_accuracy"))
+# What a guess that holds nothing scores on each figure (attacks.chance): the same for every defense of a seed.
+CHANCE_FIGURES = ("psnr", "ssim", "recon_id_accuracy", "mia_top1", "mia_top5", "knn_distance")
 EXTRA_COLUMNS = ("ssim_blackbox", "recon_id_accuracy_blackbox", "mean_k", *EXPOSURE_COLUMNS,
-                 "judge_heldout_accuracy")
+                 "judge_heldout_accuracy", *(f"{figure}_chance" for figure in CHANCE_FIGURES))
 # Figures measured per attacked image: their interval resamples images within seeds, the others only seeds.
 PER_IMAGE = ("psnr", "ssim", "recon_id_accuracy", "mia_top1", "mia_top5", "knn_distance", *EXPOSURE_COLUMNS)
 # Which attack gave each strongest figure, and for a reconstruction figure from which view of the run.
@@ -58,7 +61,7 @@ ONE_SEED_NOTE = ("One seed: the intervals cover the attacked images of one run, 
                  "2 seeds (--seeds 2 or more), so no difference between defenses is claimed.")
 REFERENCE = "none"
 ROW_FILE = "compare_row.json"  # one finished defense/seed run: its fingerprint and table row
-COMPARE_FILES = ("config.json", "compare.csv", "compare.md", "compare.json", "compare.png")
+COMPARE_FILES = ("config.json", "compare.csv", "compare.md", "compare.json", "compare.png", GALLERY)
 
 
 def run_compare(base: TrainConfig, defenses: list[str], budget: AttackBudget, out: Path, seeds: int = 1,
@@ -95,7 +98,7 @@ def run_compare(base: TrainConfig, defenses: list[str], budget: AttackBudget, ou
         config = replace(base, seed=seed)
         kit, reference = None, None
         for name in order:
-            folder = out / name if seeds == 1 else out / name / f"seed{seed}"
+            folder = run_folder(out, name, seed, seeds)
             defense = defense_of(name, seed)
             run_config = config.defended_by(defense, hyperparams_for(base, defense.agent))
             fingerprint = _fingerprint(run_config, budget, attacker_folder)
@@ -116,8 +119,21 @@ def run_compare(base: TrainConfig, defenses: list[str], budget: AttackBudget, ou
             line.update()
         judge_accuracy.append(runs[order[0]][-1]["values"]["judge_heldout_accuracy"])
     line.close()
-    return write_comparison({name: runs[name] for name in defenses}, out, base.task.data, budget.name, seed_list,
-                            judge_accuracy, time.perf_counter() - started, runs[order[0]][-1]["private_identities"])
+    table = write_comparison({name: runs[name] for name in defenses}, out, base.task.data, budget.name, seed_list,
+                             judge_accuracy, time.perf_counter() - started, runs[order[0]][-1]["private_identities"])
+    write_gallery(out / GALLERY, {name: run_folder(out, name, seed_list[0], seeds) for name in defenses}, budget.name,
+                  gallery_title(base.task.data, budget.name, seed_list[0]))
+    return table
+
+
+def run_folder(out: Path, defense: str, seed: int, seeds: int) -> Path:
+    """Where a comparison in ``out`` of ``seeds`` seeds runs ``defense`` under ``seed``."""
+    return out / defense if seeds == 1 else out / defense / f"seed{seed}"
+
+
+def gallery_title(data: str, budget: str, seed: int) -> str:
+    """The gallery's title: what was attacked, how hard, under which seed."""
+    return f"{Path(data).name}: the same private faces under every defense (budget {budget}, seed {seed})"
 
 
 def write_comparison(runs: dict[str, list[dict[str, Any]]], out: Path, data: str, budget_name: str,
@@ -225,6 +241,7 @@ def _run_row(metrics: dict[str, Any], results: dict[str, Any], reference: float 
               "ssim_blackbox": max(b["ssim_best"] for b in black),
               "recon_id_accuracy_blackbox": max(b["id_accuracy_best"] for b in black),
               "mean_k": metrics["mean_k"], "judge_heldout_accuracy": judge_accuracy,
+              **{f"{figure}_chance": results["chance"].get(figure) for figure in CHANCE_FIGURES},
               **{exposure_column(figure, e): results["exposure"][str(e)][figure]
                  for e in (*EXPOSURES, "best") for figure in ("ssim", "recon_id_accuracy")}}
     return {"values": values, "per_image": {f: np.asarray(results["per_image"][f], dtype=float).tolist()
@@ -238,7 +255,7 @@ def _aggregate(name: str, runs: list[dict[str, Any]], seed: int) -> dict[str, An
     frequent attack."""
     row: dict[str, Any] = {"defense": name}
     for figure in NUMERIC:
-        if any(run["values"][figure] is None for run in runs):
+        if any(run["values"].get(figure) is None for run in runs):  # rows of older versions lack the chance
             row[figure] = row[f"{figure}_ci_low"] = row[f"{figure}_ci_high"] = None
             continue
         if len(runs) < 2 and figure not in PER_IMAGE:  # one value: no interval to give

@@ -22,10 +22,18 @@ GATHER_OPTIONS = frozenset({"gather", "out", "overwrite", "defenses", "threads"}
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     """``freqmix compare``."""
-    p = sub.add_parser("compare", help="train and attack every defense side by side -> compare.csv/md/json/png")
+    p = sub.add_parser("compare", help="train and attack every defense side by side -> compare.csv/md/json/png, "
+                                       "compare_gallery.png",
+                       description="Train every defense on the same private identities, attack each, and write "
+                                   "OUT/compare.md (the table), compare.csv and compare.json (every figure with its "
+                                   "interval), compare.png (privacy against utility) and compare_gallery.png (the "
+                                   "same private faces under every defense, each as its strongest attack recovers "
+                                   "it); each defense's run and its privacy files lie in OUT/DEFENSE. Results are "
+                                   "reproducible for a given seed and thread count.")
     add_train_options(p)
     hide_refused_options(p)
-    p.add_argument("--defenses", default=",".join(DEFENSES), help=f"comma-separated, from {', '.join(DEFENSES)}")
+    p.add_argument("--defenses", default=",".join(DEFENSES),
+                   help=f"comma-separated, from {', '.join(DEFENSES)} (default: all of them)")
     p.add_argument("--budget", default="default", help=f"training and attack budget: {', '.join(BUDGETS)}")
     p.add_argument("--seeds", type=int, default=1, help="train and attack each defense under this many seeds "
                                                         "(--seed, --seed + 1, ...) for the intervals")
@@ -91,13 +99,16 @@ def _cmd_compare(args: argparse.Namespace) -> None:
 
 
 def _print_table(table: list[dict[str, Any]], seeds: int, out: Path) -> None:
-    from freqmix.compare import ONE_SEED_NOTE
+    from freqmix.compare import CHANCE_FIGURES, ONE_SEED_NOTE
+    from freqmix.gallery import GALLERY
+    from freqmix.privacy_report import compare_report
 
-    for row in table:
-        print(f"{row['defense']:>14}  accuracy {row['identification_accuracy']:.3f}  "
-              f"SSIM {row['ssim']:.3f} [{row['ssim_ci_low']:.3f}, {row['ssim_ci_high']:.3f}]  "
-              f"recon id {row['recon_id_accuracy']:.3f}  MIA top-5 {row['mia_top5']:.3f}  "
-              f"score_pp {row['score_pp']:.3f}")
+    chance = {figure: next((row[f"{figure}_chance"] for row in table if row.get(f"{figure}_chance") is not None),
+                           None) for figure in CHANCE_FIGURES}
+    print("\n".join(compare_report(table, chance)))
     if seeds < 2:
         print(ONE_SEED_NOTE)
-    print(f"-> {out / 'compare.md'}")
+    gallery = (f", {GALLERY} (the same private faces under every defense, framed by the judge's verdict)"
+               if (out / GALLERY).is_file() else "")
+    print(f"wrote {out}: compare.md (the table), compare.csv and compare.json (every figure, interval and strongest "
+          f"attack), compare.png (privacy against utility){gallery}")

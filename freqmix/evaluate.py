@@ -1,6 +1,8 @@
-"""``freqmix evaluate --run DIR``: every attack on one trained run -> ``DIR/privacy.json`` and ``DIR/privacy.png``
-(budget ``default``), ``DIR/privacy_<budget>.json`` and ``.png`` under any other budget, so that evaluations under
-several budgets sit side by side. An existing file of the same budget is replaced only with ``--overwrite``.
+"""``freqmix evaluate --run DIR``: every attack on one trained run -> ``DIR/privacy.json`` (every figure),
+``DIR/privacy.png`` (the faces the attacks recovered, framed by the judge's verdict) and ``DIR/privacy.npz`` (those
+faces and verdicts as arrays) under budget ``default``; ``DIR/privacy_<budget>.json``, ``.png`` and ``.npz`` under
+any other, so that evaluations under several budgets sit side by side. An existing file of the same budget is
+replaced only with ``--overwrite``.
 
 The run must come from ``freqmix train --private-fraction F`` (the attacker owns the other identities). The run's
 ``config.json`` says how its tensors were protected, ``metrics.json`` which k its agent chose (the recipe
@@ -13,18 +15,21 @@ import json
 import time
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
+import numpy as np
 import torch
-from matplotlib.figure import Figure
 
 from attacks.budget import AttackBudget
+from attacks.chance import chance_levels
 from attacks.metrics import score_cls
-from attacks.privacy import AttackerKit, attack_recognizer, prepare_kit, sample_label
+from attacks.privacy import AttackerKit, attack_recognizer, attacked_rows, prepare_kit
 from attacks.protection import Protection
+from attacks.verdicts import sample_verdicts
 from freqmix.experiment.config import TrainConfig
 from freqmix.experiment.task import attack_split
 from freqmix.experiment.trained_run import load_run
+from freqmix.face_pictures import save_faces, save_samples
 from freqmix_base.errors import FreqmixError
 from mixup_env.frequency import FrequencyTransform
 from recognizer.trainer import Recognizer
@@ -36,11 +41,19 @@ def read_run(run: Path, device: str = "cpu") -> tuple[TrainConfig, dict[str, Any
     return loaded.config, loaded.metrics, loaded.recognizer
 
 
-def privacy_paths(run: Path, budget: AttackBudget) -> tuple[Path, Path]:
-    """Where an evaluation under ``budget`` writes its results and samples: ``privacy.json``/``.png`` for the
-    default budget, ``privacy_<budget>.json``/``.png`` for any other."""
-    stem = "privacy" if budget.name == "default" else f"privacy_{budget.name}"
-    return run / f"{stem}.json", run / f"{stem}.png"
+class PrivacyFiles(NamedTuple):
+    """The files an evaluation writes in the run's folder."""
+
+    results: Path  # every figure, JSON
+    picture: Path  # the private faces and what each attack recovered, framed by the judge's verdict, PNG
+    faces: Path  # the pictured faces and verdicts as arrays, NPZ (compare's gallery reads them)
+
+
+def privacy_paths(run: Path, budget: str) -> PrivacyFiles:
+    """Where an evaluation under the budget named ``budget`` writes: ``privacy.json``/``.png``/``.npz`` for the
+    default budget, ``privacy_<budget>.json``/``.png``/``.npz`` for any other."""
+    stem = "privacy" if budget == "default" else f"privacy_{budget}"
+    return PrivacyFiles(run / f"{stem}.json", run / f"{stem}.png", run / f"{stem}.npz")
 
 
 def protection_of(config: TrainConfig, metrics: dict[str, Any], image_channels: int) -> Protection:
@@ -58,6 +71,18 @@ def protection_record(config: TrainConfig, truth: Protection) -> dict[str, Any]:
     chose."""
     return {"transform": asdict(config.transform), "recipe": asdict(config.recipe),
             "k_probs": {str(k): p for k, p in sorted(truth.k_probs.items())}}
+
+
+def _chance_and_verdicts(results: dict[str, Any], samples: dict[str, torch.Tensor], kit: AttackerKit,
+                         budget: AttackBudget) -> dict[str, np.ndarray]:
+    """Put each figure's chance level into ``results["chance"]``; return the judge's verdict on each pictured
+    output (:func:`attacks.verdicts.sample_verdicts`)."""
+    rows = attacked_rows(kit.private, budget.attacked_per_identity)
+    results["chance"] = {**results["chance"], **chance_levels(kit.judge, kit.private.images[rows],
+                                                              kit.private.num_identities, kit.auxiliary.images)}
+    # The pictured reconstructions line up with the first scored faces, the inversions with identities 0, 1, ...
+    return sample_verdicts(kit.judge, samples, kit.private.labels[rows[:len(samples["target"])]],
+                           torch.arange(len(samples["identity"])))
 
 
 def evaluate_run(run: Path, budget: AttackBudget, seed: int | None = None, kit: AttackerKit | None = None,
@@ -78,7 +103,8 @@ def evaluate_run(run: Path, budget: AttackBudget, seed: int | None = None, kit: 
     started = time.perf_counter()
     device = kit.device if kit is not None else device
     config, metrics, recognizer = read_run(run, device)
-    results_path, samples_path = privacy_paths(run, budget)
+    files = privacy_paths(run, budget.name)
+    results_path = files.results
     if results_path.exists() and not overwrite:
         raise FreqmixError(f"{results_path} holds an earlier evaluation under budget {budget.name!r}; pass "
                            "--overwrite to replace it")
@@ -97,6 +123,7 @@ def evaluate_run(run: Path, budget: AttackBudget, seed: int | None = None, kit: 
         kit = prepare_kit(data.train, data.test, data.auxiliary, budget, seed, progress, device, attacker_folder)
         kit_seconds = kit.stage_seconds
     results, samples = attack_recognizer(recognizer, truth, kit, budget, seed, progress)
+    verdicts = _chance_and_verdicts(results, samples, kit, budget)
     results["stage_seconds"] = {**kit_seconds, **results["stage_seconds"]}
     results["utility"] = {key: metrics[key] for key in ("identification_accuracy", "verification_accuracy")}
     if reference_accuracy is not None:
@@ -104,26 +131,9 @@ def evaluate_run(run: Path, budget: AttackBudget, seed: int | None = None, kit: 
     results["protection"] = protection_record(config, truth)
     results["budget"] = budget.name
     results["seed"] = seed
+    results["torch_threads"] = torch.get_num_threads()  # the figures are reproducible for a seed and this count
     results["wall_seconds"] = time.perf_counter() - started
     results_path.write_text(json.dumps(results, indent=2))
-    save_samples(samples, samples_path, title=str(run.name))
+    save_samples(samples, verdicts, files.picture, title=f"{run.name}, budget {budget.name}")
+    save_faces(samples, verdicts, files.faces)
     return results
-
-
-def save_samples(samples: dict[str, torch.Tensor], path: Path, title: str) -> None:
-    """One row per attack output (in the order of ``samples``: targets, reconstructions, identities, inversions),
-    one column per sample."""
-    cols = max(len(v) for v in samples.values())
-    fig = Figure(figsize=(1.2 * cols, 1.35 * len(samples)))
-    axes = fig.subplots(len(samples), cols, squeeze=False)
-    for r, (name, images) in enumerate(samples.items()):
-        for c in range(cols):
-            ax = axes[r, c]
-            ax.axis("off")
-            if c < len(images):
-                image = images[c].clamp(0, 255).byte().permute(1, 2, 0).numpy()
-                ax.imshow(image.squeeze(-1) if image.shape[-1] == 1 else image, cmap="gray", vmin=0, vmax=255)
-        axes[r, 0].set_title(sample_label(name), fontsize=7, loc="left")
-    fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)

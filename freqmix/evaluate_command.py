@@ -11,13 +11,19 @@ from freqmix.options import add_attacker_faces_option, add_overwrite_option
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     """``freqmix evaluate``."""
-    p = sub.add_parser("evaluate", help="all attacks on one trained run -> DIR/privacy.json",
-                       description="Attack one trained run. There is no --out: the results are written beside the "
-                                   "run they measure, DIR/privacy.json and DIR/privacy.png (privacy_BUDGET.json/.png "
-                                   "for a --budget other than default).")
+    p = sub.add_parser("evaluate", help="all attacks on one trained run -> DIR/privacy[_BUDGET].json/.png/.npz",
+                       description="Attack one trained run (trained with --private-fraction, so that the attacker "
+                                   "owns identities of its own). There is no --out: the results are written beside "
+                                   "the run they measure: DIR/privacy.json (every figure), DIR/privacy.png (the "
+                                   "private faces and what each attack recovered, framed by the judge's verdict) and "
+                                   "DIR/privacy.npz (those faces as arrays); privacy_BUDGET.json/.png/.npz for a "
+                                   "--budget other than default. Results are reproducible for a given seed and "
+                                   "thread count.")
     p.add_argument("--run", required=True, metavar="DIR",
-                   help="output folder of freqmix train --private-fraction F; the results go here (no --out)")
-    p.add_argument("--budget", default="default", help=f"attack compute budget: {', '.join(BUDGETS)}")
+                   help="output folder of freqmix train --private-fraction F (a run trained without it cannot be "
+                        "evaluated: the attacker needs identities of its own); the results go here")
+    p.add_argument("--budget", default="default", help=f"attack compute budget: {', '.join(BUDGETS)} (smoke: "
+                                                        "minutes, to see everything run)")
     p.add_argument("--seed", type=int, default=None, help="seed of the attacks (default: the run's seed)")
     p.add_argument("--reference-accuracy", type=float, default=None,
                    help="identification accuracy without defense, to report score_cls")
@@ -31,19 +37,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def _cmd_evaluate(args: argparse.Namespace) -> None:
     from freqmix.evaluate import evaluate_run, privacy_paths
+    from freqmix.privacy_report import evaluate_report
 
     budget = get_budget(args.budget)
     results = evaluate_run(Path(args.run), budget, args.seed,
                            reference_accuracy=args.reference_accuracy, progress=not args.no_progress,
                            device=args.device, overwrite=args.overwrite, attacker_folder=args.attacker_faces)
-    s, ci = results["summary"], results["intervals"]
-    for figure in ("ssim", "psnr", "recon_id_accuracy", "mia_top1", "mia_top5", "knn_distance"):
-        low, high = ci[figure]
-        print(f"{figure:>18} {s[figure]:7.3f}  [{low:.3f}, {high:.3f}]  strongest: {s[figure + '_attack']}")
-    exposure = "  ".join(f"E={e}: SSIM {v['ssim']:.3f} id {v['recon_id_accuracy']:.3f}"
-                         for e, v in results["exposure"].items())
-    print(f"{'exposure':>18} {exposure}")
-    print(f"score_pp {results['scores']['score_pp']:.3f}  judge ({results['judge']['name']}) clean held-out "
-          f"accuracy {results['judge']['heldout_accuracy']:.3f}, second opinion "
-          f"{results['evaluator']['heldout_accuracy']:.3f}  {results['wall_seconds']:.1f} s  "
-          f"-> {privacy_paths(Path(args.run), budget)[0]}")
+    files = privacy_paths(Path(args.run), budget.name)
+    print(evaluate_report(results, [(files.results, "every figure, per attack and per face"),
+                                    (files.picture, "the private faces and what each attack recovered, framed by "
+                                                    "the judge's verdict"),
+                                    (files.faces, "the pictured faces and verdicts as arrays")]))

@@ -16,8 +16,9 @@ import re
 from pathlib import Path
 from typing import Any
 
-from freqmix.compare import COMPARE_FILES, ROW_FILE, write_comparison
+from freqmix.compare import COMPARE_FILES, ROW_FILE, gallery_title, write_comparison
 from freqmix.experiment.defenses import DEFENSES
+from freqmix.gallery import GALLERY, write_gallery
 from freqmix.experiment.run_folder import claim_output_folder
 from freqmix_base.errors import FreqmixError
 
@@ -53,6 +54,9 @@ def gather_compare(folders: list[Path], out: Path, overwrite: bool = False,
     runs = {name: [found[name, seed]["row"] for seed in seeds if (name, seed) in found] for name in chosen}
     table = write_comparison(runs, out, first["config"]["data"], first["budget"]["name"], seeds, judge, seconds,
                              first["row"]["private_identities"])
+    first_seed = {name: Path(found[name, seeds[0]]["path"]).parent for name in chosen if (name, seeds[0]) in found}
+    write_gallery(out / GALLERY, first_seed, first["budget"]["name"],
+                  gallery_title(first["config"]["data"], first["budget"]["name"], seeds[0]))
     (out / "config.json").write_text(json.dumps(
         {"gathered_from": [str(f) for f in folders], "defenses": chosen, "seeds": seeds, "budget": first["budget"],
          "runs": {f"{name} seed {seed}": saved["path"] for (name, seed), saved in found.items()}}, indent=2))

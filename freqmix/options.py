@@ -17,22 +17,27 @@ if TYPE_CHECKING:
     from freqmix.experiment.config import TrainConfig
 
 
+TRAINING_OPTIONS = "training options (shared by train, ablate, compare and frontier)"
+
+
 def add_train_options(p: argparse.ArgumentParser) -> None:
     """The options shared by every command that trains (train, ablate, compare): one ``--name`` per flat field of
     :class:`TrainConfig` that carries help text, typed by its annotation (a bool is a switch), its default the
-    default configuration's value."""
+    default configuration's value. They form a group of their own, shown after the command's own options."""
     from freqmix.experiment.config import TrainConfig, flat_fields
 
     defaults = TrainConfig().flat()
+    training = p.add_argument_group(TRAINING_OPTIONS)
+    p.usage = "%(prog)s [options] [training options]"  # all of them listed below, the command's own first
     groups: dict[str, argparse._MutuallyExclusiveGroup] = {}
     for name, (_, f, hint) in flat_fields().items():
         if "help" not in f.metadata:
             continue
         options = {key: value for key, value in f.metadata.items() if key not in ("group", "flat", "needs")}
-        target: argparse._ActionsContainer = p
+        target: argparse._ActionsContainer = training
         if "group" in f.metadata:
             if f.metadata["group"] not in groups:
-                groups[f.metadata["group"]] = p.add_mutually_exclusive_group()
+                groups[f.metadata["group"]] = training.add_mutually_exclusive_group()
             target = groups[f.metadata["group"]]
         kind = next(t for t in typing.get_args(hint) or (hint,) if t is not type(None))
         if kind is bool:
@@ -65,21 +70,38 @@ def add_attacker_faces_option(p: argparse.ArgumentParser) -> None:
                         "(default: none)")
 
 
-def add_threads_option(p: argparse.ArgumentParser) -> None:
-    """``--threads N``: torch CPU threads of the command (``freqmix.cli`` applies it before the command runs)."""
-    p.add_argument("--threads", type=int, default=None,
-                   help="torch CPU threads (default: torch's choice; 1 is fastest on a busy machine)")
+AUTO_THREADS = "auto"
+THREADS_HELP = ("torch CPU threads: auto (the cores nobody else is using now, from the cores and the load average), "
+                "N, or 0 for torch's own one per core; results are reproducible for a given seed and thread count, "
+                "and the count used is saved with the results")
 
 
-def set_threads(threads: int | None) -> None:
-    """Apply ``--threads`` (None or 0 keep torch's default); FreqmixError for a negative count."""
-    if threads is None or threads == 0:
-        return
-    if threads < 0:
-        raise FreqmixError(f"--threads must be >= 1 (or 0 for torch's default), not {threads}")
-    import torch
+def add_threads_option(p: argparse.ArgumentParser, help: str = THREADS_HELP) -> None:
+    """``--threads auto|N``: torch CPU threads of the command (``freqmix.cli`` applies it before the command
+    runs)."""
+    p.add_argument("--threads", type=threads_choice, default=AUTO_THREADS, metavar="auto|N", help=help)
 
-    torch.set_num_threads(threads)
+
+def threads_choice(text: str) -> str | int:
+    """``--threads``' value: ``auto`` or a count >= 0 (argparse's type: a bad one is a usage error)."""
+    if text == AUTO_THREADS:
+        return text
+    try:
+        count = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"give auto or a number of threads, not {text!r}") from None
+    if count < 0:
+        raise argparse.ArgumentTypeError(f"give auto or a number of threads >= 0 (0: torch's default), not {count}")
+    return count
+
+
+def set_threads(threads: str | int) -> None:
+    """Apply ``--threads``: ``auto`` (:func:`freqmix_base.threads.choose_threads`), a count, or 0 (torch's own)."""
+    from freqmix_base.threads import choose_threads, use_threads
+
+    count = choose_threads() if threads == AUTO_THREADS else threads
+    if count:
+        use_threads(count)
 
 
 def config_from_args(args: argparse.Namespace, **overrides: object) -> TrainConfig:

@@ -10,12 +10,13 @@ from pathlib import Path
 from agents.config import AgentConfig
 from agents.registry import AGENTS, chooser_defaults
 from freqmix.experiment.config import TrainConfig
-from freqmix.experiment.run_folder import finished_steps, interruption_note, planned_steps
+from freqmix.experiment.run_folder import finished_steps, interruption_note, planned_steps, recorded_threads
 from freqmix.options import (
     add_hp_option, add_overwrite_option, add_train_options, config_from_args, flag, note_unusual_k, refuse_unused_options,
 )
 from freqmix_base.errors import FreqmixError
 from freqmix_base.fields import default_of
+from freqmix_base.threads import use_threads
 from mixup_env import ENV_IDS
 
 HELP = "train a recognizer on hybrid-masked faces, recipes chosen by an agent"
@@ -37,7 +38,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add_hp_option(p, "override a hyperparameter of agents/hyperparams_yaml/<agent>.yml (repeatable), "
                      "e.g. --hp learning_rate=3e-4 --hp n_steps=16")
     p.add_argument("--config", default=None, metavar="FILE",
-                   help="rerun the configuration a run saved (its config.json); options given here override it")
+                   help="rerun the configuration a run saved (its config.json, its thread count included); options given "
+                        "here override it")
     p.add_argument("--out", default="runs/train", help="output folder (must be new or empty, see --overwrite)")
     add_overwrite_option(p)
     p.add_argument("--save-every", type=int, default=None, metavar="N",
@@ -45,7 +47,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--stop-at", type=int, default=None, metavar="STEP",
                    help="write a checkpoint at STEP and stop (continue later with --resume)")
     p.add_argument("--resume", default=None, metavar="DIR",
-                   help="continue the run in DIR from its checkpoint (its config; --steps may extend the budget)")
+                   help="continue the run in DIR from its checkpoint (its config and thread count; --steps may extend the "
+                        "budget)")
     p.set_defaults(func=_cmd_train)
 
 
@@ -83,6 +86,14 @@ def _read_config(path: Path) -> TrainConfig:
     return config
 
 
+def _reuse_recorded_threads(config_file: Path | None) -> None:
+    """A rerun (``--config``) or continuation (``--resume``) without ``--threads`` trains under the thread count
+    the run recorded, so that it reproduces the run."""
+    recorded = recorded_threads(config_file) if config_file else None
+    if recorded:
+        use_threads(recorded)
+
+
 def _cmd_train(args: argparse.Namespace) -> None:
     from freqmix.experiment.launch import run_training
     from freqmix.experiment.run import load_resume
@@ -109,6 +120,8 @@ def _cmd_train(args: argparse.Namespace) -> None:
     else:
         out = Path(args.out)
         config = config_of(args, given)
+    if "threads" not in given:
+        _reuse_recorded_threads(out / "config.json" if args.resume else args.config and Path(args.config))
     try:
         metrics = run_training(config, out, progress=not args.no_progress, save_every=save_every,
                                stop_at=args.stop_at, checkpoint=checkpoint, overwrite=args.overwrite)
@@ -126,3 +139,13 @@ def _cmd_train(args: argparse.Namespace) -> None:
     print(f"identification accuracy {figure('identification_accuracy')}  "
           f"verification accuracy {figure('verification_accuracy')}  mean k {metrics['mean_k']:.2f}  "
           f"final loss {metrics['final_loss']:.3f}  {metrics['wall_seconds']:.1f} s  -> {out}")
+    print(next_step(config, out))
+
+
+def next_step(config: TrainConfig, out: Path) -> str:
+    """What to run next: the attacks, or (a run of every identity, which leaves the attacker none of its own) how
+    to train a run that can be attacked."""
+    if config.task.private_fraction is None:
+        return ("to measure privacy, train with --private-fraction 0.5 (the attacker needs identities of its own), "
+                "then freqmix evaluate --run DIR")
+    return f"attack it: freqmix evaluate --run {out} --budget smoke (minutes; the default budget gives the figures)"

@@ -67,12 +67,16 @@ class PlainProgress(tqdm):
         self._decr_instances(self)
 
     def plain_line(self) -> str:
-        """``desc: n/total unit (p%), rate unit/s, elapsed, ETA`` (parts that are unknown left out)."""
+        """``desc: n/total unit (p%), rate unit/s, elapsed, ETA`` (parts that are unknown left out); a line whose unit
+        is ``%`` says ``p% done`` alone."""
         d = self.format_dict
         n, total, elapsed, unit = d["n"], d["total"], d["elapsed"], d["unit"]
-        parts = [f"{n:g}/{total:g} {unit} ({100 * n / total:.0f}%)" if total else f"{n:g} {unit}"]
+        if unit == "%":  # a share of the whole, not a count of things: no count and no rate of its own
+            parts = [f"{100 * n / total:.0f}% done"]
+        else:
+            parts = [f"{n:g}/{total:g} {unit} ({100 * n / total:.0f}%)" if total else f"{n:g} {unit}"]
         rate = (n - d["initial"]) / elapsed if elapsed > 0 else 0.0
-        if rate > 0:
+        if rate > 0 and unit != "%":
             parts.append(f"{rate:.3g} {unit}/s")
         parts.append(f"elapsed {self.format_interval(elapsed)}")
         if total and rate > 0:

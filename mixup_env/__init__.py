@@ -23,9 +23,9 @@ def register_envs() -> None:
     for env_id, action in ENV_IDS.items():
         if env_id not in gymnasium.registry:
             gymnasium.register(id=env_id, entry_point="mixup_env.env:FreqMixUpEnv", kwargs={"action": action})
-    for env_id, (entry_point, kwargs) in PRESETS.items():
+    for env_id, (entry_point, kwargs, episode_steps) in PRESETS.items():
         if env_id not in gymnasium.registry:
-            gymnasium.register(id=env_id, entry_point=entry_point, kwargs=kwargs)
+            gymnasium.register(id=env_id, entry_point=entry_point, kwargs=kwargs, max_episode_steps=episode_steps)
 
 
 register_envs()

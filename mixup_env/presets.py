@@ -6,7 +6,9 @@ RL Zoo, ``gymnasium.make`` without keywords).
 - ``FreqMixUp-ORL32-v0``: the ORL faces at 32×32, batches of 32: an episode is 6 steps. The faces are read from
   ``$FREQMIX_ORL``, else ``$FREQMIX_SHARED_DATA/orl``, else a ``data=PATH`` keyword.
 
-Both take the paper's action (k in {2..6}); keywords given to ``gymnasium.make`` win over the preset's.
+Both take the paper's action (k in {2..6}); keywords given to ``gymnasium.make`` win over the preset's. Their spec
+gives the episode's length (``spec.max_episode_steps``, for code that sizes rollouts by it): a keyword that changes
+it (``batch_size``, ``data``) needs ``max_episode_steps=`` beside it.
 """
 from __future__ import annotations
 
@@ -21,10 +23,10 @@ if TYPE_CHECKING:  # importing the env imports torch; registering the ids must n
 
 TINY = {"data": "synthetic", "image_size": 32, "batch_size": 16, "embedding_dim": 32, "action": "k"}
 ORL32 = {"image_size": 32, "batch_size": 32, "embedding_dim": 32, "action": "k"}
-# env id -> (entry point, keywords)
-PRESETS: dict[str, tuple[str, dict[str, Any]]] = {
-    "FreqMixUp-Tiny-v0": ("mixup_env.env:FreqMixUpEnv", TINY),
-    "FreqMixUp-ORL32-v0": ("mixup_env.presets:orl32", ORL32),
+# env id -> (entry point, keywords, steps of an episode: one epoch of the preset's training faces)
+PRESETS: dict[str, tuple[str, dict[str, Any], int]] = {
+    "FreqMixUp-Tiny-v0": ("mixup_env.env:FreqMixUpEnv", TINY, 6),  # 100 training faces // 16
+    "FreqMixUp-ORL32-v0": ("mixup_env.presets:orl32", ORL32, 6),  # 200 training faces // 32
 }
 
 

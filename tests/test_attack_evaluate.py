@@ -6,12 +6,15 @@ from dataclasses import asdict
 
 import numpy as np
 import pytest
+import torch
 
 from attacks.budget import BUDGETS, AttackBudget
 from attacks.privacy import INVERSION_FIGURES, OBSERVED_VIEW, RECONSTRUCTION_FIGURES, exposure_view
 from attacks.protection import Protection
+from attacks.registry import ATTACKS as ATTACKS_REGISTERED
 from freqmix.cli import main
 from freqmix.evaluate import evaluate_run, protection_record
+from freqmix.face_pictures import load_faces
 from freqmix.experiment.config import TrainConfig
 from freqmix.experiment.defenses import PARTIAL_DROP, defense_of
 from freqmix.experiment.launch import run_training
@@ -133,7 +136,27 @@ def test_cli_evaluate(run_dir, capsys):
     assert main(["evaluate", "--run", str(run_dir), "--budget", "tiny", "--no-progress", "--threads", "1",
                  "--overwrite"]) == 0
     out = capsys.readouterr().out
-    assert "strongest:" in out and "score_pp" in out and "E=20" in out
+    assert "strongest attack per figure" in out and "score_pp" in out and "20 linked epochs" in out
+    assert "↑ leaks more" in out and "chance" in out
+    for name in ("privacy_tiny.json", "privacy_tiny.png", "privacy_tiny.npz"):  # every file written, named
+        assert str(run_dir / name) in out
+
+
+def test_the_faces_pictured_are_saved_with_the_judges_verdicts(run_dir, results):
+    samples, verdicts = load_faces(run_dir / "privacy_tiny.npz")
+    pictured = [name for name in samples if name in ATTACKS_REGISTERED.names()]
+    assert list(samples)[0] == "target" and "identity" in samples and set(verdicts) == set(pictured)
+    assert all(v.dtype == bool and len(v) == len(samples[name]) for name, v in verdicts.items())
+    # A reconstruction row is judged against the identities of the faces above it.
+    assert all(len(samples[name]) == len(samples["target"]) for name in pictured
+               if ATTACKS_REGISTERED.get(name).family == "reconstruction")
+
+
+def test_results_hold_every_chance_level_and_the_thread_count(results):
+    assert set(results["chance"]) >= set(results["summary"]) & {"ssim", "psnr", "recon_id_accuracy", "mia_top1",
+                                                                 "mia_top5", "knn_distance"}
+    assert results["chance"]["recon_id_accuracy"] == results["chance"]["identity"] == 0.5  # 2 private identities
+    assert 0 < results["chance"]["ssim"] < 1 and results["torch_threads"] == torch.get_num_threads()
 
 
 def _error(argv, capsys):

@@ -81,6 +81,48 @@ def test_help_shows_defaults():
     assert "(default: None)" not in text and "(default: none) (default:" not in text  # said once, in words
 
 
+@pytest.mark.parametrize("name, own", [("compare", ["--defenses", "--budget", "--seeds", "--gather"]),
+                                       ("ablate", ["--agents", "--seeds"]), ("frontier", ["--budget", "--seeds"]),
+                                       ("train", ["--agent", "--config", "--resume", "--out"])])
+def test_a_commands_own_options_come_before_the_training_options(name, own):
+    text = command_parser(name).format_help()
+    training = text.index("training options (shared by train, ablate, compare and frontier):")
+    assert all(0 < text.index(f"  {option} ") < training for option in own)
+    assert text.index("  --data ") > training and len(text[:text.index("usage:") + 200].splitlines()[0]) < 80
+
+
+def test_help_wraps_between_words_and_says_every_default():
+    text = command_parser("compare").format_help()
+    words = set(text.replace(",", " ").replace("(", " ").replace(")", " ").split())
+    assert {"instahide", "reinforce-constrained", "fixed4-nodc"} <= words  # no name cut at a line's end
+    flat = " ".join(text.split())
+    # A help that names the budget "default" among the choices still says which one is the default.
+    budget = flat[flat.index("--budget BUDGET"):]
+    assert budget[:budget.index(")") + 1].endswith("(default: default)") and "(default: all of them)" in flat
+    assert "(default: [])" not in flat
+
+
+@pytest.mark.parametrize("argv, expected", [
+    (["train", "--stpes", "40"], "unrecognized option --stpes (did you mean --steps?); see freqmix train --help"),
+    (["compare", "--defences", "none"], "(did you mean --defenses?); see freqmix compare --help"),
+    (["evaluate", "--run", "x", "--budgett", "smoke"], "(did you mean --budget?); see freqmix evaluate --help"),
+    (["train", "stray"], "unrecognized argument: stray; see freqmix train --help"),
+])
+def test_a_typo_gets_the_closest_option_and_the_commands_own_help(argv, expected, capsys):
+    with pytest.raises(SystemExit) as usage:
+        main(argv)
+    err = capsys.readouterr().err.strip()
+    assert usage.value.code == 2 and err.startswith("freqmix: error: ") and err.endswith(expected), err
+
+
+def test_train_says_whether_its_run_can_be_attacked(tmp_path, capsys):
+    assert main(["train", *TINY, "--steps", "1", "--no-progress", "--out", str(tmp_path / "everyone")]) == 0
+    assert capsys.readouterr().out.splitlines()[-1].startswith("to measure privacy, train with --private-fraction")
+    out = tmp_path / "private"
+    assert main(["train", *TINY, "--steps", "1", "--no-progress", "--private-fraction", "0.5", "--out", str(out)]) == 0
+    assert capsys.readouterr().out.splitlines()[-1].startswith(f"attack it: freqmix evaluate --run {out} ")
+
+
 def test_threads_is_applied(tmp_path):
     before = torch.get_num_threads()
     try:

@@ -5,10 +5,12 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
 from attacks.budget import BUDGETS, AttackBudget
 from freqmix.cli import main
 from freqmix.compare import COLUMNS, NUMERIC, table_columns
+from freqmix.face_pictures import gallery_row, load_faces
 
 TINY = AttackBudget("tiny", recognizer_epochs=1, evaluator_steps=4, cgan_steps=2, cgan_batch=8, cgan_width=8,
                     prior_steps=2, inversion_steps=2, inversions_per_identity=1, decoder_steps=2,
@@ -36,7 +38,7 @@ def rows(compare_dir):
 
 
 def test_compare_writes_every_file(compare_dir):
-    for name in ("compare.csv", "compare.md", "compare.json", "compare.png", "config.json"):
+    for name in ("compare.csv", "compare.md", "compare.json", "compare.png", "compare_gallery.png", "config.json"):
         assert (compare_dir / name).is_file(), name
     for defense in ("none", "fixed2"):
         for seed in (1, 2):
@@ -88,6 +90,28 @@ def test_resolved_config_is_saved(compare_dir):
     assert config["budget"]["name"] == "tiny" and config["base"]["task"]["private_fraction"] == 0.1
     assert config["defense_overrides"]["fixed2"]["transform"]["channels"] == "high"
     assert json.loads((compare_dir / "none" / "seed2" / "config.json").read_text())["seed"] == 2
+
+
+def test_the_gallery_shows_each_defense_by_its_strongest_pictured_attack(compare_dir):
+    rows = {}
+    for defense in ("fixed2", "none"):
+        run = compare_dir / defense / "seed1"  # the gallery's seed: the first
+        samples, verdicts = load_faces(run / "privacy_tiny.npz")
+        results = json.loads((run / "privacy_tiny.json").read_text())
+        rows[defense] = gallery_row(defense, results, samples, verdicts)
+        recon = results["reconstruction"]
+        best = max(recon[name]["ssim_best"] for name in samples if name in recon)
+        assert rows[defense].label.startswith(f"{defense}: ") and rows[defense].label.endswith(f"SSIM {best:.3f}")
+        assert len(rows[defense].faces) == len(samples["target"]) == len(rows[defense].verdicts)
+    # Nothing protects `none`: the free analytic inverse is exact, so its row shows the private faces themselves.
+    assert rows["none"].label == "none: white-box analytic inverse, SSIM 1.000"
+    assert torch.equal(rows["none"].faces, samples["target"])
+
+
+def test_compare_prints_directions_chance_and_its_files(compare_dir, tmp_path, capsys):
+    assert main(["compare", "--gather", str(compare_dir), "--out", str(tmp_path / "printed")]) == 0
+    out = capsys.readouterr().out
+    assert "SSIM ↑" in out and "chance" in out and "compare_gallery.png" in out and "compare.md" in out
 
 
 def test_unknown_defense_is_one_line(tmp_path, capsys):
@@ -188,6 +212,7 @@ def test_gather_rebuilds_the_table_from_the_finished_runs(compare_dir, rows, tmp
     # The runs' rows aggregate to the very table the comparison wrote, number for number.
     assert main(["compare", "--gather", str(compare_dir), "--out", str(tmp_path / "gathered")]) == 0
     assert _csv_rows(tmp_path / "gathered") == rows
+    assert (tmp_path / "gathered" / "compare_gallery.png").is_file()  # drawn from the runs' saved faces
     # Rows of older versions do not name their defense: their folder (OUT/<defense>/seed<S>/) does.
     older = tmp_path / "older"
     for path in compare_dir.rglob("compare_row.json"):

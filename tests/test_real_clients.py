@@ -109,6 +109,7 @@ def test_train_piped_prints_plain_progress_lines(tmp_path):
 
 def test_evaluate_off_a_terminal_prints_plain_lines_for_every_stage(tmp_path, capsys, monkeypatch):
     from attacks.budget import AttackBudget
+    from attacks.registry import ATTACKS
     from freqmix.evaluate import evaluate_run
     from freqmix.experiment.config import TrainConfig
     from freqmix.experiment.launch import run_training
@@ -123,9 +124,15 @@ def test_evaluate_off_a_terminal_prints_plain_lines_for_every_stage(tmp_path, ca
     evaluate_run(tmp_path, budget, progress=True, reference_accuracy=0.5)
     err = capsys.readouterr().err
     assert "\x1b" not in err and "\r" not in err
-    stages = {line.split(": ")[0] for line in err.split("\n") if line.startswith("evaluate [")}
-    assert {"evaluate [CGAN white-box]", "evaluate [CGAN black-box]", "evaluate [white-box decoder]",
-            "evaluate [black-box decoder]", "evaluate [judging]"} <= stages, stages
+    lines = [line for line in err.split("\n") if line.startswith("evaluate [stage ")]
+    stages = {line[line.index(": ") + 2:line.index("]")] for line in lines}
+    assert {"CGAN white-box", "CGAN black-box", "white-box decoder", "black-box decoder", "judging",
+            "exposure"} <= stages, stages
+    # Progress in stages of work and the share of the whole done, never in estimated seconds.
+    total = len(ATTACKS) + 2
+    assert lines[0].startswith(f"evaluate [stage 1 of {total}: ") and f"[stage {total} of {total}: exposure]" in err
+    assert all(line.split("]: ")[1].split(",")[0].endswith("% done") for line in lines), lines
+    assert not any(" s (" in line or " s/s" in line for line in lines)
 
 
 def test_ablate_with_one_seed_claims_no_difference_and_names_no_late_window(tmp_path, capsys):
@@ -249,6 +256,16 @@ def test_cleanrl_style_loop_over_the_tiny_preset_sees_episodic_returns():
     assert [r for _, r, _ in returns] == pytest.approx(totals.tolist(), rel=1e-5)  # the 7th step (reset) pays 0
 
 
+def test_the_tiny_preset_spec_gives_its_episode_length():
+    # Code that sizes rollouts by the spec (SB3's n_steps in the README) gets the env's own episode.
+    env = gym.make("FreqMixUp-Tiny-v0")
+    assert env.spec.max_episode_steps == env.unwrapped.steps_per_episode == 6
+    env.reset(seed=0)
+    ends = [env.step(0)[3] for _ in range(6)]
+    assert ends == [False] * 5 + [True]
+    env.close()
+
+
 def test_orl_preset_reads_the_faces_from_the_environment(shared_data, monkeypatch):
     from freqmix_base.errors import FreqmixError
 
@@ -259,6 +276,7 @@ def test_orl_preset_reads_the_faces_from_the_environment(shared_data, monkeypatc
     monkeypatch.setenv("FREQMIX_ORL", str(shared_data("orl")))
     env = gym.make("FreqMixUp-ORL32-v0")
     obs, info = env.reset(seed=0)
-    assert env.unwrapped.train_data.num_identities == 40 and env.unwrapped.steps_per_episode == 6
+    assert env.unwrapped.train_data.num_identities == 40
+    assert env.unwrapped.steps_per_episode == env.spec.max_episode_steps == 6  # the spec says what an episode is
     assert env.unwrapped.train_data.images.shape[1:] == (1, 32, 32) and set(info) == set(INFO_KEYS)
     env.close()

@@ -163,12 +163,14 @@ def private_run(tmp_path_factory):
 
 
 def test_evaluate_keeps_each_budgets_results(private_run, capsys):
-    assert privacy_paths(private_run, BUDGETS.get("default"))[0].name == "privacy.json"
-    tiny_json, tiny_png = privacy_paths(private_run, TINY_BUDGET)
-    assert (tiny_json.name, tiny_png.name) == ("privacy_tiny.json", "privacy_tiny.png")
+    assert [p.name for p in privacy_paths(private_run, "default")] == ["privacy.json", "privacy.png",
+                                                                                     "privacy.npz"]
+    tiny_json, tiny_png, tiny_npz = privacy_paths(private_run, TINY_BUDGET.name)
+    assert (tiny_json.name, tiny_png.name, tiny_npz.name) == ("privacy_tiny.json", "privacy_tiny.png",
+                                                              "privacy_tiny.npz")
     (private_run / "privacy.json").write_text('{"budget": "default", "from": "an earlier evaluation"}')
     assert main(["evaluate", "--run", str(private_run), "--budget", "tiny", "--no-progress"]) == 0
-    assert json.loads(tiny_json.read_text())["budget"] == "tiny" and tiny_png.is_file()
+    assert json.loads(tiny_json.read_text())["budget"] == "tiny" and tiny_png.is_file() and tiny_npz.is_file()
     assert json.loads((private_run / "privacy.json").read_text())["from"] == "an earlier evaluation"
     before = snapshot(private_run)
     capsys.readouterr()

@@ -34,7 +34,7 @@ from freqmix.experiment.lockstep import LockstepBroadcast, follow
 from freqmix.experiment.loop import drive
 from freqmix.experiment.pretraining import load_public_faces, pretrained_backbone
 from freqmix.experiment.reporting import run_metrics
-from freqmix.experiment.run_folder import claim_output_folder
+from freqmix.experiment.run_folder import THREADS_KEY, claim_output_folder
 from freqmix.experiment.scalars import RecognizerScalars
 from freqmix.experiment.steplog import StepLog
 from freqmix.experiment.task import load_task
@@ -98,6 +98,7 @@ def train_here(config: TrainConfig, out: Path, progress: bool, save_every: int |
     if isinstance(agent, BaseAlgorithm):
         agent.save(out / "agent.zip")
     metrics = run_metrics(base, task, env.rows, steps, agent, final_obs, saver.elapsed(), config.training.batch_size)
+    metrics["torch_threads"] = torch.get_num_threads()
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
     return metrics
 
@@ -110,7 +111,9 @@ def _open_folder(out: Path, config: TrainConfig, steps: int, resumed: bool, over
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise FreqmixError(f"cannot create the output folder {out}: {exc.strerror or exc}") from None
-    (out / "config.json").write_text(json.dumps({**json.loads(config.to_json()), "resolved_steps": steps}, indent=2))
+    # The thread count belongs to the run's record: a rerun reproduces the run bit for bit only under the same one.
+    (out / "config.json").write_text(json.dumps({**json.loads(config.to_json()), "resolved_steps": steps,
+                                                 THREADS_KEY: torch.get_num_threads()}, indent=2))
 
 
 def _agent_logs(agent: BaseAlgorithm, logs: Path, resumed_at: int | None, tensorboard: bool) -> None:

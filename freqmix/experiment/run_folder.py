@@ -16,9 +16,10 @@ from freqmix_base.errors import FreqmixError
 
 # Everything ``freqmix train`` (and ``freqmix evaluate`` in a run folder) writes; glob patterns.
 RUN_FILES = ("config.json", "steps.csv", "recognizer.pt", "agent.zip", "agent_logs", "tensorboard", "metrics.json",
-             "checkpoint.pt", "privacy.json", "privacy.png", "privacy_*.json",
-             "privacy_*.png")
+             "checkpoint.pt", "privacy.json", "privacy.png", "privacy.npz", "privacy_*.json", "privacy_*.png",
+             "privacy_*.npz")
 _LISTED = 3  # entries named in the refusal
+THREADS_KEY = "torch_threads"  # config.json's record of the torch threads a run trained with
 
 
 class OutputExistsError(FreqmixError):
@@ -72,6 +73,15 @@ def planned_steps(out: Path) -> int | None:
     """The recognizer steps the run in ``out`` was planned for (``resolved_steps`` of its ``config.json``)."""
     try:
         return _json_int(out / "config.json", "resolved_steps")
+    except ValueError:
+        return None
+
+
+def recorded_threads(config_file: Path) -> int | None:
+    """The torch threads the run whose ``config.json`` is ``config_file`` trained with (None: not recorded, as in
+    runs of older versions, or no such file)."""
+    try:
+        return _json_int(config_file, THREADS_KEY)
     except ValueError:
         return None
 
