@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from attacks.privacy import INVERSION_FIGURES, RECONSTRUCTION_FIGURES
+from attacks.privacy import INVERSION_FIGURES, RECONSTRUCTION_FIGURES, exposure_view
 from attacks.registry import ATTACKS
 
 UP, DOWN = "↑", "↓"
@@ -146,9 +146,9 @@ def _exposure_lines(results: dict[str, Any]) -> list[str]:
              "while the figures above score each observed tensor by the face of its mix it shows best, so one epoch "
              "can read lower here"]
     for key, figures in exposure.items():
-        name = f"{key} linked epoch{'s' if key != '1' else ''}" if str(key).isdigit() else f"{key} single epoch"
+        name = "best single epoch (picked by the true face)" if key == "best" else exposure_view(key)
         cells = "  ".join(f"{figure_meaning(f).label} {figure_meaning(f).show(v)}" for f, v in figures.items())
-        lines.append(f"  {name:<18}{cells}")
+        lines.append(f"  {name:<44}{cells}")
     return lines
 
 
