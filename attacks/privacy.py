@@ -10,7 +10,6 @@ and shared by every defense of a comparison.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -168,14 +167,15 @@ def strongest(attacks: dict[str, dict[str, Any]], key: str, lower_is_stronger: b
     return pick(attacks, key=lambda name: attacks[name][key])
 
 
-def _exposure(kit: AttackerKit, truth: Protection, attack: Reconstructor, seed: int, rows: torch.Tensor,
-              reconstructed: torch.Tensor | None, decoder: Callable[[Protection], Reconstructor]
-              ) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, np.ndarray]]]:
-    """How well the scored faces ``rows`` are recovered over a run's epochs (:func:`attacks.exposure.run_exposures`):
-    linked over E epochs for each E (``"E"``), the best single exposure (``"best"``), and, where nothing is mixed
-    but each exposure is drawn afresh, the tensors of E epochs merged (``"mergedE"``) and decoded by
-    ``decoder(merged_belief(truth))``. ``reconstructed``: ``attack``'s reconstructions of those faces' observed
-    tensors (None: none made)."""
+def _exposure(kit: AttackerKit, setting: AttackSetting, attack: Reconstructor | None, rows: torch.Tensor,
+              reconstructed: torch.Tensor | None) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, np.ndarray]]]:
+    """How well the scored faces ``rows`` are recovered over a run's epochs (:func:`attacks.exposure.run_exposures`)
+    by ``attack`` (None: the white-box analytic inverse): linked over E epochs for each E (``"E"``), the best single
+    exposure (``"best"``), and, where nothing is mixed but each exposure is drawn afresh, the tensors of E epochs
+    merged (``"mergedE"``) and decoded under :func:`attacks.exposure.merged_belief`. ``reconstructed``: ``attack``'s
+    reconstructions of those faces' observed tensors (None: none made)."""
+    truth, seed = setting.truth, setting.seed
+    attack = attack or AnalyticInverse.fit(white_box(truth).transform, kit.auxiliary.images)
     images, labels = kit.private.images[rows].float(), kit.private.labels[rows]
 
     def scored(faces: torch.Tensor) -> dict[str, np.ndarray]:
@@ -192,7 +192,7 @@ def _exposure(kit: AttackerKit, truth: Protection, attack: Reconstructor, seed: 
         per_image = {**{str(e): scored(faces) for e, faces in exposures.linked.items()},
                      "best": scored(exposures.best)}
         if exposures.merged:
-            merged = decoder(merged_belief(truth))
+            merged = fit_decoder(setting, merged_belief(truth), "decoder white-box, merged exposures")
             per_image.update({f"merged{e}": scored(merged.reconstruct(tensors))
                               for e, tensors in exposures.merged.items()})
     summary = {e: {name: float(v.mean()) for name, v in values.items()} for e, values in per_image.items()}
@@ -263,11 +263,8 @@ def attack_recognizer(recognizer: Recognizer, truth: Protection, kit: AttackerKi
         # The run's epochs are read by the strongest white-box reconstructor of this defense's observed epoch.
         white = {name: scored["reconstruction"][0][name] for name in recon if not attacks.get(name).black_box}
         exposure_attack = strongest(white, "ssim_best") if white else "analytic_white_box"
-        reconstructor = fitted.get(exposure_attack) or AnalyticInverse.fit(white_box(truth).transform,
-                                                                                 kit.auxiliary.images)
-        exposure, exposure_per_image = _exposure(
-            kit, truth, reconstructor, seed, rows, outputs.get(exposure_attack),
-            lambda belief: fit_decoder(setting, belief, "decoder white-box, merged exposures"))
+        exposure, exposure_per_image = _exposure(kit, setting, fitted.get(exposure_attack), rows,
+                                                 outputs.get(exposure_attack))
     line.close()
     results = _results(kit, scored, exposure, exposure_per_image, exposure_attack, len(rows), seed)
     results["stage_seconds"] = line.seconds
