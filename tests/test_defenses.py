@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from freqmix.experiment.config import TrainConfig
-from freqmix.experiment.defenses import DEFENSES, Defense, defense_of, parse_defenses, secret_key
+from freqmix.experiment.defenses import DEFENSES, Defense, defense_of, parse_defenses, recipe_defenses, secret_key
 from freqmix_base.errors import FreqmixError
 from mixup_env.frequency import FrequencyTransform, zigzag_order
 from mixup_env.recipe import Recipe
@@ -22,7 +22,7 @@ def _transform(name, seed=0):
 
 def test_the_issue_s_defenses_are_all_there():
     expected = {"none", "ppfr", "partial", "dctdp", "instahide", *MIXING, *(f"{name}-nodc" for name in MIXING),
-                *SCHEDULED_AND_AGENTS}
+                *SCHEDULED_AND_AGENTS, *recipe_defenses()}
     assert set(DEFENSES) == expected
 
 
@@ -105,3 +105,16 @@ def test_parse_defenses():
         parse_defenses("none,fixed9")
     with pytest.raises(FreqmixError, match="empty"):
         parse_defenses(" , ")
+
+
+def test_the_recipe_grid_adds_each_non_linear_field_to_the_hybrid_mask_at_k_1_and_4():
+    grid = recipe_defenses()
+    assert len(grid) == 2 * 7 and set(grid) <= set(DEFENSES.names())
+    both = DEFENSES.get("hybrid4-flip-drop")
+    assert (both.k, both.recipe.sign_flip, both.recipe.drop, both.recipe.laplace_epsilon) == (4, True, 0.5, None)
+    noise = DEFENSES.get("hybrid1-noise")
+    assert (noise.k, noise.recipe.sign_flip, noise.recipe.drop, noise.recipe.laplace_epsilon) == (1, False, 0.0, 1.0)
+    # Each is the hybrid mask (ppfr's channels, keyed shuffle, Dirichlet(1) weights) and differs only in its fields.
+    for defense in grid.values():
+        assert defense.keyed and defense.transform == DEFENSES.get("ppfr").transform
+        assert (defense.recipe.weights, defense.recipe.alpha) == ("dirichlet", 1.0)

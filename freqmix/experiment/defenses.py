@@ -23,7 +23,11 @@ in the experiment, beside ``TrainConfig.defended_by`` that applies it (it holds 
 - ``reinforce-decoder``: REINFORCE under the constrained reward whose privacy term is the leakage a decoder trained
   before the run on the attacker's faces scores on each batch (``--privacy decoder-leakage``);
 - ``fixed2-nodc`` … ``fixed6-nodc``, ``random-nodc``, ``adaptive-nodc``: the same with the weaker mask that only
-  drops the DC channel (``hybrid(channels="no-dc")``), kept for comparison with earlier results.
+  drops the DC channel (``hybrid(channels="no-dc")``), kept for comparison with earlier results;
+- ``hybrid1-flip`` … ``hybrid4-flip-drop-noise``: the recipe grid (:func:`recipe_defenses`): the hybrid mask at k = 1
+  and 4 with each combination of the fields that are not linear in the faces (sign flips, :data:`RECIPE_DROP` of
+  each tensor's channels dropped, Laplace noise of budget :data:`DCTDP_EPSILON`), which a batch's separation cannot
+  undo by itself.
 """
 from __future__ import annotations
 
@@ -40,6 +44,7 @@ from mixup_env.transform_config import TransformConfig
 DCTDP_EPSILON = 1.0
 # PartialFace trains on random channel subsets of each face; the share kept (9 of the 36 channels) is our choice.
 PARTIAL_DROP = 0.75
+RECIPE_DROP = 0.5  # the recipe grid's channel drop: half of each mix's channels zeroed, on top of mixing
 _KEY_STREAM = 7919  # keeps the secret key's draw apart from every other use of the seed
 
 #: The run-configuration options of the protection: the transform's and the recipe's (but k, the agent's choice).
@@ -83,12 +88,31 @@ class Defense:
 
 
 def hybrid(agent: str = "fixed", k: int | None = None, reward: str = "loss", channels: str = "high",
-           privacy: str | None = None) -> Defense:
+           privacy: str | None = None, recipe: Recipe = Recipe()) -> Defense:
     """The paper's hybrid mask (PPFR-FD's channel selection ``channels`` and keyed shuffle, then frequency MixUp
-    with Dirichlet(1) weights), k chosen by ``agent`` (``k``: the fixed agent's) under ``reward`` (and its privacy
-    term ``privacy``)."""
-    return Defense(TransformConfig(channels=channels), Recipe(weights="dirichlet", alpha=1.0), agent, k, reward,
-                   privacy, keyed=True)
+    with Dirichlet(1) weights and the other fields of ``recipe``), k chosen by ``agent`` (``k``: the fixed agent's)
+    under ``reward`` (and its privacy term ``privacy``)."""
+    return Defense(TransformConfig(channels=channels), replace(recipe, weights="dirichlet", alpha=1.0), agent, k,
+                   reward, privacy, keyed=True)
+
+
+# The recipe fields that are not linear in the faces, each a thing a batch's separation cannot undo by itself
+# (docs/threat_model.md): sign flips, RECIPE_DROP of each tensor's channels dropped, Laplace noise of DCTDP's budget.
+RECIPE_FIELDS = ("flip", "drop", "noise")
+RECIPE_KS = (1, 4)  # unmixed, and the paper's middle k
+
+
+def recipe_defenses() -> dict[str, Defense]:
+    """``hybrid<k>-<fields>``: the hybrid mask at k in :data:`RECIPE_KS` with every non-empty combination of
+    :data:`RECIPE_FIELDS` (``hybrid4-flip-drop``: k = 4, sign flips and half the channels dropped per tensor)."""
+    defenses = {}
+    for k in RECIPE_KS:
+        for mask in range(1, 2 ** len(RECIPE_FIELDS)):
+            chosen = [name for bit, name in enumerate(RECIPE_FIELDS) if mask >> bit & 1]
+            recipe = Recipe(sign_flip="flip" in chosen, drop=RECIPE_DROP if "drop" in chosen else 0.0,
+                            laplace_epsilon=DCTDP_EPSILON if "noise" in chosen else None)
+            defenses["-".join([f"hybrid{k}", *chosen])] = hybrid(k=k, recipe=recipe)
+    return defenses
 
 
 SCHEDULE_DEFENSES = ("linear", "step", "cosine")
@@ -114,6 +138,8 @@ for _name in SCHEDULE_DEFENSES:
     DEFENSES.register(_name, hybrid(_name))
 for _name, (_agent, _reward, _privacy) in ADAPTIVE_AGENTS.items():
     DEFENSES.register(_name, hybrid(_agent, reward=_reward, privacy=_privacy))
+for _name, _defense in recipe_defenses().items():
+    DEFENSES.register(_name, _defense)
 
 
 class DefenseError(FreqmixError):
