@@ -131,6 +131,9 @@ class FreqMixUpEnv(gym.Env):
             raise FreqmixError(f"probe_every must be >= 0, not {config.probe_every}")
         self.probe_every, self.probe_size = config.probe_every, config.probe_size
         self.reward = build_reward(config.objective)
+        if self.reward.needs_exposure and isinstance(self.train_data, StreamedTrainingSet):
+            raise FreqmixError('exposure="worst" follows each training face, which a streamed set does not name; '
+                               'use exposure="batch" or load the faces in memory')
         self.leakage: BatchLeakage | None = None
         self._attach_leakage(leakage_attack)
         if not 0 <= config.augment_shift < 0.5:
@@ -142,6 +145,7 @@ class FreqMixUpEnv(gym.Env):
         self.recognizer: Recognizer | None = None
         self.finished_recognizer: Recognizer | None = None
         self._stream = None  # the StreamingLoader of a streamed training set (made at the first reset)
+        self._batch_index: torch.Tensor | None = None  # the training-set indices of the batch (None when streamed)
         self._rendered: tuple[torch.Tensor, torch.Tensor] | None = None  # (batch, mixed batch) of the last step
         self._multiplier = 0.0  # the reward's price of cost (info["lambda"]) at the last step
 
@@ -181,6 +185,8 @@ class FreqMixUpEnv(gym.Env):
             self._recent_k: deque[int] = deque(maxlen=_LOSS_WINDOW)
             self._probe_accuracy = 0.0
             self._probe = self._probe_batch()
+            # Each training face's worst exposure to the leakage attack since this recognizer began (exposure="worst").
+            self._worst_exposure = torch.zeros(len(self.train_data))
         self._episode_step = 0
         if not self._batch_pending:
             self._next_batch()
@@ -207,14 +213,18 @@ class FreqMixUpEnv(gym.Env):
             self._probe_accuracy = self._clean_probe_accuracy()
         if not terminated:
             self._losses.append(loss)
-        leakage = (self.leakage.leakage(mixed.x, self._pixels, mixed.partners) if self.reward.needs_leakage
-                   else None)
+        leakage = exposure_rise = None
+        if self.reward.needs_leakage:
+            exposed, shown = self.leakage.row_exposures(mixed.x, self._pixels, mixed.partners)
+            leakage = float(exposed.mean())
+            if self.reward.needs_exposure:
+                exposure_rise = self._raise_worst_exposure(exposed, self._batch_index[shown])
         k_low, k_high = self.codec.k_choices[0], self.codec.k_choices[-1]
         blame = (recipe.k - k_low) / (k_high - k_low) if k_high > k_low else 0.0
         planned = self.steps_per_episode if self.config.episode == "run" else self.config.total_steps
         progress = (self._episode_step if self.config.episode == "run" else self.recognizer.step) / (planned or 1)
         terms = self.reward(StepSignals(loss, blame, self._probe_accuracy, evaluated,
-                                        min(1.0, progress) if planned else 1.0, leakage))
+                                        min(1.0, progress) if planned else 1.0, leakage, exposure_rise))
         reward = 0.0 if terminated else terms.reward
         self._multiplier = terms.multiplier
         if self.render_mode == "rgb_array":
@@ -260,6 +270,7 @@ class FreqMixUpEnv(gym.Env):
                 "probe_accuracy": self._probe_accuracy, "batch": self._x.clone(), "batch_labels": self._y.clone(),
                 "batch_pending": self._batch_pending, "batch_faces": self._pixels,
                 "reward": self.reward.state_dict(), "last_lambda": self._multiplier,
+                "worst_exposure": self._worst_exposure.clone(), "batch_index": self._batch_index,
                 **({"stream": self._stream.state_dict()} if self._stream is not None else {})}
 
     def load_state_dict(self, state: dict[str, Any], reschedule: bool = False) -> None:
@@ -296,6 +307,9 @@ class FreqMixUpEnv(gym.Env):
             # States of earlier versions: info["lambda"] restarts at 0 until the first step.
             self._multiplier = float(state.get("last_lambda", 0.0))
             faces = state.get("batch_faces")
+            # States of earlier versions: no face had been followed.
+            worst = state.get("worst_exposure")
+            self._batch_index = state.get("batch_index")
         except (KeyError, TypeError, AttributeError) as exc:
             raise FreqmixError(f"not a FreqMixUpEnv state ({exc})") from None
         self.recognizer = self._new_recognizer()
@@ -306,6 +320,7 @@ class FreqMixUpEnv(gym.Env):
         if self.reward.needs_leakage and faces is None:
             raise FreqmixError("the state holds no batch faces, which the leakage signal of this env's reward needs")
         self._pixels = faces
+        self._worst_exposure = torch.zeros(len(self.train_data)) if worst is None else worst
 
     @property
     def trained_recognizer(self) -> Recognizer | None:
@@ -375,10 +390,19 @@ class FreqMixUpEnv(gym.Env):
             idx = torch.from_numpy(self._order[self._cursor:self._cursor + self.batch_size])
             self._cursor += self.batch_size
             images, self._y = self.train_data.images[idx], self.train_data.labels[idx]
+            self._batch_index = idx
         self._batch_pending = True
         faces = random_shift(images, self.augment_shift, self._data_rng)
         self._x = self.transform(faces)
         self._pixels = faces if self.reward.needs_leakage else None  # what the leakage signal compares against
+
+    def _raise_worst_exposure(self, exposed: torch.Tensor, faces: torch.Tensor) -> float:
+        """Fold a batch's exposures into each face's worst one; the rise per row of the batch. ``exposed``: (N,)
+        each row's leakage, ``faces``: (N,) the training-set index of the face each row exposes."""
+        worst = self._worst_exposure.clone().scatter_reduce_(0, faces, exposed.float(), reduce="amax")
+        rise = float((worst - self._worst_exposure).sum()) / len(exposed)
+        self._worst_exposure = worst
+        return rise
 
     def _probe_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
         # A fixed, evenly spread subset of the training faces, unmixed but masked like the training data.

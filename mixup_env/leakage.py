@@ -50,7 +50,6 @@ class BatchLeakage:
         self.attack = attack
         self.samples = samples
 
-    @torch.no_grad()
     def best_component_ssim(self, tensors: torch.Tensor, faces: torch.Tensor, partners: torch.Tensor
                             ) -> torch.Tensor:
         """(N,) for each row, the SSIM of its reconstruction against the best-matching face mixed into it, the
@@ -60,6 +59,13 @@ class BatchLeakage:
         :param faces: (N, P, H, W) 0..255, the batch's faces as they were before the transform.
         :param partners: (N, k) indices into ``faces`` of the faces each row mixes (column 0 = the row itself).
         """
+        return self.row_exposures(tensors, faces, partners)[0]
+
+    @torch.no_grad()
+    def row_exposures(self, tensors: torch.Tensor, faces: torch.Tensor, partners: torch.Tensor
+                      ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(ssim (N,), shown (N,) int64)``: :meth:`best_component_ssim` and, for each row, the index into
+        ``faces`` of the face that reaches it (the face the row exposes)."""
         tensors = tensors.detach().cpu()
         readings = [tensors]
         if partners.shape[1] > 1:
@@ -68,11 +74,13 @@ class BatchLeakage:
             separation = separate(tensors, seed=0, samples=self.samples)
             readings.append(separation.sources[separation.assignment])
         n, k = partners.shape
+        partners = partners.cpu()
         rows = torch.arange(n).repeat_interleave(k)
-        cols = partners.cpu().reshape(-1)
         faces = faces.cpu()
-        return torch.stack([pairwise_ssim(self.attack.reconstruct(reading).float(), faces, rows, cols)
-                            .reshape(n, k).max(dim=1).values for reading in readings]).max(dim=0).values
+        scores = torch.cat([pairwise_ssim(self.attack.reconstruct(reading).float(), faces, rows, partners.reshape(-1))
+                            .reshape(n, k) for reading in readings], dim=1)  # (N, k per reading)
+        best, column = scores.max(dim=1)
+        return best, partners.repeat(1, len(readings)).gather(1, column[:, None])[:, 0]
 
     def leakage(self, tensors: torch.Tensor, faces: torch.Tensor, partners: torch.Tensor) -> float:
         """Mean best-component SSIM of the batch (1 = faces recovered exactly; lower = more private)."""

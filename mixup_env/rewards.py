@@ -11,9 +11,14 @@ Each reward turns what one step measured (:class:`StepSignals`) into ``(reward, 
   0 while it is above. The privacy reward (``privacy``) is the batch's recognition loss (``"loss"``, the default) or
   ``1 − leakage`` (``"leakage"``: the free analytic attack's best-component SSIM on this batch,
   :mod:`mixup_env.leakage`; ``"decoder-leakage"``: the same SSIM of a decoder trained before the run on the
-  attacker's faces, which the env is given as ``leakage_attack``). On the hybrid mask (high-frequency channels) the
-  analytic inverse is about as far from the faces at k = 2 as at k = 6 (ORL: best-component SSIM 0.45 for every k;
-  no-dc: 0.69 -> 0.59), so leakage gives the agent no direction there; the loss does. ``blame`` is the step's share
+  attacker's faces, which the env is given as ``leakage_attack``). A leakage term reads the batch as it is
+  (``exposure="batch"``) or as the run's weakest exposure sees it (``exposure="worst"``): the attacker of a whole run
+  keeps each face's best exposure, so a run is as private as the worst exposure of each of its faces; the env follows
+  that worst exposure per face, and the privacy reward is 1 − the step's rise of it per row, which sums over a run to
+  (steps − the faces' total worst exposure ÷ batch size): an agent that maximises it minimises the run's worst
+  exposures, and a batch that exposes its faces no worse than before costs nothing. On the hybrid mask
+  (high-frequency channels) the analytic inverse is about as far from the faces at k = 2 as at k = 6 (ORL:
+  best-component SSIM 0.45 for every k), so leakage gives the agent no direction there; the loss does. ``blame`` is the step's share
   of the mixing, ``(k − k_min) / (k_max − k_min)``: one step's effect on accuracy is far below batch noise, so with
   per-step returns (the agents' ``gamma = 0``) a penalty the action cannot change would carry no gradient; charging
   the shortfall in proportion to the mixing chosen makes the least mixing free and the most mixing pay it all.
@@ -43,6 +48,9 @@ from freqmix_base.fields import option
 from freqmix_base.registry import Registry
 
 PRIVACY_TERMS = ("loss", "leakage", "decoder-leakage")
+#: How a leakage privacy term reads a batch: ``batch`` (its own mean leakage) or ``worst`` (how far it raised the
+#: worst exposure of the faces it holds, over the run so far).
+EXPOSURE_READINGS = ("batch", "worst")
 #: The privacy terms whose leakage comes from an attack trained before the run (the env's ``leakage_attack``).
 TRAINED_LEAKAGE_TERMS = ("decoder-leakage",)
 ASCENTS = ("plain", "conditional")
@@ -64,6 +72,8 @@ class RewardConfig:
     :param ascent: ``constrained`` only: ``"plain"`` dual ascent, or ``"conditional"``: each step on λ scaled by
         how far the mixing since the last probe can still respond (up: its mean share of the mixing; down: the
         complement), the conditional integration that keeps a PID integrator from winding up.
+    :param exposure: a leakage privacy term only: ``"batch"`` (1 − the batch's mean leakage) or ``"worst"`` (1 − the
+        rise of the worst exposure of the batch's faces over the run so far, per row; see the module docstring).
     """
 
     reward: str = option("loss", "constrained: privacy (--privacy) - λ × accuracy shortfall × the step's share of "
@@ -81,6 +91,10 @@ class RewardConfig:
                                      needs=("reward", "constrained"))
     lambda_kp: float = option(0.0, "constrained reward: proportional gain (PID Lagrangian): the price of the "
                                    "shortfall is λ + gain × shortfall", needs=("reward", "constrained"))
+    exposure: str = option("batch", "constrained reward's leakage term: batch (1 - the batch's mean leakage) or "
+                                    "worst (1 - how far the batch raised the worst exposure of its faces over the "
+                                    "run so far, which sums over a run to the faces' mean worst exposure)",
+                           choices=EXPOSURE_READINGS, needs=("privacy", ("leakage", "decoder-leakage")))
     ascent: str = option("conditional", "constrained reward: plain dual ascent on λ, or conditional (each step "
                                          "scaled by how far the mixing since the last probe can still respond: no "
                                          "wind-up while k is already the least)", choices=ASCENTS,
@@ -96,7 +110,9 @@ class StepSignals:
     :param accuracy: the last clean-probe accuracy (0..1).
     :param evaluated: whether ``accuracy`` was measured at this step.
     :param progress: recognizer steps done / steps planned for the run (0..1; 1 when no plan is known).
-    :param leakage: mean best-component SSIM of the analytic inverse of the mixed batch (None if not computed).
+    :param leakage: mean best-component SSIM of the attack's readings of the batch (None if not computed).
+    :param exposure_rise: per row of the batch, how far it raised the worst exposure of the faces it shows over the
+        run so far (None if not computed).
     """
 
     loss: float
@@ -105,6 +121,7 @@ class StepSignals:
     evaluated: bool
     progress: float = 1.0
     leakage: float | None = None
+    exposure_rise: float | None = None
 
 
 @dataclass(frozen=True)
@@ -117,9 +134,11 @@ class RewardTerms:
 
 
 class Reward(Protocol):
-    """A reward piece: ``needs_leakage`` says whether the env must compute the leakage signal."""
+    """A reward piece: ``needs_leakage`` says whether the env must compute the leakage signal, ``needs_exposure``
+    whether it must follow each face's worst exposure over the run."""
 
     needs_leakage: bool
+    needs_exposure: bool
 
     def __call__(self, signals: StepSignals) -> RewardTerms: ...
 
@@ -131,7 +150,7 @@ class Reward(Protocol):
 class LossReward:
     """The paper's reward: the mixed batch's recognition loss (minus ``utility_weight × cost``)."""
 
-    needs_leakage = False
+    needs_leakage = needs_exposure = False
 
     def __init__(self, config: RewardConfig) -> None:
         self.target, self.weight = config.accuracy_target, config.utility_weight
@@ -157,7 +176,11 @@ class ConstrainedReward:
         if config.ascent not in ASCENTS:
             raise FreqmixError(f"unknown ascent {config.ascent!r}; choose one of {', '.join(ASCENTS)}")
         self.target, self.lambda_lr, self.start = config.accuracy_target, config.lambda_lr, config.constraint_start
+        if config.exposure not in EXPOSURE_READINGS:
+            raise FreqmixError(f"unknown exposure reading {config.exposure!r}; choose one of "
+                               f"{', '.join(EXPOSURE_READINGS)}")
         self.needs_leakage = config.privacy != "loss"
+        self.needs_exposure = self.needs_leakage and config.exposure == "worst"
         self.kp, self.conditional = config.lambda_kp, config.ascent == "conditional"
         self.multiplier = 0.0
         self.blame_sum, self.blame_steps = 0.0, 0  # the mixing since the last probe
@@ -165,7 +188,12 @@ class ConstrainedReward:
     def __call__(self, signals: StepSignals) -> RewardTerms:
         if self.needs_leakage and signals.leakage is None:
             raise FreqmixError("the constrained reward needs the leakage signal of the step")
-        privacy = 1.0 - signals.leakage if self.needs_leakage else signals.loss
+        if self.needs_exposure and signals.exposure_rise is None:
+            raise FreqmixError("the constrained reward needs the step's rise of its faces' worst exposure")
+        if self.needs_exposure:
+            privacy = 1.0 - signals.exposure_rise
+        else:
+            privacy = 1.0 - signals.leakage if self.needs_leakage else signals.loss
         binds = signals.progress >= self.start
         cost = max(0.0, self.target - signals.accuracy) if binds else 0.0
         price = self.multiplier + self.kp * cost

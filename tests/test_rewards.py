@@ -204,3 +204,33 @@ def test_lambda_is_part_of_the_state_and_resume_is_bit_identical(faces):
     tail = roll(resumed, actions[5:])
     for (r1, l1, o1), (r2, l2, o2) in zip(expected, head + tail):
         assert r1 == r2 and l1 == l2 and np.array_equal(o1, o2)
+
+
+def test_the_worst_exposure_reading_pays_only_for_what_a_batch_adds_to_its_faces_worst_exposure(faces):
+    # Every channel, nothing mixed: each row is its face exactly (leakage 1), so a face's first exposure raises its
+    # worst exposure from 0 to 1 and every later one raises nothing.
+    env = FreqMixUpEnv(faces, batch_size=12, embedding_dim=16, steps_per_episode=100, channels="all",
+                       k_choices=(1,), reward="constrained", privacy="leakage", exposure="worst")
+    env.reset(seed=0)
+    rises = []
+    for _ in range(6):  # two epochs of 36 faces
+        _, reward, _, _, info = env.step(0)
+        rises.append(1.0 - reward)  # one k, so no blame: the reward is the privacy term
+    assert info["leakage"] == pytest.approx(1.0, abs=1e-4)
+    assert rises[:3] == pytest.approx([1.0] * 3, abs=1e-4) and rises[3:] == pytest.approx([0.0] * 3, abs=1e-4)
+    # The rises sum, per row, to the faces' total worst exposure: what the run's weakest exposures add up to.
+    assert sum(rises) * 12 == pytest.approx(float(env._worst_exposure.sum()), abs=1e-3)
+    state = env.state_dict()
+    again = FreqMixUpEnv(faces, batch_size=12, embedding_dim=16, steps_per_episode=100, channels="all",
+                         k_choices=(1,), reward="constrained", privacy="leakage", exposure="worst")
+    again.load_state_dict(state)
+    assert torch.equal(again._worst_exposure, env._worst_exposure)
+
+
+def test_the_worst_exposure_reading_needs_a_leakage_term_and_faces_in_memory(faces):
+    from freqmix_base.fields import UnusedOptionError
+
+    with pytest.raises(UnusedOptionError, match="exposure"):
+        FreqMixUpEnv(faces, reward="constrained", privacy="loss", exposure="worst")
+    with pytest.raises(FreqmixError, match="unknown exposure reading"):
+        ConstrainedReward(RewardConfig(reward="constrained", privacy="leakage", exposure="most"))
