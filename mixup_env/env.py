@@ -215,7 +215,8 @@ class FreqMixUpEnv(gym.Env):
             self._losses.append(loss)
         leakage = exposure_rise = None
         if self.reward.needs_leakage:
-            exposed, shown = self.leakage.row_exposures(mixed.x, self._pixels, mixed.partners)
+            exposed, shown = self.leakage.row_exposures(mixed.x, self._pixels, mixed.partners,
+                                                        self._x if recipe.linear else None)
             leakage = float(exposed.mean())
             if self.reward.needs_exposure:
                 exposure_rise = self._raise_worst_exposure(exposed, self._batch_index[shown])

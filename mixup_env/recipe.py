@@ -39,6 +39,12 @@ class Recipe:
     laplace_epsilon: float | None = option(None, "DCTDP: Laplace noise of budget ε on the mixed coefficients "
                                                  "(default: none)")
 
+    @property
+    def linear(self) -> bool:
+        """Whether each mixed row is a weighted sum of its faces' tensors and nothing else (no sign flip, channel drop
+        or noise): what a batch's blind separation undoes (:mod:`mixup_env.separation`)."""
+        return not self.sign_flip and self.drop == 0 and self.laplace_epsilon is None
+
     def __post_init__(self) -> None:
         if isinstance(self.k, bool) or int(self.k) != self.k or self.k < 1:
             raise RecipeError(f"k must be a positive integer (images mixed per output), not {self.k!r}")

@@ -234,3 +234,20 @@ def test_the_worst_exposure_reading_needs_a_leakage_term_and_faces_in_memory(fac
         FreqMixUpEnv(faces, reward="constrained", privacy="loss", exposure="worst")
     with pytest.raises(FreqmixError, match="unknown exposure reading"):
         ConstrainedReward(RewardConfig(reward="constrained", privacy="leakage", exposure="most"))
+
+
+def test_a_linear_mix_of_every_channel_leaks_everything_to_the_batch_observer_at_any_k(faces):
+    # The env holds its batch before mixing, and a linear recipe is separated exactly: the analytic inverse of every
+    # channel then gives each face back whatever k was chosen.
+    env = FreqMixUpEnv(faces, batch_size=12, embedding_dim=16, steps_per_episode=100, channels="all",
+                       reward="constrained", privacy="leakage")
+    env.reset(seed=0)
+    for k in (2, 6):
+        _, _, _, _, info = env.step(env.codec.encode(Recipe(k=k)))
+        assert info["k"] == k and info["leakage"] == pytest.approx(1.0, abs=1e-4)
+    # Sign flips are not linear: the batch is then read as it is and as FastICA separates it, and hides more.
+    flips = FreqMixUpEnv(faces, action="recipe", batch_size=12, embedding_dim=16, steps_per_episode=100,
+                         channels="all", reward="constrained", privacy="leakage")
+    flips.reset(seed=0)
+    _, _, _, _, info = flips.step(flips.codec.encode(Recipe(k=2, sign_flip=True)))
+    assert info["leakage"] < 0.9
