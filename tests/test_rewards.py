@@ -171,7 +171,7 @@ def test_info_has_the_same_keys_every_step_and_scalar_reward_terms(faces):
         # weights is (batch, k) and is left out here: padding it to the largest k is issue #10's.
         layouts.add(tuple((key, None if key == "weights" else (np.shape(value), type(value).__name__))
                           for key, value in info.items()))
-        assert info["cost"] >= 0 and info["lambda"] >= 0 and 0 < info["leakage"] <= 1
+        assert info["cost"] >= 0 and info["lambda"] >= 0 and 0 < info["leakage"] <= 1 + 1e-5  # float32 SSIM
         if truncated:
             env.reset()
     assert len(layouts) == 1
