@@ -62,6 +62,19 @@ def _training_faces(data: FaceDataset | StreamedTrainingSet | str, image_size: i
     return split_per_identity(full, **seed)
 
 
+def _episode_length(config: EnvConfig, steps_per_epoch: int) -> int:
+    """Recognizer steps per episode: as configured, else one epoch (``episode="epoch"``) or the whole run's budget
+    (``episode="run"``)."""
+    if config.episode not in EPISODES:
+        raise FreqmixError(f"unknown episode {config.episode!r}; choose one of {', '.join(EPISODES)}")
+    if config.episode == "run" and config.total_steps is None and config.steps_per_episode is None:
+        raise FreqmixError('episode="run" needs total_steps (the budget each episode trains a fresh recognizer for)')
+    steps = config.steps_per_episode or (config.total_steps if config.episode == "run" else steps_per_epoch)
+    if steps < 1:
+        raise FreqmixError(f"steps_per_episode must be >= 1, not {config.steps_per_episode}")
+    return steps
+
+
 class FreqMixUpEnv(gym.Env):
     """Gymnasium env whose action is the MixUp recipe of the next training batch of a face recognizer.
 
@@ -118,20 +131,14 @@ class FreqMixUpEnv(gym.Env):
 
         self.batch_size = batch_size
         self.steps_per_epoch = len(self.train_data) // batch_size
-        if config.episode not in EPISODES:
-            raise FreqmixError(f"unknown episode {config.episode!r}; choose one of {', '.join(EPISODES)}")
-        if config.episode == "run" and config.total_steps is None and config.steps_per_episode is None:
-            raise FreqmixError('episode="run" needs total_steps (the budget each episode trains a fresh recognizer '
-                               'for)')
-        self.steps_per_episode = config.steps_per_episode or (
-            config.total_steps if config.episode == "run" else self.steps_per_epoch)
-        if self.steps_per_episode < 1:
-            raise FreqmixError(f"steps_per_episode must be >= 1, not {config.steps_per_episode}")
+        self.steps_per_episode = _episode_length(config, self.steps_per_epoch)
         if config.probe_every < 0:
             raise FreqmixError(f"probe_every must be >= 0, not {config.probe_every}")
         self.probe_every, self.probe_size = config.probe_every, config.probe_size
         self.reward = build_reward(config.objective)
-        if self.reward.needs_exposure and isinstance(self.train_data, StreamedTrainingSet):
+        # optional in a reward: one that never reads a face's worst exposure need not say so
+        self._follows_exposure = bool(getattr(self.reward, "needs_exposure", False))
+        if self._follows_exposure and isinstance(self.train_data, StreamedTrainingSet):
             raise FreqmixError('exposure="worst" follows each training face, which a streamed set does not name; '
                                'use exposure="batch" or load the faces in memory')
         self.leakage: BatchLeakage | None = None
@@ -218,7 +225,7 @@ class FreqMixUpEnv(gym.Env):
             exposed, shown = self.leakage.row_exposures(mixed.x, self._pixels, mixed.partners,
                                                         self._x if recipe.linear else None)
             leakage = float(exposed.mean())
-            if self.reward.needs_exposure:
+            if self._follows_exposure:
                 exposure_rise = self._raise_worst_exposure(exposed, self._batch_index[shown])
         k_low, k_high = self.codec.k_choices[0], self.codec.k_choices[-1]
         blame = (recipe.k - k_low) / (k_high - k_low) if k_high > k_low else 0.0

@@ -135,7 +135,7 @@ class RewardTerms:
 
 class Reward(Protocol):
     """A reward piece: ``needs_leakage`` says whether the env must compute the leakage signal, ``needs_exposure``
-    whether it must follow each face's worst exposure over the run."""
+    (optional, False when absent) whether it must follow each face's worst exposure over the run."""
 
     needs_leakage: bool
     needs_exposure: bool
