@@ -36,6 +36,15 @@ def test_auto_takes_the_cores_the_load_leaves(cores, load, most, expected):
     assert auto_threads(cores, load, most) == expected
 
 
+def test_busy_cores_read_from_proc_stat():
+    # cpu  user nice system idle iowait irq softirq: 400 busy jiffies of 1000, then 150 of 200 more
+    before = threads.cpu_times("cpu  300 0 100 500 100 0 0 0 0 0\ncpu0 1 2 3 4\n")
+    after = threads.cpu_times("cpu  420 0 130 540 110 0 0 0 0 0\ncpu0 1 2 3 4\n")
+    assert before == (400, 1000) and after == (550, 1200)
+    assert threads.busy_cores(before, after, cores=2) == pytest.approx(1.5)
+    assert threads.busy_cores(before, before, cores=2) == 0.0
+
+
 def test_auto_reads_this_machine(monkeypatch, restore_threads):
     torch.set_num_threads(3)
     monkeypatch.setattr(threads, "usable_cores", lambda: 4)
