@@ -192,8 +192,10 @@ class ConstrainedReward:
             raise FreqmixError("the constrained reward needs the step's rise of its faces' worst exposure")
         if self.needs_exposure:
             privacy = 1.0 - signals.exposure_rise
+        elif self.needs_leakage:
+            privacy = 1.0 - signals.leakage
         else:
-            privacy = 1.0 - signals.leakage if self.needs_leakage else signals.loss
+            privacy = signals.loss
         binds = signals.progress >= self.start
         cost = max(0.0, self.target - signals.accuracy) if binds else 0.0
         price = self.multiplier + self.kp * cost
