@@ -111,6 +111,8 @@ class DecoderAttack:
         the last point; at step 0 the probe's loss), the SSIM of the decoded held-out probe faces against their
         dominant face, and the wall time since training began.
     :param device: where the network runs.
+    :param mirrored: decode each face as it is and mirrored, averaged (the attack's strongest reading); False: once,
+        at half the cost (a signal scored on every training batch, :mod:`freqmix.experiment.leakage_decoder`).
     """
 
     protection: Protection
@@ -118,6 +120,7 @@ class DecoderAttack:
     network: ResidualUNet
     curve: list[dict[str, float]] = field(default_factory=list)
     device: str = "cpu"
+    mirrored: bool = True
 
     def inverse(self, tensors: torch.Tensor) -> torch.Tensor:
         """(N, C, h, w) protected tensors -> (N, P, 8h, 8w) analytic inverses clipped to 0..255 of what the belief
@@ -128,16 +131,17 @@ class DecoderAttack:
     def decode(self, images: torch.Tensor, batch_size: int = 64) -> torch.Tensor:
         """(N, P, H, W) analytic inverses 0..255 -> (N, P, H, W) decoded faces on the CPU, clipped to 0..255.
 
-        Each face is decoded as it is and mirrored left-right, and the two decodings averaged: the decoder trains on
-        both orientations, and its errors in them differ (ORL ``ppfr``, default budget, one decoder: private SSIM
-        0.622 -> 0.632, recon-id 0.21 -> 0.25). Untrained, both decodings are the input, so step 0 stays the analytic
-        attack."""
+        Each face is decoded as it is and mirrored left-right, and the two decodings averaged (unless not
+        :attr:`mirrored`): the decoder trains on both orientations, and its errors in them differ (ORL ``ppfr``,
+        default budget, one decoder: private SSIM 0.622 -> 0.632, recon-id 0.21 -> 0.25). Untrained, every decoding
+        is the input, so step 0 stays the analytic attack."""
         self.network.eval()
 
         def run(chunk: torch.Tensor) -> torch.Tensor:
             return self.network(chunk.to(self.device)).cpu()
 
-        out = [(run(chunk) + run(chunk.flip(3)).flip(3)) / 2 for chunk in images.split(batch_size)]
+        out = [(run(chunk) + run(chunk.flip(3)).flip(3)) / 2 if self.mirrored else run(chunk)
+               for chunk in images.split(batch_size)]
         return torch.cat(out).clamp(0, 255)
 
     def reconstruct(self, tensors: torch.Tensor, batch_size: int = 64) -> torch.Tensor:

@@ -31,7 +31,7 @@ from mixup_env.fork_safety import use_fork_safe_threads
 from mixup_env.env_config import EPISODES, EnvConfig
 from mixup_env.env_options import refuse_unknown_options, refuse_unused_options
 from mixup_env.frequency import FrequencyTransform
-from mixup_env.leakage import BatchLeakage, Reconstructor
+from mixup_env.leakage import LEAKAGE_ROWS, BatchLeakage, Reconstructor
 from mixup_env.masking import FrequencyMixUp
 from mixup_env.rewards import TRAINED_LEAKAGE_TERMS, StepSignals, build_reward
 from mixup_env.spaces import ActionCodec, ObservationLayout
@@ -343,8 +343,9 @@ class FreqMixUpEnv(gym.Env):
 
     def use_leakage_attack(self, attack: Reconstructor) -> None:
         """Score the leakage privacy term with ``attack``'s reconstructions from the next step on (``freqmix train``
-        gives the env its decoder once the decoder has trained)."""
-        self.leakage = BatchLeakage(attack)
+        gives the env its decoder once the decoder has trained). A batch's mean leakage reads a sample of its rows
+        (:data:`mixup_env.leakage.LEAKAGE_ROWS`); each face's worst exposure (``exposure="worst"``) reads them all."""
+        self.leakage = BatchLeakage(attack, rows=None if self._follows_exposure else LEAKAGE_ROWS)
 
     def current_observation(self) -> np.ndarray:
         """The observation of the batch the next step will mix (what the last reset/step returned)."""

@@ -64,15 +64,18 @@ def ssim(images: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
 
 def pairwise_ssim(images: torch.Tensor, targets: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor
                   ) -> torch.Tensor:
-    """(M,) SSIM of ``images[rows[m]]`` against ``targets[cols[m]]`` (as :func:`ssim`), computing each image's
-    and each target's window statistics once however many pairs it is in (only the cross term is per pair).
+    """(M,) SSIM of ``images[rows[m]]`` against ``targets[cols[m]]`` (as :func:`ssim`), computing the window
+    statistics of each image and target that a pair names once however many pairs it is in (only the cross term
+    is per pair), and none for those no pair names.
 
     :param images: (N, C, H, W) 0..255.
     :param targets: (T, C, H, W) 0..255.
     :param rows: (M,) int64 indices into ``images``; ``cols``: (M,) int64 indices into ``targets``.
     """
     dtype = _check_pair(images, targets)
-    x, y = images.to(dtype), targets.to(dtype)
+    named_rows, rows = rows.unique(return_inverse=True)
+    named_cols, cols = cols.unique(return_inverse=True)
+    x, y = images[named_rows].to(dtype), targets[named_cols].to(dtype)
     ux, uy = window_mean(x), window_mean(y)
     xx, yy = window_mean(x * x), window_mean(y * y)
     xy = window_mean(x[rows] * y[cols])

@@ -122,7 +122,7 @@ def test_bad_reward_configurations_are_one_line_errors(config, message):
 def test_best_component_ssim_is_the_best_of_each_component_s_ssim_as_it_is_or_separated(faces):
     images = faces.images[:12].float()
     transform = FrequencyTransform(1, "high", key=3)
-    leakage = BatchLeakage(AnalyticInverse.fit(transform, faces.images))
+    leakage = BatchLeakage(AnalyticInverse.fit(transform, faces.images), rows=None)
     mixed = FrequencyMixUp(faces.num_identities)(Recipe(k=4), transform(images), faces.labels[:12],
                                                  np.random.default_rng(2))
     separation = separate(mixed.x, seed=0, samples=SEPARATION_SAMPLES)
@@ -131,8 +131,16 @@ def test_best_component_ssim_is_the_best_of_each_component_s_ssim_as_it_is_or_se
         rebuilt = leakage.attack.reconstruct(reading)
         best.append(torch.stack([ssim(rebuilt, images[mixed.partners[:, j]]) for j in range(4)], dim=1).max(dim=1)
                     .values)
+    expected = torch.maximum(*best)
     assert leakage.best_component_ssim(mixed.x, images, mixed.partners).numpy() == pytest.approx(
-        torch.maximum(*best).numpy(), abs=1e-5)
+        expected.numpy(), abs=1e-5)
+    # A sample of rows, evenly spaced, scores exactly those rows of the whole batch's reading.
+    sampled = BatchLeakage(leakage.attack, rows=4)
+    assert sampled.scored_rows(12).tolist() == [0, 4, 7, 11]
+    assert sampled.best_component_ssim(mixed.x, images, mixed.partners).numpy() == pytest.approx(
+        expected[[0, 4, 7, 11]].numpy(), abs=1e-5)
+    with pytest.raises(ValueError, match="rows must be >= 1"):
+        BatchLeakage(leakage.attack, rows=0)
 
 
 def test_leakage_is_one_for_the_unprotected_batch_and_mixing_buys_little_against_the_batch_observer(shared_data):
@@ -141,7 +149,7 @@ def test_leakage_is_one_for_the_unprotected_batch_and_mixing_buys_little_against
     images = orl.images[:32].float()
     transform = FrequencyTransform(1, "all")
     inverse = AnalyticInverse.fit(transform, orl.images)
-    leakage = BatchLeakage(inverse)
+    leakage = BatchLeakage(inverse, rows=None)
     values = {}
     for k in (1, 4, 6):
         mixed = FrequencyMixUp(orl.num_identities)(Recipe(k=k), transform(images), orl.labels[:32],

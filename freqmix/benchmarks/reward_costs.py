@@ -5,13 +5,15 @@
   the same step under the paper's loss reward, at the largest k (the SSIM is taken against every face mixed in, so
   k = 6 is its dearest case);
 - ``decoder_leakage_over_step``: the same with the leakage of ``--privacy decoder-leakage`` (the decoder at
-  :data:`freqmix.experiment.leakage_decoder.LEAKAGE_BUDGET`'s widths, mirror-averaged, on the batch as it is and
-  separated; its
+  :data:`freqmix.experiment.leakage_decoder.LEAKAGE_BUDGET`'s widths, one decoding per face as the run's signal
+  makes it, on the rows the signal samples (:data:`mixup_env.leakage.LEAKAGE_ROWS`) as they are and separated; its
   weights do not change its cost, so it is timed untrained) ÷ the same step under the loss reward;
 - ``probe_over_step``: ``env.step`` with a clean probe every :data:`PROBE_EVERY` steps (the CLI default, what the
   constrained reward's λ reads) ÷ the same step without probes.
 """
 from __future__ import annotations
+
+from dataclasses import replace
 
 from attacks.budget import get_budget
 from attacks.decoder import DecoderAttack, train_decoder
@@ -48,7 +50,7 @@ def measure(train: FaceDataset, batch_size: int, rounds: int, seed: int = 0) -> 
     _, c, h, w = train.images.shape
     setting = f"batch {batch_size} of {c}x{h}x{w} faces, hybrid mask, k={k}"
     leakage = ratio(timings, "leakage", "loss", "", f"env.step with the leakage signal ÷ without; {setting}")
-    decoder = ratio(timings, "decoder", "loss", "", f"env.step with the decoder-leakage signal ({LEAKAGE_BUDGET} "
+    decoder = ratio(timings, "decoder", "loss", "<= 1.5", f"env.step with the decoder-leakage signal ({LEAKAGE_BUDGET} "
                                                       f"budget's decoder) ÷ without; {setting}")
     probe = ratio(timings, "probed", "loss", "",
                   f"env.step with a clean probe of {min(envs['probed'].probe_size, len(train))} images every "
@@ -61,5 +63,6 @@ def _untrained_decoder(env: FreqMixUpEnv, faces: FaceDataset, seed: int) -> Deco
     budget = get_budget(LEAKAGE_BUDGET)
     belief = Protection(env.transform, {k: 1 / len(env.codec.k_choices) for k in env.codec.k_choices},
                         batch_size=env.batch_size)
-    return train_decoder(belief, faces.images, faces.labels, steps=0, seed=seed, widths=budget.decoder_widths,
-                         progress=False)
+    decoder = train_decoder(belief, faces.images, faces.labels, steps=0, seed=seed, widths=budget.decoder_widths,
+                            progress=False)
+    return replace(decoder, mirrored=False)

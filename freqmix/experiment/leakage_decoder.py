@@ -6,11 +6,14 @@ The defender knows its own pipeline, so the decoder trains under the run's trans
 it stands for reads each row as it is and as the batch's separation gives it back (unmixed, k = 1), and the defender
 does not know which k its agent will choose, so half its training batches are unmixed and half mix the env's k
 choices alike. It works at the ``frontier`` budget's
-decoder settings: it is scored on every training batch, so it has to be small (``freqmix bench`` measures a step
-with it against a plain one), and a stronger decoder than this stand-in is what ``freqmix evaluate`` runs after.
+decoder settings: it is scored on every training batch, so it has to be small and decodes each face once, not
+mirror-averaged (``freqmix bench`` measures a step with it against a plain one), and a stronger decoder than this
+stand-in is what ``freqmix evaluate`` runs after.
 It is deterministic from the run's seed, so a resumed run trains the same one again.
 """
 from __future__ import annotations
+
+from dataclasses import replace
 
 from attacks.budget import get_budget
 from attacks.decoder import DecoderAttack, train_decoder
@@ -54,7 +57,8 @@ def leakage_decoder(config: TrainConfig, progress: bool = False) -> DecoderAttac
     k_probs[1] = k_probs.get(1, 0.0) + 0.5
     belief = Protection(FrequencyTransform.from_config(auxiliary.image_channels, config.transform), k_probs,
                         config.recipe, config.training.batch_size)
-    return train_decoder(belief, auxiliary.images, auxiliary.labels, steps=budget.decoder_steps,
-                         seed=sub_seed(config.seed, "leakage-decoder"), batch_size=budget.decoder_batch,
-                         widths=budget.decoder_widths, progress=progress, desc="leakage decoder",
-                         device=config.recognizer.device)
+    decoder = train_decoder(belief, auxiliary.images, auxiliary.labels, steps=budget.decoder_steps,
+                            seed=sub_seed(config.seed, "leakage-decoder"), batch_size=budget.decoder_batch,
+                            widths=budget.decoder_widths, progress=progress, desc="leakage decoder",
+                            device=config.recognizer.device)
+    return replace(decoder, mirrored=False)
