@@ -59,14 +59,16 @@ class Protection:
 
     @property
     def deterministic(self) -> bool:
-        """Whether every protection of a face is the same tensor (nothing mixed, dropped, sign-flipped or noised)."""
-        recipe = self.recipe
-        return not self.mixes and recipe.drop == 0 and not recipe.sign_flip and recipe.laplace_epsilon is None
+        """Whether every protection of a face is the same tensor (nothing mixed, and nothing sign-flipped, noised or
+        dropped afresh: channels a face drops by the secret, ``drop_secret``, are the same every time)."""
+        return not self.mixes and not self.recipe.fresh_per_exposure
 
     @property
     def invertible(self) -> bool:
-        """Whether the pipeline's inverse gives every face back exactly (deterministic, every channel kept)."""
-        return self.deterministic and self.transform.out_channels == self.planes * COEFFS_PER_BLOCK
+        """Whether the pipeline's inverse gives every face back exactly (nothing mixed, flipped, noised or dropped;
+        every channel kept)."""
+        return (not self.mixes and self.recipe.linear
+                and self.transform.out_channels == self.planes * COEFFS_PER_BLOCK)
 
     def readable(self, tensors: torch.Tensor) -> torch.Tensor:
         """What of (N, C, h, w) protected tensors a party holding this belief can read: their magnitudes where signs
@@ -82,14 +84,16 @@ class Protection:
         full[:, self.transform.kept.to(coeffs.device)] = coeffs
         return full
 
-    def protect(self, images: torch.Tensor, labels: torch.Tensor, rng: np.random.Generator) -> MixedBatch:
+    def protect(self, images: torch.Tensor, labels: torch.Tensor, rng: np.random.Generator,
+                faces: torch.Tensor | None = None) -> MixedBatch:
         """Protect one batch (N, P, H, W) 0..255 with one recipe whose k is drawn from ``k_probs`` (and capped at
-        N, so that a dataset smaller than k still mixes all it has)."""
+        N, so that a dataset smaller than k still mixes all it has). ``faces``: (N,) int64 the index of each row's
+        face, by which ``drop_secret`` draws its channels (None: afresh, as a party without the faces' names)."""
         ks = sorted(self.k_probs)
         k = int(rng.choice(ks, p=[self.k_probs[k] for k in ks]))
         num_classes = int(labels.max()) + 1
         return FrequencyMixUp(num_classes)(replace(self.recipe, k=min(k, len(images))),
-                                           self.transform(images.float()), labels, rng)
+                                           self.transform(images.float()), labels, rng, faces, self.transform.key)
 
     def protect_all(self, images: torch.Tensor, labels: torch.Tensor, rng: np.random.Generator) -> ProtectedSet:
         """Protect every image once, in shuffled batches of ``batch_size`` (a short last batch joins the one
@@ -108,7 +112,7 @@ class Protection:
         batches = []
         for start, stop in zip(starts, bounds):
             idx = torch.from_numpy(order[start:stop])
-            batch = self.protect(images[idx], labels[idx], rng)
+            batch = self.protect(images[idx], labels[idx], rng, idx)
             k = batch.partners.shape[1]
             tensors[idx] = batch.x
             components[idx, :k] = idx[batch.partners]

@@ -62,6 +62,21 @@ def _training_faces(data: FaceDataset | StreamedTrainingSet | str, image_size: i
     return split_per_identity(full, **seed)
 
 
+def _check_named_faces(config: EnvConfig, follows_exposure: bool, streamed: bool) -> None:
+    """FreqmixError where the run must name each training face and cannot: ``exposure="worst"`` follows each face,
+    ``drop_secret`` draws each face's channels from the secret key (which it then needs)."""
+    if follows_exposure and streamed:
+        raise FreqmixError('exposure="worst" follows each training face, which a streamed set does not name; '
+                           'use exposure="batch" or load the faces in memory')
+    if config.default_recipe.drop_secret:
+        if config.transform.key is None:
+            raise FreqmixError("drop_secret draws each face's dropped channels from the secret key: set key= "
+                               "(--key), or drop drop_secret")
+        if streamed:
+            raise FreqmixError("drop_secret draws each training face's own channels, and a streamed set does not "
+                               "name its faces; load the faces in memory")
+
+
 def _episode_length(config: EnvConfig, steps_per_epoch: int) -> int:
     """Recognizer steps per episode: as configured, else one epoch (``episode="epoch"``) or the whole run's budget
     (``episode="run"``)."""
@@ -138,9 +153,7 @@ class FreqMixUpEnv(gym.Env):
         self.reward = build_reward(config.objective)
         # optional in a reward: one that never reads a face's worst exposure need not say so
         self._follows_exposure = bool(getattr(self.reward, "needs_exposure", False))
-        if self._follows_exposure and isinstance(self.train_data, StreamedTrainingSet):
-            raise FreqmixError('exposure="worst" follows each training face, which a streamed set does not name; '
-                               'use exposure="batch" or load the faces in memory')
+        _check_named_faces(config, self._follows_exposure, isinstance(self.train_data, StreamedTrainingSet))
         self.leakage: BatchLeakage | None = None
         self._attach_leakage(leakage_attack)
         if not 0 <= config.augment_shift < 0.5:
@@ -204,7 +217,7 @@ class FreqMixUpEnv(gym.Env):
         if self.recognizer is None:
             raise gym.error.ResetNeeded("call reset() before step()")
         recipe = self.codec.decode(action)
-        mixed = self.mixup(recipe, self._x, self._y, self._mix_rng)
+        mixed = self.mixup(recipe, self._x, self._y, self._mix_rng, self._batch_index, self.transform.key)
         self.finished_recognizer = None
         self._batch_pending = False
         loss = self.recognizer.train_step(mixed.x, mixed.soft_labels)

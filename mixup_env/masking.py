@@ -20,6 +20,7 @@ INSTAHIDE_MAX_WEIGHT = 0.65
 # sensitivity of the DCTDP Laplace mechanism. A weighted mix (weights <= 1) can only lower it.
 LAPLACE_SENSITIVITY = 255.0 / 4
 _MAX_REJECTION_ROUNDS = 10_000
+_SECRET_STREAM = 104729  # keeps the per-face drop draws apart from the key's other uses
 
 
 @dataclass
@@ -90,12 +91,20 @@ class FrequencyMixUp:
         self.num_classes = num_classes
         self.pool = pool
 
-    def __call__(self, recipe: Recipe, x: torch.Tensor, labels: torch.Tensor,
-                 rng: np.random.Generator) -> MixedBatch:
-        """Mix ``x`` (N, C, h, w) with identity ``labels`` (N,) as ``recipe`` says, drawing from ``rng``."""
+    def __call__(self, recipe: Recipe, x: torch.Tensor, labels: torch.Tensor, rng: np.random.Generator,
+                 faces: torch.Tensor | None = None, secret: int | None = None) -> MixedBatch:
+        """Mix ``x`` (N, C, h, w) with identity ``labels`` (N,) as ``recipe`` says, drawing from ``rng``.
+
+        :param faces: (N,) int64 an index naming each row's own face, and ``secret`` the client's key: with
+            ``recipe.drop_secret`` each row drops the channels that the secret draws for its face, the same at every
+            call. Without them (a party simulating the defense on its own faces) the channels are drawn afresh.
+        """
         n = x.shape[0]
         if labels.shape != (n,):
             raise RecipeError(f"labels must have shape ({n},), got {tuple(labels.shape)}")
+        if recipe.drop_secret and faces is not None and (secret is None or faces.shape != (n,)):
+            raise RecipeError(f"drop_secret draws each face's channels from the secret key: it needs a key and one "
+                              f"face index per row, got key {secret} and faces of shape {tuple(faces.shape)}")
         pool_size = 0 if self.pool is None or recipe.k == 1 else len(self.pool)
         partners = _draw_partners(n, recipe.k, pool_size, rng)
         weights = draw_weights(recipe, n, rng)
@@ -114,7 +123,7 @@ class FrequencyMixUp:
             for j in range(1, recipe.k):
                 mixed.addcmul_(source.index_select(0, rows[:, j]), w[:, j].view(scale))
 
-        mixed = self._perturb(recipe, mixed, rng)
+        mixed = self._perturb(recipe, mixed, rng, faces if recipe.drop_secret else None, secret)
         soft = self._soft_labels(labels.to(x.device), p, w, pool_size > 0)
         return MixedBatch(x=mixed, soft_labels=soft, partners=p, weights=w.float())
 
@@ -129,7 +138,8 @@ class FrequencyMixUp:
         return soft
 
     @staticmethod
-    def _perturb(recipe: Recipe, mixed: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
+    def _perturb(recipe: Recipe, mixed: torch.Tensor, rng: np.random.Generator, faces: torch.Tensor | None,
+                 secret: int | None) -> torch.Tensor:
         if not recipe.sign_flip and recipe.drop == 0 and recipe.laplace_epsilon is None:
             return mixed
         # Element-wise draws are many; a torch generator seeded from rng keeps them fast and still reproducible.
@@ -146,7 +156,14 @@ class FrequencyMixUp:
             mixed = mixed + ((e1 - e2) * scale).to(mixed)
         n_drop = int(round(recipe.drop * c))
         if n_drop:
-            dropped = torch.rand(n, c, generator=gen).argsort(dim=1)[:, :n_drop]
+            draws = (torch.rand(n, c, generator=gen) if faces is None else
+                     torch.stack([torch.rand(c, generator=_face_generator(secret, face)) for face in faces.tolist()]))
+            dropped = draws.argsort(dim=1)[:, :n_drop]
             keep = torch.ones(n, c, dtype=mixed.dtype).scatter_(1, dropped, 0.0).to(mixed.device)
             mixed = mixed * keep[:, :, None, None]
         return mixed
+
+
+def _face_generator(secret: int, face: int) -> torch.Generator:
+    """The generator of one face's secret draws: a function of the client's key and the face alone."""
+    return torch.Generator().manual_seed(int(np.random.SeedSequence([secret, face, _SECRET_STREAM]).generate_state(1)[0]))

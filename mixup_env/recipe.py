@@ -26,6 +26,9 @@ class Recipe:
     :param sign_flip: multiply every coefficient of a mixed output by an independent random sign (InstaHide).
     :param drop: fraction (0 <= drop < 1) of each output's channels zeroed at random, on top of the fixed
         channel selection.
+    :param drop_secret: draw the dropped channels of each row from the client's secret key and the row's own face,
+        so that a face drops the same channels in every epoch (PartialFace's per-image channel subset); otherwise
+        they are drawn afresh at every exposure, which an observer of the whole run merges away.
     :param laplace_epsilon: DCTDP privacy budget ε per coefficient: add Laplace noise of scale
         ``LAPLACE_SENSITIVITY / ε`` to every mixed coefficient (after the sign flip, before the drop);
         ``None`` adds none.
@@ -36,6 +39,8 @@ class Recipe:
     alpha: float = option(1.0, "Dirichlet concentration", needs=("weights", "dirichlet"))
     sign_flip: bool = option(False, "random sign flip of mixed coefficients")
     drop: float = option(0.0, "fraction of channels zeroed per mixed output")
+    drop_secret: bool = option(False, "each face drops the same channels in every epoch, drawn from the secret key "
+                                      "and the face (default: drawn afresh per exposure)")
     laplace_epsilon: float | None = option(None, "DCTDP: Laplace noise of budget ε on the mixed coefficients "
                                                  "(default: none)")
 
@@ -44,6 +49,12 @@ class Recipe:
         """Whether each mixed row is a weighted sum of its faces' tensors and nothing else (no sign flip, channel drop
         or noise): what a batch's blind separation undoes (:mod:`mixup_env.separation`)."""
         return not self.sign_flip and self.drop == 0 and self.laplace_epsilon is None
+
+    @property
+    def fresh_per_exposure(self) -> bool:
+        """Whether a face's row holds randomness drawn afresh each time it is protected (sign flips, noise, or
+        channels dropped without :attr:`drop_secret`): what an observer of many exposures averages or merges away."""
+        return self.sign_flip or self.laplace_epsilon is not None or (self.drop > 0 and not self.drop_secret)
 
     def __post_init__(self) -> None:
         if isinstance(self.k, bool) or int(self.k) != self.k or self.k < 1:

@@ -86,7 +86,8 @@ def test_flat_config_json_of_older_versions_is_read():
     old_k = {key: value for key, value in OLD_FLAT.items() if key != "k"}  # the fixed agent's k: a hyperparameter
     assert {**config.flat(), "resolved_steps": 40} == {**old_k, "input_norm": "none", "pretrain_on": None,
                                                        "pretrain_epochs": 20, "pretrain_k": 1, "sampler": "shuffle",
-                                                       "hyperparams": {"k": 3}, "exposure": "batch"}
+                                                       "hyperparams": {"k": 3}, "exposure": "batch",
+                                                       "drop_secret": False}
     learner = TrainConfig.from_json(json.dumps({**OLD_FLAT, "agent": "reinforce"}))
     assert learner.agent.hyperparams == {}  # other agents ignored the k older files saved
     with_norm = TrainConfig.from_json(json.dumps({**OLD_FLAT, "input_norm": "rms", "reward": "loss"}))

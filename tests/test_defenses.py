@@ -21,7 +21,7 @@ def _transform(name, seed=0):
 
 
 def test_the_issue_s_defenses_are_all_there():
-    expected = {"none", "ppfr", "partial", "dctdp", "instahide", *MIXING, *(f"{name}-nodc" for name in MIXING),
+    expected = {"none", "ppfr", "partial", "partial-secret", "dctdp", "instahide", *MIXING, *(f"{name}-nodc" for name in MIXING),
                 *SCHEDULED_AND_AGENTS, *recipe_defenses()}
     assert set(DEFENSES) == expected
 
@@ -97,6 +97,25 @@ def test_partial_keeps_a_different_quarter_of_ppfr_s_channels_in_every_tensor():
     live = tensors.abs().sum(dim=(2, 3)) > 0  # (16, 36): which channels each tensor kept
     assert live.sum(dim=1).tolist() == [9] * 16
     assert len({tuple(row.tolist()) for row in live}) > 8  # the subsets differ from tensor to tensor
+
+
+def test_partial_secret_keeps_each_face_s_quarter_in_every_epoch_and_the_attacker_sees_one_exposure():
+    import numpy as np
+
+    from attacks.protection import Protection
+    from recognizer.data import synthetic_faces
+
+    config, transform = _transform("partial-secret", seed=2)
+    faces = synthetic_faces(num_identities=4, images_per_identity=4, image_size=32, seed=0)
+    protection = Protection(transform, {1: 1.0}, config.recipe, batch_size=8)
+    epochs = [protection.protect_all(faces.images.float(), faces.labels, np.random.default_rng(seed)).tensors
+              for seed in (0, 1)]
+    assert torch.equal(epochs[0], epochs[1])  # other batches, the same tensor of each face
+    live = epochs[0].abs().sum(dim=(2, 3)) > 0
+    assert live.sum(dim=1).tolist() == [9] * 16 and len({tuple(row.tolist()) for row in live}) > 8
+    assert protection.deterministic and not protection.invertible
+    fresh = Protection(transform, {1: 1.0}, _transform("partial", seed=2)[0].recipe, batch_size=8)
+    assert not fresh.deterministic
 
 
 def test_parse_defenses():

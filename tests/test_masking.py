@@ -66,6 +66,28 @@ def test_sign_flip_keeps_magnitudes_and_drop_zeroes_channels():
     assert (zero_channels == 2).all()  # round(0.4 * 5 channels)
 
 
+def test_a_secret_drop_keeps_each_face_s_channels_from_call_to_call_and_fresh_draws_do_not():
+    x, y = _batch()
+    recipe = Recipe(k=1, drop=0.4, drop_secret=True)
+    faces = torch.arange(100, 112)
+
+    def zeroed(mixed):
+        return mixed.x.flatten(2).abs().sum(2) == 0  # (12, 5) which channels each row dropped
+
+    first = zeroed(FrequencyMixUp(4)(recipe, x, y, np.random.default_rng(0), faces, secret=7))
+    # Another epoch: other draws, the rows in another order; each face drops what it dropped before.
+    order = torch.randperm(12, generator=torch.Generator().manual_seed(1))
+    again = zeroed(FrequencyMixUp(4)(recipe, x[order], y[order], np.random.default_rng(9), faces[order], secret=7))
+    assert torch.equal(again, first[order]) and (first.sum(1) == 2).all()
+    assert len({tuple(row.tolist()) for row in first}) > 3  # faces differ from each other
+    other_key = zeroed(FrequencyMixUp(4)(recipe, x, y, np.random.default_rng(0), faces, secret=8))
+    assert not torch.equal(other_key, first)
+    fresh = [zeroed(FrequencyMixUp(4)(recipe, x, y, np.random.default_rng(seed))) for seed in (0, 9)]
+    assert not torch.equal(*fresh)  # without the faces' names, a party draws afresh
+    with pytest.raises(RecipeError, match="drop_secret .* needs a key"):
+        FrequencyMixUp(4)(recipe, x, y, np.random.default_rng(0), faces, secret=None)
+
+
 def test_public_pool_partners_and_labels():
     x, y = _batch()
     pool = torch.randn(7, 5, 3, 3)

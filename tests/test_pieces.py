@@ -126,6 +126,30 @@ def test_a_streamed_set_with_the_leakage_term_is_one_clear_error(image_folder):
         FreqMixUpEnv(streamed, batch_size=6, reward="constrained", privacy="leakage")
 
 
+def test_a_secret_drop_in_the_env_keeps_each_face_s_channels_from_epoch_to_epoch_and_needs_named_faces(
+        image_folder):
+    faces = synthetic_faces(num_identities=4, images_per_identity=6, image_size=32, seed=0)
+    env = FreqMixUpEnv(faces, batch_size=6, embedding_dim=16, steps_per_episode=100, channels="high", n_high=20,
+                       key=3, k_choices=(1,), drop=0.5, drop_secret=True)
+    env.reset(seed=0)
+    trained_on = []
+    train_step = env.recognizer.train_step
+    env.recognizer.train_step = lambda x, soft: trained_on.append(x.clone()) or train_step(x, soft)
+    seen = {}
+    for _ in range(3 * env.steps_per_epoch):  # three epochs: every face three times, in other batches
+        batch = env._batch_index.tolist()
+        env.step(0)
+        for face, row in zip(batch, trained_on[-1].flatten(2).abs().sum(2) == 0):
+            seen.setdefault(face, set()).add(tuple(row.tolist()))
+    assert len(seen) == len(faces) and all(sum(dropped) == 10 for subsets in seen.values() for dropped in subsets)
+    assert all(len(subsets) == 1 for subsets in seen.values())
+    with pytest.raises(FreqmixError, match="drop_secret .* secret key"):
+        FreqMixUpEnv(faces, batch_size=6, drop=0.5, drop_secret=True)
+    streamed = StreamedTrainingSet(image_folder({"ann": 4, "bob": 4}, size=(32, 32)), image_size=32, num_workers=0)
+    with pytest.raises(FreqmixError, match="streamed set"):
+        FreqMixUpEnv(streamed, batch_size=6, key=3, drop=0.5, drop_secret=True)
+
+
 class _ValueAgent:
     """A value-based agent that is no DQN (as sb3-contrib's QRDQN is not): epsilon-greedy around predict()."""
 

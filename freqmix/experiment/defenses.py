@@ -9,6 +9,9 @@ in the experiment, beside ``TrainConfig.defended_by`` that applies it (it holds 
 - ``partial``: PartialFace-like: ``ppfr``'s 36 high-frequency channels and keyed shuffle, and each tensor keeps
   its own random quarter of them (:data:`PARTIAL_DROP` of the channels zeroed per image, k = 1): less of each face
   in each tensor (its fixed key is still mostly recovered, docs/threat_model.md);
+- ``partial-secret``: ``partial`` with PartialFace's per-image subset: each face keeps the same quarter of the
+  channels in every epoch, drawn from the client's key and the face (``Recipe.drop_secret``), so that an observer of
+  the whole run holds one exposure of each face, not a fresh subset per epoch to merge;
 - ``dctdp``: DCTDP-like: drop the DC channel, Laplace noise of budget ε = :data:`DCTDP_EPSILON` per coefficient;
 - ``instahide``: all channels, k = 4, InstaHide weights (each <= 0.65) and random sign flips;
 - ``fixed2`` … ``fixed6``: the paper's hybrid mask (:func:`hybrid`: PPFR-FD's high-frequency channel
@@ -127,6 +130,8 @@ DEFENSES: Registry[Defense] = Registry("defense", "--defenses")
 DEFENSES.register("none", Defense(k=1))
 DEFENSES.register("ppfr", Defense(TransformConfig(channels="high"), k=1, keyed=True))
 DEFENSES.register("partial", Defense(TransformConfig(channels="high"), Recipe(drop=PARTIAL_DROP), k=1, keyed=True))
+DEFENSES.register("partial-secret", Defense(TransformConfig(channels="high"),
+                                           Recipe(drop=PARTIAL_DROP, drop_secret=True), k=1, keyed=True))
 DEFENSES.register("dctdp", Defense(TransformConfig(channels="no-dc"), Recipe(laplace_epsilon=DCTDP_EPSILON), k=1))
 DEFENSES.register("instahide", Defense(recipe=Recipe(weights="instahide", sign_flip=True), k=4))
 for _suffix, _channels in (("", "high"), ("-nodc", "no-dc")):
