@@ -98,7 +98,7 @@ def run_exposures(truth: Protection, attack: Reconstructor | BatchReconstructor,
     linked, merged = {}, {}
     tensor_sum = kept = None
     for epoch in range(1, max(EXPOSURES) + 1):
-        observed = truth.protect_all(images.float(), labels, rng)
+        observed = truth.protect_all(images.float(), labels, rng, named=True)
         exposure = epoch_exposures(observed, reconstruct_observed(attack, observed), images.float(), faces)
         total += exposure
         if not truth.mixes:

@@ -240,7 +240,7 @@ def attack_recognizer(recognizer: Recognizer, truth: Protection, kit: AttackerKi
     # those it reconstructs and judges (``rows``): a batch is separated whole, and statistics are free.
     rows = attacked_rows(private, budget.attacked_per_identity)
     observed = truth.protect_all(private.images, private.labels,
-                                 np.random.default_rng(sub_seed(seed, "private-protection")))
+                                 np.random.default_rng(sub_seed(seed, "private-protection")), named=True)
     guess = black_box_guess(truth, seed)
     belief, recovery = black_box_belief(observed.tensors, kit.auxiliary, guess, seed)
     setting = AttackSetting(truth, observed, guess, belief, kit.auxiliary, kit.public_faces, recognizer, identities,

@@ -95,10 +95,15 @@ class Protection:
         return FrequencyMixUp(num_classes)(replace(self.recipe, k=min(k, len(images))),
                                            self.transform(images.float()), labels, rng, faces, self.transform.key)
 
-    def protect_all(self, images: torch.Tensor, labels: torch.Tensor, rng: np.random.Generator) -> ProtectedSet:
+    def protect_all(self, images: torch.Tensor, labels: torch.Tensor, rng: np.random.Generator,
+                    named: bool = False) -> ProtectedSet:
         """Protect every image once, in shuffled batches of ``batch_size`` (a short last batch joins the one
         before, so that every batch can hold the largest k): an epoch of protected tensors as the recognizer trained
-        on them, each batch mixed within itself."""
+        on them, each batch mixed within itself.
+
+        :param named: the images are the defender's own training faces, named by their index, so that
+            ``drop_secret`` draws each one's channels from the key (the same every epoch); a party simulating the
+            defense on its own faces draws afresh."""
         n = len(images)
         order = rng.permutation(n)
         starts = list(range(0, n, self.batch_size))
@@ -112,7 +117,7 @@ class Protection:
         batches = []
         for start, stop in zip(starts, bounds):
             idx = torch.from_numpy(order[start:stop])
-            batch = self.protect(images[idx], labels[idx], rng, idx)
+            batch = self.protect(images[idx], labels[idx], rng, idx if named else None)
             k = batch.partners.shape[1]
             tensors[idx] = batch.x
             components[idx, :k] = idx[batch.partners]

@@ -108,12 +108,16 @@ def test_partial_secret_keeps_each_face_s_quarter_in_every_epoch_and_the_attacke
     config, transform = _transform("partial-secret", seed=2)
     faces = synthetic_faces(num_identities=4, images_per_identity=4, image_size=32, seed=0)
     protection = Protection(transform, {1: 1.0}, config.recipe, batch_size=8)
-    epochs = [protection.protect_all(faces.images.float(), faces.labels, np.random.default_rng(seed)).tensors
-              for seed in (0, 1)]
+    epochs = [protection.protect_all(faces.images.float(), faces.labels, np.random.default_rng(seed), named=True)
+              .tensors for seed in (0, 1)]
     assert torch.equal(epochs[0], epochs[1])  # other batches, the same tensor of each face
     live = epochs[0].abs().sum(dim=(2, 3)) > 0
     assert live.sum(dim=1).tolist() == [9] * 16 and len({tuple(row.tolist()) for row in live}) > 8
     assert protection.deterministic and not protection.invertible
+    # A party simulating the defense on its own faces (the attacker training its decoder) draws afresh.
+    simulated = [protection.protect_all(faces.images.float(), faces.labels, np.random.default_rng(seed)).tensors
+                 for seed in (0, 1)]
+    assert not torch.equal(*simulated)
     fresh = Protection(transform, {1: 1.0}, _transform("partial", seed=2)[0].recipe, batch_size=8)
     assert not fresh.deterministic
 
