@@ -18,9 +18,15 @@ noise and another channel subset). Two readings of E epochs:
   the per-exposure randomness (:func:`merged_belief`).
 
 Exposures are drawn as :meth:`attacks.protection.Protection.protect_all` draws the observed epoch (batches of the
-run's size, partners from the same batch), without the training's random shifts: a shift is a public, small
-transformation of the face that the judge disregards, and leaving it out keeps every exposure comparable with the
-observed epoch's reconstructions, scored against the unshifted faces.
+run's size, partners from the same batch). Where an exposure holds fresh randomness (partners, noise, a channel
+subset) they leave out the training's random shifts: a shift is a public, small transformation of the face that the
+judge disregards, and leaving it out keeps every exposure comparable with the observed epoch's reconstructions,
+scored against the unshifted faces (and merges tensors that line up, an upper bound). Where it holds none
+(:attr:`attacks.protection.Protection.deterministic`: ``ppfr``, a per-face secret channel subset), the shift is all
+that differs from epoch to epoch: each epoch moves every face afresh (:attr:`Protection.shift`, as the training
+did), and each reconstruction is moved back before it is read (the offsets given, not found: an upper bound on
+aligning them), so that the linked reading averages what the block grid sees of a face at up to (2·shift + 1)²
+phases.
 """
 from __future__ import annotations
 
@@ -32,6 +38,7 @@ import torch
 from attacks.attack import BatchReconstructor, Reconstructor, reconstruct_observed
 from attacks.protection import ProtectedSet, Protection
 from mixup_env.ssim import pairwise_ssim, ssim
+from recognizer.augment import random_offsets, translate, undo_translation
 
 EXPOSURES = (1, 5, 20)  # linked epochs per face
 
@@ -97,9 +104,15 @@ def run_exposures(truth: Protection, attack: Reconstructor | BatchReconstructor,
     best, best_ssim = targets.clone(), torch.full((len(faces),), -np.inf)
     linked, merged = {}, {}
     tensor_sum = kept = None
+    shift = truth.shift if truth.deterministic else 0
     for epoch in range(1, max(EXPOSURES) + 1):
-        observed = truth.protect_all(images.float(), labels, rng, named=True)
-        exposure = epoch_exposures(observed, reconstruct_observed(attack, observed), images.float(), faces)
+        offsets = random_offsets(len(images), shift, rng) if shift else None
+        shown = images.float() if offsets is None else translate(images, offsets, shift)
+        observed = truth.protect_all(shown, labels, rng, named=True)
+        reconstructed = reconstruct_observed(attack, observed)
+        if offsets is not None:
+            reconstructed = undo_translation(reconstructed, offsets, shift)
+        exposure = epoch_exposures(observed, reconstructed, images.float(), faces)
         total += exposure
         if not truth.mixes:
             # Row i holds face i alone: its tensor, as much of it as the exposure kept.

@@ -183,7 +183,7 @@ def _exposure(kit: AttackerKit, setting: AttackSetting, attack: Reconstructor | 
         return {"ssim": ssim(faces, images), "psnr": psnr(faces, images),
                 "recon_id_accuracy": (judged == labels).double().numpy()}
 
-    if truth.deterministic and reconstructed is not None:
+    if truth.deterministic and not truth.shift and reconstructed is not None:
         # Every epoch exposes a face as the tensor the attacker observed: E epochs hold exactly what one does.
         per_image = dict.fromkeys([*map(str, EXPOSURES), "best"], scored(reconstructed))
     else:

@@ -32,18 +32,23 @@ class Protection:
     :param k_probs: probability of each k (images per mix), e.g. ``{1: 1.0}`` or a run's k histogram.
     :param recipe: the other recipe fields (weights, alpha, sign flip, drop, laplace_epsilon); its k is ignored.
     :param batch_size: rows mixed together (partners come from the same batch, as in the env).
+    :param shift: the training's random translation, in pixels along each axis (the env's ``augment_shift``): every
+        exposure of a face moves it afresh, which the stream observer's readings model (:mod:`attacks.exposure`).
     """
 
     transform: FrequencyTransform
     k_probs: dict[int, float]
     recipe: Recipe = Recipe()
     batch_size: int = 32
+    shift: int = 0
 
     def __post_init__(self) -> None:
         if self.transform.upsample != 1:
             raise FreqmixError(f"attacks support upsample=1 only, the run used upsample={self.transform.upsample}")
         if not self.k_probs or min(self.k_probs) < 1 or not np.isclose(sum(self.k_probs.values()), 1.0):
             raise FreqmixError(f"k_probs must map k >= 1 to probabilities summing to 1, got {self.k_probs}")
+        if self.shift < 0:
+            raise FreqmixError(f"shift must be >= 0 pixels, not {self.shift}")
         if max(self.k_probs) > self.batch_size:
             raise FreqmixError(f"k up to {max(self.k_probs)} needs batch_size >= {max(self.k_probs)}")
 
@@ -172,4 +177,4 @@ def black_box_guess(truth: Protection, seed: int) -> Protection:
     k_probs = ({k: 1 / len(PAPER_K_CHOICES) for k in PAPER_K_CHOICES} if truth.mixes else {1: 1.0})
     recipe = replace(truth.recipe, alpha=1.0,
                      laplace_epsilon=None if truth.recipe.laplace_epsilon is None else GUESSED_EPSILON)
-    return Protection(guessed, k_probs, recipe, truth.batch_size)
+    return Protection(guessed, k_probs, recipe, truth.batch_size, truth.shift)

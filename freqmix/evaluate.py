@@ -57,12 +57,14 @@ def privacy_paths(run: Path, budget: str) -> PrivacyFiles:
 
 
 def protection_of(config: TrainConfig, metrics: dict[str, Any], image_channels: int) -> Protection:
-    """The run's real pipeline: its transform, and its recipe distribution (the k its agent chose, by frequency)."""
+    """The run's real pipeline: its transform, its recipe distribution (the k its agent chose, by frequency) and
+    the training's random translation in pixels."""
     counts = {int(k): n for k, n in metrics["k_histogram"].items()}
     total = sum(counts.values())
     transform = FrequencyTransform.from_config(image_channels, config.transform)
+    shift = int(round(config.training.augment_shift * config.task.image_size))  # as the env rounds it
     return Protection(transform, {k: n / total for k, n in counts.items()}, config.recipe,
-                      config.training.batch_size)
+                      config.training.batch_size, shift)
 
 
 def protection_record(config: TrainConfig, truth: Protection) -> dict[str, Any]:

@@ -17,13 +17,30 @@ def random_shift(images: torch.Tensor, max_shift: int, rng: np.random.Generator)
     :param rng: draws the N offsets in [-max_shift, max_shift]², rows then columns.
     :return: (N, C, H, W) float32.
     """
-    x = images.float()
     if max_shift <= 0:
-        return x
+        return images.float()
+    return translate(images, random_offsets(len(images), max_shift, rng), max_shift)
+
+
+def random_offsets(n: int, max_shift: int, rng: np.random.Generator) -> torch.Tensor:
+    """(n, 2) int64 offsets (rows, columns) in 0..2·max_shift, as :func:`random_shift` draws them (max_shift: no
+    move)."""
+    return torch.from_numpy(rng.integers(0, 2 * max_shift + 1, size=(n, 2)))
+
+
+def translate(images: torch.Tensor, offsets: torch.Tensor, max_shift: int) -> torch.Tensor:
+    """(N, C, H, W) -> (N, C, H, W) float32, image i moved by ``max_shift − offsets[i]`` pixels (rows, columns),
+    borders replicated; ``offsets``: (N, 2) in 0..2·max_shift (:func:`random_offsets`)."""
+    x = images.float()
     n, _, h, w = x.shape
     padded = F.pad(x, (max_shift,) * 4, mode="replicate")
-    offsets = torch.from_numpy(rng.integers(0, 2 * max_shift + 1, size=(n, 2)))
     rows = offsets[:, :1] + torch.arange(h)  # (N, H)
     cols = offsets[:, 1:] + torch.arange(w)  # (N, W)
     shifted = padded[torch.arange(n)[:, None, None], :, rows[:, :, None], cols[:, None, :]]  # (N, H, W, C)
     return shifted.permute(0, 3, 1, 2).contiguous()
+
+
+def undo_translation(images: torch.Tensor, offsets: torch.Tensor, max_shift: int) -> torch.Tensor:
+    """The inverse of :func:`translate` with the same ``offsets``: exact but within ``max_shift`` pixels of the
+    border, which the translation replicated."""
+    return translate(images, 2 * max_shift - offsets, max_shift)

@@ -58,6 +58,7 @@ def test_more_linked_epochs_leak_more_and_the_best_exposure_beats_the_first(sett
     (Recipe(drop=0.75), 1, False),  # partial: each tensor keeps its own random channels
     (Recipe(laplace_epsilon=1.0), 1, False),  # dctdp: fresh noise
     (Recipe(sign_flip=True), 1, False),
+    (Recipe(drop=0.75, drop_secret=True), 1, True),  # partial-secret: each face keeps its own channels every epoch
 ])
 def test_a_deterministic_protection_exposes_a_face_alike_in_every_epoch(setting, recipe, k, deterministic):
     # The evaluation reads E epochs of a deterministic protection as the observed one (privacy.py's _exposure).
@@ -66,7 +67,7 @@ def test_a_deterministic_protection_exposes_a_face_alike_in_every_epoch(setting,
     analytic = AnalyticInverse.fit(truth.transform, faces.images)
     x = faces.images.float()
     wanted = torch.arange(len(x))
-    epochs = [truth.protect_all(x, faces.labels, np.random.default_rng(seed)) for seed in (0, 1)]
+    epochs = [truth.protect_all(x, faces.labels, np.random.default_rng(seed), named=True) for seed in (0, 1)]
     once, again = (epoch_exposures(o, analytic.reconstruct(o.tensors), x, wanted) for o in epochs)
     assert truth.deterministic == deterministic
     assert torch.allclose(once, again, atol=1e-3) == deterministic
@@ -95,3 +96,24 @@ def test_nothing_is_merged_where_faces_are_mixed(setting):
     faces, truth, analytic = setting
     exposures = run_exposures(truth, analytic, faces.images, faces.labels, torch.arange(3), np.random.default_rng(0))
     assert exposures.merged == {}
+
+
+def test_where_only_the_training_shift_differs_the_linked_reading_moves_each_exposure_back(setting):
+    faces, _, _ = setting
+    x = faces.images.float()
+    wanted = torch.arange(len(x))
+    # Every channel kept: each shifted exposure inverts exactly, and moved back it is the face but at the borders.
+    exact = Protection(FrequencyTransform(1), {1: 1.0}, batch_size=16, shift=2)
+    inverse = AnalyticInverse.fit(exact.transform, faces.images)
+    linked = run_exposures(exact, inverse, faces.images, faces.labels, wanted, np.random.default_rng(0)).linked
+    assert torch.allclose(linked[20][..., 4:-4, 4:-4], x[..., 4:-4, 4:-4], atol=1e-2)
+    # The hybrid mask: the block grid sees each face at other phases, and the linked reading averages them.
+    masked = Protection(FrequencyTransform(1, "high", key=3), {1: 1.0}, batch_size=16, shift=2)
+    inverse = AnalyticInverse.fit(masked.transform, faces.images)
+    linked = run_exposures(masked, inverse, faces.images, faces.labels, wanted, np.random.default_rng(0)).linked
+    assert ssim(linked[20], x).mean() > ssim(linked[1], x).mean() + 0.01
+    unshifted = Protection(masked.transform, {1: 1.0}, batch_size=16)
+    linked = run_exposures(unshifted, inverse, faces.images, faces.labels, wanted, np.random.default_rng(0)).linked
+    assert torch.allclose(linked[20], linked[1], atol=1e-3)
+    with pytest.raises(Exception, match="shift must be >= 0"):
+        Protection(masked.transform, {1: 1.0}, shift=-1)

@@ -2,7 +2,7 @@
 import numpy as np
 import torch
 
-from recognizer.augment import random_shift
+from recognizer.augment import random_offsets, random_shift, translate, undo_translation
 
 
 def test_shift_moves_pixels_and_replicates_borders():
@@ -50,3 +50,12 @@ def test_pose_light_jitter_is_seeded_and_changes_faces():
     assert torch.equal(first, pose_light_jitter(x, 4, torch.Generator().manual_seed(3)))
     assert first.shape == x.shape and first.min() >= 0 and first.max() <= 255
     assert ((first - x).abs().mean(dim=(1, 2, 3)) > 1).all()
+
+
+def test_a_translation_is_undone_exactly_away_from_the_borders_it_replicated():
+    x = torch.rand(8, 2, 20, 20) * 255
+    offsets = random_offsets(8, 3, np.random.default_rng(4))
+    moved = translate(x, offsets, 3)
+    assert torch.equal(moved, random_shift(x, 3, np.random.default_rng(4)))  # the offsets random_shift draws
+    back = undo_translation(moved, offsets, 3)
+    assert torch.equal(back[..., 6:-6, 6:-6], x[..., 6:-6, 6:-6]) and not torch.equal(back, x)
