@@ -114,8 +114,9 @@ def run_exposures(truth: Protection, attack: Reconstructor | BatchReconstructor,
             reconstructed = undo_translation(reconstructed, offsets, shift)
         exposure = epoch_exposures(observed, reconstructed, images.float(), faces)
         total += exposure
-        if not truth.mixes:
-            # Row i holds face i alone: its tensor, as much of it as the exposure kept.
+        if not truth.mixes and truth.recipe.fresh_per_exposure:
+            # Row i holds face i alone: its tensor, as much of it as the exposure kept (drawn afresh; one that is
+            # the same every epoch but for its shift has nothing to merge).
             own = truth.readable(observed.tensors[faces])
             live = (own != 0).any(dim=(2, 3), keepdim=True).to(own.dtype)
             tensor_sum = own if tensor_sum is None else tensor_sum + own

@@ -110,8 +110,10 @@ def test_where_only_the_training_shift_differs_the_linked_reading_moves_each_exp
     # The hybrid mask: the block grid sees each face at other phases, and the linked reading averages them.
     masked = Protection(FrequencyTransform(1, "high", key=3), {1: 1.0}, batch_size=16, shift=2)
     inverse = AnalyticInverse.fit(masked.transform, faces.images)
-    linked = run_exposures(masked, inverse, faces.images, faces.labels, wanted, np.random.default_rng(0)).linked
+    exposures = run_exposures(masked, inverse, faces.images, faces.labels, wanted, np.random.default_rng(0))
+    linked = exposures.linked
     assert ssim(linked[20], x).mean() > ssim(linked[1], x).mean() + 0.01
+    assert exposures.merged == {}  # one tensor per face but for its shift: nothing to merge
     unshifted = Protection(masked.transform, {1: 1.0}, batch_size=16)
     linked = run_exposures(unshifted, inverse, faces.images, faces.labels, wanted, np.random.default_rng(0)).linked
     assert torch.allclose(linked[20], linked[1], atol=1e-3)
