@@ -183,8 +183,9 @@ def _exposure(kit: AttackerKit, setting: AttackSetting, attack: Reconstructor | 
         return {"ssim": ssim(faces, images), "psnr": psnr(faces, images),
                 "recon_id_accuracy": (judged == labels).double().numpy()}
 
-    if truth.deterministic and not truth.shift and reconstructed is not None:
-        # Every epoch exposes a face as the tensor the attacker observed: E epochs hold exactly what one does.
+    if truth.deterministic and (truth.invertible or not truth.shift) and reconstructed is not None:
+        # Every epoch exposes a face as the tensor the attacker observed (or one that gives the face back exactly
+        # already): E epochs hold nothing one does not.
         per_image = dict.fromkeys([*map(str, EXPOSURES), "best"], scored(reconstructed))
     else:
         rng = np.random.default_rng(sub_seed(seed, "exposure"))

@@ -71,7 +71,7 @@ def add_attacker_faces_option(p: argparse.ArgumentParser) -> None:
 
 
 AUTO_THREADS = "auto"
-THREADS_HELP = ("torch CPU threads: auto (the cores nobody else is using now, from the cores and the load average), "
+THREADS_HELP = ("torch CPU threads: auto (the cores nobody else is using now, watched for 0.2 s), "
                 "N, or 0 for torch's own one per core; results are reproducible for a given seed and thread count, "
                 "and the count used is saved with the results")
 
