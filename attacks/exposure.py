@@ -11,8 +11,8 @@ noise and another channel subset). Two readings of E epochs:
   its weakest batch, not by its mean; the pick uses the true face, so this too is an upper bound: on what an attacker
   who can tell its best exposure from the rest would keep.
 - **merged**: where nothing is mixed (k = 1) but each exposure is drawn afresh (``partial``'s channels, ``dctdp``'s
-  noise, sign flips), the attacker links a face's tensors themselves and merges them before decoding: every channel
-  the mean of the exposures that kept it (a dropped channel is a zero plane), of magnitudes where signs are flipped.
+  noise), the attacker links a face's tensors themselves and merges them before decoding: every channel the mean of
+  the exposures that kept it (a dropped channel is a zero plane), of magnitudes where signs are flipped.
   Twenty exposures of ``partial`` (a quarter of the channels each) leave a channel missing with probability
   0.75^20 = 0.3%; twenty of ``dctdp`` shrink the noise by √20. The merged tensor is decoded under the belief without
   the per-exposure randomness (:func:`merged_belief`).
@@ -21,9 +21,9 @@ Exposures are drawn as :meth:`attacks.protection.Protection.protect_all` draws t
 run's size, partners from the same batch). Where an exposure holds fresh randomness (partners, noise, a channel
 subset) they leave out the training's random shifts: a shift is a public, small transformation of the face that the
 judge disregards, and leaving it out keeps every exposure comparable with the observed epoch's reconstructions,
-scored against the unshifted faces (and merges tensors that line up, an upper bound). Where it holds none
-(:attr:`attacks.protection.Protection.deterministic`: ``ppfr``, a per-face secret channel subset), the shift is all
-that differs from epoch to epoch: each epoch moves every face afresh (:attr:`Protection.shift`, as the training
+scored against the unshifted faces (and merges tensors that line up, an upper bound). Where every exposure reads
+alike (:attr:`attacks.protection.Protection.exposes_alike`: ``ppfr``, a per-face secret channel subset, sign flips
+at k = 1, which read as magnitudes), the shift is all that differs from epoch to epoch: each epoch moves every face afresh (:attr:`Protection.shift`, as the training
 did), and each reconstruction is moved back before it is read (the offsets given, not found: an upper bound on
 aligning them), so that the linked reading averages what the block grid sees of a face at up to (2·shift + 1)²
 phases.
@@ -104,7 +104,7 @@ def run_exposures(truth: Protection, attack: Reconstructor | BatchReconstructor,
     best, best_ssim = targets.clone(), torch.full((len(faces),), -np.inf)
     linked, merged = {}, {}
     tensor_sum = kept = None
-    shift = truth.shift if truth.deterministic else 0
+    shift = truth.shift if truth.exposes_alike else 0
     for epoch in range(1, max(EXPOSURES) + 1):
         offsets = random_offsets(len(images), shift, rng) if shift else None
         shown = images.float() if offsets is None else translate(images, offsets, shift)
@@ -114,9 +114,9 @@ def run_exposures(truth: Protection, attack: Reconstructor | BatchReconstructor,
             reconstructed = undo_translation(reconstructed, offsets, shift)
         exposure = epoch_exposures(observed, reconstructed, images.float(), faces)
         total += exposure
-        if not truth.mixes and truth.recipe.fresh_per_exposure:
-            # Row i holds face i alone: its tensor, as much of it as the exposure kept (drawn afresh; one that is
-            # the same every epoch but for its shift has nothing to merge).
+        if not truth.exposes_alike and not truth.mixes:
+            # Row i holds face i alone: its tensor, as much of it as the exposure kept (one that reads the same every
+            # epoch but for its shift has nothing to merge).
             own = truth.readable(observed.tensors[faces])
             live = (own != 0).any(dim=(2, 3), keepdim=True).to(own.dtype)
             tensor_sum = own if tensor_sum is None else tensor_sum + own

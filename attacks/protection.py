@@ -69,6 +69,14 @@ class Protection:
         return not self.mixes and not self.recipe.fresh_per_exposure
 
     @property
+    def exposes_alike(self) -> bool:
+        """Whether every exposure of a face reads the same to an attacker (:meth:`readable`): nothing mixed, no
+        noise, no channels dropped afresh; signs flipped afresh read alike as magnitudes."""
+        recipe = self.recipe
+        return (not self.mixes and recipe.laplace_epsilon is None
+                and not (recipe.drop > 0 and not recipe.drop_secret))
+
+    @property
     def invertible(self) -> bool:
         """Whether the pipeline's inverse gives every face back exactly (nothing mixed, flipped, noised or dropped;
         every channel kept)."""
