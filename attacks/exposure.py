@@ -18,15 +18,15 @@ noise and another channel subset). Two readings of E epochs:
   the per-exposure randomness (:func:`merged_belief`).
 
 Exposures are drawn as :meth:`attacks.protection.Protection.protect_all` draws the observed epoch (batches of the
-run's size, partners from the same batch). Where an exposure holds fresh randomness (partners, noise, a channel
-subset) they leave out the training's random shifts: a shift is a public, small transformation of the face that the
-judge disregards, and leaving it out keeps every exposure comparable with the observed epoch's reconstructions,
-scored against the unshifted faces (and merges tensors that line up, an upper bound). Where every exposure reads
-alike (:attr:`attacks.protection.Protection.exposes_alike`: ``ppfr``, a per-face secret channel subset, sign flips
-at k = 1, which read as magnitudes), the shift is all that differs from epoch to epoch: each epoch moves every face afresh (:attr:`Protection.shift`, as the training
-did), and each reconstruction is moved back before it is read (the offsets given, not found: an upper bound on
-aligning them), so that the linked reading averages what the block grid sees of a face at up to (2·shift + 1)²
-phases.
+run's size, partners from the same batch). Where nothing is mixed, each epoch also moves every face afresh by the
+training's random shift (:attr:`Protection.shift`, as the training did) and each reconstruction is moved back before
+it is read (the offsets given, not found: an upper bound on aligning them), so that the linked reading averages what
+the block grid sees of a face at up to (2·shift + 1)² phases: where every exposure reads alike
+(:attr:`attacks.protection.Protection.exposes_alike`: ``ppfr``, a per-face secret channel subset, sign flips at
+k = 1, read as magnitudes) the shift is all that differs from epoch to epoch. The merged tensors are drawn unshifted,
+so that they line up. Mixes are linked unshifted: a mix's reconstruction may show a partner, whose shift is not its
+row's, and without shifts every exposure stays comparable with the observed epoch's reconstructions, scored against
+the unshifted faces (what shifted links would add to them is not measured).
 """
 from __future__ import annotations
 
@@ -104,7 +104,9 @@ def run_exposures(truth: Protection, attack: Reconstructor | BatchReconstructor,
     best, best_ssim = targets.clone(), torch.full((len(faces),), -np.inf)
     linked, merged = {}, {}
     tensor_sum = kept = None
-    shift = truth.shift if truth.exposes_alike else 0
+    # A mix's reconstruction may show a partner, whose shift is not its row's: mixes are linked unshifted.
+    shift = 0 if truth.mixes else truth.shift
+    merging = not truth.mixes and not truth.exposes_alike
     for epoch in range(1, max(EXPOSURES) + 1):
         offsets = random_offsets(len(images), shift, rng) if shift else None
         shown = images.float() if offsets is None else translate(images, offsets, shift)
@@ -114,10 +116,11 @@ def run_exposures(truth: Protection, attack: Reconstructor | BatchReconstructor,
             reconstructed = undo_translation(reconstructed, offsets, shift)
         exposure = epoch_exposures(observed, reconstructed, images.float(), faces)
         total += exposure
-        if not truth.exposes_alike and not truth.mixes:
-            # Row i holds face i alone: its tensor, as much of it as the exposure kept (one that reads the same every
-            # epoch but for its shift has nothing to merge).
-            own = truth.readable(observed.tensors[faces])
+        if merging:
+            # Row i holds face i alone: its tensor, as much of it as the exposure kept, drawn unshifted so that the
+            # tensors line up (one that reads the same every epoch but for its shift has nothing to merge).
+            aligned = observed if offsets is None else truth.protect_all(images.float(), labels, rng, named=True)
+            own = truth.readable(aligned.tensors[faces])
             live = (own != 0).any(dim=(2, 3), keepdim=True).to(own.dtype)
             tensor_sum = own if tensor_sum is None else tensor_sum + own
             kept = live if kept is None else kept + live
