@@ -29,7 +29,7 @@ from freqmix_base.fields import with_fields
 from mixup_env.analytic_inverse import AnalyticInverse
 from mixup_env.fork_safety import use_fork_safe_threads
 from mixup_env.env_config import EPISODES, EnvConfig
-from mixup_env.env_options import refuse_unknown_options, refuse_unused_options
+from mixup_env.env_options import refuse_unnamed_faces, refuse_unknown_options, refuse_unused_options
 from mixup_env.frequency import FrequencyTransform
 from mixup_env.leakage import LEAKAGE_ROWS, BatchLeakage, Reconstructor
 from mixup_env.masking import FrequencyMixUp
@@ -60,21 +60,6 @@ def _training_faces(data: FaceDataset | StreamedTrainingSet | str, image_size: i
     seed = {"seed": data_seed} if data_seed is not None else {}
     full = load_dataset(data, **({"image_size": image_size} if image_size is not None else {}), **seed)
     return split_per_identity(full, **seed)
-
-
-def _check_named_faces(config: EnvConfig, follows_exposure: bool, streamed: bool) -> None:
-    """FreqmixError where the run must name each training face and cannot: ``exposure="worst"`` follows each face,
-    ``drop_secret`` draws each face's channels from the secret key (which it then needs)."""
-    if follows_exposure and streamed:
-        raise FreqmixError('exposure="worst" follows each training face, which a streamed set does not name; '
-                           'use exposure="batch" or load the faces in memory')
-    if config.default_recipe.drop_secret:
-        if config.transform.key is None:
-            raise FreqmixError("drop_secret draws each face's dropped channels from the secret key: set key= "
-                               "(--key), or drop drop_secret")
-        if streamed:
-            raise FreqmixError("drop_secret draws each training face's own channels, and a streamed set does not "
-                               "name its faces; load the faces in memory")
 
 
 def _episode_length(config: EnvConfig, steps_per_epoch: int) -> int:
@@ -153,7 +138,7 @@ class FreqMixUpEnv(gym.Env):
         self.reward = build_reward(config.objective)
         # optional in a reward: one that never reads a face's worst exposure need not say so
         self._follows_exposure = bool(getattr(self.reward, "needs_exposure", False))
-        _check_named_faces(config, self._follows_exposure, isinstance(self.train_data, StreamedTrainingSet))
+        refuse_unnamed_faces(config, self._follows_exposure, isinstance(self.train_data, StreamedTrainingSet))
         self.leakage: BatchLeakage | None = None
         self._attach_leakage(leakage_attack)
         if not 0 <= config.augment_shift < 0.5:

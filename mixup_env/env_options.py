@@ -1,10 +1,11 @@
 """The keywords of :class:`mixup_env.env.FreqMixUpEnv` (so of ``gymnasium.make``): an unknown one, or one that would
-do nothing, is refused in one line before anything is built."""
+do nothing, or a combination that cannot run, is refused in one line before anything is built."""
 from __future__ import annotations
 
 import difflib
 from typing import Any
 
+from freqmix_base.errors import FreqmixError
 from freqmix_base.fields import UnknownFieldError, UnusedOptionError, flat_names, refuse_unused
 from mixup_env.env_config import EnvConfig
 from mixup_env.recipe import Recipe
@@ -43,3 +44,18 @@ def refuse_unused_options(config: EnvConfig, options: dict[str, Any], spec_optio
     if attack_given and not build_reward(config.objective).needs_leakage:
         raise UnusedOptionError(f"leakage_attack does nothing: the {config.objective.reward} reward with privacy "
                                 f"{config.objective.privacy!r} scores no leakage; drop it")
+
+
+def refuse_unnamed_faces(config: EnvConfig, follows_exposure: bool, streamed: bool) -> None:
+    """FreqmixError where the run must name each training face and cannot: ``exposure="worst"`` follows each face,
+    ``drop_secret`` draws each face's channels from the secret key (which it then needs)."""
+    if follows_exposure and streamed:
+        raise FreqmixError('exposure="worst" follows each training face, which a streamed set does not name; '
+                           'use exposure="batch" or load the faces in memory')
+    if config.default_recipe.drop_secret:
+        if config.transform.key is None:
+            raise FreqmixError("drop_secret draws each face's dropped channels from the secret key: set key= "
+                               "(--key), or drop drop_secret")
+        if streamed:
+            raise FreqmixError("drop_secret draws each training face's own channels, and a streamed set does not "
+                               "name its faces; load the faces in memory")
