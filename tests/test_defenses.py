@@ -132,7 +132,10 @@ def test_parse_defenses():
 
 def test_the_recipe_grid_adds_each_non_linear_field_to_the_hybrid_mask_at_k_1_and_4():
     grid = recipe_defenses()
-    assert len(grid) == 2 * 7 and set(grid) <= set(DEFENSES.names())
+    assert len(grid) == 2 * (7 + 4) and set(grid) <= set(DEFENSES.names())  # 4 of the 7 drop channels: -secret too
+    secret = DEFENSES.get("hybrid1-flip-drop-secret").recipe
+    assert (secret.sign_flip, secret.drop, secret.drop_secret) == (True, 0.5, True)
+    assert not DEFENSES.get("hybrid1-flip-drop").recipe.drop_secret
     both = DEFENSES.get("hybrid4-flip-drop")
     assert (both.k, both.recipe.sign_flip, both.recipe.drop, both.recipe.laplace_epsilon) == (4, True, 0.5, None)
     noise = DEFENSES.get("hybrid1-noise")

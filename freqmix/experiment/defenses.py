@@ -30,7 +30,7 @@ in the experiment, beside ``TrainConfig.defended_by`` that applies it (it holds 
 - ``hybrid1-flip`` … ``hybrid4-flip-drop-noise``: the recipe grid (:func:`recipe_defenses`): the hybrid mask at k = 1
   and 4 with each combination of the fields that are not linear in the faces (sign flips, :data:`RECIPE_DROP` of
   each tensor's channels dropped, Laplace noise of budget :data:`DCTDP_EPSILON`), which a batch's separation cannot
-  undo by itself.
+  undo by itself; ``-secret`` (``hybrid1-flip-drop-secret``): the drop fixed per face by the key.
 """
 from __future__ import annotations
 
@@ -107,14 +107,19 @@ RECIPE_KS = (1, 4)  # unmixed, and the paper's middle k
 
 def recipe_defenses() -> dict[str, Defense]:
     """``hybrid<k>-<fields>``: the hybrid mask at k in :data:`RECIPE_KS` with every non-empty combination of
-    :data:`RECIPE_FIELDS` (``hybrid4-flip-drop``: k = 4, sign flips and half the channels dropped per tensor)."""
+    :data:`RECIPE_FIELDS` (``hybrid4-flip-drop``: k = 4, sign flips and half the channels dropped per tensor), and
+    each combination that drops channels also with the drop fixed per face by the key (``-secret``,
+    ``Recipe.drop_secret``)."""
     defenses = {}
     for k in RECIPE_KS:
         for mask in range(1, 2 ** len(RECIPE_FIELDS)):
             chosen = [name for bit, name in enumerate(RECIPE_FIELDS) if mask >> bit & 1]
             recipe = Recipe(sign_flip="flip" in chosen, drop=RECIPE_DROP if "drop" in chosen else 0.0,
                             laplace_epsilon=DCTDP_EPSILON if "noise" in chosen else None)
-            defenses["-".join([f"hybrid{k}", *chosen])] = hybrid(k=k, recipe=recipe)
+            name = "-".join([f"hybrid{k}", *chosen])
+            defenses[name] = hybrid(k=k, recipe=recipe)
+            if "drop" in chosen:
+                defenses[f"{name}-secret"] = hybrid(k=k, recipe=replace(recipe, drop_secret=True))
     return defenses
 
 
