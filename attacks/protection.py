@@ -72,9 +72,7 @@ class Protection:
     def exposes_alike(self) -> bool:
         """Whether every exposure of a face reads the same to an attacker (:meth:`readable`): nothing mixed, no
         noise, no channels dropped afresh; signs flipped afresh read alike as magnitudes."""
-        recipe = self.recipe
-        return (not self.mixes and recipe.laplace_epsilon is None
-                and not (recipe.drop > 0 and not recipe.drop_secret))
+        return not self.mixes and not self.recipe.fresh_beyond_signs
 
     @property
     def invertible(self) -> bool:

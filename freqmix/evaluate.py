@@ -32,6 +32,7 @@ from freqmix.experiment.trained_run import load_run
 from freqmix.face_pictures import save_faces, save_samples
 from freqmix_base.errors import FreqmixError
 from mixup_env.frequency import FrequencyTransform
+from recognizer.augment import shift_pixels
 from recognizer.trainer import Recognizer
 
 
@@ -62,7 +63,7 @@ def protection_of(config: TrainConfig, metrics: dict[str, Any], image_channels: 
     counts = {int(k): n for k, n in metrics["k_histogram"].items()}
     total = sum(counts.values())
     transform = FrequencyTransform.from_config(image_channels, config.transform)
-    shift = int(round(config.training.augment_shift * config.task.image_size))  # as the env rounds it
+    shift = shift_pixels(config.training.augment_shift, config.task.image_size)
     return Protection(transform, {k: n / total for k, n in counts.items()}, config.recipe,
                       config.training.batch_size, shift)
 

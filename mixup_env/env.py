@@ -35,7 +35,7 @@ from mixup_env.leakage import LEAKAGE_ROWS, BatchLeakage, Reconstructor
 from mixup_env.masking import FrequencyMixUp
 from mixup_env.rewards import TRAINED_LEAKAGE_TERMS, StepSignals, build_reward
 from mixup_env.spaces import ActionCodec, ObservationLayout
-from recognizer.augment import random_shift
+from recognizer.augment import random_shift, shift_pixels
 from recognizer.data import load_dataset
 from recognizer.faces import FaceDataset
 from recognizer.sampling import check_sampler, epoch_order
@@ -144,7 +144,7 @@ class FreqMixUpEnv(gym.Env):
         if not 0 <= config.augment_shift < 0.5:
             raise FreqmixError(f"augment_shift must be a fraction of the image side in [0, 0.5), not "
                                f"{config.augment_shift}")
-        self.augment_shift = int(round(config.augment_shift * self.train_data.image_size))
+        self.augment_shift = shift_pixels(config.augment_shift, self.train_data.image_size)
         check_sampler(config.sampler)
         self.initial_backbone = initial_backbone
         self.recognizer: Recognizer | None = None

@@ -52,9 +52,15 @@ class Recipe:
 
     @property
     def fresh_per_exposure(self) -> bool:
-        """Whether a face's row holds randomness drawn afresh each time it is protected (sign flips, noise, or
-        channels dropped without :attr:`drop_secret`): what an observer of many exposures averages or merges away."""
-        return self.sign_flip or self.laplace_epsilon is not None or (self.drop > 0 and not self.drop_secret)
+        """Whether a face's row holds randomness drawn afresh each time it is protected (sign flips, or
+        :attr:`fresh_beyond_signs`): what an observer of many exposures averages or merges away."""
+        return self.sign_flip or self.fresh_beyond_signs
+
+    @property
+    def fresh_beyond_signs(self) -> bool:
+        """Whether the fresh randomness goes beyond signs (noise, or channels dropped without :attr:`drop_secret`),
+        so that even the magnitudes differ from exposure to exposure."""
+        return self.laplace_epsilon is not None or (self.drop > 0 and not self.drop_secret)
 
     def __post_init__(self) -> None:
         if isinstance(self.k, bool) or int(self.k) != self.k or self.k < 1:

@@ -22,6 +22,12 @@ def random_shift(images: torch.Tensor, max_shift: int, rng: np.random.Generator)
     return translate(images, random_offsets(len(images), max_shift, rng), max_shift)
 
 
+def shift_pixels(fraction: float, image_size: int) -> int:
+    """The largest random translation in pixels for a shift given as a ``fraction`` of the image side (the
+    training's ``augment_shift``): what the env, pretraining and the attacker's view of the run all use."""
+    return int(round(fraction * image_size))
+
+
 def random_offsets(n: int, max_shift: int, rng: np.random.Generator) -> torch.Tensor:
     """(n, 2) int64 offsets (rows, columns) in 0..2·max_shift, as :func:`random_shift` draws them (max_shift: no
     move)."""

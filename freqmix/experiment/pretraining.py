@@ -12,6 +12,7 @@ from freqmix.experiment.config import TrainConfig
 from freqmix_base.errors import FreqmixError
 from mixup_env.frequency import FrequencyTransform
 from mixup_env.masking import FrequencyMixUp
+from recognizer.augment import shift_pixels
 from recognizer.data import load_dataset
 from recognizer.faces import FaceDataset
 from recognizer.pretrain import Mix, pretrain_backbone
@@ -37,7 +38,7 @@ def pretrained_backbone(config: TrainConfig, public: FaceDataset, progress: bool
     batch_size = min(config.training.batch_size, len(public))
     steps = max(1, round(config.task.pretrain_epochs * (len(public) // batch_size)))
     return pretrain_backbone(public, transform, config.recognizer, steps, batch_size,
-                             max_shift=int(round(config.training.augment_shift * config.task.image_size)),
+                             max_shift=shift_pixels(config.training.augment_shift, config.task.image_size),
                              seed=config.seed, progress=progress, mix=_public_mix(config, public.num_identities),
                              sampler=config.training.sampler)
 
