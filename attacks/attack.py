@@ -117,7 +117,7 @@ class Attack:
 
 def belief_key(belief: Protection) -> tuple:
     """What a fitted attack under ``belief`` depends on of it (equal keys: the same attack)."""
-    return (tuple(belief.transform.kept.tolist()), tuple(sorted(belief.k_probs.items())), belief.recipe,
+    return (tuple(belief.transform.kept.tolist()), tuple(sorted(belief.recipes.items(), key=repr)),
             belief.batch_size)
 
 

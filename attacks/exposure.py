@@ -61,7 +61,7 @@ class Exposures:
 def merged_belief(truth: Protection) -> Protection:
     """What the merged tensors of a k = 1 protection look like: its pipeline without the per-exposure randomness (no
     channel dropped, no noise; signs still unread, so magnitudes)."""
-    return replace(truth, recipe=replace(truth.recipe, drop=0.0, laplace_epsilon=None))
+    return truth.mapped(lambda recipe: replace(recipe, drop=0.0, laplace_epsilon=None))
 
 
 def epoch_exposures(observed: ProtectedSet, reconstructions: torch.Tensor, images: torch.Tensor,

@@ -123,7 +123,7 @@ def estimate_k(tensors: torch.Tensor, faces: torch.Tensor, belief: Protection, s
     for k in K_RANGE:
         if k > min(belief.batch_size, len(faces)):
             break
-        simulated = replace(belief, k_probs={k: 1.0}).protect_all(faces.float(), labels, rng).tensors
+        simulated = belief.with_k(k).protect_all(faces.float(), labels, rng).tensors
         gaps[k] = abs(log_energy_maps(simulated).mean().item() - seen)
     return min(gaps, key=gaps.get)
 
@@ -148,5 +148,5 @@ def recovered_belief(guess: Protection, tensors: torch.Tensor, faces: torch.Tens
         recovery = replace(recovery, kept=kept)
     belief = replace(guess, transform=recovery.transform(guess.planes))
     if guess.mixes and read_k:
-        belief = replace(belief, k_probs={estimate_k(tensors, faces, belief, seed): 1.0})
+        belief = belief.with_k(estimate_k(tensors, faces, belief, seed))
     return belief, recovery

@@ -9,6 +9,7 @@ guess (:func:`black_box_guess`) whose channel set and key it then recovers from 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Callable
 
 import numpy as np
 import torch
@@ -29,28 +30,62 @@ class Protection:
     """A masking transform plus a distribution over recipes: how protected tensors are made.
 
     :param transform: block DCT, channel selection and keyed shuffle (``upsample`` must be 1).
-    :param k_probs: probability of each k (images per mix), e.g. ``{1: 1.0}`` or a run's k histogram.
-    :param recipe: the other recipe fields (weights, alpha, sign flip, drop, laplace_epsilon); its k is ignored.
+    :param recipes: each batch's recipe (its k included) and its probability, e.g. a run's recipes by how often its
+        agent chose them (:meth:`of`: one recipe and a distribution over k).
     :param batch_size: rows mixed together (partners come from the same batch, as in the env).
     :param shift: the training's random translation, in pixels along each axis (the env's ``augment_shift``): every
         exposure of a face moves it afresh, which the stream observer's readings model (:mod:`attacks.exposure`).
     """
 
     transform: FrequencyTransform
-    k_probs: dict[int, float]
-    recipe: Recipe = Recipe()
+    recipes: dict[Recipe, float]
     batch_size: int = 32
     shift: int = 0
 
     def __post_init__(self) -> None:
         if self.transform.upsample != 1:
             raise FreqmixError(f"attacks support upsample=1 only, the run used upsample={self.transform.upsample}")
-        if not self.k_probs or min(self.k_probs) < 1 or not np.isclose(sum(self.k_probs.values()), 1.0):
-            raise FreqmixError(f"k_probs must map k >= 1 to probabilities summing to 1, got {self.k_probs}")
+        if not self.recipes or not np.isclose(sum(self.recipes.values()), 1.0):
+            raise FreqmixError(f"recipe probabilities must sum to 1, got {list(self.recipes.values())}")
         if self.shift < 0:
             raise FreqmixError(f"shift must be >= 0 pixels, not {self.shift}")
-        if max(self.k_probs) > self.batch_size:
-            raise FreqmixError(f"k up to {max(self.k_probs)} needs batch_size >= {max(self.k_probs)}")
+        if self.kmax > self.batch_size:
+            raise FreqmixError(f"k up to {self.kmax} needs batch_size >= {self.kmax}")
+
+    @classmethod
+    def of(cls, transform: FrequencyTransform, k_probs: dict[int, float], recipe: Recipe = Recipe(),
+           batch_size: int = 32, shift: int = 0) -> Protection:
+        """One recipe whose k is drawn per batch from ``k_probs`` (probability of each k >= 1, e.g. ``{1: 1.0}``
+        or a run's k histogram); ``recipe``'s own k is ignored."""
+        if not k_probs or min(k_probs) < 1 or not np.isclose(sum(k_probs.values()), 1.0):
+            raise FreqmixError(f"k_probs must map k >= 1 to probabilities summing to 1, got {k_probs}")
+        return cls(transform, {replace(recipe, k=k): p for k, p in k_probs.items()}, batch_size, shift)
+
+    @property
+    def k_probs(self) -> dict[int, float]:
+        """The probability of each k, over every recipe."""
+        probs: dict[int, float] = {}
+        for recipe, p in self.recipes.items():
+            probs[recipe.k] = probs.get(recipe.k, 0.0) + p
+        return probs
+
+    @property
+    def kmax(self) -> int:
+        """The most images any recipe mixes."""
+        return max(recipe.k for recipe in self.recipes)
+
+    def mapped(self, change: Callable[[Recipe], Recipe]) -> Protection:
+        """This protection with every recipe changed by ``change`` (the probabilities of recipes that become equal
+        add up)."""
+        recipes: dict[Recipe, float] = {}
+        for recipe, p in self.recipes.items():
+            changed = change(recipe)
+            recipes[changed] = recipes.get(changed, 0.0) + p
+        return replace(self, recipes=recipes)
+
+    def with_k(self, k: int) -> Protection:
+        """This protection with every recipe mixing ``k`` images."""
+        return self.mapped(lambda recipe: replace(recipe, k=k))
 
     @property
     def planes(self) -> int:
@@ -60,32 +95,33 @@ class Protection:
     @property
     def mixes(self) -> bool:
         """Whether any recipe mixes more than one image."""
-        return max(self.k_probs) > 1
+        return self.kmax > 1
 
     @property
     def deterministic(self) -> bool:
         """Whether every protection of a face is the same tensor (nothing mixed, and nothing sign-flipped, noised or
         dropped afresh: channels a face drops by the secret, ``drop_secret``, are the same every time)."""
-        return not self.mixes and not self.recipe.fresh_per_exposure
+        return not self.mixes and not any(recipe.fresh_per_exposure for recipe in self.recipes)
 
     @property
     def exposes_alike(self) -> bool:
         """Whether every exposure of a face reads the same to an attacker (:meth:`readable`): nothing mixed, no
         noise, no channels dropped afresh; signs flipped afresh read alike as magnitudes."""
-        return not self.mixes and not self.recipe.fresh_beyond_signs
+        return not self.mixes and not any(recipe.fresh_beyond_signs for recipe in self.recipes)
 
     @property
     def invertible(self) -> bool:
         """Whether the pipeline's inverse gives every face back exactly (nothing mixed, flipped, noised or dropped;
         every channel kept)."""
-        return (not self.mixes and self.recipe.linear
+        return (not self.mixes and all(recipe.linear for recipe in self.recipes)
                 and self.transform.out_channels == self.planes * COEFFS_PER_BLOCK)
 
     def readable(self, tensors: torch.Tensor) -> torch.Tensor:
         """What of (N, C, h, w) protected tensors a party holding this belief can read: their magnitudes where signs
         are flipped at random (a random sign carries nothing; |y| is what Carlini et al. read off InstaHide), the
-        tensors themselves otherwise."""
-        return tensors.abs() if self.recipe.sign_flip else tensors
+        tensors themselves otherwise. Where only some recipes flip, every row is read as magnitudes (a reading of
+        the unflipped rows that drops their signs: a lower bound on what they leak)."""
+        return tensors.abs() if any(recipe.sign_flip for recipe in self.recipes) else tensors
 
     def scatter(self, coeffs: torch.Tensor) -> torch.Tensor:
         """(N, C, h, w) protected tensors -> (N, P*64, h, w): each channel put back where this party believes it
@@ -97,13 +133,13 @@ class Protection:
 
     def protect(self, images: torch.Tensor, labels: torch.Tensor, rng: np.random.Generator,
                 faces: torch.Tensor | None = None) -> MixedBatch:
-        """Protect one batch (N, P, H, W) 0..255 with one recipe whose k is drawn from ``k_probs`` (and capped at
-        N, so that a dataset smaller than k still mixes all it has). ``faces``: (N,) int64 the index of each row's
-        face, by which ``drop_secret`` draws its channels (None: afresh, as a party without the faces' names)."""
-        ks = sorted(self.k_probs)
-        k = int(rng.choice(ks, p=[self.k_probs[k] for k in ks]))
+        """Protect one batch (N, P, H, W) 0..255 with one recipe drawn from ``recipes`` (its k capped at N, so that
+        a dataset smaller than k still mixes all it has). ``faces``: (N,) int64 the index of each row's face, by
+        which ``drop_secret`` draws its channels (None: afresh, as a party without the faces' names)."""
+        recipes = list(self.recipes)
+        recipe = recipes[int(rng.choice(len(recipes), p=list(self.recipes.values())))]
         num_classes = int(labels.max()) + 1
-        return FrequencyMixUp(num_classes)(replace(self.recipe, k=min(k, len(images))),
+        return FrequencyMixUp(num_classes)(replace(recipe, k=min(recipe.k, len(images))),
                                            self.transform(images.float()), labels, rng, faces, self.transform.key)
 
     def protect_all(self, images: torch.Tensor, labels: torch.Tensor, rng: np.random.Generator,
@@ -118,10 +154,10 @@ class Protection:
         n = len(images)
         order = rng.permutation(n)
         starts = list(range(0, n, self.batch_size))
-        if len(starts) > 1 and n - starts[-1] < max(self.k_probs):
+        if len(starts) > 1 and n - starts[-1] < self.kmax:
             starts.pop()
         bounds = starts[1:] + [n]
-        kmax = max(self.k_probs)
+        kmax = self.kmax
         tensors = torch.empty(n, self.transform.out_channels, images.shape[2] // 8, images.shape[3] // 8)
         components = torch.full((n, kmax), -1, dtype=torch.long)
         weights = torch.zeros(n, kmax)
@@ -180,7 +216,11 @@ def black_box_guess(truth: Protection, seed: int) -> Protection:
         key = int(rng.integers(2**31))
         key = key + 1 if key == t.key else key
     guessed = FrequencyTransform(truth.planes, selection=selection, key=key)
-    k_probs = ({k: 1 / len(PAPER_K_CHOICES) for k in PAPER_K_CHOICES} if truth.mixes else {1: 1.0})
-    recipe = replace(truth.recipe, alpha=1.0,
-                     laplace_epsilon=None if truth.recipe.laplace_epsilon is None else GUESSED_EPSILON)
-    return Protection(guessed, k_probs, recipe, truth.batch_size, truth.shift)
+    ks = PAPER_K_CHOICES if truth.mixes else (1,)
+
+    def known(recipe: Recipe) -> Recipe:
+        noise = None if recipe.laplace_epsilon is None else GUESSED_EPSILON
+        return replace(recipe, k=1, alpha=1.0, laplace_epsilon=noise)
+
+    recipes = {replace(recipe, k=k): p / len(ks) for recipe, p in truth.mapped(known).recipes.items() for k in ks}
+    return Protection(guessed, recipes, truth.batch_size, truth.shift)

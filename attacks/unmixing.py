@@ -16,7 +16,7 @@ training faces) at a cost that grows with N².
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import torch
 
@@ -64,7 +64,7 @@ class BatchUnmixing:
 
 def unmixed_belief(belief: Protection) -> Protection:
     """What an attacker believes of the separated tensors: ``belief``'s pipeline and recipe, with nothing mixed."""
-    return replace(belief, k_probs={1: 1.0})
+    return belief.with_k(1)
 
 
 def _separation_seed(setting: AttackSetting) -> int:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -32,6 +32,7 @@ from freqmix.experiment.trained_run import load_run
 from freqmix.face_pictures import save_faces, save_samples
 from freqmix_base.errors import FreqmixError
 from mixup_env.frequency import FrequencyTransform
+from mixup_env.recipe import Recipe
 from recognizer.augment import shift_pixels
 from recognizer.trainer import Recognizer
 
@@ -58,22 +59,27 @@ def privacy_paths(run: Path, budget: str) -> PrivacyFiles:
 
 
 def protection_of(config: TrainConfig, metrics: dict[str, Any], image_channels: int) -> Protection:
-    """The run's real pipeline: its transform, its recipe distribution (the k its agent chose, by frequency) and
-    the training's random translation in pixels."""
-    counts = {int(k): n for k, n in metrics["k_histogram"].items()}
+    """The run's real pipeline: its transform, its recipe distribution (the recipes its agent chose, by frequency;
+    for runs that logged only k, its recipe at each k it chose) and the training's random translation in pixels."""
+    if "recipe_histogram" in metrics:
+        counts = {Recipe(**{key: value for key, value in entry.items() if key != "count"}): entry["count"]
+                  for entry in metrics["recipe_histogram"]}
+    else:
+        counts = {replace(config.recipe, k=int(k)): n for k, n in metrics["k_histogram"].items()}
     total = sum(counts.values())
     transform = FrequencyTransform.from_config(image_channels, config.transform)
     shift = shift_pixels(config.training.augment_shift, config.task.image_size)
-    return Protection(transform, {k: n / total for k, n in counts.items()}, config.recipe,
-                      config.training.batch_size, shift)
+    return Protection(transform, {recipe: n / total for recipe, n in counts.items()}, config.training.batch_size,
+                      shift)
 
 
 def protection_record(config: TrainConfig, truth: Protection) -> dict[str, Any]:
     """What ``privacy.json`` says was attacked: the run's transform and recipe whole, as its ``config.json`` holds
-    them (every field, so that defenses differing in any one differ here), and the k distribution its agent
-    chose."""
+    them (every field, so that defenses differing in any one differ here), the k distribution its agent chose and
+    every recipe it chose with its probability."""
     return {"transform": asdict(config.transform), "recipe": asdict(config.recipe),
-            "k_probs": {str(k): p for k, p in sorted(truth.k_probs.items())}}
+            "k_probs": {str(k): p for k, p in sorted(truth.k_probs.items())},
+            "recipes": [{**asdict(recipe), "probability": p} for recipe, p in truth.recipes.items()]}
 
 
 def _chance_and_verdicts(results: dict[str, Any], samples: dict[str, torch.Tensor], kit: AttackerKit,

@@ -22,7 +22,7 @@ def faces():
 def test_inverts_an_unprotected_pipeline_exactly(color):
     ds = synthetic_faces(num_identities=3, images_per_identity=2, image_size=16, seed=1, color=color)
     x = ds.images.float()
-    truth = Protection(FrequencyTransform(ds.image_channels), {1: 1.0})
+    truth = Protection.of(FrequencyTransform(ds.image_channels), {1: 1.0})
     rec = AnalyticInverse.fit(truth.transform, x).reconstruct(truth.transform(x))
     assert ssim(rec, x) == pytest.approx(np.ones(len(x)), abs=1e-4)
     assert (psnr(rec, x) > 50).all()
@@ -30,16 +30,16 @@ def test_inverts_an_unprotected_pipeline_exactly(color):
 
 def test_white_box_key_unshuffles_and_a_wrong_key_does_not(faces):
     x = faces.images.float()
-    truth = Protection(FrequencyTransform(1, key=11), {1: 1.0})
+    truth = Protection.of(FrequencyTransform(1, key=11), {1: 1.0})
     tensors = truth.transform(x)
     assert ssim(AnalyticInverse.fit(truth.transform, x).reconstruct(tensors), x).min() > 0.999
-    wrong = Protection(FrequencyTransform(1, key=12), {1: 1.0})
+    wrong = Protection.of(FrequencyTransform(1, key=12), {1: 1.0})
     assert ssim(AnalyticInverse.fit(wrong.transform, x).reconstruct(tensors), x).mean() < 0.5
 
 
 def test_a_mix_inverts_to_the_mix_of_the_faces(faces):
     x = faces.images.float()
-    truth = Protection(FrequencyTransform(1, key=3), {2: 1.0}, batch_size=8)
+    truth = Protection.of(FrequencyTransform(1, key=3), {2: 1.0}, batch_size=8)
     protected = truth.protect_all(x, faces.labels, np.random.default_rng(0))
     expected = (protected.weights[:, :, None, None, None] * x[protected.components]).sum(dim=1)
     rec = AnalyticInverse.fit(truth.transform, x).reconstruct(protected.tensors)
@@ -49,7 +49,7 @@ def test_a_mix_inverts_to_the_mix_of_the_faces(faces):
 def test_dropped_channels_come_from_the_attackers_mean_face(faces):
     x = faces.images.float()
     own, private = x[:12], x[12:]
-    truth = Protection(FrequencyTransform(1, "no-dc"), {1: 1.0})
+    truth = Protection.of(FrequencyTransform(1, "no-dc"), {1: 1.0})
     attack = AnalyticInverse.fit(truth.transform, own)
     coeffs = attack.coefficients(truth.transform(private))
     full = images_to_coefficients(private)
@@ -59,7 +59,7 @@ def test_dropped_channels_come_from_the_attackers_mean_face(faces):
 
 def test_residual_cgan_equals_the_analytic_attack_at_step_zero(faces):
     x = faces.images.float()
-    truth = Protection(FrequencyTransform(1, "high", n_high=20, key=5), {2: 0.5, 3: 0.5}, batch_size=8)
+    truth = Protection.of(FrequencyTransform(1, "high", n_high=20, key=5), {2: 0.5, 3: 0.5}, batch_size=8)
     cgan = train_reconstruction(truth, faces.images, faces.labels, steps=0, seed=0, batch_size=8, width=8,
                                 progress=False)
     tensors = truth.protect_all(x, faces.labels, np.random.default_rng(1)).tensors
@@ -69,7 +69,7 @@ def test_residual_cgan_equals_the_analytic_attack_at_step_zero(faces):
 
 
 def test_learning_curve_starts_at_the_analytic_attack_and_improves(faces):
-    truth = Protection(FrequencyTransform(1, "no-dc", key=2), {1: 1.0}, batch_size=8)
+    truth = Protection.of(FrequencyTransform(1, "no-dc", key=2), {1: 1.0}, batch_size=8)
     cgan = train_reconstruction(truth, faces.images, faces.labels, steps=30, seed=0, batch_size=8, width=8,
                                 progress=False)
     steps = [point["step"] for point in cgan.curve]
@@ -82,7 +82,7 @@ def test_the_env_leakage_signal_inverts_with_the_attacks_analytic_inverse(faces)
     # env's training faces.
     env = FreqMixUpEnv(faces, batch_size=8, channels="high", key=4, reward="constrained",
                        privacy="leakage", embedding_dim=16)
-    truth = Protection(env.transform, {1: 1.0})
+    truth = Protection.of(env.transform, {1: 1.0})
     tensors = env.transform(faces.images[:8].float())
     attack = AnalyticInverse.fit(truth.transform, env.train_data.images)
     assert isinstance(env.leakage.attack, AnalyticInverse)

@@ -24,7 +24,7 @@ from recognizer.splits import private_split
 @pytest.mark.parametrize("k", [1, 3])
 def test_the_untrained_decoder_is_the_analytic_attack(k):
     ds = synthetic_faces(num_identities=4, images_per_identity=4, image_size=32, seed=0)
-    belief = Protection(FrequencyTransform(1, "high", 36, key=7), {k: 1.0}, batch_size=8)
+    belief = Protection.of(FrequencyTransform(1, "high", 36, key=7), {k: 1.0}, batch_size=8)
     tensors = belief.protect_all(ds.images.float(), ds.labels, np.random.default_rng(1)).tensors
     decoder = train_decoder(belief, ds.images, ds.labels, steps=0, seed=0, widths=(8, 16), progress=False)
     expected = AnalyticInverse.fit(belief.transform, ds.images).reconstruct(tensors)
@@ -39,7 +39,7 @@ def test_the_untrained_decoder_is_the_analytic_attack(k):
 
 def test_a_decoder_needs_two_levels_and_steps_at_least_zero():
     ds = synthetic_faces(num_identities=2, images_per_identity=4, image_size=16, seed=0)
-    belief = Protection(FrequencyTransform(1), {1: 1.0})
+    belief = Protection.of(FrequencyTransform(1), {1: 1.0})
     with pytest.raises(FreqmixError, match="2 levels"):
         train_decoder(belief, ds.images, ds.labels, steps=1, seed=0, widths=(8,), progress=False)
     with pytest.raises(FreqmixError, match="steps"):
@@ -50,7 +50,7 @@ def test_a_trained_decoder_beats_the_analytic_inverse_on_unseen_orl_faces(shared
     torch.manual_seed(0)
     full = load_dataset(shared_data("orl"), image_size=64, seed=0)
     split = private_split(full, 0.5, seed=0)
-    truth = Protection(FrequencyTransform(1, "high", 36, secret_key(0)), {1: 1.0}, batch_size=16)
+    truth = Protection.of(FrequencyTransform(1, "high", 36, secret_key(0)), {1: 1.0}, batch_size=16)
     decoder = train_decoder(truth, split.auxiliary.images, split.auxiliary.labels, steps=120, seed=0,
                             batch_size=16, widths=(16, 32, 64), learning_rate=3e-3, progress=False)
     tensors = truth.protect_all(split.train.images.float(), split.train.labels, np.random.default_rng(1)).tensors
@@ -84,7 +84,7 @@ def test_the_pixel_grid_puts_each_2x2_cell_in_channels_and_inverts_exactly():
 
 def test_decoding_averages_a_face_and_its_mirror_image():
     ds = synthetic_faces(num_identities=4, images_per_identity=4, image_size=32, seed=0)
-    belief = Protection(FrequencyTransform(1, "high", 36, secret_key(0)), {1: 1.0}, batch_size=8)
+    belief = Protection.of(FrequencyTransform(1, "high", 36, secret_key(0)), {1: 1.0}, batch_size=8)
     decoder = train_decoder(belief, ds.images, ds.labels, steps=0, seed=0, widths=(8, 16), progress=False)
     torch.nn.init.normal_(decoder.network.out.weight, std=0.1)  # a decoder that is not the identity
     x = ds.images.float()
@@ -128,9 +128,9 @@ def test_one_decoder_per_belief_and_the_black_box_attacker_holding_the_truth_reu
     from recognizer.splits import split_identities
 
     faces = synthetic_faces(num_identities=4, images_per_identity=4, image_size=32, seed=0)
-    truth = Protection(FrequencyTransform(1, "high", 36, secret_key(0)), {1: 1.0}, batch_size=8)
+    truth = Protection.of(FrequencyTransform(1, "high", 36, secret_key(0)), {1: 1.0}, batch_size=8)
     tiny = get_budget("smoke")
-    recovered = Protection(FrequencyTransform(1, "high", 36, secret_key(0)), {1: 1.0}, batch_size=8)
+    recovered = Protection.of(FrequencyTransform(1, "high", 36, secret_key(0)), {1: 1.0}, batch_size=8)
     _, aux = split_identities(faces, 0.5, seed=0)
 
     def setting(belief):
@@ -152,10 +152,10 @@ def test_no_decoder_is_trained_where_the_inverse_is_exact():
     from attacks.decoder_attacks import decoder_black_box, decoder_white_box, decoder_white_box_seconds
 
     faces = synthetic_faces(num_identities=2, images_per_identity=4, image_size=32, seed=0)
-    none = Protection(FrequencyTransform(1), {1: 1.0}, batch_size=8)  # all channels, nothing mixed: `none`
+    none = Protection.of(FrequencyTransform(1), {1: 1.0}, batch_size=8)  # all channels, nothing mixed: `none`
     setting = AttackSetting(none, None, none, none, faces, faces, None, torch.arange(2), None, get_budget("default"),
                             seed=0, shared={})
-    assert none.invertible and not Protection(FrequencyTransform(1, "no-dc"), {1: 1.0}).invertible
+    assert none.invertible and not Protection.of(FrequencyTransform(1, "no-dc"), {1: 1.0}).invertible
     assert decoder_white_box_seconds(setting) == 0
     exact = decoder_white_box(setting)
     assert isinstance(exact, AnalyticInverse) and decoder_black_box(setting) is exact
@@ -165,7 +165,7 @@ def test_no_decoder_is_trained_where_the_inverse_is_exact():
 
 def test_under_a_sign_flipping_belief_the_decoder_reads_magnitudes():
     faces = synthetic_faces(num_identities=2, images_per_identity=4, image_size=32, seed=0)
-    flips = Protection(FrequencyTransform(1, "high", 36, key=3), {2: 1.0}, Recipe(sign_flip=True), batch_size=8)
+    flips = Protection.of(FrequencyTransform(1, "high", 36, key=3), {2: 1.0}, Recipe(sign_flip=True), batch_size=8)
     decoder = train_decoder(flips, faces.images, faces.labels, steps=0, seed=0, widths=(8, 16), progress=False)
     tensors = flips.protect(faces.images.float(), faces.labels, np.random.default_rng(0)).x
     assert torch.equal(decoder.reconstruct(tensors), decoder.reconstruct(-tensors))

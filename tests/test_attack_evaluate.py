@@ -208,7 +208,7 @@ def test_run_without_private_identities(run_dir, tmp_path, capsys):
 
 def test_the_protection_record_is_the_run_s_pieces_whole():
     # Field by field it left drop out, and ppfr and partial (a random quarter of ppfr's channels) read the same.
-    truth = Protection(FrequencyTransform(1, "high", key=3), {1: 1.0})
+    truth = Protection.of(FrequencyTransform(1, "high", key=3), {1: 1.0})
     records = {name: protection_record(TrainConfig().defended_by(defense_of(name, 0)), truth)
                for name in ("ppfr", "partial")}
     assert records["ppfr"] != records["partial"]

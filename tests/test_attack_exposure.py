@@ -16,7 +16,7 @@ from recognizer.data import synthetic_faces
 @pytest.fixture(scope="module")
 def setting():
     faces = synthetic_faces(num_identities=8, images_per_identity=4, image_size=32, seed=0)
-    truth = Protection(FrequencyTransform(1, key=3), {2: 1.0}, batch_size=16)
+    truth = Protection.of(FrequencyTransform(1, key=3), {2: 1.0}, batch_size=16)
     return faces, truth, AnalyticInverse.fit(truth.transform, faces.images)
 
 
@@ -63,7 +63,7 @@ def test_more_linked_epochs_leak_more_and_the_best_exposure_beats_the_first(sett
 def test_a_deterministic_protection_exposes_a_face_alike_in_every_epoch(setting, recipe, k, deterministic):
     # The evaluation reads E epochs of a deterministic protection as the observed one (privacy.py's _exposure).
     faces, _, _ = setting
-    truth = Protection(FrequencyTransform(1, "high", key=3), {k: 1.0}, recipe, batch_size=16)
+    truth = Protection.of(FrequencyTransform(1, "high", key=3), {k: 1.0}, recipe, batch_size=16)
     analytic = AnalyticInverse.fit(truth.transform, faces.images)
     x = faces.images.float()
     wanted = torch.arange(len(x))
@@ -77,7 +77,7 @@ def test_a_deterministic_protection_exposes_a_face_alike_in_every_epoch(setting,
 def test_merged_exposures_give_back_the_face_s_tensor_where_nothing_is_mixed(setting, recipe):
     faces, _, _ = setting
     # Shifted exposures (the linked reading's) still merge tensors that line up.
-    truth = Protection(FrequencyTransform(1, "high", key=3), {1: 1.0}, recipe, batch_size=16, shift=2)
+    truth = Protection.of(FrequencyTransform(1, "high", key=3), {1: 1.0}, recipe, batch_size=16, shift=2)
     x = faces.images.float()
     wanted = torch.tensor([0, 7, 30])
     analytic = AnalyticInverse.fit(truth.transform, faces.images)
@@ -87,7 +87,7 @@ def test_merged_exposures_give_back_the_face_s_tensor_where_nothing_is_mixed(set
     # Each plane the face's own wherever one of 20 exposures kept it (a quarter each).
     planes = (exposures.merged[20] - clean).abs().amax(dim=(2, 3)) < 1e-3
     assert planes.double().mean() >= 0.97
-    assert merged_belief(truth).recipe == Recipe(sign_flip=recipe.sign_flip)
+    assert merged_belief(truth).recipes == {Recipe(sign_flip=recipe.sign_flip): 1.0}
 
 
 def test_nothing_is_merged_where_faces_are_mixed(setting):
@@ -101,24 +101,24 @@ def test_where_only_the_training_shift_differs_the_linked_reading_moves_each_exp
     x = faces.images.float()
     wanted = torch.arange(len(x))
     # Every channel kept: each shifted exposure inverts exactly, and moved back it is the face but at the borders.
-    exact = Protection(FrequencyTransform(1), {1: 1.0}, batch_size=16, shift=2)
+    exact = Protection.of(FrequencyTransform(1), {1: 1.0}, batch_size=16, shift=2)
     inverse = AnalyticInverse.fit(exact.transform, faces.images)
     linked = run_exposures(exact, inverse, faces.images, faces.labels, wanted, np.random.default_rng(0)).linked
     assert torch.allclose(linked[20][..., 4:-4, 4:-4], x[..., 4:-4, 4:-4], atol=1e-2)
     # The hybrid mask: the block grid sees each face at other phases, and the linked reading averages them.
-    masked = Protection(FrequencyTransform(1, "high", key=3), {1: 1.0}, batch_size=16, shift=2)
+    masked = Protection.of(FrequencyTransform(1, "high", key=3), {1: 1.0}, batch_size=16, shift=2)
     inverse = AnalyticInverse.fit(masked.transform, faces.images)
     exposures = run_exposures(masked, inverse, faces.images, faces.labels, wanted, np.random.default_rng(0))
     linked = exposures.linked
     assert ssim(linked[20], x).mean() > ssim(linked[1], x).mean() + 0.01
     assert exposures.merged == {}  # one tensor per face but for its shift: nothing to merge
     # Signs flipped afresh read alike as magnitudes: the shift is again all that differs, nothing is merged.
-    flipped = Protection(masked.transform, {1: 1.0}, Recipe(sign_flip=True), batch_size=16, shift=2)
+    flipped = Protection.of(masked.transform, {1: 1.0}, Recipe(sign_flip=True), batch_size=16, shift=2)
     assert flipped.exposes_alike and not flipped.deterministic
     exposures = run_exposures(flipped, inverse, faces.images, faces.labels, wanted, np.random.default_rng(0))
     assert exposures.merged == {} and not torch.allclose(exposures.linked[20], exposures.linked[1], atol=1e-3)
-    unshifted = Protection(masked.transform, {1: 1.0}, batch_size=16)
+    unshifted = Protection.of(masked.transform, {1: 1.0}, batch_size=16)
     linked = run_exposures(unshifted, inverse, faces.images, faces.labels, wanted, np.random.default_rng(0)).linked
     assert torch.allclose(linked[20], linked[1], atol=1e-3)
     with pytest.raises(Exception, match="shift must be >= 0"):
-        Protection(masked.transform, {1: 1.0}, shift=-1)
+        Protection.of(masked.transform, {1: 1.0}, shift=-1)

@@ -36,7 +36,7 @@ def test_networks_map_grids_of_any_size(size):
 
 
 def test_training_learns_and_is_seeded(faces):
-    p = Protection(FrequencyTransform(1), {1: 1.0}, batch_size=8)
+    p = Protection.of(FrequencyTransform(1), {1: 1.0}, batch_size=8)
     x = faces.images.float()
     kwargs = dict(batch_size=8, width=8, progress=False)
     barely = train_reconstruction(p, faces.images, faces.labels, steps=1, seed=0, **kwargs)
@@ -49,7 +49,7 @@ def test_training_learns_and_is_seeded(faces):
 
 
 def test_mixed_keyed_tensors_reconstruct_to_images(faces):
-    p = Protection(FrequencyTransform(1, "no-dc", key=4), {2: 0.5, 3: 0.5}, batch_size=8)
+    p = Protection.of(FrequencyTransform(1, "no-dc", key=4), {2: 0.5, 3: 0.5}, batch_size=8)
     attack = train_reconstruction(p, faces.images, faces.labels, steps=2, seed=1, batch_size=8, width=8,
                                   progress=False)
     tensors = p.protect_all(faces.images.float(), faces.labels, np.random.default_rng(0)).tensors

@@ -39,7 +39,7 @@ def test_decoder_leakage_without_its_attack_is_one_clear_error_at_reset(faces):
 def test_a_decoder_at_step_0_scores_exactly_the_analytic_leakage(faces):
     analytic = _env(faces, "leakage")
     choices = analytic.codec.k_choices
-    belief = Protection(analytic.transform, {k: 1 / len(choices) for k in choices}, batch_size=12)
+    belief = Protection.of(analytic.transform, {k: 1 / len(choices) for k in choices}, batch_size=12)
     # The env's analytic inverse fills dropped channels with its training faces' mean: so does this decoder.
     untrained = train_decoder(belief, faces.images, faces.labels, steps=0, seed=0, widths=(8, 16),
                               fill_faces=faces.images, progress=False)
@@ -87,7 +87,7 @@ ASYNC_DECODER_SCRIPT = textwrap.dedent("""
                    channels="high", n_high=20, key=2, reward="constrained", privacy="decoder-leakage")
     public = synthetic_faces(num_identities=4, images_per_identity=4, image_size=32, seed=1)
     transform = FreqMixUpEnv(**{**options, "privacy": "loss"}).transform
-    belief = Protection(transform, {k: 0.2 for k in (2, 3, 4, 5, 6)}, batch_size=8)
+    belief = Protection.of(transform, {k: 0.2 for k in (2, 3, 4, 5, 6)}, batch_size=8)
     decoder = train_decoder(belief, public.images, public.labels, steps=3, seed=0, widths=(8, 16), progress=False)
     envs = gym.make_vec("FreqMixUp-v0", num_envs=2, vectorization_mode="async", leakage_attack=decoder, **options)
     envs.reset(seed=0)

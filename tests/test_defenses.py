@@ -22,7 +22,7 @@ def _transform(name, seed=0):
 
 def test_the_issue_s_defenses_are_all_there():
     expected = {"none", "ppfr", "partial", "partial-secret", "dctdp", "instahide", *MIXING, *(f"{name}-nodc" for name in MIXING),
-                *SCHEDULED_AND_AGENTS, *recipe_defenses()}
+                *SCHEDULED_AND_AGENTS, *recipe_defenses(), "adaptive-recipe"}
     assert set(DEFENSES) == expected
 
 
@@ -92,7 +92,7 @@ def test_partial_keeps_a_different_quarter_of_ppfr_s_channels_in_every_tensor():
     config, transform = _transform("partial", seed=2)
     assert torch.equal(transform.kept, _transform("ppfr", seed=2)[1].kept) and config.agent.fixed_k() == 1
     faces = synthetic_faces(num_identities=4, images_per_identity=4, image_size=32, seed=0)
-    protection = Protection(transform, {1: 1.0}, config.recipe, batch_size=8)
+    protection = Protection.of(transform, {1: 1.0}, config.recipe, batch_size=8)
     tensors = protection.protect_all(faces.images.float(), faces.labels, np.random.default_rng(0)).tensors
     live = tensors.abs().sum(dim=(2, 3)) > 0  # (16, 36): which channels each tensor kept
     assert live.sum(dim=1).tolist() == [9] * 16
@@ -107,7 +107,7 @@ def test_partial_secret_keeps_each_face_s_quarter_in_every_epoch_and_the_attacke
 
     config, transform = _transform("partial-secret", seed=2)
     faces = synthetic_faces(num_identities=4, images_per_identity=4, image_size=32, seed=0)
-    protection = Protection(transform, {1: 1.0}, config.recipe, batch_size=8)
+    protection = Protection.of(transform, {1: 1.0}, config.recipe, batch_size=8)
     epochs = [protection.protect_all(faces.images.float(), faces.labels, np.random.default_rng(seed), named=True)
               .tensors for seed in (0, 1)]
     assert torch.equal(epochs[0], epochs[1])  # other batches, the same tensor of each face
@@ -118,7 +118,7 @@ def test_partial_secret_keeps_each_face_s_quarter_in_every_epoch_and_the_attacke
     simulated = [protection.protect_all(faces.images.float(), faces.labels, np.random.default_rng(seed)).tensors
                  for seed in (0, 1)]
     assert not torch.equal(*simulated)
-    fresh = Protection(transform, {1: 1.0}, _transform("partial", seed=2)[0].recipe, batch_size=8)
+    fresh = Protection.of(transform, {1: 1.0}, _transform("partial", seed=2)[0].recipe, batch_size=8)
     assert not fresh.deterministic
 
 
@@ -144,3 +144,17 @@ def test_the_recipe_grid_adds_each_non_linear_field_to_the_hybrid_mask_at_k_1_an
     for defense in grid.values():
         assert defense.keyed and defense.transform == DEFENSES.get("ppfr").transform
         assert (defense.recipe.weights, defense.recipe.alpha) == ("dirichlet", 1.0)
+
+
+def test_adaptive_recipe_chooses_whole_recipes_from_k_1_under_the_worst_exposure():
+    config = TrainConfig().defended_by(defense_of("adaptive-recipe", 4))
+    assert (config.agent.name, config.agent.env_id, config.agent.k_choices()) == (
+        "reinforce", "FreqMixUpRecipe-v0", (1, 2, 3, 4, 5, 6))
+    assert (config.objective.reward, config.objective.privacy, config.objective.exposure) == (
+        "constrained", "leakage", "worst")
+    assert config.recipe == Recipe(drop_secret=True) and config.transform.key == secret_key(4)
+    # A defense that names none of them leaves the run's own agent env and reading, and the paper's k.
+    plain = TrainConfig.of(exposure="worst", privacy="leakage", reward="constrained").defended_by(
+        defense_of("adaptive", 0))
+    assert (plain.agent.env_id, plain.agent.k_choices(), plain.objective.exposure) == (
+        "FreqMixUp-v0", (2, 3, 4, 5, 6), "worst")

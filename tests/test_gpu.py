@@ -56,7 +56,7 @@ def test_train_command_on_cuda_with_bf16(tmp_path) -> None:
 
 def test_cgan_attack_trains_on_cuda() -> None:
     faces = synthetic_faces(num_identities=4, images_per_identity=4, image_size=32, seed=0)
-    attack = train_reconstruction(Protection(FrequencyTransform(1), {1: 1.0}, batch_size=8), faces.images,
+    attack = train_reconstruction(Protection.of(FrequencyTransform(1), {1: 1.0}, batch_size=8), faces.images,
                                   faces.labels, steps=2, seed=0, width=8, progress=False, device="cuda")
     assert attack.generator.in_scale.device.type == "cuda"
 
@@ -74,7 +74,7 @@ def test_evaluator_generator_prior_and_inversion_run_on_cuda() -> None:
 
 def test_decoder_trains_on_cuda_from_the_analytic_inverse() -> None:
     faces = synthetic_faces(num_identities=4, images_per_identity=4, image_size=32, seed=0)
-    belief = Protection(FrequencyTransform(1, "high", 36, key=7), {2: 1.0}, batch_size=8)
+    belief = Protection.of(FrequencyTransform(1, "high", 36, key=7), {2: 1.0}, batch_size=8)
     tensors = belief.protect_all(faces.images.float(), faces.labels, np.random.default_rng(1)).tensors
     untrained = train_decoder(belief, faces.images, faces.labels, steps=0, seed=0, widths=(8, 16), progress=False,
                               device="cuda")

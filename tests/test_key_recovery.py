@@ -24,7 +24,7 @@ def orl(shared_data):
 
 @pytest.mark.parametrize("k", [1, 4])
 def test_recovers_the_hybrid_masks_channels_and_key_exactly_on_orl(orl, k):
-    truth = Protection(FrequencyTransform(1, "high", 36, secret_key(0)), {k: 1.0})
+    truth = Protection.of(FrequencyTransform(1, "high", 36, secret_key(0)), {k: 1.0})
     tensors = truth.protect_all(orl.train.images.float(), orl.train.labels, np.random.default_rng(1)).tensors
     belief, recovery = recovered_belief(black_box_guess(truth, 5), tensors, orl.auxiliary.images, seed=0)
     assert recovery.recovered_fraction(truth.transform) == 1.0
@@ -36,14 +36,14 @@ def test_recovers_the_hybrid_masks_channels_and_key_exactly_on_orl(orl, k):
 
 def test_most_of_the_key_is_recovered_when_each_tensor_keeps_a_random_quarter(orl):
     # The partial defense: 9 of the 36 channels live per tensor. 100 tensors give ~25 live samples per channel.
-    truth = Protection(FrequencyTransform(1, "high", 36, secret_key(1)), {1: 1.0}, Recipe(drop=0.75))
+    truth = Protection.of(FrequencyTransform(1, "high", 36, secret_key(1)), {1: 1.0}, Recipe(drop=0.75))
     tensors = truth.protect_all(orl.train.images.float(), orl.train.labels, np.random.default_rng(1)).tensors
     assert recover_channels(tensors, orl.auxiliary.images).recovered_fraction(truth.transform) >= 0.8
 
 
 @pytest.mark.parametrize("k", [1, 4])
 def test_the_black_box_belief_holds_the_true_key_and_the_guessed_k(orl, k):
-    truth = Protection(FrequencyTransform(1, "high", 36, secret_key(0)), {k: 1.0})
+    truth = Protection.of(FrequencyTransform(1, "high", 36, secret_key(0)), {k: 1.0})
     tensors = truth.protect_all(orl.train.images.float(), orl.train.labels, np.random.default_rng(2)).tensors
     belief, recovery = black_box_belief(tensors, orl.auxiliary, black_box_guess(truth, 0), seed=0)
     assert recovery.recovered_fraction(truth.transform) == 1.0
@@ -53,18 +53,18 @@ def test_the_black_box_belief_holds_the_true_key_and_the_guessed_k(orl, k):
 
 
 def test_an_unshuffled_selection_is_recovered_in_ascending_order(orl):
-    truth = Protection(FrequencyTransform(1, "no-dc"), {1: 1.0})
+    truth = Protection.of(FrequencyTransform(1, "no-dc"), {1: 1.0})
     tensors = truth.transform(orl.train.images.float())
     belief, recovery = recovered_belief(black_box_guess(truth, 5), tensors, orl.auxiliary.images, seed=0)
     assert torch.equal(belief.transform.kept, torch.arange(1, 64))
-    plain = Protection(FrequencyTransform(1), {1: 1.0})
+    plain = Protection.of(FrequencyTransform(1), {1: 1.0})
     belief, _ = recovered_belief(black_box_guess(plain, 5), plain.transform(orl.train.images.float()),
                                  orl.auxiliary.images, seed=0)
     assert torch.equal(belief.transform.kept, torch.arange(64))
 
 
 def test_a_random_guess_is_what_recovery_replaces(orl):
-    truth = Protection(FrequencyTransform(1, "high", 36, secret_key(0)), {1: 1.0})
+    truth = Protection.of(FrequencyTransform(1, "high", 36, secret_key(0)), {1: 1.0})
     guess = black_box_guess(truth, 5)
     assert (guess.transform.kept == truth.transform.kept).double().mean() < 0.2
 
@@ -100,7 +100,7 @@ def test_the_attacker_reads_the_key_off_every_observed_tensor_not_only_the_attac
     monkeypatch.setattr(privacy, "black_box_belief", spy)
     kit = privacy.AttackerKit(orl.train, orl.auxiliary, None, 1.0, None, 1.0, None, orl.auxiliary)
     recognizer = type("R", (), {"config": {"num_classes": orl.train.num_identities}})()
-    truth = Protection(FrequencyTransform(1, "high", 36, secret_key(0)), {1: 1.0})
+    truth = Protection.of(FrequencyTransform(1, "high", 36, secret_key(0)), {1: 1.0})
     with pytest.raises(RuntimeError, match="stop here"):
         privacy.attack_recognizer(recognizer, truth, kit, get_budget("frontier"), seed=0, progress=False)
     assert get_budget("frontier").attacked_per_identity == 2 and seen["observed"] == len(orl.train) == 100

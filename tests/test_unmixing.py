@@ -28,7 +28,7 @@ def orl(shared_data):
 
 
 def _hybrid(k: int) -> Protection:
-    return Protection(FrequencyTransform(1, "high", 36, secret_key(0)), {k: 1.0}, batch_size=32)
+    return Protection.of(FrequencyTransform(1, "high", 36, secret_key(0)), {k: 1.0}, batch_size=32)
 
 
 def _correlations(estimates: torch.Tensor, truths: torch.Tensor) -> np.ndarray:
@@ -71,7 +71,7 @@ def test_a_batch_is_separated_from_its_own_rows_alone(orl):
 
 def test_separation_is_deterministic_and_refuses_what_it_cannot_separate():
     faces = synthetic_faces(num_identities=4, images_per_identity=4, image_size=32, seed=0)
-    truth = Protection(FrequencyTransform(1, "high", 36, key=3), {2: 1.0}, batch_size=8)
+    truth = Protection.of(FrequencyTransform(1, "high", 36, key=3), {2: 1.0}, batch_size=8)
     tensors = truth.protect(faces.images[:8].float(), faces.labels[:8], np.random.default_rng(0)).x
     once, again = separate(tensors, seed=1), separate(tensors, seed=1)
     assert torch.equal(once.sources, again.sources) and torch.equal(once.assignment, again.assignment)
@@ -107,7 +107,7 @@ def _setting(truth: Protection, shared: dict) -> AttackSetting:
 
 def test_on_a_defense_that_mixes_nothing_the_attack_is_the_decoder():
     shared = {}
-    setting = _setting(Protection(FrequencyTransform(1, "high", 36, key=3), {1: 1.0}, batch_size=8), shared)
+    setting = _setting(Protection.of(FrequencyTransform(1, "high", 36, key=3), {1: 1.0}, batch_size=8), shared)
     decoder = decoder_white_box(setting)
     assert unmix_white_box(setting) is decoder and unmix_pooled(setting) is decoder
     assert unmix_black_box(setting) is decoder_black_box(setting)
@@ -117,7 +117,7 @@ def test_on_a_defense_that_mixes_nothing_the_attack_is_the_decoder():
 
 def test_on_a_mixing_defense_the_attack_separates_then_decodes_under_the_unmixed_belief():
     shared = {}
-    truth = Protection(FrequencyTransform(1, "high", 36, key=3), {2: 1.0}, batch_size=6)
+    truth = Protection.of(FrequencyTransform(1, "high", 36, key=3), {2: 1.0}, batch_size=6)
     setting = _setting(truth, shared)
     attack = unmix_white_box(setting)
     assert isinstance(attack, BatchUnmixing) and attack.attack.protection == unmixed_belief(truth)
@@ -165,7 +165,7 @@ def test_mixes_of_every_channel_are_separated_from_their_sparse_channels(orl, ch
     # the lowest-energy channels, found without the key, give the mixing that unmixes all of them.
     transform = FrequencyTransform(1, channels, key=3)
     faces = orl.train.images[:32].float()
-    batch = Protection(transform, {4: 1.0}, batch_size=32).protect(faces, orl.train.labels[:32],
+    batch = Protection.of(transform, {4: 1.0}, batch_size=32).protect(faces, orl.train.labels[:32],
                                                                     np.random.default_rng(0))
     found = np.abs(_correlations(separate(batch.x, seed=0).sources, transform(faces))).max(axis=0)
     assert np.median(found) >= 0.95

@@ -61,7 +61,7 @@ def measure(train: FaceDataset, batch_size: int, rounds: int, seed: int = 0) -> 
 def _untrained_decoder(env: FreqMixUpEnv, faces: FaceDataset, seed: int) -> DecoderAttack:
     """A decoder of ``--privacy decoder-leakage``'s size under ``env``'s pipeline, untrained (step 0)."""
     budget = get_budget(LEAKAGE_BUDGET)
-    belief = Protection(env.transform, {k: 1 / len(env.codec.k_choices) for k in env.codec.k_choices},
+    belief = Protection.of(env.transform, {k: 1 / len(env.codec.k_choices) for k in env.codec.k_choices},
                         batch_size=env.batch_size)
     decoder = train_decoder(belief, faces.images, faces.labels, steps=0, seed=seed, widths=budget.decoder_widths,
                             progress=False)

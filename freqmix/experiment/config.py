@@ -24,7 +24,6 @@ from mixup_env import ENV_IDS
 from mixup_env.env_config import EPISODES, EnvConfig
 from mixup_env.recipe import Recipe
 from mixup_env.rewards import RewardConfig
-from mixup_env.spaces import PAPER_K_CHOICES
 from mixup_env.transform_config import TransformConfig
 from recognizer.config import RecognizerConfig
 from recognizer.sampling import SAMPLERS
@@ -145,18 +144,15 @@ class TrainConfig:
 
     def defended_by(self, defense: Defense, hyperparams: dict[str, Any] | None = None) -> TrainConfig:
         """This run under ``defense`` (of one seed: ``Defense.for_seed``): its transform and recipe replaced whole,
-        its agent the defense's (with ``hyperparams``, default none), its reward the defense's, and its privacy term
-        where the defense names one (the reward's other fields stay this run's)."""
-        privacy = self.objective.privacy if defense.privacy is None else defense.privacy
+        its agent the defense's (with ``hyperparams``, default none), its reward the defense's, and its agent's env
+        and smallest k, its privacy term and exposure reading where the defense names them (the reward's other
+        fields stay this run's)."""
         own = {} if defense.k is None else {"k": defense.k}
-        return replace(self, transform=defense.transform, recipe=defense.recipe,
-                       agent=AgentConfig(name=defense.agent, hyperparams={**(hyperparams or {}), **own}),
-                       objective=replace(self.objective, reward=defense.reward, privacy=privacy))
-
-    def k_choices(self) -> tuple[int, ...]:
-        """The env's k choices: the paper's {2..6}, plus a fixed agent's k when it lies outside them."""
-        fixed = self.agent.fixed_k()
-        return tuple(sorted(set(PAPER_K_CHOICES) | ({fixed} if fixed is not None else set())))
+        agent = AgentConfig(name=defense.agent, hyperparams={**(hyperparams or {}), **own})
+        agent = replace(agent, **_given(env_id=defense.env_id, k_min=defense.k_min))
+        objective = replace(self.objective, reward=defense.reward,
+                            **_given(privacy=defense.privacy, exposure=defense.exposure))
+        return replace(self, transform=defense.transform, recipe=defense.recipe, agent=agent, objective=objective)
 
     def recognizer_config(self, data_parallel: bool = False) -> RecognizerConfig:
         """The recognizer of the run (``data_parallel``: one replica of a multi-process run)."""
@@ -166,7 +162,7 @@ class TrainConfig:
         """The env of the run, planned for ``total_steps`` recognizer steps (cosine lr schedule; per episode with
         ``episode="run"``); ``data_parallel``: one replica of a multi-process run."""
         training = self.training
-        return EnvConfig(action=env_action(self.agent.env_id), k_choices=self.k_choices(), default_recipe=self.recipe,
+        return EnvConfig(action=env_action(self.agent.env_id), k_choices=self.agent.k_choices(), default_recipe=self.recipe,
                          transform=self.transform, recognizer=self.recognizer_config(data_parallel),
                          batch_size=training.batch_size, episode=training.episode, total_steps=total_steps,
                          probe_every=training.probe_every, objective=self.objective,
@@ -237,3 +233,8 @@ def flat_fields() -> dict[str, FlatField]:
 def env_action(env_id: str) -> str:
     """The action kind (``"k"`` or ``"recipe"``) of a registered FreqMixUp env id; UnknownNameError if unknown."""
     return ENV_IDS.get(env_id)
+
+
+def _given(**fields: Any) -> dict[str, Any]:
+    """The fields whose value is not None (a defense's None: the run's own)."""
+    return {name: value for name, value in fields.items() if value is not None}

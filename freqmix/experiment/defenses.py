@@ -23,6 +23,10 @@ in the experiment, beside ``TrainConfig.defended_by`` that applies it (it holds 
   constrained reward (the paper's method with our reward; :mod:`mixup_env.rewards`);
 - ``reinforce-loss``, ``reinforce-constrained``, ``ppo-loss``, ``ppo-constrained``: the adaptive agents under
   each reward (``reinforce-constrained`` is ``adaptive``);
+- ``adaptive-recipe``: the adaptive decision over recipes: REINFORCE on ``FreqMixUpRecipe-v0`` chooses each
+  batch's k (1 to 6: not mixing is a choice), weights, sign flip and channel-drop level over the hybrid mask, each
+  face dropping the same channels in every epoch (``drop_secret``), under the constrained reward whose privacy term is
+  the rise of the worst exposure of the batch's faces (``--privacy leakage --exposure worst``);
 - ``reinforce-decoder``: REINFORCE under the constrained reward whose privacy term is the leakage a decoder trained
   before the run on the attacker's faces scores on each batch (``--privacy decoder-leakage``);
 - ``fixed2-nodc`` … ``fixed6-nodc``, ``random-nodc``, ``adaptive-nodc``: the same with the weaker mask that only
@@ -69,6 +73,10 @@ class Defense:
     :param reward: the reward the agent learns under (``mixup_env.rewards.REWARDS``).
     :param privacy: the constrained reward's privacy term (``mixup_env.rewards.PRIVACY_TERMS``); None: the run's.
     :param keyed: the channels are shuffled with the defender's secret key.
+    :param env_id: the env the agent acts on (None: the paper's, ``FreqMixUp-v0``, whose actions choose k only;
+        ``FreqMixUpRecipe-v0``'s choose the recipe's other fields too).
+    :param k_min: the smallest k the agent chooses among (None: the paper's).
+    :param exposure: the leakage privacy term's reading (``RewardConfig.exposure``); None: the run's.
     """
 
     transform: TransformConfig = field(default_factory=TransformConfig)
@@ -78,6 +86,9 @@ class Defense:
     reward: str = "loss"
     privacy: str | None = None
     keyed: bool = False
+    env_id: str | None = None
+    k_min: int | None = None
+    exposure: str | None = None
 
     def __post_init__(self) -> None:
         if self.agent != "fixed" and self.k is not None:
@@ -150,6 +161,9 @@ for _name, (_agent, _reward, _privacy) in ADAPTIVE_AGENTS.items():
     DEFENSES.register(_name, hybrid(_agent, reward=_reward, privacy=_privacy))
 for _name, _defense in recipe_defenses().items():
     DEFENSES.register(_name, _defense)
+DEFENSES.register("adaptive-recipe", Defense(TransformConfig(channels="high"), Recipe(drop_secret=True), "reinforce",
+                                             reward="constrained", privacy="leakage", keyed=True,
+                                             env_id="FreqMixUpRecipe-v0", k_min=1, exposure="worst"))
 
 
 class DefenseError(FreqmixError):

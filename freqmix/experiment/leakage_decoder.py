@@ -52,10 +52,10 @@ def leakage_decoder(config: TrainConfig, progress: bool = False) -> DecoderAttac
     check_leakage_decoder(config)
     auxiliary = load_private_split(config).auxiliary
     budget = get_budget(LEAKAGE_BUDGET)
-    choices = config.k_choices()
+    choices = config.agent.k_choices()
     k_probs = {k: 0.5 / len(choices) for k in choices}
     k_probs[1] = k_probs.get(1, 0.0) + 0.5
-    belief = Protection(FrequencyTransform.from_config(auxiliary.image_channels, config.transform), k_probs,
+    belief = Protection.of(FrequencyTransform.from_config(auxiliary.image_channels, config.transform), k_probs,
                         config.recipe, config.training.batch_size)
     decoder = train_decoder(belief, auxiliary.images, auxiliary.labels, steps=budget.decoder_steps,
                             seed=sub_seed(config.seed, "leakage-decoder"), batch_size=budget.decoder_batch,

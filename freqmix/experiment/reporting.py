@@ -1,13 +1,16 @@
 """What a finished run reports in ``metrics.json``: utility on clean masked faces (identification, verification,
-``--val`` sets), the k the agent chose, its action distribution and its response to the probe accuracy."""
+``--val`` sets), the k and the recipes the agent chose, its action distribution and its response to the probe accuracy."""
 from __future__ import annotations
 
+from collections import Counter
+from dataclasses import asdict
 from typing import Any
 
 import numpy as np
 from stable_baselines3.common.base_class import BaseAlgorithm
 
 from agents.policies import action_probabilities
+from freqmix.experiment.steplog import recipe_of
 from freqmix.experiment.state_response import k_by_probe_accuracy, policy_k_by_probe_accuracy
 from freqmix.experiment.task import Task
 from mixup_env.frequency import FrequencyTransform
@@ -94,9 +97,11 @@ def run_metrics(env: Any, task: Task, rows: list[dict[str, float]], steps: int, 
     measured = rows[-steps:]
     losses = [row["loss"] for row in measured]
     ks = [int(row["k"]) for row in measured]
+    recipes = Counter(recipe_of(row, env.codec.default) for row in measured)
     metrics = measure_utility(env.trained_recognizer, env.transform, task)
     metrics.update(final_loss=float(np.mean(losses[-FINAL_LOSS_WINDOW:])), mean_k=float(np.mean(ks)),
                    k_histogram={str(k): ks.count(k) for k in sorted(set(ks))},
+                   recipe_histogram=[{**asdict(recipe), "count": n} for recipe, n in recipes.most_common()],
                    action_distribution=action_distribution(agent, env.codec, final_obs, ks), steps=len(measured),
                    wall_seconds=wall_seconds)
     metrics.update(final_lambda=float(measured[-1]["lambda"]),

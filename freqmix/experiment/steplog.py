@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -9,9 +10,13 @@ import gymnasium as gym
 import numpy as np
 
 from freqmix_base.errors import FreqmixError
+from mixup_env.recipe import WEIGHT_SCHEMES, Recipe
 
-STEP_COLUMNS = ("step", "epoch", "k", "reward", "loss", "cost", "lambda", "leakage", "lr", "max_weight", "accuracy")
-_INTEGER_COLUMNS = ("step", "epoch", "k")
+# The recipe's other fields follow k (the weight scheme as its index in WEIGHT_SCHEMES), so that the attacker's view
+# replays each batch's recipe (recipe_of).
+STEP_COLUMNS = ("step", "epoch", "k", "scheme", "alpha", "sign_flip", "drop", "reward", "loss", "cost", "lambda",
+                "leakage", "lr", "max_weight", "accuracy")
+_INTEGER_COLUMNS = ("step", "epoch", "k", "scheme", "sign_flip")
 
 
 class StepLog(gym.Wrapper):
@@ -33,7 +38,10 @@ class StepLog(gym.Wrapper):
 
     def step(self, action: Any) -> tuple[Any, float, bool, bool, dict[str, Any]]:
         obs, reward, terminated, truncated, info = self.env.step(action)
-        row = {"step": info["step"], "epoch": info["epoch"], "k": info["k"], "reward": reward, "loss": info["loss"],
+        recipe = self.env.unwrapped.codec.decode(action)
+        row = {"step": info["step"], "epoch": info["epoch"], "k": info["k"],
+               "scheme": WEIGHT_SCHEMES.index(recipe.weights), "alpha": recipe.alpha,
+               "sign_flip": int(recipe.sign_flip), "drop": recipe.drop, "reward": reward, "loss": info["loss"],
                "cost": info["cost"], "lambda": info["lambda"], "leakage": info["leakage"], "lr": info["lr"],
                "max_weight": float(np.max(info["weights"], axis=1).mean()), "accuracy": info["accuracy"]}
         self.rows.append(row)
@@ -59,3 +67,10 @@ def _read_rows(path: Path, count: int) -> list[dict[str, float]]:
     if len(rows) < count:
         raise FreqmixError(f"cannot resume: {path} has {len(rows)} rows but the checkpoint covers {count} steps")
     return rows[:count]
+
+
+def recipe_of(row: dict[str, float], default: Recipe) -> Recipe:
+    """The recipe a step-log row's batch was mixed with: its logged fields over ``default`` (the run's recipe, which
+    holds the fields no action chooses)."""
+    return replace(default, k=int(row["k"]), weights=WEIGHT_SCHEMES[int(row["scheme"])], alpha=float(row["alpha"]),
+                   sign_flip=bool(int(row["sign_flip"])), drop=float(row["drop"]))
