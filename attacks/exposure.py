@@ -16,6 +16,11 @@ noise and another channel subset). Two readings of E epochs:
   Twenty exposures of ``partial`` (a quarter of the channels each) leave a channel missing with probability
   0.75^20 = 0.3%; twenty of ``dctdp`` shrink the noise by √20. The merged tensor is decoded under the belief without
   the per-exposure randomness (:func:`merged_belief`).
+- **identity merged**: where nothing is mixed and channels are dropped, an observer that holds the training labels
+  (a curious server trains with them) fills each channel a face dropped from the other faces of its identity that
+  kept it (:func:`identity_merged`): the reading of a per-face secret subset (``drop_secret``), whose epochs all
+  expose the same channels, so that merging epochs adds nothing. The siblings are other photographs, so the filled
+  channels are the identity's, not the face's own: what it adds is the person more than the picture.
 
 Exposures are drawn as :meth:`attacks.protection.Protection.protect_all` draws the observed epoch (batches of the
 run's size, partners from the same batch). Where nothing is mixed, each epoch also moves every face afresh by the
@@ -132,3 +137,24 @@ def run_exposures(truth: Protection, attack: Reconstructor | BatchReconstructor,
         better = score > best_ssim
         best[better], best_ssim[better] = exposure[better], score[better]
     return Exposures(linked, best, merged)
+
+
+def identity_merged(truth: Protection, images: torch.Tensor, labels: torch.Tensor, faces: torch.Tensor,
+                    rng: np.random.Generator) -> torch.Tensor:
+    """(M, C, h, w) each scored face's readable tensor with every channel it dropped filled in by the mean of the
+    other faces of its identity that kept it (zero where none did), from one named, unshifted epoch of a protection
+    that mixes nothing (:meth:`Protection.readable`: magnitudes where signs are flipped).
+
+    :param images: (N, P, H, W) 0..255 every training face; ``labels`` (N,) their identities (the observer's).
+    :param faces: (M,) int64 the faces scored.
+    """
+    tensors = truth.readable(truth.protect_all(images.float(), labels, rng, named=True).tensors)
+    live = (tensors != 0).any(dim=(2, 3))
+    out = torch.empty(len(faces), *tensors.shape[1:])
+    for m, face in enumerate(faces.tolist()):
+        siblings = labels == labels[face]
+        siblings[face] = False
+        kept = live[siblings].to(tensors.dtype)[..., None, None]
+        fill = (tensors[siblings] * kept).sum(dim=0) / kept.sum(dim=0).clamp(min=1)
+        out[m] = torch.where(live[face][:, None, None], tensors[face], fill)
+    return out

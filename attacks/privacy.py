@@ -23,7 +23,7 @@ from attacks.budget import AttackBudget
 from attacks.cost_model import judging_seconds, kit_costs
 from attacks.decoder_attacks import fit_decoder
 from attacks.evaluator import Evaluator, train_evaluator
-from attacks.exposure import EXPOSURES, merged_belief, run_exposures
+from attacks.exposure import EXPOSURES, identity_merged, merged_belief, run_exposures
 from attacks.inversion import GeneratorPrior, train_generator_prior
 from attacks.judge import PretrainedJudge
 from attacks.key_recovery import KeyRecovery, recovered_belief
@@ -45,6 +45,7 @@ INVERSION_FIGURES = {"mia_top1": "top1", "mia_top5": "top5", "knn_distance": "kn
 LOWER_IS_STRONGER = frozenset({"knn_distance"})
 SAMPLE_LABELS = {"target": "private training face", "identity": "private identity"}
 OBSERVED_VIEW = "observed epoch"  # the view of a reconstruction figure taken from the tensors of one epoch
+IDENTITY_MERGED = "identity"  # the exposure reading of each face filled in from its identity's other faces
 
 
 @dataclass
@@ -172,8 +173,10 @@ def _exposure(kit: AttackerKit, setting: AttackSetting, attack: Reconstructor | 
     """How well the scored faces ``rows`` are recovered over a run's epochs (:func:`attacks.exposure.run_exposures`)
     by ``attack`` (None: the white-box analytic inverse): linked over E epochs for each E (``"E"``), the best single
     exposure (``"best"``), and, where nothing is mixed but each exposure is drawn afresh, the tensors of E epochs
-    merged (``"mergedE"``) and decoded under :func:`attacks.exposure.merged_belief`. ``reconstructed``: ``attack``'s
-    reconstructions of those faces' observed tensors (None: none made)."""
+    merged (``"mergedE"``) and decoded under :func:`attacks.exposure.merged_belief`, and where nothing is mixed but
+    channels are dropped, each face filled in from its identity's other faces (``"identity"``,
+    :func:`attacks.exposure.identity_merged`). ``reconstructed``: ``attack``'s reconstructions of those faces'
+    observed tensors (None: none made)."""
     truth, seed = setting.truth, setting.seed
     attack = attack or AnalyticInverse.fit(white_box(truth).transform, kit.auxiliary.images)
     images, labels = kit.private.images[rows].float(), kit.private.labels[rows]
@@ -196,6 +199,11 @@ def _exposure(kit: AttackerKit, setting: AttackSetting, attack: Reconstructor | 
             merged = fit_decoder(setting, merged_belief(truth), "decoder white-box, merged exposures")
             per_image.update({f"merged{e}": scored(merged.reconstruct(tensors))
                               for e, tensors in exposures.merged.items()})
+    if not truth.mixes and any(recipe.drop > 0 for recipe in truth.recipes):
+        rng = np.random.default_rng(sub_seed(seed, "identity-merged"))
+        filled = identity_merged(truth, kit.private.images, kit.private.labels, rows, rng)
+        merged = fit_decoder(setting, merged_belief(truth), "decoder white-box, merged exposures")
+        per_image[IDENTITY_MERGED] = scored(merged.reconstruct(filled))
     summary = {e: {name: float(v.mean()) for name, v in values.items()} for e, values in per_image.items()}
     return summary, per_image
 
@@ -360,7 +368,9 @@ def exposure_column(figure: str, exposure: str | int) -> str:
 
 
 def exposure_view(exposure: str) -> str:
-    """The name of the view an exposure reading (``"20"``, ``"merged20"``) takes of the run."""
+    """The name of the view an exposure reading (``"20"``, ``"merged20"``, ``"identity"``) takes of the run."""
+    if exposure == IDENTITY_MERGED:
+        return "identity's faces merged"
     if exposure.startswith("merged"):
         return f"{exposure[len('merged'):]} merged epochs"
     return f"{exposure} linked epoch{'s' if int(exposure) > 1 else ''}"

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from attacks.exposure import EXPOSURES, epoch_exposures, merged_belief, run_exposures
+from attacks.exposure import EXPOSURES, epoch_exposures, identity_merged, merged_belief, run_exposures
 from attacks.metrics import ssim
 from attacks.protection import Protection
 from mixup_env.analytic_inverse import AnalyticInverse
@@ -122,3 +122,27 @@ def test_where_only_the_training_shift_differs_the_linked_reading_moves_each_exp
     assert torch.allclose(linked[20], linked[1], atol=1e-3)
     with pytest.raises(Exception, match="shift must be >= 0"):
         Protection.of(masked.transform, {1: 1.0}, shift=-1)
+
+
+@pytest.mark.parametrize("flip", [False, True])
+def test_a_face_s_secret_drop_is_filled_in_from_its_identity_s_other_faces(setting, flip):
+    faces = setting[0]
+    truth = Protection.of(FrequencyTransform(1, "high", key=3), {1: 1.0}, Recipe(sign_flip=flip, drop=0.5,
+                                                                                 drop_secret=True), batch_size=8)
+    wanted = torch.tensor([0, 5, 13])
+    filled = identity_merged(truth, faces.images, faces.labels, wanted, np.random.default_rng(0))
+    # By hand: the channels each face keeps (fixed per face by the key), and the clean tensors' magnitudes.
+    kept = truth.protect_all(faces.images.float(), faces.labels, np.random.default_rng(1), named=True).tensors
+    kept = (kept != 0).any(dim=(2, 3))
+    clean = truth.transform(faces.images.float())
+    clean = clean.abs() if flip else clean
+    for m, face in enumerate(wanted.tolist()):
+        siblings = [j for j in range(len(faces.labels)) if faces.labels[j] == faces.labels[face] and j != face]
+        for c in range(clean.shape[1]):
+            donors = [j for j in siblings if kept[j, c]]
+            if kept[face, c]:
+                expected = clean[face, c]
+            else:
+                expected = torch.stack([clean[j, c] for j in donors]).mean(dim=0) if donors else 0 * clean[face, c]
+            assert torch.allclose(filled[m, c], expected, atol=1e-3), (face, c)
+    assert kept[wanted].float().mean() == pytest.approx(0.5)  # half of its own, the rest from the siblings
