@@ -113,7 +113,7 @@ def run_exposures(truth: Protection, attack: Reconstructor | BatchReconstructor,
     shift = 0 if truth.mixes else truth.shift
     merging = not truth.mixes and not truth.exposes_alike
     for epoch in range(1, max(EXPOSURES) + 1):
-        offsets = random_offsets(len(images), shift, rng) if shift else None
+        offsets = random_offsets(len(images), shift, rng, truth.shift_step) if shift else None
         shown = images.float() if offsets is None else translate(images, offsets, shift)
         observed = truth.protect_all(shown, labels, rng, named=True)
         reconstructed = reconstruct_observed(attack, observed)

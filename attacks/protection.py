@@ -35,12 +35,14 @@ class Protection:
     :param batch_size: rows mixed together (partners come from the same batch, as in the env).
     :param shift: the training's random translation, in pixels along each axis (the env's ``augment_shift``): every
         exposure of a face moves it afresh, which the stream observer's readings model (:mod:`attacks.exposure`).
+    :param shift_step: the translation moves faces in steps of this many pixels (the env's ``augment_step``).
     """
 
     transform: FrequencyTransform
     recipes: dict[Recipe, float]
     batch_size: int = 32
     shift: int = 0
+    shift_step: int = 1
 
     def __post_init__(self) -> None:
         if self.transform.upsample != 1:
@@ -223,4 +225,4 @@ def black_box_guess(truth: Protection, seed: int) -> Protection:
         return replace(recipe, k=1, alpha=1.0, laplace_epsilon=noise)
 
     recipes = {replace(recipe, k=k): p / len(ks) for recipe, p in truth.mapped(known).recipes.items() for k in ks}
-    return Protection(guessed, recipes, truth.batch_size, truth.shift)
+    return Protection(guessed, recipes, truth.batch_size, truth.shift, truth.shift_step)

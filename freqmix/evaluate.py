@@ -70,7 +70,7 @@ def protection_of(config: TrainConfig, metrics: dict[str, Any], image_channels: 
     transform = FrequencyTransform.from_config(image_channels, config.transform)
     shift = shift_pixels(config.training.augment_shift, config.task.image_size)
     return Protection(transform, {recipe: n / total for recipe, n in counts.items()}, config.training.batch_size,
-                      shift)
+                      shift, config.training.augment_step)
 
 
 def protection_record(config: TrainConfig, truth: Protection) -> dict[str, Any]:

@@ -399,7 +399,7 @@ class FreqMixUpEnv(gym.Env):
             images, self._y = self.train_data.images[idx], self.train_data.labels[idx]
             self._batch_index = idx
         self._batch_pending = True
-        faces = random_shift(images, self.augment_shift, self._data_rng)
+        faces = random_shift(images, self.augment_shift, self._data_rng, self.config.augment_step)
         self._x = self.transform(faces)
         self._pixels = faces if self.reward.needs_leakage else None  # what the leakage signal compares against
 

@@ -37,6 +37,8 @@ class EnvConfig:
     :param augment_shift: training images are translated by up to this fraction of their side (borders
         replicated; 0.07 is 8 pixels at 112) before the frequency transform, drawn from the data-order
         generator; 0 turns it off.
+    :param augment_step: the translation moves faces in steps of this many pixels: 8 moves them by whole DCT blocks,
+        which show an observer that links the epochs no new phase of the block grid (the one-pixel steps of 1 do).
     :param sampler: the order of the training faces in each epoch (:mod:`recognizer.sampling`): ``"balanced"``
         (each identity an equal share, its faces repeated as needed) or ``"shuffle"`` (each face once).
     """
@@ -54,4 +56,5 @@ class EnvConfig:
     probe_size: int = 128
     objective: RewardConfig = RewardConfig()
     augment_shift: float = 0.07
+    augment_step: int = 1
     sampler: str = DEFAULT_SAMPLER

@@ -5,8 +5,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from freqmix_base.errors import FreqmixError
 
-def random_shift(images: torch.Tensor, max_shift: int, rng: np.random.Generator) -> torch.Tensor:
+
+def random_shift(images: torch.Tensor, max_shift: int, rng: np.random.Generator, step: int = 1) -> torch.Tensor:
     """Translate every image by its own random offset, borders replicated.
 
     Small faces sets (ORL: 5 training images per identity) overfit without it: on ORL's 5/5 split the small
@@ -15,11 +17,12 @@ def random_shift(images: torch.Tensor, max_shift: int, rng: np.random.Generator)
     :param images: (N, C, H, W), any dtype, pixel values 0..255.
     :param max_shift: largest offset in pixels along each axis (0 returns the images as float32).
     :param rng: draws the N offsets in [-max_shift, max_shift]², rows then columns.
+    :param step: offsets are multiples of this many pixels (8: whole DCT blocks, :func:`random_offsets`).
     :return: (N, C, H, W) float32.
     """
     if max_shift <= 0:
         return images.float()
-    return translate(images, random_offsets(len(images), max_shift, rng), max_shift)
+    return translate(images, random_offsets(len(images), max_shift, rng, step), max_shift)
 
 
 def shift_pixels(fraction: float, image_size: int) -> int:
@@ -28,10 +31,16 @@ def shift_pixels(fraction: float, image_size: int) -> int:
     return int(round(fraction * image_size))
 
 
-def random_offsets(n: int, max_shift: int, rng: np.random.Generator) -> torch.Tensor:
+def random_offsets(n: int, max_shift: int, rng: np.random.Generator, step: int = 1) -> torch.Tensor:
     """(n, 2) int64 offsets (rows, columns) in 0..2·max_shift, as :func:`random_shift` draws them (max_shift: no
-    move)."""
-    return torch.from_numpy(rng.integers(0, 2 * max_shift + 1, size=(n, 2)))
+    move), each a move by a multiple of ``step`` pixels. A step of 8 moves a face by whole DCT blocks only: every
+    move shows the block grid the same phase of the face, so an observer that links the epochs and moves them back
+    finds the same blocks each time (docs/threat_model.md), where one-pixel steps show it up to (2·max_shift + 1)²
+    phases."""
+    if isinstance(step, bool) or int(step) != step or step < 1:
+        raise FreqmixError(f"the shift step must be a whole number of pixels >= 1, not {step!r}")
+    moves = max_shift // step
+    return torch.from_numpy(max_shift + step * rng.integers(-moves, moves + 1, size=(n, 2)))
 
 
 def translate(images: torch.Tensor, offsets: torch.Tensor, max_shift: int) -> torch.Tensor:

@@ -7,9 +7,11 @@ import torch
 from attacks.exposure import EXPOSURES, epoch_exposures, identity_merged, merged_belief, run_exposures
 from attacks.metrics import ssim
 from attacks.protection import Protection
+from freqmix_base.errors import FreqmixError
 from mixup_env.analytic_inverse import AnalyticInverse
 from mixup_env.frequency import FrequencyTransform
 from mixup_env.recipe import Recipe
+from recognizer.augment import random_offsets
 from recognizer.data import synthetic_faces
 
 
@@ -122,6 +124,26 @@ def test_where_only_the_training_shift_differs_the_linked_reading_moves_each_exp
     assert torch.allclose(linked[20], linked[1], atol=1e-3)
     with pytest.raises(Exception, match="shift must be >= 0"):
         Protection.of(masked.transform, {1: 1.0}, shift=-1)
+
+
+def test_shifts_by_whole_blocks_show_the_linked_reading_no_new_phase():
+    faces = synthetic_faces(num_identities=8, images_per_identity=4, image_size=64, seed=0)
+    x, inner = faces.images.float(), slice(8, -8)
+    gains = {}
+    for step in (1, 8):
+        truth = Protection(FrequencyTransform(1, "high", key=3), {Recipe(): 1.0}, batch_size=16, shift=8,
+                           shift_step=step)
+        inverse = AnalyticInverse.fit(truth.transform, faces.images)
+        linked = run_exposures(truth, inverse, faces.images, faces.labels, torch.arange(len(x)),
+                               np.random.default_rng(0)).linked
+        gains[step] = (ssim(linked[20][..., inner, inner], x[..., inner, inner]).mean()
+                       - ssim(linked[1][..., inner, inner], x[..., inner, inner]).mean())
+    # Averaging moved-back exposures still smooths what the inverse fills in, but whole-block moves add no phase.
+    assert gains[1] > gains[8] + 0.005
+    offsets = random_offsets(1000, 8, np.random.default_rng(0), step=8)
+    assert set(offsets.flatten().tolist()) == {0, 8, 16}
+    with pytest.raises(FreqmixError, match="whole number of pixels"):
+        random_offsets(3, 8, np.random.default_rng(0), step=0)
 
 
 @pytest.mark.parametrize("flip", [False, True])

@@ -2,6 +2,7 @@
 import numpy as np
 import torch
 
+from freqmix.experiment.config import TrainConfig
 from recognizer.augment import random_offsets, random_shift, translate, undo_translation
 
 
@@ -59,3 +60,14 @@ def test_a_translation_is_undone_exactly_away_from_the_borders_it_replicated():
     assert torch.equal(moved, random_shift(x, 3, np.random.default_rng(4)))  # the offsets random_shift draws
     back = undo_translation(moved, offsets, 3)
     assert torch.equal(back[..., 6:-6, 6:-6], x[..., 6:-6, 6:-6]) and not torch.equal(back, x)
+
+
+def test_a_shift_step_of_8_moves_faces_by_whole_blocks_only_in_the_run_s_env():
+    images = torch.arange(4 * 32 * 32, dtype=torch.float32).reshape(4, 1, 32, 32) % 251
+    moved = random_shift(images, 8, np.random.default_rng(3), step=8)
+    for i in range(4):
+        found = [(dy, dx) for dy in (-8, 0, 8) for dx in (-8, 0, 8)
+                 if torch.equal(moved[i, :, 8:-8, 8:-8], images[i, :, 8 - dy:24 - dy, 8 - dx:24 - dx])]
+        assert len(found) == 1
+    config = TrainConfig.of(augment_step=8)
+    assert config.env_config().augment_step == 8

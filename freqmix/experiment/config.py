@@ -83,6 +83,9 @@ class TrainingConfig:
                            needs=("episode", "run"))
     augment_shift: float = option(default_of(EnvConfig, "augment_shift"), "random translation of training images, as "
                                                                           "a fraction of the side (0 = off)")
+    augment_step: int = option(default_of(EnvConfig, "augment_step"), "the translation moves faces in steps of this "
+                                                                      "many pixels (8: whole DCT blocks, which an "
+                                                                      "observer linking epochs gains nothing from)")
     sampler: str = option(default_of(EnvConfig, "sampler"), "order of the training faces in each epoch: balanced "
                                                             "(each identity an equal share, its faces repeated as "
                                                             "needed) or shuffle (each face once)", choices=SAMPLERS)
@@ -166,7 +169,8 @@ class TrainConfig:
                          transform=self.transform, recognizer=self.recognizer_config(data_parallel),
                          batch_size=training.batch_size, episode=training.episode, total_steps=total_steps,
                          probe_every=training.probe_every, objective=self.objective,
-                         augment_shift=training.augment_shift, sampler=training.sampler)
+                         augment_shift=training.augment_shift, augment_step=training.augment_step,
+                         sampler=training.sampler)
 
     def to_json(self) -> str:
         """``config.json``'s text, nested as the configuration is (without the resolved step count, which
