@@ -49,8 +49,8 @@ class Protection:
             raise FreqmixError(f"attacks support upsample=1 only, the run used upsample={self.transform.upsample}")
         if not self.recipes or not np.isclose(sum(self.recipes.values()), 1.0):
             raise FreqmixError(f"recipe probabilities must sum to 1, got {list(self.recipes.values())}")
-        if self.shift < 0:
-            raise FreqmixError(f"shift must be >= 0 pixels, not {self.shift}")
+        if self.shift < 0 or self.shift_step < 1:
+            raise FreqmixError(f"shift must be >= 0 pixels in steps >= 1, not {self.shift} in {self.shift_step}")
         if self.kmax > self.batch_size:
             raise FreqmixError(f"k up to {self.kmax} needs batch_size >= {self.kmax}")
 

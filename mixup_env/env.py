@@ -29,7 +29,8 @@ from freqmix_base.fields import with_fields
 from mixup_env.analytic_inverse import AnalyticInverse
 from mixup_env.fork_safety import use_fork_safe_threads
 from mixup_env.env_config import EPISODES, EnvConfig
-from mixup_env.env_options import refuse_unnamed_faces, refuse_unknown_options, refuse_unused_options
+from mixup_env.env_options import (refuse_bad_augmentation, refuse_unnamed_faces, refuse_unknown_options,
+                                   refuse_unused_options)
 from mixup_env.frequency import FrequencyTransform
 from mixup_env.leakage import LEAKAGE_ROWS, BatchLeakage, Reconstructor
 from mixup_env.masking import FrequencyMixUp
@@ -141,9 +142,7 @@ class FreqMixUpEnv(gym.Env):
         refuse_unnamed_faces(config, self._follows_exposure, isinstance(self.train_data, StreamedTrainingSet))
         self.leakage: BatchLeakage | None = None
         self._attach_leakage(leakage_attack)
-        if not 0 <= config.augment_shift < 0.5:
-            raise FreqmixError(f"augment_shift must be a fraction of the image side in [0, 0.5), not "
-                               f"{config.augment_shift}")
+        refuse_bad_augmentation(config)
         self.augment_shift = shift_pixels(config.augment_shift, self.train_data.image_size)
         check_sampler(config.sampler)
         self.initial_backbone = initial_backbone

@@ -5,6 +5,8 @@ from __future__ import annotations
 import difflib
 from typing import Any
 
+import numpy as np
+
 from freqmix_base.errors import FreqmixError
 from freqmix_base.fields import UnknownFieldError, UnusedOptionError, flat_names, refuse_unused
 from mixup_env.env_config import EnvConfig
@@ -59,3 +61,13 @@ def refuse_unnamed_faces(config: EnvConfig, follows_exposure: bool, streamed: bo
         if streamed:
             raise FreqmixError("drop_secret draws each training face's own channels, and a streamed set does not "
                                "name its faces; load the faces in memory")
+
+
+def refuse_bad_augmentation(config: EnvConfig) -> None:
+    """FreqmixError for a random translation that cannot be drawn: ``augment_shift`` outside [0, 0.5) of the side, or
+    an ``augment_step`` that is not a whole number of pixels >= 1."""
+    if not 0 <= config.augment_shift < 0.5:
+        raise FreqmixError(f"augment_shift must be a fraction of the image side in [0, 0.5), not {config.augment_shift}")
+    step = config.augment_step
+    if isinstance(step, bool) or not isinstance(step, (int, np.integer)) or step < 1:
+        raise FreqmixError(f"augment_step must be a whole number of pixels >= 1, not {step!r}")

@@ -270,6 +270,9 @@ def test_truncated_checkpoint_file(finished_run, capsys):
     ("--probe-every", "-1", "probe_every must be >= 0"),
     ("--utility-weight", "nan", "finite utility_weight"),
     ("--steps", "many", "invalid int value: 'many'"),
+    ("--augment-step", "0", "augment_step must be a whole number of pixels >= 1"),
+    ("--augment-shift", "0.6", "augment_shift must be a fraction of the image side in [0, 0.5)"),
+    ("--k-min", "7", "invalid choice: 7"),
 ])
 def test_bad_numbers_and_devices(option, value, fragment, out, image_folder, capsys):
     root = image_folder({"ann": 4, "bob": 4, "cy": 4})
