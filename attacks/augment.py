@@ -58,9 +58,11 @@ def pose_light_jitter(images: torch.Tensor, max_shift: int, generator: torch.Gen
 
 
 def dominant_faces(images: torch.Tensor, partners: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
-    """(N, P, H, W) faces, (M, k) partner indices and (M, k) weights -> (M, P, H, W): each mix's largest-weight face,
-    the target a reconstruction attack learns."""
-    return images[partners[torch.arange(len(partners)), weights.argmax(dim=1)]]
+    """(N, P, H, W) faces, (M, k) partner indices and (M, k) weights -> (M, P, H, W): each mix's largest-weight face
+    among ``images`` (a negative index, a public pool's face or padding, is never the target: column 0, the row's
+    own face, always counts), the target a reconstruction attack learns."""
+    own = weights.masked_fill(partners < 0, -1.0).argmax(dim=1)
+    return images[partners[torch.arange(len(partners)), own]]
 
 
 def protected_training_batch(protection: Protection, faces: torch.Tensor, labels: torch.Tensor, batch_size: int,

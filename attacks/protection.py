@@ -8,7 +8,8 @@ guess (:func:`black_box_guess`) whose channel set and key it then recovers from 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Callable
 
 import numpy as np
@@ -36,6 +37,8 @@ class Protection:
     :param shift: the training's random translation, in pixels along each axis (the env's ``augment_shift``): every
         exposure of a face moves it afresh, which the stream observer's readings model (:mod:`attacks.exposure`).
     :param shift_step: the translation moves faces in steps of this many pixels (the env's ``augment_step``).
+    :param pool: (M, P, H, W) 0..255 the public faces that partner each face of a recipe whose ``partners`` is
+        ``"pool"`` (the run's attacker identities: every party holds them), else None.
     """
 
     transform: FrequencyTransform
@@ -43,6 +46,7 @@ class Protection:
     batch_size: int = 32
     shift: int = 0
     shift_step: int = 1
+    pool: torch.Tensor | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.transform.upsample != 1:
@@ -53,15 +57,22 @@ class Protection:
             raise FreqmixError(f"shift must be >= 0 pixels in steps >= 1, not {self.shift} in {self.shift_step}")
         if self.kmax > self.batch_size:
             raise FreqmixError(f"k up to {self.kmax} needs batch_size >= {self.kmax}")
+        if any(recipe.partners == "pool" for recipe in self.recipes) and self.pool is None:
+            raise FreqmixError("a recipe with partners 'pool' needs the public pool's faces (pool=)")
+
+    @cached_property
+    def pool_tensors(self) -> torch.Tensor | None:
+        """(M, C, h, w) the pool's frequency tensors under this transform (None without a pool)."""
+        return None if self.pool is None else self.transform(self.pool.float())
 
     @classmethod
     def of(cls, transform: FrequencyTransform, k_probs: dict[int, float], recipe: Recipe = Recipe(),
-           batch_size: int = 32, shift: int = 0) -> Protection:
+           batch_size: int = 32, shift: int = 0, pool: torch.Tensor | None = None) -> Protection:
         """One recipe whose k is drawn per batch from ``k_probs`` (probability of each k >= 1, e.g. ``{1: 1.0}``
         or a run's k histogram); ``recipe``'s own k is ignored."""
         if not k_probs or min(k_probs) < 1 or not np.isclose(sum(k_probs.values()), 1.0):
             raise FreqmixError(f"k_probs must map k >= 1 to probabilities summing to 1, got {k_probs}")
-        return cls(transform, {replace(recipe, k=k): p for k, p in k_probs.items()}, batch_size, shift)
+        return cls(transform, {replace(recipe, k=k): p for k, p in k_probs.items()}, batch_size, shift, pool=pool)
 
     @property
     def k_probs(self) -> dict[int, float]:
@@ -141,7 +152,7 @@ class Protection:
         recipes = list(self.recipes)
         recipe = recipes[int(rng.choice(len(recipes), p=list(self.recipes.values())))]
         num_classes = int(labels.max()) + 1
-        return FrequencyMixUp(num_classes)(replace(recipe, k=min(recipe.k, len(images))),
+        return FrequencyMixUp(num_classes, self.pool_tensors)(replace(recipe, k=min(recipe.k, len(images))),
                                            self.transform(images.float()), labels, rng, faces, self.transform.key)
 
     def protect_all(self, images: torch.Tensor, labels: torch.Tensor, rng: np.random.Generator,
@@ -169,7 +180,8 @@ class Protection:
             batch = self.protect(images[idx], labels[idx], rng, idx if named else None)
             k = batch.partners.shape[1]
             tensors[idx] = batch.x
-            components[idx, :k] = idx[batch.partners]
+            # Pool partners (negative) are public faces, not the set's: no component of a row to score.
+            components[idx, :k] = torch.where(batch.partners >= 0, idx[batch.partners.clamp(min=0)], -1)
             weights[idx, :k] = batch.weights
             batches.append(idx)
         return ProtectedSet(tensors, components, weights, batches)
@@ -180,7 +192,8 @@ class ProtectedSet:
     """Protected tensors of a set of faces, as an observer holds them.
 
     :param tensors: (N, C, h, w); row i mixes face i (column 0 of ``components``) with its partners.
-    :param components: (N, kmax) int64 indices of the faces each row mixes, padded with -1.
+    :param components: (N, kmax) int64 indices of the faces each row mixes, padded with -1 (also where a partner
+        came from the public pool).
     :param weights: (N, kmax) float32 mixing weights in the order of ``components`` (0 for padding).
     :param batches: the rows mixed together, one (B,) int64 index tensor per batch: what an observer of the training
         batches holds beyond the tensors (a leaked, shuffled training set loses it).
@@ -225,4 +238,4 @@ def black_box_guess(truth: Protection, seed: int) -> Protection:
         return replace(recipe, k=1, alpha=1.0, laplace_epsilon=noise)
 
     recipes = {replace(recipe, k=k): p / len(ks) for recipe, p in truth.mapped(known).recipes.items() for k in ks}
-    return Protection(guessed, recipes, truth.batch_size, truth.shift, truth.shift_step)
+    return Protection(guessed, recipes, truth.batch_size, truth.shift, truth.shift_step, truth.pool)

@@ -15,6 +15,7 @@ from attacks.decoder_attacks import (decoder_black_box, decoder_black_box_second
 from attacks.inversion import TargetModel, invert_gmi, invert_tv
 from attacks.cost_model import SECONDS_PER_CGAN_STEP, SECONDS_PER_INVERSION_STEP
 from attacks.protection import Protection, white_box
+from attacks.pool_regression import pool_white_box, pool_white_box_seconds
 from attacks.reconstruction import ReconstructionAttack, train_reconstruction
 from attacks.unmixing import (unmix_black_box, unmix_black_box_seconds, unmix_pooled, unmix_white_box,
                               unmix_white_box_seconds)
@@ -94,6 +95,8 @@ ATTACKS.register("unmix_black_box", Attack("reconstruction", "black-box batch un
                                            unmix_black_box_seconds, black_box=True))
 ATTACKS.register("unmix_pooled", Attack("reconstruction", "white-box unmixing of the pooled epoch + decoder",
                                         unmix_pooled, unmix_white_box_seconds, in_samples=False))
+ATTACKS.register("pool_white_box", Attack("reconstruction", "white-box pool regression + decoder", pool_white_box,
+                                          pool_white_box_seconds, in_samples=False))
 ATTACKS.register("tv_prior", Attack("inversion", "inversion, TV prior", _tv_prior, _inversion_seconds))
 ATTACKS.register("generator_prior", Attack("inversion", "inversion, generator prior", _generator_prior,
                                            _inversion_seconds))

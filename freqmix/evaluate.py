@@ -58,9 +58,11 @@ def privacy_paths(run: Path, budget: str) -> PrivacyFiles:
     return PrivacyFiles(run / f"{stem}.json", run / f"{stem}.png", run / f"{stem}.npz")
 
 
-def protection_of(config: TrainConfig, metrics: dict[str, Any], image_channels: int) -> Protection:
+def protection_of(config: TrainConfig, metrics: dict[str, Any], image_channels: int,
+                  pool: torch.Tensor | None = None) -> Protection:
     """The run's real pipeline: its transform, its recipe distribution (the recipes its agent chose, by frequency;
-    for runs that logged only k, its recipe at each k it chose) and the training's random translation in pixels."""
+    for runs that logged only k, its recipe at each k it chose), the training's random translation in pixels, and
+    ``pool`` (the run's public identities' faces) where its recipe draws partners from them."""
     if "recipe_histogram" in metrics:
         counts = {Recipe(**{key: value for key, value in entry.items() if key != "count"}): entry["count"]
                   for entry in metrics["recipe_histogram"]}
@@ -69,8 +71,9 @@ def protection_of(config: TrainConfig, metrics: dict[str, Any], image_channels: 
     total = sum(counts.values())
     transform = FrequencyTransform.from_config(image_channels, config.transform)
     shift = shift_pixels(config.training.augment_shift, config.task.image_size)
+    pooled = config.recipe.partners == "pool"
     return Protection(transform, {recipe: n / total for recipe, n in counts.items()}, config.training.batch_size,
-                      shift, config.training.augment_step)
+                      shift, config.training.augment_step, pool if pooled else None)
 
 
 def protection_record(config: TrainConfig, truth: Protection) -> dict[str, Any]:
@@ -120,7 +123,8 @@ def evaluate_run(run: Path, budget: AttackBudget, seed: int | None = None, kit: 
     seed = config.seed if seed is None else seed
     data = attack_split(config) if kit is None else None
     private = kit.private if kit is not None else data.train
-    truth = protection_of(config, metrics, private.image_channels)
+    auxiliary = kit.auxiliary if kit is not None else data.auxiliary
+    truth = protection_of(config, metrics, private.image_channels, auxiliary.images)
     # Checked before any attack trains, so a wrong folder fails in seconds.
     expected = (truth.transform.out_channels, private.num_identities)
     found = (recognizer.config["in_channels"], recognizer.config["num_classes"])

@@ -29,8 +29,8 @@ from freqmix_base.fields import with_fields
 from mixup_env.analytic_inverse import AnalyticInverse
 from mixup_env.fork_safety import use_fork_safe_threads
 from mixup_env.env_config import EPISODES, EnvConfig
-from mixup_env.env_options import (refuse_bad_augmentation, refuse_unnamed_faces, refuse_unknown_options,
-                                   refuse_unused_options)
+from mixup_env.env_options import (pool_tensors, refuse_bad_augmentation, refuse_unnamed_faces,
+                                   refuse_unknown_options, refuse_unused_options)
 from mixup_env.frequency import FrequencyTransform
 from mixup_env.leakage import LEAKAGE_ROWS, BatchLeakage, Reconstructor
 from mixup_env.masking import FrequencyMixUp
@@ -94,6 +94,8 @@ class FreqMixUpEnv(gym.Env):
     :param leakage_attack: what reconstructs each mixed batch for a leakage privacy term (anything with
         ``reconstruct(tensors) -> faces``, e.g. ``attacks.decoder.DecoderAttack``); None: the free analytic inverse
         of the env's pipeline. The ``decoder-leakage`` term needs one by the first reset.
+    :param pool: public faces (a :class:`FaceDataset` of the training faces' size) that partner each face of a recipe
+        whose ``partners`` is ``"pool"``; refused without such a recipe.
     :param options: flat overrides of ``config``'s fields or of its nested configurations' fields
         (``batch_size=8``, ``channels="no-dc"``, ``embedding_dim=32``), as ``gymnasium.make`` passes them.
     """
@@ -103,7 +105,7 @@ class FreqMixUpEnv(gym.Env):
     def __init__(self, data: FaceDataset | str = "synthetic", config: EnvConfig | None = None,
                  image_size: int | None = None, data_seed: int | None = None, render_mode: str | None = None,
                  initial_backbone: dict[str, torch.Tensor] | None = None,
-                 leakage_attack: Reconstructor | None = None, **options: Any) -> None:
+                 leakage_attack: Reconstructor | None = None, pool: FaceDataset | None = None, **options: Any) -> None:
         super().__init__()
         use_fork_safe_threads()
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
@@ -125,7 +127,7 @@ class FreqMixUpEnv(gym.Env):
         if max(self.codec.k_choices) > batch_size:
             raise FreqmixError(f"k up to {max(self.codec.k_choices)} needs batch_size >= {max(self.codec.k_choices)}")
         self.transform = FrequencyTransform.from_config(self.train_data.image_channels, config.transform)
-        self.mixup = FrequencyMixUp(self.train_data.num_identities)
+        self.mixup = FrequencyMixUp(self.train_data.num_identities, pool_tensors(config, pool, self.transform, self.train_data))
         self.layout = ObservationLayout(num_k=len(self.codec.k_choices), num_channels=self.transform.out_channels)
         self.action_space = self.codec.space
         self.observation_space = self.layout.space()

@@ -6,13 +6,17 @@ import difflib
 from typing import Any
 
 import numpy as np
+import torch
 
 from freqmix_base.errors import FreqmixError
 from freqmix_base.fields import UnknownFieldError, UnusedOptionError, flat_names, refuse_unused
 from mixup_env.env_config import EnvConfig
+from mixup_env.frequency import FrequencyTransform
 from mixup_env.recipe import Recipe
 from mixup_env.rewards import build_reward
 from mixup_env.spaces import ACTION_FIELDS
+from recognizer.faces import FaceDataset
+from recognizer.streaming import StreamedTrainingSet
 
 
 def refuse_unknown_options(config: EnvConfig, options: dict[str, Any], constructor_names: frozenset[str]) -> None:
@@ -67,7 +71,26 @@ def refuse_bad_augmentation(config: EnvConfig) -> None:
     """FreqmixError for a random translation that cannot be drawn: ``augment_shift`` outside [0, 0.5) of the side, or
     an ``augment_step`` that is not a whole number of pixels >= 1."""
     if not 0 <= config.augment_shift < 0.5:
-        raise FreqmixError(f"augment_shift must be a fraction of the image side in [0, 0.5), not {config.augment_shift}")
+        raise FreqmixError(f"augment_shift must be a fraction of the image side in [0, 0.5), not "
+                           f"{config.augment_shift}")
     step = config.augment_step
     if isinstance(step, bool) or not isinstance(step, (int, np.integer)) or step < 1:
         raise FreqmixError(f"augment_step must be a whole number of pixels >= 1, not {step!r}")
+
+
+def pool_tensors(config: EnvConfig, pool: FaceDataset | None, transform: FrequencyTransform,
+                 train: FaceDataset | StreamedTrainingSet) -> torch.Tensor | None:
+    """The public pool's (M, C, h, w) frequency tensors under ``transform`` where the recipe draws its partners from
+    a pool (``partners="pool"``), else None; FreqmixError for pool partners without a pool, or a pool that the
+    recipe would ignore or whose faces are not the size and colour of the training faces ``train``."""
+    wanted = config.default_recipe.partners == "pool"
+    if wanted != (pool is not None):
+        raise FreqmixError("partners='pool' mixes each face with public faces: pass pool= (freqmix: "
+                           "--private-fraction, whose attacker identities are the pool)" if wanted else
+                           "pool= is used only by a recipe whose partners come from it: set partners='pool'")
+    if pool is None:
+        return None
+    if (pool.image_channels, pool.image_size) != (train.image_channels, train.image_size):
+        raise FreqmixError(f"the pool's faces are {pool.image_size} px with {pool.image_channels} plane(s), the "
+                           f"training faces {train.image_size} px with {train.image_channels}")
+    return transform(pool.images.float())

@@ -82,7 +82,8 @@ class FrequencyMixUp:
     """Frequency MixUp: configure once (classes, optional public pool), call on a batch with a recipe.
 
     :param num_classes: number of identities K of the soft labels.
-    :param pool: optional (M, C, h, w) public frequency tensors; when given, partners come from it.
+    :param pool: optional (M, C, h, w) public frequency tensors, the partners of a recipe whose ``partners`` is
+        ``"pool"``.
     """
 
     def __init__(self, num_classes: int, pool: torch.Tensor | None = None) -> None:
@@ -105,7 +106,9 @@ class FrequencyMixUp:
         if recipe.drop_secret and faces is not None and (secret is None or faces.shape != (n,)):
             raise RecipeError(f"drop_secret draws each face's channels from the secret key: it needs a key and one "
                               f"face index per row, got key {secret} and faces of shape {tuple(faces.shape)}")
-        pool_size = 0 if self.pool is None or recipe.k == 1 else len(self.pool)
+        if recipe.partners == "pool" and self.pool is None:
+            raise RecipeError("partners='pool' mixes each face with public faces, but no pool was given")
+        pool_size = len(self.pool) if recipe.partners == "pool" and recipe.k > 1 else 0
         partners = _draw_partners(n, recipe.k, pool_size, rng)
         weights = draw_weights(recipe, n, rng)
         w = torch.from_numpy(weights).to(dtype=x.dtype, device=x.device)

@@ -8,6 +8,7 @@ from freqmix_base.errors import FreqmixError
 from freqmix_base.fields import option
 
 WEIGHT_SCHEMES = ("dirichlet", "instahide", "uniform")
+PARTNER_SOURCES = ("batch", "pool")
 
 
 class RecipeError(FreqmixError):
@@ -32,6 +33,9 @@ class Recipe:
     :param laplace_epsilon: DCTDP privacy budget ε per coefficient: add Laplace noise of scale
         ``LAPLACE_SENSITIVITY / ε`` to every mixed coefficient (after the sign flip, before the drop);
         ``None`` adds none.
+    :param partners: where a mix's k − 1 partners come from: ``"batch"`` (the other private faces of its batch) or
+        ``"pool"`` (public faces, InstaHide's cross-dataset mode: the run's attacker identities, which by Kerckhoffs
+        the attacker holds).
     """
 
     k: int = 1
@@ -43,6 +47,9 @@ class Recipe:
                                       "and the face (default: drawn afresh per exposure)")
     laplace_epsilon: float | None = option(None, "DCTDP: Laplace noise of budget ε on the mixed coefficients "
                                                  "(default: none)")
+    partners: str = option("batch", "where each mix's k - 1 partners come from: batch (the other private faces of "
+                                    "its batch) or pool (public faces: the run's attacker identities, "
+                                    "--private-fraction)", choices=PARTNER_SOURCES)
 
     @property
     def linear(self) -> bool:
@@ -71,5 +78,7 @@ class Recipe:
             raise RecipeError(f"alpha must be > 0, not {self.alpha!r}")
         if not 0.0 <= self.drop < 1.0:
             raise RecipeError(f"drop must be in [0, 1), not {self.drop!r}")
+        if self.partners not in PARTNER_SOURCES:
+            raise RecipeError(f"unknown partner source {self.partners!r}; choose one of {', '.join(PARTNER_SOURCES)}")
         if self.laplace_epsilon is not None and not 0 < self.laplace_epsilon < float("inf"):
             raise RecipeError(f"laplace_epsilon must be a finite ε > 0 or None, not {self.laplace_epsilon!r}")

@@ -6,7 +6,7 @@ matrix whose rows sum to 1. Linear in the faces, that is blind source separation
 scikit-learn's FastICA on the B observed tensors (each a mixture, each coefficient position a sample) recovers the
 B sources up to order, sign and scale, with no key, no weights and no partners known. It is fitted on the sparse,
 high-frequency channels, found by their energy alone, and the mixing it reads there unmixes every channel
-(:func:`_sparse_channels`). The rest comes from what the method makes public (Kerckhoffs):
+(:func:`sparse_channels`). The rest comes from what the method makes public (Kerckhoffs):
 
 - **sign**: mixing weights are positive, so each source takes the sign of its largest mixing-matrix entry;
 - **scale**: every row's weights sum to 1, so the inverse scales ``d`` solve ``A d = 1`` for the recovered mixing
@@ -47,7 +47,7 @@ MAX_ITERATIONS = 1000
 # A recovered source's energy outside [median / SCALE_SPREAD, median × SCALE_SPREAD] of its batch's is a scale the
 # row sums did not pin down: the faces of one batch carry energies within about a factor 2 of each other.
 SCALE_SPREAD = 3.0
-FIT_CHANNELS = 36  # the fewest lowest-energy channels a separation is fitted on (see _sparse_channels)
+FIT_CHANNELS = 36  # the fewest lowest-energy channels a separation is fitted on (see sparse_channels)
 MIN_SHARE = 0.05  # a source holding less than this share of a row's largest weight is not taken for a face it mixes
 _UNHELD_COST = 1e6  # an assignment cost no sum of held weights (each >= -1 per row) can reach
 
@@ -79,7 +79,7 @@ def separate(tensors: torch.Tensor, seed: int, samples: int | None = None) -> Se
                            f"{tuple(tensors.shape)}")
     b = len(tensors)
     mixtures = tensors.reshape(b, -1).double().numpy()
-    fitted = tensors[:, _sparse_channels(tensors)].reshape(b, -1).double().numpy()
+    fitted = tensors[:, sparse_channels(tensors)].reshape(b, -1).double().numpy()
     if fitted.shape[1] <= b:
         raise FreqmixError(f"a batch of {b} tensors of {mixtures.shape[1]} coefficients each cannot be separated; "
                            "each tensor needs more coefficients than the batch has rows")
@@ -102,7 +102,7 @@ def separate(tensors: torch.Tensor, seed: int, samples: int | None = None) -> Se
                       torch.from_numpy(weights).float(), torch.from_numpy(assign_sources(weights)))
 
 
-def _sparse_channels(tensors: torch.Tensor) -> torch.Tensor:
+def sparse_channels(tensors: torch.Tensor) -> torch.Tensor:
     """The channels the separation is fitted on: the lowest-energy half (at least :data:`FIT_CHANNELS`, at most
     all). Every channel is mixed with the same weights, so the mixing read off some unmixes all of them; the faces'
     low frequencies are alike from face to face (their DC planes above all), which breaks ICA's independence, while

@@ -22,7 +22,8 @@ def _transform(name, seed=0):
 
 def test_the_issue_s_defenses_are_all_there():
     expected = {"none", "ppfr", "partial", "partial-secret", "dctdp", "instahide", *MIXING, *(f"{name}-nodc" for name in MIXING),
-                *SCHEDULED_AND_AGENTS, *recipe_defenses(), "adaptive-recipe"}
+                *SCHEDULED_AND_AGENTS, *recipe_defenses(), "adaptive-recipe",
+                "hybrid4-pool", "hybrid4-flip-pool"}
     assert set(DEFENSES) == expected
 
 

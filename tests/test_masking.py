@@ -91,15 +91,21 @@ def test_a_secret_drop_keeps_each_face_s_channels_from_call_to_call_and_fresh_dr
 def test_public_pool_partners_and_labels():
     x, y = _batch()
     pool = torch.randn(7, 5, 3, 3)
-    out = FrequencyMixUp(4, pool=pool)(Recipe(k=3), x, y, np.random.default_rng(0))
+    out = FrequencyMixUp(4, pool=pool)(Recipe(k=3, partners="pool"), x, y, np.random.default_rng(0))
     assert (out.partners[:, 1:] < 0).all()
     i, j = 0, int(-1 - out.partners[0, 1])
     expected = out.weights[0, 0] * x[0] + out.weights[0, 1] * pool[j] + out.weights[0, 2] * pool[-1 - out.partners[0, 2]]
     assert torch.allclose(out.x[i], expected, atol=1e-6)
     assert torch.equal(out.soft_labels.argmax(1), y) and torch.allclose(out.soft_labels.sum(1), torch.ones(12))
+    # A pool given to a recipe that mixes within the batch is not used; pool partners without a pool are an error.
+    batch = FrequencyMixUp(4, pool=pool)(Recipe(k=3), x, y, np.random.default_rng(0))
+    assert (batch.partners >= 0).all()
+    with pytest.raises(RecipeError, match="no pool was given"):
+        FrequencyMixUp(4)(Recipe(k=3, partners="pool"), x, y, np.random.default_rng(0))
 
 
-@pytest.mark.parametrize("kwargs", [dict(k=0), dict(k=2.5), dict(weights="beta"), dict(alpha=0.0), dict(drop=1.0)])
+@pytest.mark.parametrize("kwargs", [dict(k=0), dict(k=2.5), dict(weights="beta"), dict(alpha=0.0), dict(drop=1.0),
+                                    dict(partners="crowd")])
 def test_bad_recipes_are_rejected(kwargs):
     with pytest.raises(RecipeError):
         Recipe(**kwargs)

@@ -21,11 +21,11 @@ from recognizer.trainer import Recognizer
 
 
 def make_env(config: TrainConfig, train: FaceDataset | StreamedTrainingSet, total_steps: int,
-             group: ProcessGroup | None = None) -> gym.Env:
-    """The env for ``config`` on the training faces ``train``, relaxed to a Box (``BoxRelaxation``) when the agent
+             group: ProcessGroup | None = None, pool: FaceDataset | None = None) -> gym.Env:
+    """The env for ``config`` on the training faces ``train`` (and its public ``pool``), relaxed to a Box (``BoxRelaxation``) when the agent
     acts in one (SAC, TD3). In a multi-process run (``group``, this process being rank 0) every reset and step is
     sent to the other ranks first (:class:`LockstepBroadcast`)."""
-    env: gym.Env = FreqMixUpEnv(train, config.env_config(total_steps, data_parallel=group is not None))
+    env: gym.Env = FreqMixUpEnv(train, config.env_config(total_steps, data_parallel=group is not None), pool=pool)
     if group is not None:
         env = LockstepBroadcast(env, group)
     return BoxRelaxation(env) if agent_spec(config.agent.name).entry.box_actions else env

@@ -23,6 +23,8 @@ in the experiment, beside ``TrainConfig.defended_by`` that applies it (it holds 
   constrained reward (the paper's method with our reward; :mod:`mixup_env.rewards`);
 - ``reinforce-loss``, ``reinforce-constrained``, ``ppo-loss``, ``ppo-constrained``: the adaptive agents under
   each reward (``reinforce-constrained`` is ``adaptive``);
+- ``hybrid4-pool``, ``hybrid4-flip-pool``: the hybrid mask at k = 4 with every partner a public face (InstaHide's
+  cross-dataset mode: the run's attacker identities, ``Recipe.partners="pool"``), without and with sign flips;
 - ``adaptive-recipe``: the adaptive decision over recipes: REINFORCE on ``FreqMixUpRecipe-v0`` chooses each
   batch's k (1 to 6: not mixing is a choice), weights, sign flip and channel-drop level over the hybrid mask, each
   face dropping the same channels in every epoch (``drop_secret``), under the constrained reward whose privacy term is
@@ -161,6 +163,8 @@ for _name, (_agent, _reward, _privacy) in ADAPTIVE_AGENTS.items():
     DEFENSES.register(_name, hybrid(_agent, reward=_reward, privacy=_privacy))
 for _name, _defense in recipe_defenses().items():
     DEFENSES.register(_name, _defense)
+for _name, _flip in (("hybrid4-pool", False), ("hybrid4-flip-pool", True)):
+    DEFENSES.register(_name, hybrid(k=4, recipe=Recipe(sign_flip=_flip, partners="pool")))
 DEFENSES.register("adaptive-recipe", Defense(TransformConfig(channels="high"), Recipe(drop_secret=True), "reinforce",
                                              reward="constrained", privacy="leakage", keyed=True,
                                              env_id="FreqMixUpRecipe-v0", k_min=1, exposure="worst"))

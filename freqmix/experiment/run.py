@@ -55,13 +55,13 @@ def train_here(config: TrainConfig, out: Path, progress: bool, save_every: int |
     if checkpoint and agent_steps <= done:
         raise FreqmixError(f"the checkpoint already covers {done} steps; pass --steps larger than that to extend")
     if group is not None and not group.is_main:
-        follow(FreqMixUpEnv(task.train, config.env_config(steps, data_parallel=True)), group,
+        follow(FreqMixUpEnv(task.train, config.env_config(steps, data_parallel=True), pool=task.pool), group,
                checkpoint["env"] if checkpoint else None)
         return None
     # A resumed run's checkpoint holds the recognizer, so its pretrained start is not needed again.
     pretrain = config.task.pretrain_on and not checkpoint
     public = load_public_faces(config, task.train.image_channels) if pretrain else None
-    env = make_env(config, task.train, steps, group)
+    env = make_env(config, task.train, steps, group, task.pool)
     check_buildable(config, env)
     _open_folder(out, config, steps, resumed=checkpoint is not None, overwrite=overwrite)
     # Minutes of training each, so only once the output folder is claimed.

@@ -21,13 +21,15 @@ VERIFICATION_PAIRS = 600
 class Task:
     """The data of a run: training and held-out faces of the same identities, verification pairs, and the
     insightface ``.bin`` sets of ``--val`` by file stem. A streamed run trains on every image: no held-out faces,
-    and pairs only from a pairs file."""
+    and pairs only from a pairs file. ``pool``: the public faces that partner each face of a recipe whose
+    ``partners`` is ``"pool"`` (the attacker's identities), else None."""
 
     train: FaceDataset | StreamedTrainingSet
     test: FaceDataset | None
     pairs: PairSet | None
     pairs_protocol: str
     val_sets: dict[str, PairSet] = field(default_factory=dict)
+    pool: FaceDataset | None = None
 
 
 def load_val_sets(paths: list[str] | None, image_size: int, color: str) -> dict[str, PairSet]:
@@ -65,6 +67,7 @@ def load_task(config: TrainConfig) -> Task:
     if config.task.stream:
         return _load_streamed_task(config)
     split = load_private_split(config)
+    pool = public_pool(config, split)
     color = "rgb" if split.train.image_channels == 3 else "gray"
     val_sets = load_val_sets(config.task.val, config.task.image_size, color)
     train, test = split.train, split.test
@@ -83,17 +86,30 @@ def load_task(config: TrainConfig) -> Task:
                 raise
         else:
             return Task(train, test, pairs, f"LFW pairs file {pairs_file.name} ({len(pairs.same)} usable pairs)",
-                        val_sets)
+                        val_sets, pool)
     # Pairs among the held-out images keep verification honest when no usable two-class pairs file exists;
     # half of them are same-identity pairs, so the identities' image counts bound how many there can be.
     counts = test.labels.bincount()
     same_available = int((counts * (counts - 1) // 2).sum())
     num_pairs = min(VERIFICATION_PAIRS, 2 * same_available)
     return Task(train, test, make_pairs(test, num_pairs, seed=config.seed),
-                f"{num_pairs} pairs generated from the held-out images", val_sets)
+                f"{num_pairs} pairs generated from the held-out images", val_sets, pool)
+
+
+def public_pool(config: TrainConfig, split: PrivateSplit) -> FaceDataset | None:
+    """The public faces a recipe with ``partners="pool"`` mixes each private face with: the run's auxiliary
+    identities (public, and the attacker's: by Kerckhoffs it holds the pool); None for batch partners."""
+    if config.recipe.partners != "pool":
+        return None
+    if split.auxiliary is None or config.task.train_identities == "auxiliary":
+        raise FreqmixError("partners 'pool' mixes each private face with the run's public identities: give "
+                           "--private-fraction (the identities left out are the pool) and train on the private ones")
+    return split.auxiliary
 
 
 def _load_streamed_task(config: TrainConfig) -> Task:
+    if config.recipe.partners == "pool":
+        raise FreqmixError("--stream trains on every identity of the set, so none is left for partners 'pool'")
     if config.task.private_fraction is not None or config.task.train_per_identity is not None:
         raise FreqmixError("--stream trains on every image of the set; it takes no --private-fraction or "
                            "--train-per-identity (split the set on disk instead)")
