@@ -52,21 +52,24 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_cmd_compare, epochs=None, private_fraction=DEFAULT_PRIVATE_FRACTION)
 
 
+# The agent's options a defense sets (``Defense.k_min``; its env and agent are no flags of compare's).
+DEFENSE_AGENT_OPTIONS = ("k_min",)
+
 def hide_refused_options(p: argparse.ArgumentParser) -> None:
-    """Keep the options compare refuses (each defense's protection, --stream and its --data-workers) out of
-    ``--help``; they stay parseable, so that typing one gets the refusal that says why."""
+    """Keep the options compare refuses (each defense's protection and agent's k choices, --stream and its
+    --data-workers) out of ``--help``; they stay parseable, so that typing one gets the refusal that says why."""
     for action in p._actions:
-        if action.dest in (*PROTECTION_OPTIONS, "stream", "data_workers"):
+        if action.dest in (*PROTECTION_OPTIONS, *DEFENSE_AGENT_OPTIONS, "stream", "data_workers"):
             action.help = argparse.SUPPRESS
 
 
 def refuse_ignored_options(given: set[str]) -> None:
     """FreqmixError for options in ``given`` (the options typed) that a comparison would ignore: the protection
-    options and the reward (every defense sets its own)."""
+    options, the reward and the agent's k choices (every defense sets its own)."""
     # Options that every defense sets itself: given, they would be silently replaced.
-    conflicting = [flag(dest) for dest in (*PROTECTION_OPTIONS, "reward") if dest in given]
+    conflicting = [flag(dest) for dest in (*PROTECTION_OPTIONS, "reward", *DEFENSE_AGENT_OPTIONS) if dest in given]
     if conflicting:
-        raise FreqmixError(f"each defense sets its own protection and reward, so it would ignore "
+        raise FreqmixError(f"each defense sets its own protection, reward and agent, so it would ignore "
                            f"{', '.join(conflicting)}; drop them (choose protections with --defenses, see "
                            "freqmix/experiment/defenses.py)")
 

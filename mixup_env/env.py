@@ -9,10 +9,10 @@ across episodes) or a whole run (``episode="run"``: every episode trains a fresh
 so that a policy can be learned across runs and deployed on other faces).
 
 Gymnasium conventions: every ``info`` value has the same shape and dtype at every step, so that vector envs
-(``gymnasium.make_vec``) stack them: ``info["weights"]`` is ``(batch_size, max(k_choices))`` float32, the weights of
-the step's k partners in its first k columns and :data:`WEIGHT_FILL` (0: an absent partner adds nothing to the mix)
-in the rest. ``render_mode="rgb_array"`` makes :meth:`FreqMixUpEnv.render` return the last trained batch as the
-analytic inverse shows it, before and after mixing (see :data:`RENDER_COLUMNS`).
+(``gymnasium.make_vec``) stack them: ``info["weights"]`` is ``(batch_size, max(k_choices))`` float32 (the step's k
+partners' weights, then :data:`WEIGHT_FILL`, 0: an absent partner adds nothing), ``info["recipe"]`` the batch's whole
+:class:`Recipe` (None at reset). ``render_mode="rgb_array"`` makes :meth:`FreqMixUpEnv.render` return the last
+trained batch as the analytic inverse shows it, before and after mixing (see :data:`RENDER_COLUMNS`).
 """
 from __future__ import annotations
 
@@ -47,7 +47,7 @@ from recognizer.trainer import Recognizer
 _LOSS_WINDOW = 20
 WEIGHT_FILL = 0.0  # info["weights"] beyond the step's k columns
 RENDER_COLUMNS = 8  # images of the batch shown side by side by render()
-INFO_KEYS = ("k", "weights", "loss", "reward", "cost", "lambda", "leakage", "lr", "step", "epoch", "accuracy",
+INFO_KEYS = ("k", "recipe", "weights", "loss", "reward", "cost", "lambda", "leakage", "lr", "step", "epoch", "accuracy",
              "evaluated", "error")
 NOT_MEASURED = -1.0  # info["leakage"] of a reward that needs no leakage signal (NaN would break info equality checks)
 
@@ -238,7 +238,7 @@ class FreqMixUpEnv(gym.Env):
             self._rendered = (self._x[:RENDER_COLUMNS].cpu(), mixed.x[:RENDER_COLUMNS].detach().cpu())
         weights = np.full((len(mixed.weights), max(self.codec.k_choices)), WEIGHT_FILL, dtype=np.float32)
         weights[:, :recipe.k] = mixed.weights.cpu().numpy()
-        info = {"k": recipe.k, "weights": weights, "loss": loss, "reward": reward,
+        info = {"k": recipe.k, "recipe": recipe, "weights": weights, "loss": loss, "reward": reward,
                 "cost": terms.cost, "lambda": terms.multiplier,
                 "leakage": NOT_MEASURED if leakage is None else leakage, "lr": self.recognizer.lr,
                 "step": self.recognizer.step, "epoch": self.epoch, "accuracy": self._probe_accuracy,
@@ -367,7 +367,8 @@ class FreqMixUpEnv(gym.Env):
         # reset()'s info: the keys, shapes and dtypes of a step's, with the values of a step that trained nothing
         # (k 0, no weights, loss and leakage not measured, no reward or cost), so that vector envs' autoreset
         # stacks it with the steps' infos.
-        return {"k": 0, "weights": np.full((self.batch_size, max(self.codec.k_choices)), WEIGHT_FILL, dtype=np.float32),
+        return {"k": 0, "recipe": None,
+                "weights": np.full((self.batch_size, max(self.codec.k_choices)), WEIGHT_FILL, dtype=np.float32),
                 "loss": NOT_MEASURED, "reward": 0.0, "cost": 0.0, "lambda": self._multiplier,
                 "leakage": NOT_MEASURED, "lr": self.recognizer.lr, "step": self.recognizer.step, "epoch": self.epoch,
                 "accuracy": self._probe_accuracy, "evaluated": False, "error": ""}

@@ -87,7 +87,8 @@ def test_flat_config_json_of_older_versions_is_read():
     assert {**config.flat(), "resolved_steps": 40} == {**old_k, "input_norm": "none", "pretrain_on": None,
                                                        "pretrain_epochs": 20, "pretrain_k": 1, "sampler": "shuffle",
                                                        "hyperparams": {"k": 3}, "exposure": "batch",
-                                                       "drop_secret": False, "k_min": 2, "augment_step": 1}
+                                                       "drop_secret": False, "k_min": 2, "augment_step": 1,
+                                                       "partners": "batch"}
     learner = TrainConfig.from_json(json.dumps({**OLD_FLAT, "agent": "reinforce"}))
     assert learner.agent.hyperparams == {}  # other agents ignored the k older files saved
     with_norm = TrainConfig.from_json(json.dumps({**OLD_FLAT, "input_norm": "rms", "reward": "loss"}))

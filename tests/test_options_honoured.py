@@ -31,6 +31,8 @@ def test_compare_refuses_protection_flags_that_the_defenses_override(tmp_path, c
     with pytest.raises(SystemExit) as usage:  # compare has no --k (and no longer reads it as an abbreviated --key)
         main([*argv, "--k", "4"])
     assert usage.value.code == 2 and "unrecognized option --k; see freqmix compare --help" in error_line(capsys)
+    assert main([*argv, "--k-min", "1"]) == 2  # each defense's agent chooses among its own k
+    assert "--k-min" in error_line(capsys)
     assert main([*argv, "--channels", "all"]) == 2  # a default typed out is still a flag compare would ignore
     assert "--channels" in error_line(capsys)
     assert main([*argv, "--data-workers", "4"]) == 2  # --stream's option, hidden from compare's --help

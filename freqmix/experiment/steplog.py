@@ -38,7 +38,7 @@ class StepLog(gym.Wrapper):
 
     def step(self, action: Any) -> tuple[Any, float, bool, bool, dict[str, Any]]:
         obs, reward, terminated, truncated, info = self.env.step(action)
-        recipe = self.env.unwrapped.codec.decode(action)
+        recipe = info["recipe"]
         row = {"step": info["step"], "epoch": info["epoch"], "k": info["k"],
                "scheme": WEIGHT_SCHEMES.index(recipe.weights), "alpha": recipe.alpha,
                "sign_flip": int(recipe.sign_flip), "drop": recipe.drop, "reward": reward, "loss": info["loss"],
