@@ -29,11 +29,10 @@ from freqmix_base.fields import with_fields
 from mixup_env.analytic_inverse import AnalyticInverse
 from mixup_env.fork_safety import use_fork_safe_threads
 from mixup_env.env_config import EPISODES, EnvConfig
-from mixup_env.env_options import (pool_tensors, refuse_bad_augmentation, refuse_unnamed_faces,
+from mixup_env.env_options import (pooled_mixup, refuse_bad_augmentation, refuse_unnamed_faces,
                                    refuse_unknown_options, refuse_unused_options)
 from mixup_env.frequency import FrequencyTransform
 from mixup_env.leakage import LEAKAGE_ROWS, BatchLeakage, Reconstructor
-from mixup_env.masking import FrequencyMixUp
 from mixup_env.rewards import TRAINED_LEAKAGE_TERMS, StepSignals, build_reward
 from mixup_env.spaces import ActionCodec, ObservationLayout
 from recognizer.augment import random_shift, shift_pixels
@@ -127,7 +126,7 @@ class FreqMixUpEnv(gym.Env):
         if max(self.codec.k_choices) > batch_size:
             raise FreqmixError(f"k up to {max(self.codec.k_choices)} needs batch_size >= {max(self.codec.k_choices)}")
         self.transform = FrequencyTransform.from_config(self.train_data.image_channels, config.transform)
-        self.mixup = FrequencyMixUp(self.train_data.num_identities, pool_tensors(config, pool, self.transform, self.train_data))
+        self.mixup = pooled_mixup(config, pool, self.transform, self.train_data)
         self.layout = ObservationLayout(num_k=len(self.codec.k_choices), num_channels=self.transform.out_channels)
         self.action_space = self.codec.space
         self.observation_space = self.layout.space()

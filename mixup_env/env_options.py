@@ -6,12 +6,12 @@ import difflib
 from typing import Any
 
 import numpy as np
-import torch
 
 from freqmix_base.errors import FreqmixError
 from freqmix_base.fields import UnknownFieldError, UnusedOptionError, flat_names, refuse_unused
 from mixup_env.env_config import EnvConfig
 from mixup_env.frequency import FrequencyTransform
+from mixup_env.masking import FrequencyMixUp
 from mixup_env.recipe import Recipe
 from mixup_env.rewards import build_reward
 from mixup_env.spaces import ACTION_FIELDS
@@ -78,19 +78,20 @@ def refuse_bad_augmentation(config: EnvConfig) -> None:
         raise FreqmixError(f"augment_step must be a whole number of pixels >= 1, not {step!r}")
 
 
-def pool_tensors(config: EnvConfig, pool: FaceDataset | None, transform: FrequencyTransform,
-                 train: FaceDataset | StreamedTrainingSet) -> torch.Tensor | None:
-    """The public pool's (M, C, h, w) frequency tensors under ``transform`` where the recipe draws its partners from
-    a pool (``partners="pool"``), else None; FreqmixError for pool partners without a pool, or a pool that the
-    recipe would ignore or whose faces are not the size and colour of the training faces ``train``."""
+def pooled_mixup(config: EnvConfig, pool: FaceDataset | None, transform: FrequencyTransform,
+                 train: FaceDataset | StreamedTrainingSet) -> FrequencyMixUp:
+    """The env's MixUp operator over the identities of ``train``, with the public pool's (M, C, h, w) frequency
+    tensors under ``transform`` where the recipe draws its partners from a pool (``partners="pool"``); FreqmixError
+    for pool partners without a pool, or a pool that the recipe would ignore or whose faces are not the size and
+    colour of the training faces."""
     wanted = config.default_recipe.partners == "pool"
     if wanted != (pool is not None):
         raise FreqmixError("partners='pool' mixes each face with public faces: pass pool= (freqmix: "
                            "--private-fraction, whose attacker identities are the pool)" if wanted else
                            "pool= is used only by a recipe whose partners come from it: set partners='pool'")
     if pool is None:
-        return None
+        return FrequencyMixUp(train.num_identities)
     if (pool.image_channels, pool.image_size) != (train.image_channels, train.image_size):
         raise FreqmixError(f"the pool's faces are {pool.image_size} px with {pool.image_channels} plane(s), the "
                            f"training faces {train.image_size} px with {train.image_channels}")
-    return transform(pool.images.float())
+    return FrequencyMixUp(train.num_identities, transform(pool.images.float()))

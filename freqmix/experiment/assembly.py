@@ -25,7 +25,8 @@ def make_env(config: TrainConfig, train: FaceDataset | StreamedTrainingSet, tota
     """The env for ``config`` on the training faces ``train`` (and its public ``pool``), relaxed to a Box (``BoxRelaxation``) when the agent
     acts in one (SAC, TD3). In a multi-process run (``group``, this process being rank 0) every reset and step is
     sent to the other ranks first (:class:`LockstepBroadcast`)."""
-    env: gym.Env = FreqMixUpEnv(train, config.env_config(total_steps, data_parallel=group is not None), pool=pool)
+    env_config = config.env_config(total_steps, data_parallel=group is not None)
+    env: gym.Env = FreqMixUpEnv(train, env_config, pool=pool)
     if group is not None:
         env = LockstepBroadcast(env, group)
     return BoxRelaxation(env) if agent_spec(config.agent.name).entry.box_actions else env

@@ -1,5 +1,5 @@
 """What a finished run reports in ``metrics.json``: utility on clean masked faces (identification, verification,
-``--val`` sets), the k and the recipes the agent chose, its action distribution and its response to the probe accuracy."""
+``--val`` sets), the k and recipes the agent chose, its action distribution and its response to the probe accuracy."""
 from __future__ import annotations
 
 from collections import Counter
