@@ -76,13 +76,19 @@ def protection_of(config: TrainConfig, metrics: dict[str, Any], image_channels: 
                       shift, config.training.augment_step, pool if pooled else None)
 
 
-def protection_record(config: TrainConfig, truth: Protection) -> dict[str, Any]:
+def protection_record(config: TrainConfig, truth: Protection, epochs: float) -> dict[str, Any]:
     """What ``privacy.json`` says was attacked: the run's transform and recipe whole, as its ``config.json`` holds
-    them (every field, so that defenses differing in any one differ here), the k distribution its agent chose and
-    every recipe it chose with its probability."""
+    them (every field, so that defenses differing in any one differ here), the k distribution its agent chose, and
+    every recipe it chose with its probability and ``faces_exposed``, the share of the faces that met it at least
+    once over the run's ``epochs`` (each face is in one batch an epoch): a run is as private as its weakest
+    exposure, so a weak recipe chosen rarely still reaches most faces. ``linear_faces_exposed``: that share for the
+    linear recipes with batch partners, whose batches the batch observer separates back to ``ppfr``'s tensors."""
+    linear = sum(p for recipe, p in truth.recipes.items() if recipe.linear and recipe.partners == "batch")
     return {"transform": asdict(config.transform), "recipe": asdict(config.recipe),
             "k_probs": {str(k): p for k, p in sorted(truth.k_probs.items())},
-            "recipes": [{**asdict(recipe), "probability": p} for recipe, p in truth.recipes.items()]}
+            "recipes": [{**asdict(recipe), "probability": p, "faces_exposed": 1 - (1 - p) ** epochs}
+                        for recipe, p in truth.recipes.items()],
+            "linear_faces_exposed": 1 - (1 - linear) ** epochs}
 
 
 def _chance_and_verdicts(results: dict[str, Any], samples: dict[str, torch.Tensor], kit: AttackerKit,
@@ -141,7 +147,8 @@ def evaluate_run(run: Path, budget: AttackBudget, seed: int | None = None, kit: 
     results["utility"] = {key: metrics[key] for key in ("identification_accuracy", "verification_accuracy")}
     if reference_accuracy is not None:
         results["scores"]["score_cls"] = score_cls(metrics["identification_accuracy"], reference_accuracy)
-    results["protection"] = protection_record(config, truth)
+    epochs = metrics["steps"] * config.training.batch_size / len(private.labels)
+    results["protection"] = protection_record(config, truth, epochs)
     results["budget"] = budget.name
     results["seed"] = seed
     results["torch_threads"] = torch.get_num_threads()  # the figures are reproducible for a seed and this count

@@ -210,7 +210,7 @@ def test_run_without_private_identities(run_dir, tmp_path, capsys):
 def test_the_protection_record_is_the_run_s_pieces_whole():
     # Field by field it left drop out, and ppfr and partial (a random quarter of ppfr's channels) read the same.
     truth = Protection.of(FrequencyTransform(1, "high", key=3), {1: 1.0})
-    records = {name: protection_record(TrainConfig().defended_by(defense_of(name, 0)), truth)
+    records = {name: protection_record(TrainConfig().defended_by(defense_of(name, 0)), truth, epochs=3)
                for name in ("ppfr", "partial")}
     assert records["ppfr"] != records["partial"]
     assert {**records["ppfr"]["recipe"], "drop": PARTIAL_DROP} == records["partial"]["recipe"]
@@ -226,3 +226,12 @@ def test_a_run_that_draws_each_exposure_afresh_is_read_merged_too(tmp_path):
     linked = {key: v["ssim"] for key, v in results["exposure"].items() if key != "best"}
     assert results["summary"]["ssim"] >= max(linked.values()) - 1e-12
     assert results["summary"]["ssim_view"] in {OBSERVED_VIEW, *map(exposure_view, linked)}
+
+
+def test_the_record_says_how_many_faces_met_each_recipe_over_the_run():
+    # A weak recipe drawn for 2% of the batches still reaches 1 − 0.98²⁰⁰ = 98% of the faces over 200 epochs.
+    truth = Protection(FrequencyTransform(1, "high", key=3), {Recipe(k=1): 0.02, Recipe(k=1, sign_flip=True): 0.98})
+    record = protection_record(TrainConfig(), truth, epochs=200)
+    exposed = {entry["sign_flip"]: entry["faces_exposed"] for entry in record["recipes"]}
+    assert exposed[False] == pytest.approx(1 - 0.98 ** 200) and exposed[True] == pytest.approx(1.0)
+    assert record["linear_faces_exposed"] == pytest.approx(0.9824, abs=1e-4)
