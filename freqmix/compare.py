@@ -208,7 +208,7 @@ def _defense_row(name: str, run_config: TrainConfig, folder: Path, budget: Attac
     results = evaluate_run(folder, budget, seed, kit=kit, reference_accuracy=reference, progress=progress)
     if name == REFERENCE:
         reference = metrics["identification_accuracy"]
-    return {**_run_row(metrics, results, reference, kit.judge_accuracy, time.perf_counter() - began),
+    return {**run_row(metrics, results, reference, kit.judge_accuracy, time.perf_counter() - began),
             "private_identities": kit.private.num_identities}
 
 
@@ -226,7 +226,7 @@ def _finished_row(folder: Path, fingerprint: dict[str, Any]) -> dict[str, Any] |
     return saved["row"] if json.loads(json.dumps({k: saved.get(k) for k in fingerprint})) == expected else None
 
 
-def _run_row(metrics: dict[str, Any], results: dict[str, Any], reference: float | None, judge_accuracy: float,
+def run_row(metrics: dict[str, Any], results: dict[str, Any], reference: float | None, judge_accuracy: float,
              seconds: float) -> dict[str, Any]:
     """One defense under one seed: every figure's value, and per-image values where the figure has them."""
     s, recon = results["summary"], results["reconstruction"]

@@ -6,7 +6,8 @@ Every finished run leaves its ``compare_row.json`` (its configuration, budget an
 from any folders, checks that they belong to one comparison (one data set, told by its folder's name and content
 wherever it lies; one budget and attacker's faces; each defense and seed once), and aggregates them exactly as one
 ``compare --seeds N`` aggregates its own runs (the same bootstrap under the same seed), so the tables agree number
-for number. ``score_cls`` needs the ``none`` run of the
+for number. A run evaluated again since (``freqmix evaluate --overwrite`` under the row's budget, e.g. once an
+attack was added) is gathered as its latest evaluation reads. ``score_cls`` needs the ``none`` run of the
 same process, so rows of defenses run apart from it carry none.
 """
 from __future__ import annotations
@@ -16,7 +17,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from freqmix.compare import COMPARE_FILES, ROW_FILE, gallery_title, write_comparison
+from freqmix.compare import COMPARE_FILES, ROW_FILE, gallery_title, run_row, write_comparison
+from freqmix.evaluate import privacy_paths
 from freqmix.experiment.defenses import DEFENSES
 from freqmix.gallery import GALLERY, write_gallery
 from freqmix.experiment.run_folder import claim_output_folder
@@ -102,10 +104,28 @@ def _read_rows(folders: list[Path]) -> dict[tuple[str, int], dict[str, Any]]:
             if key in found:
                 raise FreqmixError(f"{key[0]} seed {key[1]} finished twice ({found[key]['path']} and {path}); "
                                    "gather each run once")
-            found[key] = {**saved, "path": str(path)}
+            found[key] = {**saved, "row": _current_row(path.parent, saved), "path": str(path)}
     if not found:
         raise FreqmixError(f"no finished defense/seed run ({ROW_FILE}) under {', '.join(map(str, folders))}")
     return found
+
+
+def _current_row(run: Path, saved: dict[str, Any]) -> dict[str, Any]:
+    """The run's row as its latest evaluation under the row's budget reads (``freqmix evaluate --overwrite`` after
+    the comparison, e.g. once an attack was added): its figures rebuilt from ``privacy*.json`` and ``metrics.json``,
+    the comparison's own (the reference accuracy of ``score_cls``, the judge, the time) kept."""
+    row = saved["row"]
+    try:
+        results_path = privacy_paths(run, saved["budget"]["name"]).results
+    except (KeyError, TypeError):  # rows of older versions name no budget
+        return row
+    if not results_path.is_file() or not (run / "metrics.json").is_file():
+        return row
+    values = row["values"]
+    current = run_row(json.loads((run / "metrics.json").read_text()), json.loads(results_path.read_text()), None,
+                      values["judge_heldout_accuracy"], values["wall_seconds"])
+    current["values"]["score_cls"] = values["score_cls"]  # of the training, which an evaluation does not change
+    return {**row, **current}
 
 
 def _defense_of(path: Path, saved: dict[str, Any]) -> str:

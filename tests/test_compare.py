@@ -2,6 +2,7 @@
 figure has an interval that holds its mean, and one-line errors."""
 import csv
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -223,6 +224,21 @@ def test_gather_rebuilds_the_table_from_the_finished_runs(compare_dir, rows, tmp
         target.write_text(json.dumps(saved))
     assert main(["compare", "--gather", str(older), "--defenses", "fixed2", "--out", str(tmp_path / "g2")]) == 0
     assert _csv_rows(tmp_path / "g2") == {"fixed2": rows["fixed2"]}
+
+
+def test_gather_reads_each_run_s_latest_evaluation(compare_dir, rows, tmp_path):
+    # A run evaluated again after its comparison (freqmix evaluate --overwrite) is gathered as it now reads.
+    again = tmp_path / "again"
+    shutil.copytree(compare_dir, again)
+    for path in again.glob("fixed2/seed*/privacy_tiny.json"):
+        results = json.loads(path.read_text())
+        results["summary"]["ssim"] = 0.9
+        results["per_image"]["ssim"] = [0.9] * len(results["per_image"]["ssim"])
+        path.write_text(json.dumps(results))
+    assert main(["compare", "--gather", str(again), "--out", str(tmp_path / "gathered")]) == 0
+    gathered = _csv_rows(tmp_path / "gathered")
+    assert float(gathered["fixed2"]["ssim"]) == pytest.approx(0.9) and gathered["none"] == rows["none"]
+    assert gathered["fixed2"]["identification_accuracy"] == rows["fixed2"]["identification_accuracy"]
 
 
 def test_gather_takes_one_data_set_at_other_paths_and_refuses_other_content(compare_dir, rows, tmp_path, capsys):
