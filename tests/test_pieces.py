@@ -11,7 +11,7 @@ from agents.policies import action_probabilities
 from attacks.attack import Attack, no_seconds
 from attacks.registry import ATTACKS
 from freqmix.cli import main
-from freqmix.compare import _run_row
+from freqmix.compare import run_row
 from freqmix.evaluate import evaluate_run
 from freqmix.experiment.config import TrainConfig
 from freqmix.experiment.launch import run_training
@@ -57,7 +57,7 @@ def test_a_new_attack_is_one_file_and_one_registration(tmp_path):
         run = tmp_path / "run"
         run_training(_config(), run, progress=False)
         results = evaluate_run(run, TINY, progress=False)
-        row = _run_row(json.loads((run / "metrics.json").read_text()), results, None, 0.5, 1.0)  # compare's row
+        row = run_row(json.loads((run / "metrics.json").read_text()), results, None, 0.5, 1.0)  # compare's row
     finally:
         ATTACKS.unregister("mean_face")
     ours = results["reconstruction"]["mean_face"]

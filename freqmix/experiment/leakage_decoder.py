@@ -55,8 +55,10 @@ def leakage_decoder(config: TrainConfig, progress: bool = False) -> DecoderAttac
     choices = config.agent.k_choices()
     k_probs = {k: 0.5 / len(choices) for k in choices}
     k_probs[1] = k_probs.get(1, 0.0) + 0.5
+    # Pool partners are the auxiliary identities themselves (freqmix.experiment.task.public_pool).
+    pool = auxiliary.images if config.recipe.partners == "pool" else None
     belief = Protection.of(FrequencyTransform.from_config(auxiliary.image_channels, config.transform), k_probs,
-                        config.recipe, config.training.batch_size)
+                           config.recipe, config.training.batch_size, pool=pool)
     decoder = train_decoder(belief, auxiliary.images, auxiliary.labels, steps=budget.decoder_steps,
                             seed=sub_seed(config.seed, "leakage-decoder"), batch_size=budget.decoder_batch,
                             widths=budget.decoder_widths, progress=progress, desc="leakage decoder",
