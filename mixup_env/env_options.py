@@ -5,8 +5,6 @@ from __future__ import annotations
 import difflib
 from typing import Any
 
-import numpy as np
-
 from freqmix_base.errors import FreqmixError
 from freqmix_base.fields import UnknownFieldError, UnusedOptionError, flat_names, refuse_unused
 from mixup_env.env_config import EnvConfig
@@ -15,6 +13,7 @@ from mixup_env.masking import FrequencyMixUp
 from mixup_env.recipe import Recipe
 from mixup_env.rewards import build_reward
 from mixup_env.spaces import ACTION_FIELDS
+from recognizer.augment import check_shift_step
 from recognizer.faces import FaceDataset
 from recognizer.streaming import StreamedTrainingSet
 
@@ -73,9 +72,7 @@ def refuse_bad_augmentation(config: EnvConfig) -> None:
     if not 0 <= config.augment_shift < 0.5:
         raise FreqmixError(f"augment_shift must be a fraction of the image side in [0, 0.5), not "
                            f"{config.augment_shift}")
-    step = config.augment_step
-    if isinstance(step, bool) or not isinstance(step, (int, np.integer)) or step < 1:
-        raise FreqmixError(f"augment_step must be a whole number of pixels >= 1, not {step!r}")
+    check_shift_step(config.augment_step)
 
 
 def pooled_mixup(config: EnvConfig, pool: FaceDataset | None, transform: FrequencyTransform,

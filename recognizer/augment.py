@@ -31,14 +31,19 @@ def shift_pixels(fraction: float, image_size: int) -> int:
     return int(round(fraction * image_size))
 
 
+def check_shift_step(step: int) -> None:
+    """FreqmixError unless ``step`` (the training's ``augment_step``) is a whole number of pixels >= 1."""
+    if isinstance(step, bool) or not isinstance(step, (int, np.integer)) or step < 1:
+        raise FreqmixError(f"augment_step must be a whole number of pixels >= 1, not {step!r}")
+
+
 def random_offsets(n: int, max_shift: int, rng: np.random.Generator, step: int = 1) -> torch.Tensor:
     """(n, 2) int64 offsets (rows, columns) in 0..2·max_shift, as :func:`random_shift` draws them (max_shift: no
     move), each a move by a multiple of ``step`` pixels. A step of 8 moves a face by whole DCT blocks only: every
     move shows the block grid the same phase of the face, so an observer that links the epochs and moves them back
     finds the same blocks each time (docs/threat_model.md), where one-pixel steps show it up to (2·max_shift + 1)²
     phases."""
-    if isinstance(step, bool) or int(step) != step or step < 1:
-        raise FreqmixError(f"the shift step must be a whole number of pixels >= 1, not {step!r}")
+    check_shift_step(step)
     moves = max_shift // step
     return torch.from_numpy(max_shift + step * rng.integers(-moves, moves + 1, size=(n, 2)))
 

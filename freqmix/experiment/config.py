@@ -166,7 +166,8 @@ class TrainConfig:
         ``episode="run"``); ``data_parallel``: one replica of a multi-process run."""
         training = self.training
         return EnvConfig(action=env_action(self.agent.env_id), k_choices=self.agent.k_choices(),
-                         default_recipe=self.recipe, transform=self.transform, recognizer=self.recognizer_config(data_parallel),
+                         default_recipe=self.recipe, transform=self.transform,
+                         recognizer=self.recognizer_config(data_parallel),
                          batch_size=training.batch_size, episode=training.episode, total_steps=total_steps,
                          probe_every=training.probe_every, objective=self.objective,
                          augment_shift=training.augment_shift, augment_step=training.augment_step,
