@@ -5,9 +5,10 @@ any other, so that evaluations under several budgets sit side by side. An existi
 replaced only with ``--overwrite``.
 
 The run must come from ``freqmix train --private-fraction F`` (the attacker owns the other identities). The run's
-``config.json`` says how its tensors were protected, ``metrics.json`` which k its agent chose (the recipe
-distribution a white-box attacker knows), ``recognizer.pt`` is the model under attack. Its options:
-:mod:`freqmix.evaluate_command`.
+``config.json`` says how its tensors were protected, ``metrics.json`` which recipes its agent chose (the recipe
+distribution a white-box attacker knows), ``recognizer.pt`` is the model under attack. A run of several recipes is
+also read recipe by recipe (:mod:`attacks.recipe_aware`: every attack runs again against its weakest recipe alone).
+Its options: :mod:`freqmix.evaluate_command`.
 """
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from attacks.chance import chance_levels
 from attacks.metrics import score_cls
 from attacks.privacy import AttackerKit, attack_recognizer, attacked_rows, prepare_kit
 from attacks.protection import Protection
+from attacks.recipe_aware import read_by_recipe
 from attacks.verdicts import sample_verdicts
 from freqmix.experiment.config import TrainConfig
 from freqmix.experiment.task import attack_split
@@ -142,12 +144,18 @@ def evaluate_run(run: Path, budget: AttackBudget, seed: int | None = None, kit: 
         kit = prepare_kit(data.train, data.test, data.auxiliary, budget, seed, progress, device, attacker_folder)
         kit_seconds = kit.stage_seconds
     results, samples = attack_recognizer(recognizer, truth, kit, budget, seed, progress)
+    epochs = metrics["steps"] * config.training.batch_size / len(private.labels)
+    if len(truth.recipes) > 1:
+        reading_started = time.perf_counter()
+        read_by_recipe(results, truth,
+                       lambda alone: attack_recognizer(recognizer, alone, kit, budget, seed, progress)[0],
+                       kit.auxiliary.images, kit.auxiliary.labels, epochs, private.num_identities, seed)
+        results["stage_seconds"]["recipe-aware reading"] = time.perf_counter() - reading_started
     verdicts = _chance_and_verdicts(results, samples, kit, budget)
     results["stage_seconds"] = {**kit_seconds, **results["stage_seconds"]}
     results["utility"] = {key: metrics[key] for key in ("identification_accuracy", "verification_accuracy")}
     if reference_accuracy is not None:
         results["scores"]["score_cls"] = score_cls(metrics["identification_accuracy"], reference_accuracy)
-    epochs = metrics["steps"] * config.training.batch_size / len(private.labels)
     results["protection"] = protection_record(config, truth, epochs)
     results["budget"] = budget.name
     results["seed"] = seed

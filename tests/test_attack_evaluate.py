@@ -235,3 +235,22 @@ def test_the_record_says_how_many_faces_met_each_recipe_over_the_run():
     exposed = {entry["sign_flip"]: entry["faces_exposed"] for entry in record["recipes"]}
     assert exposed[False] == pytest.approx(1 - 0.98 ** 200) and exposed[True] == pytest.approx(1.0)
     assert record["linear_faces_exposed"] == pytest.approx(0.9824, abs=1e-4)
+
+
+def test_a_run_of_several_recipes_is_also_read_by_its_weakest(run_dir, tmp_path):
+    # The run's agent chose k = 1 for a third of its batches and flipped k = 3 mixes for the rest (metrics edited):
+    # each face that met the unmixed recipe is read from that exposure, by every attack run against it alone.
+    shutil.copytree(run_dir, tmp_path / "run")
+    metrics_path = tmp_path / "run" / "metrics.json"
+    metrics = json.loads(metrics_path.read_text())
+    metrics["recipe_histogram"] = [{**asdict(Recipe(k=1, weights="uniform")), "count": 1},
+                                   {**asdict(Recipe(k=3, sign_flip=True)), "count": 2}]
+    metrics_path.write_text(json.dumps(metrics))
+    results = evaluate_run(tmp_path / "run", TINY, progress=False, overwrite=True)
+    reading = results["recipe_aware"]
+    assert (reading["recipe"]["k"], reading["recipe"]["sign_flip"]) == (1, False)
+    assert reading["probability"] == pytest.approx(1 / 3)
+    assert 0.0 <= reading["faces_met"] <= 1.0 and "recipe-aware reading" in results["stage_seconds"]
+    for figure in ("ssim", "psnr", "recon_id_accuracy"):
+        assert results["summary"][figure] == pytest.approx(max(reading["mixture"][figure], reading["reading"][figure]))
+        assert np.mean(results["per_image"][figure]) == pytest.approx(results["summary"][figure])
