@@ -1,5 +1,7 @@
 """The defense registry: names, the paper's hybrid mask as the default of the mixing defenses, the secret key, and a
 defense as a typed override of the run configuration."""
+from dataclasses import replace
+
 import pytest
 import torch
 
@@ -42,7 +44,8 @@ def test_mixing_defenses_use_the_hybrid_mask(name):
 @pytest.mark.parametrize("name", MIXING)
 def test_nodc_variants_keep_63_channels_and_the_same_mixing(name):
     config, transform = _transform(f"{name}-nodc")
-    hybrid, _ = _transform(name)
+    # adaptive-nodc is the earlier adaptive: the paper's agent without flips.
+    hybrid, _ = _transform("reinforce-constrained" if name == "adaptive" else name)
     assert sorted(transform.kept.tolist()) == list(range(1, 64))
     assert (config.agent, config.recipe) == (hybrid.agent, hybrid.recipe)
 
@@ -80,7 +83,11 @@ def test_specific_defenses():
     insta = defense_of("instahide", 0)
     assert (insta.k, insta.recipe.sign_flip, insta.recipe.weights) == (4, True, "instahide")
     assert defense_of("dctdp", 0).recipe.laplace_epsilon > 0
-    assert defense_of("adaptive", 0).agent == "reinforce"
+    # The adaptive defense is the paper's agent over k on the recipe field that protected best: sign flips.
+    adaptive, paper = defense_of("adaptive", 0), defense_of("reinforce-constrained", 0)
+    assert (adaptive.agent, adaptive.reward, adaptive.recipe.sign_flip) == ("reinforce", "constrained", True)
+    assert adaptive == replace(paper, recipe=replace(paper.recipe, sign_flip=True))
+    assert defense_of("adaptive-nodc", 0).recipe.sign_flip is False
     assert defense_of("random", 0).agent == "random"
 
 

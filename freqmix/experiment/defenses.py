@@ -19,10 +19,12 @@ in the experiment, beside ``TrainConfig.defended_by`` that applies it (it holds 
 - ``random``: the hybrid mask with k drawn uniformly from {2..6} per batch;
 - ``linear``, ``step``, ``cosine``: the hybrid mask with k following a schedule of the run's progress
   (:mod:`agents.schedules`: 2 -> 6 as a ramp, a step at half time, a half cosine);
-- ``adaptive``: the hybrid mask with k chosen per batch by the REINFORCE agent learning during the run under the
-  constrained reward (the paper's method with our reward; :mod:`mixup_env.rewards`);
+- ``adaptive``: the hybrid mask with random sign flips (the recipe field that protected best, docs/threat_model.md),
+  k chosen per batch among the paper's by the REINFORCE agent learning during the run under the constrained reward
+  (:mod:`mixup_env.rewards`);
 - ``reinforce-loss``, ``reinforce-constrained``, ``ppo-loss``, ``ppo-constrained``: the adaptive agents under
-  each reward (``reinforce-constrained`` is ``adaptive``);
+  each reward on the paper's hybrid mask, without flips (``reinforce-constrained``: the paper's method with our
+  reward, ``adaptive`` before sign flips);
 - ``hybrid4-pool``, ``hybrid4-flip-pool``: the hybrid mask at k = 4 with every partner a public face (InstaHide's
   cross-dataset mode: the run's attacker identities, ``Recipe.partners="pool"``), without and with sign flips;
 - ``adaptive-recipe``: the adaptive decision over recipes: REINFORCE on ``FreqMixUpRecipe-v0`` chooses each
@@ -31,8 +33,9 @@ in the experiment, beside ``TrainConfig.defended_by`` that applies it (it holds 
   the rise of the worst exposure of the batch's faces (``--privacy leakage --exposure worst``);
 - ``reinforce-decoder``: REINFORCE under the constrained reward whose privacy term is the leakage a decoder trained
   before the run on the attacker's faces scores on each batch (``--privacy decoder-leakage``);
-- ``fixed2-nodc`` … ``fixed6-nodc``, ``random-nodc``, ``adaptive-nodc``: the same with the weaker mask that only
-  drops the DC channel (``hybrid(channels="no-dc")``), kept for comparison with earlier results;
+- ``fixed2-nodc`` … ``fixed6-nodc``, ``random-nodc``, ``adaptive-nodc``: the paper's hybrid mask with the weaker
+  channel selection that only drops the DC channel (``hybrid(channels="no-dc")``; ``adaptive-nodc`` is
+  ``reinforce-constrained``'s agent, without flips), kept for comparison with earlier results;
 - ``hybrid1-flip`` … ``hybrid4-flip-drop-noise``: the recipe grid (:func:`recipe_defenses`): the hybrid mask at k = 1
   and 4 with each combination of the fields that are not linear in the faces (sign flips, :data:`RECIPE_DROP` of
   each tensor's channels dropped, Laplace noise of budget :data:`DCTDP_EPSILON`), which a batch's separation cannot
@@ -156,7 +159,8 @@ for _suffix, _channels in (("", "high"), ("-nodc", "no-dc")):
     for _k in PAPER_K_CHOICES:
         DEFENSES.register(f"fixed{_k}{_suffix}", hybrid(k=_k, channels=_channels))
     DEFENSES.register(f"random{_suffix}", hybrid("random", channels=_channels))
-    DEFENSES.register(f"adaptive{_suffix}", hybrid("reinforce", reward="constrained", channels=_channels))
+DEFENSES.register("adaptive", hybrid("reinforce", reward="constrained", recipe=Recipe(sign_flip=True)))
+DEFENSES.register("adaptive-nodc", hybrid("reinforce", reward="constrained", channels="no-dc"))
 for _name in SCHEDULE_DEFENSES:
     DEFENSES.register(_name, hybrid(_name))
 for _name, (_agent, _reward, _privacy) in ADAPTIVE_AGENTS.items():
