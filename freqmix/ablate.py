@@ -105,7 +105,7 @@ def run_ablation(base: TrainConfig, choices: list[AgentChoice], seeds: list[int]
     for choice in choices:  # unknown names and hyperparameters fail before hours of training, not after
         resolve_hyperparams(choice.agent, base.agent.env_id, _hyperparams(base, choice))
         if choice.agent == "fixed":
-            note_unusual_k(AgentConfig("fixed", _hyperparams(base, choice)).fixed_k())
+            note_unusual_k(AgentConfig("fixed", _hyperparams(base, choice)).fixed_k(), base.recipe.linear)
     claim_output_folder(out, overwrite, ABLATION_FILES)
     out.mkdir(parents=True, exist_ok=True)
     runs = []

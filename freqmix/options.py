@@ -132,15 +132,16 @@ def flag(dest: str) -> str:
     return "--" + dest.replace("_", "-")
 
 
-def note_unusual_k(k: int) -> None:
+def note_unusual_k(k: int, linear: bool = True) -> None:
     """A one-line note (a warning, which the CLI prints as ``freqmix: warning: ...``) for a k outside the
-    paper's range (k = 1 trains on unmixed, masked faces: the no-defense baseline)."""
+    paper's range where nothing else protects: k = 1 with a ``linear`` recipe (no sign flip, drop or noise) trains
+    on the masked faces alone."""
     from mixup_env.spaces import PAPER_K_CHOICES  # here: the help of the command line imports no torch
 
     low, high = min(PAPER_K_CHOICES), max(PAPER_K_CHOICES)
-    if k == 1:
-        warnings.warn("--k 1 mixes nothing: the no-defense baseline (masked faces only); the paper's k is 2..6",
-                      stacklevel=2)
+    if k == 1 and linear:
+        warnings.warn("k = 1 mixes nothing and this recipe flips, drops and noises nothing: the masked faces alone "
+                      "(ppfr's protection, or none's); the paper's k is 2..6", stacklevel=2)
     elif k > high:  # k < 1 is refused where the env checks its k choices
         warnings.warn(f"--k {k} lies outside the paper's range {low}..{high}; results are not comparable to its "
                       "tables", stacklevel=2)

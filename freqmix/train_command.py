@@ -10,6 +10,7 @@ from pathlib import Path
 from agents.config import AgentConfig
 from agents.registry import AGENTS, chooser_defaults
 from freqmix.experiment.config import TrainConfig
+from freqmix.experiment.defenses import DEFAULT_DEFENSE, defense_of
 from freqmix.experiment.run_folder import finished_steps, interruption_note, planned_steps, recorded_threads
 from freqmix.options import (
     add_hp_option, add_overwrite_option, add_train_options, config_from_args, flag, note_unusual_k, refuse_unused_options,
@@ -28,11 +29,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     """Register ``freqmix train``."""
     p = sub.add_parser("train", help=HELP)
     add_train_options(p)
+    p.add_argument("--defense", default=DEFAULT_DEFENSE,
+                   help=f"start from this defense of freqmix compare (its transform, recipe, k or agent; its key drawn "
+                        f"from --seed) and change it with the options given; default {DEFAULT_DEFENSE}, the best trade "
+                        "measured (docs/threat_model.md); none: no protection (all channels, no key, k = 1)")
     p.add_argument("--agent", default=default_of(AgentConfig, "name"),
                    help=" | ".join(AGENTS) + " (sac, td3: through the Box relaxation)")
     p.add_argument("--k", type=int, default=chooser_defaults("fixed")["k"],
-                   help="k of the fixed agent, its one hyperparameter (as --hp k=K; the paper's range is 2..6; 1 = no "
-                        "mixing, the no-defense baseline)")
+                   help="k of the fixed agent, its one hyperparameter (as --hp k=K; default: the defense's; the "
+                        "paper's range is 2..6; 1 = no mixing)")
     p.add_argument("--env", default=default_of(AgentConfig, "env_id"),
                    help=" | ".join(ENV_IDS) + " (action: k alone, or the whole recipe)")
     add_hp_option(p, "override a hyperparameter of agents/hyperparams_yaml/<agent>.yml (repeatable), "
@@ -53,26 +58,30 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def config_of(args: argparse.Namespace, given: set[str]) -> TrainConfig:
-    """The run's configuration: the options given, over the ``--config`` file's values when one is named, over the
+    """The run's configuration: the options given, over the ``--config`` file's values when one is named, else over
+    the ``--defense``'s protection (:data:`freqmix.experiment.defenses.DEFAULT_DEFENSE` unless named) and the
     defaults; FreqmixError for an option that the chosen agent, or the other options, would ignore."""
     from agents.hyperparams import parse_overrides
 
     hyperparams = {**parse_overrides(args.hp), **({"k": args.k} if "k" in given else {})}
     config = config_from_args(args, hyperparams=hyperparams)
-    if args.config:
-        saved = _read_config(Path(args.config))
-        explicit = {name: value for name, value in config.flat().items() if name in given}
-        if "epochs" in given and "steps" not in given:
-            explicit["steps"] = None  # the two are one budget: an explicit --epochs replaces the saved --steps
-        # The saved hyperparameters are its agent's: another agent starts from its own.
-        kept = saved.agent.hyperparams if explicit.get("agent", saved.agent.name) == saved.agent.name else {}
-        config = saved.with_options(**explicit, hyperparams={**kept, **config.agent.hyperparams})
+    if args.config and "defense" in given:
+        raise FreqmixError("--config reruns a run whose protection its config.json holds; drop --defense (or change "
+                           "the protection with its options: --channels, --k, ...)")
+    saved = (_read_config(Path(args.config)) if args.config
+             else TrainConfig(seed=config.seed).protected_as(defense_of(args.defense, config.seed)))
+    explicit = {name: value for name, value in config.flat().items() if name in given}
+    if "epochs" in given and "steps" not in given:
+        explicit["steps"] = None  # the two are one budget: an explicit --epochs replaces the saved --steps
+    # The saved hyperparameters are its agent's: another agent starts from its own.
+    kept = saved.agent.hyperparams if explicit.get("agent", saved.agent.name) == saved.agent.name else {}
+    config = saved.with_options(**explicit, hyperparams={**kept, **config.agent.hyperparams})
     if "k" in given and config.agent.name != "fixed":
         raise FreqmixError(f"--k sets the fixed agent's k, but --agent {config.agent.name} chooses k itself; drop --k "
                            "(or use --agent fixed --k K)")
     refuse_unused_options(config, given)
     if config.agent.name == "fixed":
-        note_unusual_k(config.agent.fixed_k())
+        note_unusual_k(config.agent.fixed_k(), config.recipe.linear)
     return config
 
 

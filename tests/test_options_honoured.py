@@ -85,21 +85,22 @@ def test_compare_and_frontier_refuse_a_hp_a_learning_defense_does_not_take_befor
     assert not out.exists()
 
 
-@pytest.mark.parametrize("k, note", [("9", "--k 9 lies outside the paper's range 2..6"),
-                                     ("1", "no-defense baseline")])
-def test_k_outside_the_papers_range_gets_a_note(tmp_path, k, note):
+@pytest.mark.parametrize("given, note", [(["--k", "9"], "--k 9 lies outside the paper's range 2..6"),
+                                         (["--defense", "ppfr", "--k", "1"], "the masked faces alone")])
+def test_k_outside_the_papers_range_gets_a_note(tmp_path, given, note):
     with pytest.warns(UserWarning, match=note) as notes:
-        assert main(["train", *TINY, "--batch-size", "10", "--k", k, "--out", str(tmp_path / "run")]) == 0
+        assert main(["train", *TINY, "--batch-size", "10", *given, "--out", str(tmp_path / "run")]) == 0
     assert len([w for w in notes if "paper" in str(w.message)]) == 1
 
 
-def test_k_inside_the_papers_range_gets_no_note(tmp_path, recwarn):
-    assert main(["train", *TINY, "--k", "6", "--out", str(tmp_path / "run")]) == 0
+@pytest.mark.parametrize("given", [["--k", "6"], []])  # the default protection: k = 1, every sign flipped
+def test_k_inside_the_papers_range_or_with_flips_gets_no_note(tmp_path, recwarn, given):
+    assert main(["train", *TINY, *given, "--out", str(tmp_path / "run")]) == 0
     assert not [w for w in recwarn if "paper" in str(w.message)]
 
 
 @pytest.mark.parametrize("extra, message", [
-    (["--n-high", "20"], "--n-high does nothing unless --channels is 'high'; drop it"),
+    (["--defense", "none", "--n-high", "20"], "--n-high does nothing unless --channels is 'high'; drop it"),
     (["--weights", "uniform", "--alpha", "0.5"], "--alpha does nothing unless --weights is 'dirichlet'"),
     (["--reward", "loss", "--lambda-lr", "3"], "--lambda-lr does nothing unless --reward is 'constrained'"),
     (["--reward", "loss", "--privacy", "leakage"], "--privacy does nothing unless --reward is 'constrained'"),

@@ -157,6 +157,13 @@ class TrainConfig:
                             **_given(privacy=defense.privacy, exposure=defense.exposure))
         return replace(self, transform=defense.transform, recipe=defense.recipe, agent=agent, objective=objective)
 
+    def protected_as(self, defense: Defense) -> TrainConfig:
+        """This run protected as ``defense`` protects it (``freqmix train --defense``): :meth:`defended_by`, but a
+        defense whose k is fixed leaves the reward this run's (a fixed k learns nothing from it, and an agent named
+        on top learns under the run's)."""
+        defended = self.defended_by(defense)
+        return defended if defense.agent != "fixed" else replace(defended, objective=self.objective)
+
     def recognizer_config(self, data_parallel: bool = False) -> RecognizerConfig:
         """The recognizer of the run (``data_parallel``: one replica of a multi-process run)."""
         return replace(self.recognizer, data_parallel=data_parallel)
