@@ -3,7 +3,7 @@
 The observer that trains the recognizer knows each batch's recipe (it mixes the labels by it; the run's step log
 names it), so it need not read every batch as the mixture of all of them, as :meth:`Protection.readable` does
 (every row read as magnitudes where any recipe flips signs). It ranks the run's recipes by what the white-box
-analytic inverse recovers of its own faces under each, weakest first (:func:`rank_recipes`; recipes that differ
+analytic inverse tells its own faces apart under each, weakest first (:func:`rank_recipes`; recipes that differ
 only where they cannot change a tensor count as one, :func:`alike`), and reads every private face that met the
 weakest recipe in some batch of the run from that exposure, with every attack run against that recipe alone; the
 faces that never met it keep the mixture's reading (:func:`read_by_recipe`).
@@ -41,17 +41,23 @@ def alike(recipe: Recipe) -> Recipe:
 
 
 def rank_recipes(truth: Protection, faces: torch.Tensor, labels: torch.Tensor, seed: int) -> list[tuple[Recipe, float]]:
-    """The recipes of ``truth``, weakest first, each with the mean SSIM that the white-box analytic inverse reaches
-    on ``faces`` (N, P, H, W) 0..255 (the attacker's own, ``labels`` (N,) their identities) protected by that recipe
-    alone (one epoch in batches of the run's size) and read as the attacker reads it (magnitudes where it flips)."""
+    """The recipes of ``truth``, weakest first, each with how much more the white-box analytic inverse's readings of
+    ``faces`` (N, P, H, W) 0..255 (the attacker's own, ``labels`` (N,) their identities) resemble their own face than
+    another (the face half the set away: another identity where each holds less than half), in mean SSIM, under that
+    recipe alone (one epoch in batches of the run's size, read as the attacker reads it: magnitudes where it flips).
+
+    The margin over another face, not the SSIM itself: a reading that blurs towards the mean face (a flipped mix of
+    six, read as magnitudes) scores as high an SSIM as a sharp one but tells the faces apart no better than chance.
+    """
     inverse = AnalyticInverse.fit(truth.transform, faces)
     targets = faces.float()
+    others = targets.roll(len(targets) // 2, dims=0)
     ranked = []
     for recipe in truth.recipes:
         alone = replace(truth, recipes={recipe: 1.0})
         observed = alone.protect_all(targets, labels, np.random.default_rng(sub_seed(seed, "recipe-rank")))
         read = inverse.reconstruct(alone.readable(observed.tensors))
-        ranked.append((recipe, float(ssim(read, targets).mean())))
+        ranked.append((recipe, float((ssim(read, targets) - ssim(read, others)).mean())))
     return sorted(ranked, key=lambda pair: -pair[1])
 
 
@@ -97,7 +103,7 @@ def read_by_recipe(results: dict[str, Any], truth: Protection, attack_alone: Cal
                                        summary["mia_top5"], num_identities)
     results["recipe_aware"] = {
         "recipe": asdict(weakest), "probability": truth.recipes[weakest], "faces_met": float(met.mean()),
-        "ranking": [{"recipe": asdict(recipe), "analytic_ssim": score} for recipe, score in ranked[:RANKED_SHOWN]],
+        "ranking": [{"recipe": asdict(recipe), "analytic_ssim_margin": score} for recipe, score in ranked[:RANKED_SHOWN]],
         # What the attacks read of the recipe alone, strongest over every view (as if every batch had used it), and
         # from one exposure of each face (what is taken in).
         "alone": {figure: alone["summary"][figure] for figure in READ_FIGURES},

@@ -27,14 +27,16 @@ def orl_faces(shared_data):
     return faces.images[:96], faces.labels[:96]
 
 
-def test_the_ranking_puts_the_unmixed_unflipped_recipe_first_on_real_faces(orl_faces):
+def test_the_ranking_puts_fewer_faces_and_no_flip_first_on_real_faces(orl_faces):
+    # The SSIM itself ranked a flipped mix of six above one of two (a blur towards the mean face scores well).
     images, labels = orl_faces
-    recipes = [Recipe(k=4), Recipe(k=1, sign_flip=True), Recipe(k=1), Recipe(k=2, sign_flip=True)]
-    truth = Protection(FrequencyTransform(1, "high", key=3), dict.fromkeys(recipes, 0.25), batch_size=16)
+    recipes = [Recipe(k=6, sign_flip=True), Recipe(k=4), Recipe(k=1, sign_flip=True), Recipe(k=1),
+               Recipe(k=2, sign_flip=True)]
+    truth = Protection(FrequencyTransform(1, "high", key=3), dict.fromkeys(recipes, 0.2), batch_size=16)
     ranked = rank_recipes(truth, images, labels, seed=0)
-    assert ranked[0][0] == Recipe(k=1)
-    assert [score for _, score in ranked] == sorted((score for _, score in ranked), reverse=True)
-    assert ranked[0][1] > ranked[1][1] + 0.02  # magnitudes and mixes read worse (0.42 against 0.39 at most)
+    assert [recipe for recipe, _ in ranked] == [Recipe(k=1), Recipe(k=4), Recipe(k=1, sign_flip=True),
+                                                Recipe(k=2, sign_flip=True), Recipe(k=6, sign_flip=True)]
+    assert ranked[0][1] > 2 * ranked[1][1] > 0  # the unmixed, unflipped reading tells faces apart best by far
 
 
 def test_faces_met_follows_one_minus_the_chance_of_never():
