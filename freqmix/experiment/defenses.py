@@ -174,8 +174,9 @@ DEFENSES.register("adaptive-recipe", Defense(TransformConfig(channels="high"), R
                                              env_id="FreqMixUpRecipe-v0", k_min=1, exposure="worst"))
 
 
-# freqmix train's protection unless --defense names another: the best trade measured on ORL (identification against
-# the strongest attack's SSIM and recon-id, 3 seeds, docs/threat_model.md).
+# freqmix train's protection unless --defense names another: the best fixed recipe measured on ORL (identification
+# against the strongest attack's SSIM and recon-id, 3 seeds, docs/threat_model.md); ``adaptive`` reads lower SSIM at
+# the same identification, but a learning agent as the default would refuse every run's --k.
 DEFAULT_DEFENSE = "hybrid1-flip"
 
 
