@@ -114,8 +114,10 @@ def attacked_rows(private: FaceDataset, per_identity: int | None) -> torch.Tenso
     return torch.cat([(private.labels == k).nonzero().flatten()[:per_identity] for k in range(private.num_identities)])
 
 
-def _interval(values: np.ndarray, seed: int) -> list[float]:
-    _, low, high = bootstrap_interval([values], seed=seed)
+def figure_interval(values: np.ndarray, figure: str, seed: int) -> list[float]:
+    """``[low, high]``: the bootstrap interval of a figure's per-image ``values``, drawn from ``seed`` and the
+    figure's name (the same draw wherever the figure is scored)."""
+    _, low, high = bootstrap_interval([values], seed=sub_seed(seed, f"interval-{figure}"))
     return [low, high]
 
 
@@ -345,20 +347,24 @@ def _results(kit: AttackerKit, scored: dict[str, tuple[dict, dict]], exposure: d
     for encodings, values in exposure_per_image.items():
         for figure, v in values.items():
             per_image[exposure_column(figure, encodings)] = v.tolist()
-    intervals = {figure: _interval(np.asarray(v), sub_seed(seed, f"interval-{figure}"))
-                 for figure, v in per_image.items()}
+    intervals = {figure: figure_interval(np.asarray(v), figure, seed) for figure, v in per_image.items()}
     num_identities = kit.private.num_identities
     return {
         "reconstruction": {**scored["reconstruction"][0], "attacked_tensors": attacked},
         "inversion": scored["inversion"][0], "exposure": exposure, "exposure_attack": exposure_attack,
         "summary": summary, "intervals": intervals, "per_image": per_image,
-        "scores": privacy_scores(summary["ssim"], summary["psnr"], summary["recon_id_accuracy"], summary["mia_top5"],
-                                 num_identities),
+        "scores": summary_scores(summary, num_identities),
         "chance": {"identity": 1 / num_identities, "top5": min(TOP_K, num_identities) / num_identities},
         "judge": {"name": PretrainedJudge.name, "alignment": kit.judge.alignment,
                   "heldout_accuracy": kit.judge_accuracy},
         "evaluator": {"heldout_accuracy": kit.second_opinion_accuracy, "role": "second opinion, not scored"},
     }
+
+
+def summary_scores(summary: dict[str, Any], num_identities: int) -> dict[str, float]:
+    """S1–S4 and ``score_pp`` of a summary's strongest figures (:func:`attacks.metrics.privacy_scores`)."""
+    return privacy_scores(summary["ssim"], summary["psnr"], summary["recon_id_accuracy"], summary["mia_top5"],
+                          num_identities)
 
 
 def exposure_column(figure: str, exposure: str | int) -> str:

@@ -21,16 +21,14 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from attacks.metrics import privacy_scores
+from attacks.privacy import RECONSTRUCTION_FIGURES, figure_interval, summary_scores
 from attacks.protection import Protection
-from freqmix_base.intervals import bootstrap_interval
 from freqmix_base.seeds import sub_seed
 from mixup_env.analytic_inverse import AnalyticInverse
 from mixup_env.recipe import Recipe
 from mixup_env.ssim import ssim
 
 RECIPE_AWARE_VIEW = "weakest recipe met"  # the view a figure takes when the recipe-aware reading is the strongest
-READ_FIGURES = ("psnr", "ssim", "recon_id_accuracy")
 RANKED_SHOWN = 5  # recipes of the ranking written to privacy.json
 
 
@@ -88,25 +86,23 @@ def read_by_recipe(results: dict[str, Any], truth: Protection, attack_alone: Cal
     summary, per_image = results["summary"], results["per_image"]
     met = faces_met(truth.recipes[weakest], epochs, len(per_image["ssim"]),
                     np.random.default_rng(sub_seed(seed, "recipe-aware")))
-    mixture = {figure: summary[figure] for figure in READ_FIGURES}
+    mixture = {figure: summary[figure] for figure in RECONSTRUCTION_FIGURES}
     reading = {}
-    for figure in READ_FIGURES:
+    for figure in RECONSTRUCTION_FIGURES:
         values = np.where(met, alone["per_image"][f"exposure_{figure}_E1"], per_image[figure])
         reading[figure] = float(values.mean())
         if reading[figure] > summary[figure]:
             summary[figure], summary[f"{figure}_view"] = reading[figure], RECIPE_AWARE_VIEW
             summary[f"{figure}_attack"] = alone["exposure_attack"]
             per_image[figure] = values.tolist()
-            _, low, high = bootstrap_interval([values], seed=sub_seed(seed, f"interval-{figure}"))
-            results["intervals"][figure] = [low, high]
-    results["scores"] = privacy_scores(summary["ssim"], summary["psnr"], summary["recon_id_accuracy"],
-                                       summary["mia_top5"], num_identities)
+            results["intervals"][figure] = figure_interval(values, figure, seed)
+    results["scores"] = summary_scores(summary, num_identities)
     results["recipe_aware"] = {
         "recipe": asdict(weakest), "probability": truth.recipes[weakest], "faces_met": float(met.mean()),
         "ranking": [{"recipe": asdict(recipe), "analytic_ssim_margin": score} for recipe, score in ranked[:RANKED_SHOWN]],
         # What the attacks read of the recipe alone, strongest over every view (as if every batch had used it), and
         # from one exposure of each face (what is taken in).
-        "alone": {figure: alone["summary"][figure] for figure in READ_FIGURES},
+        "alone": {figure: alone["summary"][figure] for figure in RECONSTRUCTION_FIGURES},
         "alone_one_exposure": {figure: float(np.mean(alone["per_image"][f"exposure_{figure}_E1"]))
-                               for figure in READ_FIGURES},
+                               for figure in RECONSTRUCTION_FIGURES},
         "mixture": mixture, "reading": reading}

@@ -68,14 +68,14 @@ def config_of(args: argparse.Namespace, given: set[str]) -> TrainConfig:
     if args.config and "defense" in given:
         raise FreqmixError("--config reruns a run whose protection its config.json holds; drop --defense (or change "
                            "the protection with its options: --channels, --k, ...)")
-    saved = (_read_config(Path(args.config)) if args.config
-             else TrainConfig(seed=config.seed).protected_as(defense_of(args.defense, config.seed)))
+    base = (_read_config(Path(args.config)) if args.config
+            else TrainConfig(seed=config.seed).protected_as(defense_of(args.defense, config.seed)))
     explicit = {name: value for name, value in config.flat().items() if name in given}
     if "epochs" in given and "steps" not in given:
         explicit["steps"] = None  # the two are one budget: an explicit --epochs replaces the saved --steps
-    # The saved hyperparameters are its agent's: another agent starts from its own.
-    kept = saved.agent.hyperparams if explicit.get("agent", saved.agent.name) == saved.agent.name else {}
-    config = saved.with_options(**explicit, hyperparams={**kept, **config.agent.hyperparams})
+    # The base's hyperparameters are its agent's (a fixed defense's k): another agent starts from its own.
+    kept = base.agent.hyperparams if explicit.get("agent", base.agent.name) == base.agent.name else {}
+    config = base.with_options(**explicit, hyperparams={**kept, **config.agent.hyperparams})
     if "k" in given and config.agent.name != "fixed":
         raise FreqmixError(f"--k sets the fixed agent's k, but --agent {config.agent.name} chooses k itself; drop --k "
                            "(or use --agent fixed --k K)")

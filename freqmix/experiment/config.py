@@ -119,6 +119,8 @@ class TrainConfig:
         if self.recipe.k != default_of(Recipe, "k"):
             raise FreqmixError(f"recipe.k={self.recipe.k} does nothing: k is the agent's choice (the fixed agent's "
                                "hyperparameter k, --k)")
+        if self.seed < 0:  # checked here, before a defense draws its key from it or any data is read
+            raise FreqmixError(f"--seed must be a non-negative integer, not {self.seed}")
 
     @classmethod
     def of(cls, **flat: Any) -> TrainConfig:

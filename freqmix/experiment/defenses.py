@@ -185,9 +185,7 @@ class DefenseError(FreqmixError):
 
 
 def secret_key(seed: int) -> int:
-    """The defender's channel-shuffle key, derived from the run's one seed (>= 0)."""
-    if seed < 0:
-        raise FreqmixError(f"--seed must be a non-negative integer, not {seed}")
+    """The defender's channel-shuffle key, derived from the run's one seed (>= 0, as ``TrainConfig`` checks)."""
     return int(np.random.default_rng([seed, _KEY_STREAM]).integers(2**31))
 
 

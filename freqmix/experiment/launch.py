@@ -37,8 +37,6 @@ def run_training(config: TrainConfig, out: Path, progress: bool = True, save_eve
     # Unknown agent or env names and unknown hyperparameters fail before any data is read.
     env_action(config.agent.env_id)
     resolve_hyperparams(config.agent.name, config.agent.env_id, config.agent.hyperparams)
-    if config.seed < 0:
-        raise FreqmixError(f"--seed must be a non-negative integer, not {config.seed}")
     training = config.training
     if training.episodes < 1 or (training.episodes > 1 and training.episode != "run"):
         raise FreqmixError(f"--episodes {training.episodes}: give a number >= 1, and more than 1 only with --episode "
