@@ -5,13 +5,15 @@ names it), so it need not read every batch as the mixture of all of them, as :me
 (every row read as magnitudes where any recipe flips signs). It ranks the run's recipes by what the white-box
 analytic inverse tells its own faces apart under each, weakest first (:func:`rank_recipes`; recipes that differ
 only where they cannot change a tensor count as one, :func:`alike`), and reads every private face that met the
-weakest recipe in some batch of the run from that exposure, with every attack run against that recipe alone; the
-faces that never met it keep the mixture's reading (:func:`read_by_recipe`).
+weakest recipe in some batch of the run from those exposures, with every attack run against that recipe alone;
+the faces that never met it keep the mixture's reading (:func:`read_by_recipe`).
 
-Each face's weakest exposure is read once (one linked epoch, E1): a face that met the recipe several times gives
-more, and a face that met the second-weakest only is left to the mixture reader, so the figure is a lower bound on
-this attacker. Which faces met the recipe is drawn from its probability over the run's epochs (each face is in one
-batch an epoch), as ``privacy.json``'s ``faces_exposed`` counts them.
+A face that met the recipe in E batches is read from them linked (:mod:`attacks.exposure`: its exposures averaged,
+as Carlini et al. link InstaHide's encodings), at the most linked epochs measured that it met (:data:`EXPOSURES`: 1,
+5 or 20; a face that met it 26 times is read from 20). A face that met only the second-weakest recipe is left to the
+mixture reader, and exposures under other recipes are not linked in, so the figure is a lower bound on this
+attacker. How often each face met the recipe is drawn from its probability over the run's epochs (each face is in
+one batch an epoch).
 """
 from __future__ import annotations
 
@@ -21,7 +23,8 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from attacks.privacy import RECONSTRUCTION_FIGURES, figure_interval, summary_scores
+from attacks.exposure import EXPOSURES
+from attacks.privacy import RECONSTRUCTION_FIGURES, exposure_column, figure_interval, summary_scores
 from attacks.protection import Protection
 from freqmix_base.seeds import sub_seed
 from mixup_env.analytic_inverse import AnalyticInverse
@@ -59,10 +62,19 @@ def rank_recipes(truth: Protection, faces: torch.Tensor, labels: torch.Tensor, s
     return sorted(ranked, key=lambda pair: -pair[1])
 
 
-def faces_met(probability: float, epochs: float, faces: int, rng: np.random.Generator) -> np.ndarray:
-    """(faces,) bool: which faces met, at least once over ``epochs`` epochs, a recipe chosen for a batch with
+def times_met(probability: float, epochs: float, faces: int, rng: np.random.Generator) -> np.ndarray:
+    """(faces,) int: how many times each face met, over ``epochs`` epochs, a recipe chosen for a batch with
     ``probability`` (each face is in one batch an epoch)."""
-    return rng.binomial(max(int(round(epochs)), 1), probability, size=faces) > 0
+    return rng.binomial(max(int(round(epochs)), 1), probability, size=faces)
+
+
+def links_read(times: np.ndarray) -> np.ndarray:
+    """(faces,) int: the linked epochs a face is read from, having met the recipe ``times`` (faces,) times: the most
+    of :data:`EXPOSURES` it reaches, 0 where it never met it."""
+    linked = np.zeros_like(times)
+    for epochs in sorted(EXPOSURES):
+        linked[times >= epochs] = epochs
+    return linked
 
 
 def read_by_recipe(results: dict[str, Any], truth: Protection, attack_alone: Callable[[Protection], dict[str, Any]],
@@ -84,12 +96,15 @@ def read_by_recipe(results: dict[str, Any], truth: Protection, attack_alone: Cal
     weakest = ranked[0][0]
     alone = attack_alone(replace(truth, recipes={weakest: 1.0}))
     summary, per_image = results["summary"], results["per_image"]
-    met = faces_met(truth.recipes[weakest], epochs, len(per_image["ssim"]),
-                    np.random.default_rng(sub_seed(seed, "recipe-aware")))
+    linked = links_read(times_met(truth.recipes[weakest], epochs, len(per_image["ssim"]),
+                                  np.random.default_rng(sub_seed(seed, "recipe-aware"))))
     mixture = {figure: summary[figure] for figure in RECONSTRUCTION_FIGURES}
     reading = {}
     for figure in RECONSTRUCTION_FIGURES:
-        values = np.where(met, alone["per_image"][f"exposure_{figure}_E1"], per_image[figure])
+        values = np.asarray(per_image[figure], dtype=float)
+        for epochs_linked in EXPOSURES:
+            read = linked == epochs_linked
+            values[read] = np.asarray(alone["per_image"][exposure_column(figure, epochs_linked)])[read]
         reading[figure] = float(values.mean())
         if reading[figure] > summary[figure]:
             summary[figure], summary[f"{figure}_view"] = reading[figure], RECIPE_AWARE_VIEW
@@ -98,10 +113,11 @@ def read_by_recipe(results: dict[str, Any], truth: Protection, attack_alone: Cal
             results["intervals"][figure] = figure_interval(values, figure, seed)
     results["scores"] = summary_scores(summary, num_identities)
     results["recipe_aware"] = {
-        "recipe": asdict(weakest), "probability": truth.recipes[weakest], "faces_met": float(met.mean()),
+        "recipe": asdict(weakest), "probability": truth.recipes[weakest], "faces_met": float((linked > 0).mean()),
+        "faces_read_linked": {str(e): float((linked == e).mean()) for e in EXPOSURES},
         "ranking": [{"recipe": asdict(recipe), "analytic_ssim_margin": score} for recipe, score in ranked[:RANKED_SHOWN]],
         # What the attacks read of the recipe alone, strongest over every view (as if every batch had used it), and
-        # from one exposure of each face (what is taken in).
+        # from one exposure of each face.
         "alone": {figure: alone["summary"][figure] for figure in RECONSTRUCTION_FIGURES},
         "alone_one_exposure": {figure: float(np.mean(alone["per_image"][f"exposure_{figure}_E1"]))
                                for figure in RECONSTRUCTION_FIGURES},
