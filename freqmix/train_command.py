@@ -69,7 +69,7 @@ def config_of(args: argparse.Namespace, given: set[str]) -> TrainConfig:
         raise FreqmixError("--config reruns a run whose protection its config.json holds; drop --defense (or change "
                            "the protection with its options: --channels, --k, ...)")
     base = (_read_config(Path(args.config)) if args.config
-            else TrainConfig(seed=config.seed).protected_as(defense_of(args.defense, config.seed)))
+            else TrainConfig(seed=config.seed).protected_as(defense_of(args.defense, config.seed, "--defense")))
     explicit = {name: value for name, value in config.flat().items() if name in given}
     if "epochs" in given and "steps" not in given:
         explicit["steps"] = None  # the two are one budget: an explicit --epochs replaces the saved --steps

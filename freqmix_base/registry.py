@@ -53,16 +53,18 @@ class Registry(Generic[T]):
         """Remove ``name`` (e.g. a plug-in registered for one experiment or test) and return its object."""
         return self._entries.pop(name) if name in self._entries else self.get(name)
 
-    def get(self, name: str) -> T:
-        """The object registered as ``name``; :class:`UnknownNameError` listing the choices if there is none."""
+    def get(self, name: str, option: str | None = None) -> T:
+        """The object registered as ``name``; :class:`UnknownNameError` listing the choices if there is none, naming
+        ``option`` (the command-line option that took the name; default: the registry's)."""
         try:
             return self._entries[name]
         except (KeyError, TypeError):
-            raise UnknownNameError(self.unknown_message(name)) from None
+            raise UnknownNameError(self.unknown_message(name, option)) from None
 
-    def unknown_message(self, name: object) -> str:
+    def unknown_message(self, name: object, option: str | None = None) -> str:
         """The one-line message for an unknown ``name``: the choices and the closest matches."""
-        where = f" ({self.option})" if self.option else ""
+        option = option or self.option
+        where = f" ({option})" if option else ""
         close = difflib.get_close_matches(str(name), list(self._entries), n=3, cutoff=0.6)
         hint = f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else ""
         return f"unknown {self.kind} {name!r}{where}; choose one of: {', '.join(self._entries)}{hint}"

@@ -52,7 +52,8 @@ def test_a_defense_with_an_agent_brings_its_agent_and_reward(tmp_path):
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["--defense", "hybrid1-flp"], "hybrid1-flip"),
+    (["--defense", "hybrid1-flp"], "unknown defense 'hybrid1-flp' (--defense); choose one of: none, ppfr"),
+    (["--defense", "hybrid1-flp"], "did you mean 'hybrid1-flip'"),
     (["--defense", "ppfr", "--config", "CONFIG"], "drop --defense"),
     (["--seed", "-2"], "--seed must be a non-negative integer, not -2"),
 ])

@@ -200,6 +200,7 @@ def parse_defenses(text: str) -> list[str]:
     return names
 
 
-def defense_of(name: str, seed: int) -> Defense:
-    """Defense ``name`` under the run seed ``seed`` (:meth:`Defense.for_seed`); UnknownNameError if unknown."""
-    return DEFENSES.get(name).for_seed(seed)
+def defense_of(name: str, seed: int, option: str | None = None) -> Defense:
+    """Defense ``name`` under the run seed ``seed`` (:meth:`Defense.for_seed`); UnknownNameError naming ``option``
+    (default ``--defenses``) if unknown."""
+    return DEFENSES.get(name, option).for_seed(seed)
