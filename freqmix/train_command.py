@@ -36,8 +36,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--agent", default=default_of(AgentConfig, "name"),
                    help=" | ".join(AGENTS) + " (sac, td3: through the Box relaxation)")
     p.add_argument("--k", type=int, default=chooser_defaults("fixed")["k"],
-                   help="k of the fixed agent, its one hyperparameter (as --hp k=K; default: the defense's; the "
-                        "paper's range is 2..6; 1 = no mixing)")
+                   help="a fixed k: the fixed agent's one hyperparameter (as --hp k=K), in place of a --defense's agent "
+                        "that chooses k (default: the defense's; the paper's range is 2..6; 1 = no mixing)")
     p.add_argument("--env", default=default_of(AgentConfig, "env_id"),
                    help=" | ".join(ENV_IDS) + " (action: k alone, or the whole recipe)")
     add_hp_option(p, "override a hyperparameter of agents/hyperparams_yaml/<agent>.yml (repeatable), "
@@ -71,6 +71,8 @@ def config_of(args: argparse.Namespace, given: set[str]) -> TrainConfig:
     base = (_read_config(Path(args.config)) if args.config
             else TrainConfig(seed=config.seed).protected_as(defense_of(args.defense, config.seed, "--defense")))
     explicit = {name: value for name, value in config.flat().items() if name in given}
+    if "k" in given and "agent" not in given:
+        explicit["agent"] = "fixed"  # a k given outright replaces the defense's chooser (the mask and recipe stay)
     if "epochs" in given and "steps" not in given:
         explicit["steps"] = None  # the two are one budget: an explicit --epochs replaces the saved --steps
     # The base's hyperparameters are its agent's (a fixed defense's k): another agent starts from its own.

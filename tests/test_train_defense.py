@@ -34,6 +34,13 @@ def test_options_given_change_the_defense_field_by_field(tmp_path):
     assert config.recipe.sign_flip  # the rest stays the defense's
 
 
+def test_a_k_given_replaces_the_agent_that_chose_k_and_keeps_the_mask(tmp_path):
+    config = _trained(tmp_path, "--defense", "adaptive", "--k", "3", "--seed", "2")
+    adaptive = defense_of("adaptive", 2)
+    assert adaptive.agent == "reinforce" and (config.agent.name, config.agent.fixed_k()) == ("fixed", 3)
+    assert (config.transform, config.recipe) == (adaptive.transform, adaptive.recipe)
+
+
 def test_defense_none_is_the_plain_pipeline_unmixed(tmp_path):
     config = _trained(tmp_path, "--defense", "none")
     assert (config.transform, config.recipe) == (TrainConfig().transform, TrainConfig().recipe)
