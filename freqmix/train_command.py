@@ -31,8 +31,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add_train_options(p)
     p.add_argument("--defense", default=DEFAULT_DEFENSE,
                    help=f"start from this defense of freqmix compare (its transform, recipe, k or agent; its key drawn "
-                        f"from --seed) and change it with the options given; default {DEFAULT_DEFENSE}, the best fixed "
-                        "recipe measured (docs/threat_model.md); none: no protection (all channels, no key, k = 1)")
+                        f"from --seed) and change it with the options given; default {DEFAULT_DEFENSE}, the best trade "
+                        "measured (docs/threat_model.md); hybrid1-flip: the best fixed recipe; none: no protection (all "
+                        "channels, no key, k = 1)")
     p.add_argument("--agent", default=default_of(AgentConfig, "name"),
                    help=" | ".join(AGENTS) + " (sac, td3: through the Box relaxation)")
     p.add_argument("--k", type=int, default=chooser_defaults("fixed")["k"],

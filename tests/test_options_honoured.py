@@ -93,7 +93,7 @@ def test_k_outside_the_papers_range_gets_a_note(tmp_path, given, note):
     assert len([w for w in notes if "paper" in str(w.message)]) == 1
 
 
-@pytest.mark.parametrize("given", [["--k", "6"], []])  # the default protection: k = 1, every sign flipped
+@pytest.mark.parametrize("given", [["--k", "6"], ["--k", "1"], []])  # the default protection flips every sign
 def test_k_inside_the_papers_range_or_with_flips_gets_no_note(tmp_path, recwarn, given):
     assert main(["train", *TINY, *given, "--out", str(tmp_path / "run")]) == 0
     assert not [w for w in recwarn if "paper" in str(w.message)]

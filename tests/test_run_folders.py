@@ -65,7 +65,7 @@ def test_overwrite_replaces_stale_run_files_and_keeps_the_rest(tmp_path):
     assert main(["train", *TINY, "--agent", "reinforce", "--hp", "n_steps=2", "--steps", "4", "--out", str(out)]) == 0
     (out / "notes.txt").write_text("mine")
     assert (out / "agent.zip").is_file() and (out / "agent_logs" / "progress.csv").is_file()
-    assert main(["train", *TINY, "--steps", "2", "--out", str(out), "--overwrite"]) == 0
+    assert main(["train", *TINY, "--defense", "hybrid1-flip", "--steps", "2", "--out", str(out), "--overwrite"]) == 0
     assert not (out / "agent.zip").exists() and not (out / "agent_logs").exists()  # nothing left from the old run
     assert (out / "notes.txt").read_text() == "mine"
     assert json.loads((out / "metrics.json").read_text())["steps"] == 2

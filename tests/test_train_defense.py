@@ -20,12 +20,12 @@ def _trained(tmp_path, *given):
 
 def test_the_default_protection_is_the_best_trade_with_its_key_drawn_from_the_seed(tmp_path):
     config = _trained(tmp_path, "--seed", "3")
-    assert DEFAULT_DEFENSE == "hybrid1-flip"
+    assert DEFAULT_DEFENSE == "adaptive"
     defense = defense_of(DEFAULT_DEFENSE, 3)
     assert (config.transform, config.recipe) == (defense.transform, defense.recipe)
     assert config.transform.channels == "high" and config.transform.key == secret_key(3)
-    assert config.recipe.sign_flip and (config.agent.name, config.agent.fixed_k()) == ("fixed", 1)
-    assert config.objective == TrainConfig().objective  # a fixed k leaves the run's reward alone
+    assert config.recipe.sign_flip and config.agent.name == "reinforce" and config.agent.k_min == 2
+    assert config.objective.reward == "constrained"  # the agent learns under its defense's reward
 
 
 def test_options_given_change_the_defense_field_by_field(tmp_path):
@@ -48,7 +48,7 @@ def test_defense_none_is_the_plain_pipeline_unmixed(tmp_path):
 
 
 def test_an_agent_named_on_top_learns_under_the_run_s_reward(tmp_path):
-    config = _trained(tmp_path, "--agent", "reinforce")
+    config = _trained(tmp_path, "--defense", "hybrid1-flip", "--agent", "reinforce")
     assert (config.agent.name, config.agent.hyperparams) == ("reinforce", {})  # the fixed k is not its hyperparameter
     assert config.objective.reward == "constrained" and config.recipe.sign_flip
 

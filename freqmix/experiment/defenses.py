@@ -174,10 +174,11 @@ DEFENSES.register("adaptive-recipe", Defense(TransformConfig(channels="high"), R
                                              env_id="FreqMixUpRecipe-v0", k_min=1, exposure="worst"))
 
 
-# freqmix train's protection unless --defense names another: the best fixed recipe measured on ORL (identification
-# against the strongest attack's SSIM and recon-id, 3 seeds, docs/threat_model.md); ``adaptive`` reads lower SSIM at
-# the same identification, but a learning agent as the default would refuse every run's --k.
-DEFAULT_DEFENSE = "hybrid1-flip"
+# freqmix train's protection unless --defense names another: the best trade measured on ORL (identification 0.970
+# against the strongest attack's SSIM 0.463 and recon-id 0.113, the recipe-aware linked reading included, 3 seeds;
+# ``hybrid1-flip``, the best fixed recipe, 0.963 at 0.525 / 0.157; docs/threat_model.md). A --k given puts a fixed k
+# in its agent's place.
+DEFAULT_DEFENSE = "adaptive"
 
 
 class DefenseError(FreqmixError):
