@@ -119,6 +119,6 @@ def read_by_recipe(results: dict[str, Any], truth: Protection, attack_alone: Cal
         # What the attacks read of the recipe alone, strongest over every view (as if every batch had used it), and
         # from one exposure of each face.
         "alone": {figure: alone["summary"][figure] for figure in RECONSTRUCTION_FIGURES},
-        "alone_one_exposure": {figure: float(np.mean(alone["per_image"][f"exposure_{figure}_E1"]))
+        "alone_one_exposure": {figure: float(np.mean(alone["per_image"][exposure_column(figure, 1)]))
                                for figure in RECONSTRUCTION_FIGURES},
         "mixture": mixture, "reading": reading}
