@@ -176,8 +176,7 @@ DEFENSES.register("adaptive-recipe", Defense(TransformConfig(channels="high"), R
 
 # freqmix train's protection unless --defense names another: the best trade measured on ORL (identification 0.970
 # against the strongest attack's SSIM 0.463 and recon-id 0.113, the recipe-aware linked reading included, 3 seeds;
-# ``hybrid1-flip``, the best fixed recipe, 0.963 at 0.525 / 0.157; docs/threat_model.md). A --k given puts a fixed k
-# in its agent's place.
+# ``hybrid1-flip``, the best fixed recipe, 0.963 at 0.525 / 0.157; docs/threat_model.md).
 DEFAULT_DEFENSE = "adaptive"
 
 
